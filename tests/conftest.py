@@ -1,0 +1,51 @@
+"""Shared fixtures: a CLI runner with a fixed terminal width, and exports made once per session."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from trtbench.zoo import get_variant
+
+
+@pytest.fixture
+def runner():
+    """A click runner whose rich tables have a fixed width."""
+    return CliRunner(env={"COLUMNS": "120", "NO_COLOR": "1"})
+
+
+@pytest.fixture
+def invoke(runner):
+    """Run ``trtbench ARGS``; returns click's Result."""
+    from trtbench.cli import main
+
+    def run(*args):
+        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def weights_file(tmp_path_factory):
+    """A .pdparams for ResNet18 written the way paddle.save writes PaddleClas's files."""
+    from trtbench.architectures import build_model, random_state_dict
+    from trtbench.lazy import import_paddle
+
+    paddle = import_paddle()
+    model = build_model(get_variant("ResNet18"))
+    path = tmp_path_factory.mktemp("weights") / "ResNet18_pretrained.pdparams"
+    paddle.save({k: paddle.to_tensor(v) for k, v in random_state_dict(model, seed=7).items()}, str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory, weights_file):
+    """models/ holding ResNet18 (from a .pdparams) and ResNet50_vd (random init): exported once."""
+    from trtbench.export import export_variant
+
+    models_dir = tmp_path_factory.mktemp("models")
+    results = {
+        "ResNet18": export_variant(get_variant("ResNet18"), models_dir, weights=weights_file),
+        "ResNet50_vd": export_variant(get_variant("ResNet50_vd"), models_dir),
+    }
+    return models_dir, results

@@ -1,0 +1,96 @@
+import json
+
+import numpy as np
+import onnx
+import pytest
+
+from trtbench import export as export_mod
+from trtbench.errors import TrtbenchError
+from trtbench.export import export_variant, metadata_path, onnx_path
+from trtbench.zoo import get_variant
+
+pytestmark = pytest.mark.slow
+
+
+def test_exports_have_dynamic_batch_and_agree_with_paddle(exported):
+    models_dir, results = exported
+    for name, result in results.items():
+        assert not result.skipped
+        proto = onnx.load(str(result.onnx_path))
+        dims = proto.graph.input[0].type.tensor_type.shape.dim
+        assert [d.dim_param or d.dim_value for d in dims] == ["batch", 3, 224, 224]
+        parity = result.metadata["parity"]
+        assert parity["checked"] and parity["max_rel_error"] < export_mod.PARITY_TOLERANCE
+        assert result.metadata["params"] == get_variant(name).exact_params
+
+
+def test_metadata_names_weights_versions_and_hash(exported, weights_file):
+    models_dir, results = exported
+    meta = json.loads(metadata_path(results["ResNet18"].onnx_path).read_text())
+    assert meta["weights"]["kind"] == "file"
+    assert meta["weights"]["sha256"] == export_mod.sha256_file(weights_file)
+    assert meta["opset"] == export_mod.DEFAULT_OPSET
+    assert set(meta["versions"]) >= {"paddlepaddle", "paddle2onnx", "onnx", "trtbench"}
+    assert meta["onnx_sha256"] == export_mod.sha256_file(results["ResNet18"].onnx_path)
+    random = json.loads(metadata_path(results["ResNet50_vd"].onnx_path).read_text())
+    assert random["weights"]["description"] == "random init, seed 0"
+
+
+def test_onnx_runs_the_file_weights(exported, weights_file):
+    """The ONNX graph computes what Paddle computes with the .pdparams the test wrote."""
+    import onnxruntime as ort
+
+    from trtbench.architectures import build_model
+    from trtbench.lazy import import_paddle
+
+    paddle = import_paddle()
+    models_dir, results = exported
+    model = build_model(get_variant("ResNet18"))
+    model.set_state_dict(paddle.load(str(weights_file)))
+    x = np.random.default_rng(3).standard_normal((3, 3, 224, 224)).astype(np.float32)
+    with paddle.no_grad():
+        expected = model(paddle.to_tensor(x)).numpy()
+    session = ort.InferenceSession(str(results["ResNet18"].onnx_path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"x": x})[0]
+    assert np.abs(got - expected).max() <= 1e-4 * np.abs(expected).max()
+
+
+def test_up_to_date_export_is_reused_and_force_redoes_it(exported, weights_file):
+    models_dir, results = exported
+    again = export_variant(get_variant("ResNet18"), models_dir, weights=weights_file)
+    assert again.skipped
+    other_seed = export_variant(get_variant("ResNet50_vd"), models_dir, verify=False, seed=0)
+    assert other_seed.skipped  # a verified export also serves an unverified request
+    path = results["ResNet18"].onnx_path
+    with open(path, "ab") as handle:  # the file changed behind trtbench's back
+        handle.write(b"\0")
+    redone = export_variant(get_variant("ResNet18"), models_dir, weights=weights_file)
+    assert not redone.skipped
+    assert export_variant(get_variant("ResNet18"), models_dir, weights=weights_file, force=True).skipped is False
+
+
+def test_failed_parity_keeps_no_artifact(tmp_path, monkeypatch):
+    monkeypatch.setattr(export_mod, "_parity", lambda model, path: {"checked": True, "max_rel_error": 0.5})
+    with pytest.raises(TrtbenchError, match="disagree"):
+        export_variant(get_variant("ResNet18"), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_paddle2onnx_failure_is_one_error_and_no_artifact(tmp_path, monkeypatch):
+    import paddle2onnx
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("unsupported op foo")
+
+    monkeypatch.setattr(paddle2onnx, "export", broken)
+    with pytest.raises(TrtbenchError, match="paddle2onnx failed: RuntimeError: unsupported op foo"):
+        export_variant(get_variant("ResNet18"), tmp_path, verify=False)
+    assert not onnx_path(tmp_path, "ResNet18").exists()
+    assert [p for p in tmp_path.iterdir()] == []
+
+
+def test_weights_for_another_architecture_name_the_keys(weights_file, tmp_path):
+    with pytest.raises(TrtbenchError, match=r"does not fit ResNet18_vd: missing stem\.1\.conv\.weight"):
+        export_variant(get_variant("ResNet18_vd"), tmp_path, weights=weights_file)
+    with pytest.raises(TrtbenchError, match=r"does not fit ResNet34: missing blocks\.3\.short.*shape blocks\.2\.conv0"):
+        export_variant(get_variant("ResNet34"), tmp_path, weights=weights_file)

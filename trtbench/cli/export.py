@@ -1,0 +1,58 @@
+"""`trtbench export`: Paddle variants to ONNX, with a parity check against Paddle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from trtbench.cli.app import App, pass_app
+from trtbench.export import DEFAULT_OPSET, DEFAULT_SEED
+
+
+@click.command()
+@click.argument("names", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Export all 14 variants.")
+@click.option("--weights", type=click.Path(path_type=Path), help="A PaddleClas .pdparams for the model.")
+@click.option("--output-dir", type=click.Path(path_type=Path), default=Path("models"), show_default=True)
+@click.option("--opset", type=int, default=DEFAULT_OPSET, show_default=True, help="ONNX opset (7..21).")
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
+              help="Seed of the random weights used when --weights is not given.")
+@click.option("--force", is_flag=True, help="Export again even when an identical export exists.")
+@click.option("--no-verify", is_flag=True, help="Skip the ONNX Runtime vs Paddle output check.")
+@pass_app
+def export(app: App, names, all_, weights, output_dir, opset, seed, force, no_verify):
+    """Export NAME... (or --all) to OUTPUT_DIR/NAME.onnx with a dynamic batch dimension."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from trtbench import zoo
+    from trtbench.export import check_opset, ensure_writable_dir, export_variant
+
+    if all_ and names:
+        app.abort("give model names or --all, not both")
+    if not all_ and not names:
+        app.abort("name a model to export (e.g. `trtbench export ResNet50_vd`) or use --all")
+    variants = [zoo.get_variant(n) for n in (zoo.PAGE_ORDER if all_ else dict.fromkeys(names))]
+    if weights is not None and len(variants) > 1:
+        app.abort("--weights fits one architecture: export one model at a time with it")
+    check_opset(opset)
+    ensure_writable_dir(output_dir)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    # Refreshed by hand: paddle2onnx writes to the terminal's file descriptors while it runs.
+    with Progress(*columns, console=app.messages, auto_refresh=False, transient=True) as progress:
+        task = progress.add_task("export", total=len(variants))
+        for variant in variants:
+            progress.update(task, description=f"exporting {variant.name}")
+            progress.refresh()
+            result = export_variant(variant, output_dir, weights=weights, opset=opset, force=force,
+                                    verify=not no_verify, seed=seed)
+            meta = result.metadata
+            state = "up to date" if result.skipped else f"exported in {meta['export_seconds']:.1f} s"
+            parity = meta["parity"]
+            check = (f"parity rel err {parity['max_rel_error']:.1e}" if parity.get("checked")
+                     else "parity not checked")
+            progress.console.print(
+                f"{variant.name}: {result.onnx_path} ({state}; {meta['flops_g']:.2f} GFLOPS, "
+                f"{meta['params'] / 1e6:.2f} M params, opset {meta['opset']}, {check})", markup=False)
+            progress.advance(task)
+            progress.refresh()

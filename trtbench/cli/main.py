@@ -1,0 +1,55 @@
+"""The top-level group and its error handling: user errors are one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from trtbench import __version__
+from trtbench.errors import TrtbenchError
+
+
+class TrtbenchGroup(click.Group):
+    """A click group that turns user errors into a single ``error: ...`` line."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            result = super().main(args=args, prog_name=prog_name or "trtbench", complete_var=complete_var,
+                                  standalone_mode=False, **extra)
+        except TrtbenchError as exc:
+            _fail(str(exc), exc.exit_code)
+        except click.ClickException as exc:
+            _fail(exc.format_message() + _help_hint(exc), exc.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            _fail("interrupted; finished results are kept", 130)
+        code = result if isinstance(result, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _help_hint(exc: click.ClickException) -> str:
+    ctx = getattr(exc, "ctx", None)
+    return f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+
+
+def _fail(message: str, code: int):
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(cls=TrtbenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="trtbench")
+def main():
+    """Benchmark PaddleClas's ResNet variants with TensorRT (or ONNX Runtime where there is no GPU)."""
+
+
+def _register():
+    from trtbench.cli import export, models
+
+    main.add_command(models.models)
+    main.add_command(export.export)
+
+
+_register()
