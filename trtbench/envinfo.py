@@ -49,3 +49,16 @@ def host() -> dict:
         "python": platform.python_version(),
         "hostname": platform.node(),
     }
+
+
+def environment(backend_name: str, device: str) -> dict:
+    """What a run file records about where it ran."""
+    from trtbench.gpu import gpus
+
+    return {
+        "host": host(),
+        "gpus": list(gpus()),
+        "backend": backend_name,
+        "device": device,
+        "versions": versions(),
+    }

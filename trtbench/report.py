@@ -6,6 +6,7 @@ from rich import box
 from rich.table import Table
 
 from trtbench.figures import FLOPS_CONVENTION, MISMATCH
+from trtbench.zoo import VARIANTS, model_order_key
 
 
 def _fmt(value, digits=3) -> str:
@@ -50,3 +51,175 @@ def models_markdown(rows: list[dict]) -> str:
             f"| {_fmt(row['flops_g'])}{' !' if row['flops_disagree'] else ''} "
             f"| {_fmt(row['params_m'])}{' !' if row['params_disagree'] else ''} |")
     return "\n".join(lines)
+
+
+# --- latency tables -------------------------------------------------------------------------
+
+SECTION_TITLES = {"fp16": "FP16", "fp32": "FP32"}
+
+
+def latency_groups(records: list[dict]) -> list[tuple[tuple[str, str, str], list[dict]]]:
+    """Records grouped by (precision, backend, device): FP16 first as on the page, then FP32."""
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for record in records:
+        groups.setdefault((record["precision"], record["backend"], record["device"]), []).append(record)
+    order = {"fp16": 0, "fp32": 1}
+    return sorted(groups.items(), key=lambda item: (order.get(item[0][0], 9), item[0][1], item[0][2]))
+
+
+def _batches(records: list[dict]) -> list[int]:
+    return sorted({r["batch"] for r in records})
+
+
+def _by_model(records: list[dict]) -> dict[str, dict[int, dict]]:
+    rows: dict[str, dict[int, dict]] = {}
+    for record in records:
+        rows.setdefault(record["model"], {})[record["batch"]] = record
+    return {name: rows[name] for name in sorted(rows, key=model_order_key)}
+
+
+def _cell(record: dict | None, reference: float | None = None) -> str:
+    if record is None:
+        return ""
+    if record.get("status") != "ok":
+        return "failed"
+    value = record["latency_ms"]["median"]
+    text = f"{value:.3f}"
+    if record.get("cov_warning"):
+        text += "~"
+    if reference is not None:
+        text += f" ({reference:.3f}, {value / reference:.2f}x)"
+    return text
+
+
+def group_title(key: tuple[str, str, str], records: list[dict]) -> str:
+    """'FP16 latency (ms): <backend> on <device>, median <metric>'."""
+    precision, backend, device = key
+    metric = records[0].get("metric", "latency")
+    section = SECTION_TITLES.get(precision, precision.upper())
+    return f"{section} latency (ms): {backend} on {device}, median {metric}"
+
+
+def latency_table(key, records: list[dict], reference: bool = False) -> Table:
+    """One precision/backend/device as the page lays it out: a row per model, a column per batch."""
+    precision = key[0]
+    table = Table(title=group_title(key, records), box=box.SIMPLE_HEAD)
+    table.add_column("Models", no_wrap=True)
+    batches = _batches(records)
+    for batch in batches:
+        table.add_column(f"batch_size={batch} (ms)", justify="right")
+    for name, cells in _by_model(records).items():
+        variant = VARIANTS.get(name)
+        row = []
+        for batch in batches:
+            ref = variant.page_latency_ms(precision, batch) if (reference and variant) else None
+            row.append(_cell(cells.get(batch), ref))
+        table.add_row(name, *row)
+    notes = ["'~': coefficient of variation above 2.5%, the number is unstable"]
+    if reference:
+        notes.append("(page's 2020 V100 value, measured / page): the page timed Paddle Inference's "
+                     "TensorRT subgraph on a V100 without copies")
+    failed = [r for r in records if r.get("status") != "ok"]
+    notes += [f"{r['model']} batch {r['batch']} failed: {r.get('error')}" for r in failed]
+    table.caption = "\n".join(notes)
+    return table
+
+
+def latency_markdown(key, records: list[dict], reference: bool = False) -> str:
+    """One latency section in the page's exact markdown layout."""
+    precision = key[0]
+    batches = _batches(records)
+    header = "| Models           | " + " | ".join(f"batch_size={b}<br>(ms)" for b in batches) + " |"
+    lines = [f"## {group_title(key, records)}", "", header, "|:--:|" + ":--:|" * len(batches)]
+    for name, cells in _by_model(records).items():
+        variant = VARIANTS.get(name)
+        values = []
+        for batch in batches:
+            ref = variant.page_latency_ms(precision, batch) if (reference and variant) else None
+            values.append(_cell(cells.get(batch), ref))
+        lines.append(f"| {name:<16} | " + " | ".join(values) + " |")
+    return "\n".join(lines)
+
+
+def markdown_report(records: list[dict], model_rows: list[dict], reference: bool = False) -> str:
+    """The whole page again: the models table, then a latency section per precision/backend/device."""
+    parts = ["## Accuracy, FLOPS and parameters", "", models_markdown(model_rows), ""]
+    for key, group in latency_groups(records):
+        parts += [latency_markdown(key, group, reference), ""]
+    parts.append("Latency cells are medians; '~' marks a coefficient of variation above 2.5%.")
+    return "\n".join(parts)
+
+
+# --- machine-readable forms -----------------------------------------------------------------
+
+JSON_FIELDS = ("model", "backend", "device", "precision", "batch", "status", "error", "metric", "latency_ms",
+               "cov", "cov_warning", "throughput_qps", "throughput_ips", "iterations", "spans_ms", "build_s",
+               "warnings", "method", "run_id", "finished_at")
+CSV_FIELDS = ("model", "backend", "device", "precision", "batch", "status", "error", "metric",
+              "latency_ms_mean", "latency_ms_median", "latency_ms_p90", "latency_ms_p95", "latency_ms_p99",
+              "latency_ms_min", "latency_ms_max", "latency_ms_stdev", "cov", "throughput_qps", "throughput_ips",
+              "iterations", "build_s", "run_id", "finished_at")
+
+
+def json_records(records: list[dict]) -> list[dict]:
+    """Records with the fields a script can rely on, in the page's model order."""
+    return [{field: record.get(field) for field in JSON_FIELDS} for record in sort_records(records)]
+
+
+def csv_text(records: list[dict]) -> str:
+    """One CSV row per record."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for record in sort_records(records):
+        row = {field: record.get(field) for field in CSV_FIELDS}
+        for stat, value in (record.get("latency_ms") or {}).items():
+            row[f"latency_ms_{stat}"] = value
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def sort_records(records: list[dict]) -> list[dict]:
+    """Records in report order: precision, backend, device, page model order, batch."""
+    order = {"fp16": 0, "fp32": 1}
+    return sorted(records, key=lambda r: (order.get(r["precision"], 9), r["backend"], r["device"],
+                                          model_order_key(r["model"]), r["batch"]))
+
+
+def plot(records: list[dict], path) -> None:
+    """A PNG: latency against batch per model, a panel per precision, and FP16 speed-up over FP32."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = [r for r in records if r.get("status") == "ok"]
+    precisions = [p for p in ("fp16", "fp32") if any(r["precision"] == p for r in ok)]
+    fig, axes = plt.subplots(1, len(precisions) + 1, figsize=(6 * (len(precisions) + 1), 4.5), squeeze=False)
+    axes = axes[0]
+    for axis, precision in zip(axes, precisions, strict=False):
+        for name, cells in _by_model([r for r in ok if r["precision"] == precision]).items():
+            batches = sorted(cells)
+            axis.plot(batches, [cells[b]["latency_ms"]["median"] for b in batches], marker="o", label=name)
+        axis.set(title=f"{precision.upper()} median latency", xlabel="batch size", ylabel="ms", xscale="log")
+        axis.legend(fontsize="small")
+    speed = axes[-1]
+    fp16 = _by_model([r for r in ok if r["precision"] == "fp16"])
+    fp32 = _by_model([r for r in ok if r["precision"] == "fp32"])
+    for name in fp16:
+        batches = sorted(set(fp16[name]) & set(fp32.get(name, {})))
+        if batches:
+            ratios = [fp32[name][b]["latency_ms"]["median"] / fp16[name][b]["latency_ms"]["median"] for b in batches]
+            speed.plot(batches, ratios, marker="o", label=name)
+    speed.axhline(1.0, color="grey", linewidth=0.8)
+    speed.set(title="FP16 speed-up over FP32", xlabel="batch size", ylabel="FP32 / FP16 latency", xscale="log")
+    if fp16 and fp32:
+        speed.legend(fontsize="small")
+    devices = sorted({f"{r['backend']} on {r['device']}" for r in ok})
+    fig.suptitle("; ".join(devices), fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -46,10 +46,13 @@ def main():
 
 
 def _register():
-    from trtbench.cli import export, models
+    from trtbench.cli import doctor, export, models, report, run
 
     main.add_command(models.models)
     main.add_command(export.export)
+    main.add_command(run.run)
+    main.add_command(report.report)
+    main.add_command(doctor.doctor)
 
 
 _register()

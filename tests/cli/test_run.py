@@ -1,0 +1,88 @@
+"""The main job end to end on ONNX Runtime (CPU), and every error a user can cause."""
+
+import csv
+import io
+import json
+
+import pytest
+
+from tests.cli.test_export import _one_line_error
+
+FAST = ("--warmup-ms", "10", "--duration", "0.2", "--iterations", "3")
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--precision", "fp8"), "unknown precision 'fp8'"),
+    (("--precision", ""), "bad --precision"),
+    (("--batch", "1,x"), "bad --batch"),
+    (("--batch", "0"), "bad --batch"),
+    (("--batch", "-4"), "bad --batch"),
+    (("--batch", ""), "bad --batch"),
+    (("--backend", "tensorflow"), "unknown backend 'tensorflow'"),
+    (("--backend", "onnxruntime-cuda"), "backend onnxruntime-cuda is not available"),
+])
+def test_bad_options_are_one_line(invoke, tmp_path, args, message):
+    line = _one_line_error(invoke("run", "ResNet18", "--models-dir", tmp_path, "--results-dir", tmp_path, *args))
+    assert message in line
+
+
+def test_nothing_exported_says_what_to_run(invoke, tmp_path):
+    line = _one_line_error(invoke("run", "--models-dir", tmp_path / "empty", "--results-dir", tmp_path))
+    assert "trtbench export" in line
+
+
+def test_report_without_results(invoke, tmp_path):
+    assert "trtbench run" in _one_line_error(invoke("report", "--results-dir", tmp_path))
+
+
+def test_report_of_a_foreign_file(invoke, tmp_path):
+    other = tmp_path / "other.json"
+    other.write_text('{"hello": 1}')
+    assert "not a trtbench results file" in _one_line_error(invoke("report", other))
+    newer = tmp_path / "newer.json"
+    newer.write_text('{"tool": "trtbench", "schema_version": 99, "records": []}')
+    assert "upgrade trtbench" in _one_line_error(invoke("report", newer))
+
+
+@pytest.mark.slow
+def test_run_and_report_on_onnxruntime_cpu(invoke, exported, tmp_path):
+    models_dir, _ = exported
+    results = tmp_path / "results"
+    result = invoke("run", "ResNet18", "--precision", "fp16,fp32", "--batch", "1,2", "--backend", "auto",
+                    "--models-dir", models_dir, "--results-dir", results, "--engines-dir", tmp_path / "e", *FAST)
+    assert result.exit_code == 0, result.output
+    assert "auto chose onnxruntime-cpu" in result.stderr
+    assert "not TensorRT numbers" in result.stderr
+    (run_path,) = results.glob("*.json")
+    run = json.loads(run_path.read_text())
+    assert [(r["precision"], r["batch"], r["status"]) for r in run["records"]] == [
+        ("fp16", 1, "ok"), ("fp16", 2, "ok"), ("fp32", 1, "ok"), ("fp32", 2, "ok")]
+    record = run["records"][0]
+    assert record["backend"] == "onnxruntime-cpu" and record["iterations"] >= 3
+    assert record["method"]["providers"] == ["CPUExecutionProvider"] and record["method"]["warmup_ms"] == 10
+    assert record["method"]["data_transfers"] is False
+    assert run["environment"]["versions"]["onnxruntime"] and run["finished_at"]
+
+    markdown = invoke("report", "--markdown", "--results-dir", results, "--models-dir", models_dir).stdout
+    lines = markdown.splitlines()
+    fp16 = lines.index(next(line for line in lines if line.startswith("## FP16 latency")))
+    fp32 = lines.index(next(line for line in lines if line.startswith("## FP32 latency")))
+    assert fp16 < fp32 and "onnxruntime-cpu" in lines[fp16]
+    assert lines[fp16 + 2] == "| Models           | batch_size=1<br>(ms) | batch_size=2<br>(ms) |"
+    assert lines[fp16 + 3] == "|:--:|:--:|:--:|"
+    assert lines[fp16 + 4].startswith("| ResNet18         | ")
+    assert "| ResNet50_vd_ssld |" in markdown  # the models table is there too
+
+    rows = json.loads(invoke("report", "--json", "--results-dir", results).stdout)
+    assert len(rows) == 4
+    assert set(rows[0]["latency_ms"]) == {"mean", "median", "p90", "p95", "p99", "min", "max", "stdev"}
+    by_case = {(r["precision"], r["batch"]): r for r in rows}
+    table = list(csv.DictReader(io.StringIO(invoke("report", "--csv", "--results-dir", results).stdout)))
+    for row in table:
+        expected = by_case[(row["precision"], int(row["batch"]))]["latency_ms"]["median"]
+        assert float(row["latency_ms_median"]) == pytest.approx(expected)
+
+    plot = tmp_path / "p.png"
+    shown = invoke("report", "--reference", "--plot", plot, "--results-dir", results)
+    assert shown.exit_code == 0, shown.output
+    assert "(0.966," in shown.stdout and plot.stat().st_size > 1000

@@ -1,0 +1,70 @@
+import csv
+import io
+
+from trtbench import report
+
+
+def _rec(model, precision, batch, median, status="ok", cov_warning=False):
+    return {"model": model, "backend": "onnxruntime-cpu", "device": "Test CPU", "precision": precision,
+            "batch": batch, "status": status, "error": None if status == "ok" else "boom",
+            "metric": "session run time", "cov": 0.01, "cov_warning": cov_warning,
+            "latency_ms": {"mean": median, "median": median, "p90": median, "p95": median, "p99": median,
+                           "min": median, "max": median, "stdev": 0.0} if status == "ok" else None,
+            "throughput_qps": 1000 / median, "throughput_ips": batch * 1000 / median, "iterations": 10,
+            "finished_at": "2026-01-01T00:00:00Z"}
+
+
+RECORDS = [
+    _rec("ResNet50_vd", "fp32", 1, 2.0), _rec("ResNet18", "fp32", 1, 1.0), _rec("ResNet18", "fp32", 4, 3.5),
+    _rec("ResNet50_vd", "fp32", 4, 6.25, cov_warning=True), _rec("ResNet18", "fp16", 1, 0.5),
+    _rec("ResNet18", "fp16", 4, 1.0, status="failed"),
+]
+
+
+def test_markdown_section_in_the_pages_layout():
+    groups = report.latency_groups(RECORDS)
+    assert [key[0] for key, _ in groups] == ["fp16", "fp32"]  # FP16 first, as on the page
+    lines = report.latency_markdown(*groups[1]).splitlines()
+    assert lines[0].startswith("## FP32 latency (ms): onnxruntime-cpu on Test CPU")
+    assert lines[2] == "| Models           | batch_size=1<br>(ms) | batch_size=4<br>(ms) |"
+    assert lines[3] == "|:--:|:--:|:--:|"
+    assert lines[4] == "| ResNet18         | 1.000 | 3.500 |"  # page order: ResNet18 before ResNet50_vd
+    assert lines[5] == "| ResNet50_vd      | 2.000 | 6.250~ |"
+    fp16 = report.latency_markdown(*groups[0]).splitlines()
+    assert fp16[4] == "| ResNet18         | 0.500 | failed |"
+
+
+def test_reference_shows_the_pages_value_and_ratio():
+    (key, group) = report.latency_groups(RECORDS)[1]
+    lines = report.latency_markdown(key, group, reference=True).splitlines()
+    # page: ResNet18 FP32 batch 1 = 1.127 ms
+    assert lines[4].startswith("| ResNet18         | 1.000 (1.127, 0.89x) | 3.500 (1.428, 2.45x) |")
+
+
+def test_terminal_table_marks_failures_in_its_caption():
+    from rich.console import Console
+
+    key, group = report.latency_groups(RECORDS)[0]
+    console = Console(width=120, record=True)
+    console.print(report.latency_table(key, group))
+    text = console.export_text()
+    assert "batch_size=4 (ms)" in text and "failed" in text and "ResNet18 batch 4 failed: boom" in text
+
+
+def test_json_and_csv_round_trip():
+    rows = report.json_records(RECORDS)
+    assert [(r["precision"], r["model"], r["batch"]) for r in rows][:3] == [
+        ("fp16", "ResNet18", 1), ("fp16", "ResNet18", 4), ("fp32", "ResNet18", 1)]
+    assert {"latency_ms", "cov", "throughput_qps", "throughput_ips", "iterations", "method", "status",
+            "error"} <= set(rows[0])
+    parsed = list(csv.DictReader(io.StringIO(report.csv_text(RECORDS))))
+    assert len(parsed) == len(RECORDS)
+    by_key = {(r["model"], r["precision"], r["batch"]): r for r in parsed}
+    assert float(by_key[("ResNet50_vd", "fp32", "4")]["latency_ms_median"]) == 6.25
+    assert by_key[("ResNet18", "fp16", "4")]["status"] == "failed"
+
+
+def test_plot_writes_a_png(tmp_path):
+    path = tmp_path / "plot.png"
+    report.plot(RECORDS, path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,120 @@
+"""ONNX Runtime: the CPU provider everywhere, the CUDA provider where ONNX Runtime has it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from trtbench import envinfo
+from trtbench.backends.base import Availability, Backend, Engine, input_batch
+from trtbench.precision import graph_for
+
+
+class OnnxRuntimeEngine(Engine):
+    """An InferenceSession with its input and output bound once, so the timed loop allocates nothing."""
+
+    spans = ("latency",)
+
+    def __init__(self, session, batch: int, device: str):
+        super().__init__(batch)
+        self.session = session
+        self.ort_device = device  # "cpu" or "cuda"
+        self.input_name = session.get_inputs()[0].name
+        self.output = session.get_outputs()[0]
+
+    def activate_impl(self) -> None:
+        import onnxruntime as ort
+
+        self.binding = self.session.io_binding()
+        self._bind(input_batch(self.batch))
+        out_shape = [self.batch, *self.output.shape[1:]]
+        self.output_value = ort.OrtValue.ortvalue_from_shape_and_type(out_shape, np.float32, self.ort_device, 0)
+        self.binding.bind_ortvalue_output(self.output.name, self.output_value)
+
+    def _bind(self, data: np.ndarray) -> None:
+        import onnxruntime as ort
+
+        self.input_value = ort.OrtValue.ortvalue_from_numpy(data, self.ort_device, 0)
+        self.binding.bind_ortvalue_input(self.input_name, self.input_value)
+
+    def deactivate_impl(self) -> None:
+        self.binding = self.input_value = self.output_value = None
+
+    def iterate_impl(self) -> dict[str, float]:
+        # run_with_iobinding returns once the outputs are written (ORT synchronizes its CUDA stream).
+        start = time.perf_counter_ns()
+        self.session.run_with_iobinding(self.binding)
+        return {"latency": (time.perf_counter_ns() - start) / 1e6}
+
+    def infer_impl(self, data: np.ndarray) -> np.ndarray:
+        self._bind(data)
+        self.session.run_with_iobinding(self.binding)
+        result = self.output_value.numpy().copy()
+        self._bind(input_batch(self.batch))
+        return result
+
+    def describe(self) -> dict:
+        options = self.session.get_session_options()
+        return {
+            "timer": "time.perf_counter_ns around run_with_iobinding",
+            "data_transfers": False,
+            "data_transfers_note": "input and output bound once in the provider's memory",
+            "providers": self.session.get_providers(),
+            "intra_op_threads": options.intra_op_num_threads or "onnxruntime default (physical cores)",
+            "inter_op_threads": options.inter_op_num_threads,
+            "graph_optimization_level": str(options.graph_optimization_level),
+        }
+
+
+class OnnxRuntimeBackend(Backend):
+    """ONNX Runtime on one execution provider."""
+
+    name = "onnxruntime-cpu"
+    provider = "CPUExecutionProvider"
+    ort_device = "cpu"
+    metric = "session run time"
+
+    def availability_impl(self) -> Availability:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            return Availability(False, f"onnxruntime does not import ({exc})", "pip install onnxruntime")
+        if self.provider not in ort.get_available_providers():
+            return Availability(False, f"onnxruntime {ort.__version__} has no {self.provider}",
+                                "pip install onnxruntime-gpu (and an NVIDIA driver)")
+        return Availability(True, f"onnxruntime {ort.__version__} with {self.provider}")
+
+    def device(self) -> str:
+        return envinfo.cpu_name()
+
+    def build(self, onnx_path: Path, precision: str, batch: int, cache_dir: Path) -> Engine:
+        import onnxruntime as ort
+
+        started = time.perf_counter()
+        graph = graph_for(Path(onnx_path), precision)
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = self.options.threads
+        options.log_severity_level = 3
+        session = ort.InferenceSession(str(graph), options, providers=[self.provider])
+        engine = OnnxRuntimeEngine(session, batch, self.ort_device)
+        engine.build_s = time.perf_counter() - started
+        engine.graph = graph
+        return engine
+
+
+class OnnxRuntimeCudaBackend(OnnxRuntimeBackend):
+    """ONNX Runtime's CUDA provider, inputs resident on the GPU."""
+
+    name = "onnxruntime-cuda"
+    provider = "CUDAExecutionProvider"
+    ort_device = "cuda"
+    metric = "session run time, data on the GPU"
+
+    def device(self) -> str:
+        from trtbench.gpu import gpu_name
+
+        return gpu_name() or "NVIDIA GPU"
+

@@ -1,0 +1,53 @@
+"""`trtbench report`: tables laid out like the page, markdown, CSV, JSON and plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from trtbench.cli.app import App, pass_app
+
+
+@click.command()
+@click.argument("result_files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--markdown", "form", flag_value="markdown", help="The page's markdown layout.")
+@click.option("--csv", "form", flag_value="csv", help="One CSV row per record.")
+@click.option("--json", "form", flag_value="json", help="A JSON list of records.")
+@click.option("--reference", is_flag=True, help="Show the page's 2020 value and the ratio beside each one.")
+@click.option("--plot", "plot_path", type=click.Path(path_type=Path), help="Also write a PNG plot here.")
+@click.option("--results-dir", type=click.Path(path_type=Path), default=Path("results"), show_default=True)
+@click.option("--models-dir", type=click.Path(path_type=Path), default=Path("models"), show_default=True)
+@pass_app
+def report(app: App, result_files, form, reference, plot_path, results_dir, models_dir):
+    """Report RESULT_FILES (default: every run in --results-dir, latest record per case)."""
+    from trtbench import report as render
+    from trtbench import results, zoo
+
+    paths = list(result_files) or results.run_files(results_dir)
+    if not paths:
+        app.abort(f"no results in {results_dir}: run `trtbench run` first")
+    records = results.latest(results.load_records(paths))
+    if not records:
+        app.abort("the results files hold no records yet: run `trtbench run` first")
+    if form == "json":
+        click.echo(json.dumps(render.json_records(records), indent=2))
+    elif form == "csv":
+        click.echo(render.csv_text(records), nl=False)
+    elif form == "markdown":
+        from trtbench.figures import model_row
+
+        rows = [model_row(zoo.get_variant(n), models_dir) for n in zoo.PAGE_ORDER]
+        click.echo(render.markdown_report(records, rows, reference))
+    else:
+        for key, group in render.latency_groups(records):
+            app.console.print(render.latency_table(key, group, reference))
+    if plot_path is not None:
+        try:
+            render.plot(records, plot_path)
+        except ImportError:
+            app.abort("--plot needs matplotlib: pip install 'trtbench[plot]'")
+        except OSError as exc:
+            app.abort(f"cannot write plot {plot_path}: {exc.strerror}")
+        app.note(f"plot: {plot_path}")

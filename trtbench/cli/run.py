@@ -1,0 +1,103 @@
+"""`trtbench run`: build and time every (model, precision, batch) case; records saved as each ends."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from trtbench.cli.app import App, pass_app
+
+
+@click.command()
+@click.argument("names", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="All 14 variants (exported first where needed).")
+@click.option("--precision", "precisions", default="fp16,fp32", show_default=True, help="Comma-separated.")
+@click.option("--batch", "batches", default="1,4,8,32", show_default=True, help="Comma-separated batch sizes.")
+@click.option("--backend", default="auto", show_default=True,
+              help="auto, tensorrt, onnxruntime-cuda or onnxruntime-cpu.")
+@click.option("--warmup-ms", type=click.FloatRange(min=0), default=200.0, show_default=True)
+@click.option("--duration", type=click.FloatRange(min=0), default=3.0, show_default=True,
+              help="Seconds to time each case, at least.")
+@click.option("--iterations", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Iterations to time each case, at least.")
+@click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
+              help="CPU threads for ONNX Runtime (0: its default).")
+@click.option("--models-dir", type=click.Path(path_type=Path), default=Path("models"), show_default=True)
+@click.option("--engines-dir", type=click.Path(path_type=Path), default=Path("engines"), show_default=True)
+@click.option("--results-dir", type=click.Path(path_type=Path), default=Path("results"), show_default=True)
+@pass_app
+def run(app: App, names, all_, precisions, batches, backend, warmup_ms, duration, iterations, threads,
+        models_dir, engines_dir, results_dir):
+    """Time NAME... (default: every model exported in --models-dir) and save a run file."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from trtbench import backends, envinfo, report, zoo
+    from trtbench.bench import Case, parse_batches, sweep
+    from trtbench.export import ensure_writable_dir, export_variant, onnx_path
+    from trtbench.precision import parse_precisions
+    from trtbench.results import RunFile
+    from trtbench.timing import TimingPolicy
+
+    precision_list = parse_precisions(precisions)
+    batch_list = parse_batches(batches)
+    if all_ and names:
+        app.abort("give model names or --all, not both")
+    if all_:
+        wanted = list(zoo.PAGE_ORDER)
+    elif names:
+        wanted = [zoo.get_variant(n).name for n in dict.fromkeys(names)]
+    else:
+        wanted = [n for n in zoo.PAGE_ORDER if onnx_path(models_dir, n).is_file()]
+        if not wanted:
+            app.abort(f"no exported models in {models_dir}: run `trtbench export ResNet50_vd` (or --all) first, "
+                      "or name models to run")
+    chosen, why = backends.choose(backend, backends.BackendOptions(threads=threads))
+    app.note(f"backend: {why}")
+    if chosen.name.startswith("onnxruntime-cpu"):
+        app.note("no GPU/TensorRT here: these are ONNX Runtime CPU numbers, not TensorRT numbers")
+    ensure_writable_dir(results_dir)
+    ensure_writable_dir(engines_dir)
+
+    graphs = {}
+    for name in wanted:
+        result = export_variant(zoo.get_variant(name), models_dir)
+        if not result.skipped:
+            app.note(f"exported {name} -> {result.onnx_path}")
+        graphs[name] = result.onnx_path
+
+    run_file = RunFile(results_dir, envinfo.environment(chosen.name, chosen.device()), ["trtbench", *sys.argv[1:]])
+    policy = TimingPolicy(warmup_ms=warmup_ms, duration_s=duration, min_iterations=iterations)
+    cases = [(Case(n, p, b), graphs[n]) for n in wanted for p in precision_list for b in batch_list]
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=app.messages, transient=True) as progress:
+        task = progress.add_task("starting", total=len(cases))
+
+        def started(case):
+            progress.update(task, description=f"{case.label()}: building")
+
+        def timing(case, count, median):
+            progress.update(task, description=f"{case.label()}: median {median:.3f} ms after {count} iterations")
+
+        def finished(record):
+            run_file.add(record)
+            progress.advance(task)
+            if record["status"] == "ok":
+                text = f"{record['latency_ms']['median']:.3f} ms median, {record['throughput_ips']:.1f} images/s"
+            else:
+                text = f"FAILED: {record['error']}"
+            progress.console.print(f"{record['model']} {record['precision']} batch {record['batch']}: {text}",
+                                   markup=False, highlight=False)
+
+        records = sweep(chosen, cases, engines_dir, policy, on_record=finished, on_start=started,
+                        on_progress=timing)
+    run_file.finish()
+    for key, group in report.latency_groups(records):
+        app.console.print(report.latency_table(key, group))
+    app.note(f"results: {run_file.path}")
+    failed = [r for r in records if r["status"] != "ok"]
+    if failed:
+        app.abort(f"{len(failed)} of {len(records)} cases failed (errors are in {run_file.path}); "
+                  f"first: {failed[0]['model']} {failed[0]['precision']} batch {failed[0]['batch']}: "
+                  f"{failed[0]['error']}", code=4)
