@@ -70,7 +70,7 @@ def test_up_to_date_export_is_reused_and_force_redoes_it(exported, weights_file)
 
 
 def test_failed_parity_keeps_no_artifact(tmp_path, monkeypatch):
-    monkeypatch.setattr(export_mod, "_parity", lambda model, path: {"checked": True, "max_rel_error": 0.5})
+    monkeypatch.setattr(export_mod, "_parity", lambda expected, path: {"checked": True, "max_rel_error": 0.5})
     with pytest.raises(TrtbenchError, match="disagree"):
         export_variant(get_variant("ResNet18"), tmp_path)
     assert list(tmp_path.iterdir()) == []
@@ -94,3 +94,11 @@ def test_weights_for_another_architecture_name_the_keys(weights_file, tmp_path):
         export_variant(get_variant("ResNet18_vd"), tmp_path, weights=weights_file)
     with pytest.raises(TrtbenchError, match=r"does not fit ResNet34: missing blocks\.3\.short.*shape blocks\.2\.conv0"):
         export_variant(get_variant("ResNet34"), tmp_path, weights=weights_file)
+
+
+def test_an_existing_export_serves_a_run_whatever_its_weights(exported):
+    from trtbench.export import ensure_exported
+
+    models_dir, results = exported
+    found = ensure_exported(get_variant("ResNet18"), models_dir)
+    assert found.skipped and found.metadata["weights"]["kind"] == "file"

@@ -35,6 +35,7 @@ class ConvBN(nn.Layer):
         setattr(self, self._bn_name, nn.BatchNorm2D(out_ch))
         self.relu = relu
 
+    @paddle.jit.not_to_static  # plain Python control flow: no AST conversion needed (saves seconds)
     def forward(self, x):
         if self.pool_first:
             x = self.avg_pool(x)
@@ -63,6 +64,7 @@ class Block(nn.Layer):
         if project:
             self.short = ConvBN(naming, in_ch, out_ch, 1, stride=stride, pool_first=pooled_shortcut)
 
+    @paddle.jit.not_to_static
     def forward(self, x):
         y = self.conv1(self.conv0(x))
         if self.bottleneck:

@@ -78,14 +78,10 @@ def ensure_writable_dir(directory: Path) -> Path:
     return directory
 
 
-def up_to_date(model_path: Path, request: dict, verify: bool) -> dict | None:
-    """The metadata of an existing export that matches ``request`` and its file, else None."""
+def existing_export(model_path: Path) -> dict | None:
+    """The metadata of a complete export at ``model_path`` (file unchanged since it was written), else None."""
     meta = read_json(metadata_path(model_path))
     if not isinstance(meta, dict) or meta.get("schema") != METADATA_SCHEMA:
-        return None
-    if any(meta.get(key) != value for key, value in request.items()):
-        return None
-    if verify and not meta.get("parity", {}).get("checked"):
         return None
     try:
         stat = model_path.stat()
@@ -94,6 +90,25 @@ def up_to_date(model_path: Path, request: dict, verify: bool) -> dict | None:
     if stat.st_size != meta.get("onnx_bytes") or stat.st_mtime_ns != meta.get("onnx_mtime_ns"):
         return None
     return meta
+
+
+def up_to_date(model_path: Path, request: dict, verify: bool) -> dict | None:
+    """The metadata of an existing export made exactly as ``request`` asks, else None."""
+    meta = existing_export(model_path)
+    if meta is None or any(meta.get(key) != value for key, value in request.items()):
+        return None
+    if verify and not meta.get("parity", {}).get("checked"):
+        return None
+    return meta
+
+
+def ensure_exported(variant: Variant, output_dir: Path) -> ExportResult:
+    """The variant's export in ``output_dir`` whatever its weights; exported with defaults if missing."""
+    path = onnx_path(output_dir, variant.name)
+    meta = existing_export(path)
+    if meta is not None and meta.get("variant") == variant.name:
+        return ExportResult(variant.name, path, meta, skipped=True)
+    return export_variant(variant, output_dir)
 
 
 def export_variant(variant: Variant, output_dir: Path, weights: Path | None = None,
@@ -120,6 +135,8 @@ def export_variant(variant: Variant, output_dir: Path, weights: Path | None = No
     # The old metadata goes first: a crash from here on leaves no export that looks valid.
     metadata_path(target).unlink(missing_ok=True)
     tmp = temporary_path(target)
+    # Paddle's reference output, taken before to_static turns the layer into a static program.
+    expected = _paddle_output(model) if verify else None
     try:
         _paddle_to_onnx(model, tmp, opset)
         proto = onnx.load(str(tmp))
@@ -127,7 +144,7 @@ def export_variant(variant: Variant, output_dir: Path, weights: Path | None = No
         graph.name_batch_dimension(proto)
         onnx.checker.check_model(proto)
         onnx.save(proto, str(tmp))
-        parity = _parity(model, tmp) if verify else {"checked": False}
+        parity = _parity(expected, tmp) if verify else {"checked": False}
         if verify and not parity["max_rel_error"] <= PARITY_TOLERANCE:
             raise TrtbenchError(
                 f"{variant.name}: ONNX Runtime and Paddle disagree (relative error "
@@ -255,14 +272,18 @@ def parity_input(batch: int = PARITY_BATCH, seed: int = DEFAULT_SEED) -> np.ndar
     return np.random.default_rng(seed).standard_normal((batch, *INPUT_SHAPE)).astype(np.float32)
 
 
-def _parity(model, path: Path) -> dict:
-    """Compare ONNX Runtime on ``path`` with Paddle's own forward pass on the same input."""
+def _paddle_output(model) -> np.ndarray:
+    """Paddle's own forward pass on the parity input."""
     paddle = import_paddle()
+    with paddle.no_grad():
+        return model(paddle.to_tensor(parity_input())).numpy()
+
+
+def _parity(expected: np.ndarray, path: Path) -> dict:
+    """Compare ONNX Runtime on ``path`` with Paddle's output on the same input."""
     import onnxruntime as ort
 
     data = parity_input()
-    with paddle.no_grad():
-        expected = model(paddle.to_tensor(data)).numpy()
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(None, {session.get_inputs()[0].name: data})[0]
     abs_error = float(np.max(np.abs(got - expected)))

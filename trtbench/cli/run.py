@@ -35,7 +35,7 @@ def run(app: App, names, all_, precisions, batches, backend, warmup_ms, duration
 
     from trtbench import backends, envinfo, report, zoo
     from trtbench.bench import Case, parse_batches, sweep
-    from trtbench.export import ensure_writable_dir, export_variant, onnx_path
+    from trtbench.export import ensure_exported, ensure_writable_dir, onnx_path
     from trtbench.precision import parse_precisions
     from trtbench.results import RunFile
     from trtbench.timing import TimingPolicy
@@ -62,7 +62,7 @@ def run(app: App, names, all_, precisions, batches, backend, warmup_ms, duration
 
     graphs = {}
     for name in wanted:
-        result = export_variant(zoo.get_variant(name), models_dir)
+        result = ensure_exported(zoo.get_variant(name), models_dir)
         if not result.skipped:
             app.note(f"exported {name} -> {result.onnx_path}")
         graphs[name] = result.onnx_path
