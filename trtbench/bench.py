@@ -10,7 +10,7 @@ from pathlib import Path
 
 from trtbench.backends.base import Backend
 from trtbench.errors import TrtbenchError
-from trtbench.timing import COV_WARNING, PERCENTILE_DEFINITION, TimingPolicy, measure
+from trtbench.timing import COV_WARNING, PERCENTILE_DEFINITION, Timed, TimingPolicy
 
 
 @dataclass(frozen=True)
@@ -46,12 +46,15 @@ def run_case(backend: Backend, case: Case, onnx_path: Path, cache_dir: Path, pol
     started = time.perf_counter()
     try:
         engine = backend.build(onnx_path, case.precision, case.batch, cache_dir)
-        with engine:
-            measured = measure(engine.iterate, policy, progress)
-            record.update(_statistics(engine, measured, case.batch))
-            record["build_s"] = round(engine.build_s, 3)
-            record["method"] = {**policy.describe(), "percentile": PERCENTILE_DEFINITION, **engine.describe()}
-            record["warnings"] = list(engine.warnings) + record.pop("_warnings")
+        with engine, backend.telemetry() as sampler:
+            timed = engine.timed(policy, progress)
+        record.update(_statistics(timed, case.batch))
+        record["warnings"] = list(engine.warnings) + _cov_warning(timed) + engine.check(timed)
+        record["build_s"] = round(engine.build_s, 3)
+        record["engine"] = getattr(engine, "info", {})
+        record["method"] = {**policy.describe(), "percentile": PERCENTILE_DEFINITION, **engine.describe()}
+        if sampler is not None:
+            record["gpu_telemetry"] = sampler.summary()
         record["status"] = "ok"
         record["error"] = None
     except KeyboardInterrupt:
@@ -67,25 +70,27 @@ def run_case(backend: Backend, case: Case, onnx_path: Path, cache_dir: Path, pol
     return record
 
 
-def _statistics(engine, measured, batch: int) -> dict:
-    primary = engine.spans[0]
-    latency = measured.latency(primary)
-    spans = {span: measured.latency(span).as_dict() for span in engine.spans if span in measured.samples}
-    warnings = []
-    if latency.cov > COV_WARNING:
-        warnings.append(f"unstable: coefficient of variation {latency.cov:.1%} > {COV_WARNING:.1%}")
-    # Throughput from the wall time of the timed loop, like trtexec: queries (batches) and images.
-    qps = measured.iterations / measured.wall_s if measured.wall_s > 0 else 0.0
+def _cov_warning(timed: Timed) -> list[str]:
+    cov = next(iter(timed.spans.values())).cov
+    if cov is not None and cov > COV_WARNING:
+        return [f"unstable: coefficient of variation {cov:.1%} > {COV_WARNING:.1%}"]
+    return []
+
+
+def _statistics(timed: Timed, batch: int) -> dict:
+    """The record's numbers: the first span's statistics, every span's, and throughput."""
+    latency = next(iter(timed.spans.values()))
+    cov = latency.cov
     return {
         "latency_ms": latency.as_dict(),
-        "cov": latency.cov,
-        "cov_warning": latency.cov > COV_WARNING,
-        "spans_ms": spans,
-        "iterations": measured.iterations,
-        "timed_s": round(measured.wall_s, 4),
-        "throughput_qps": qps,
-        "throughput_ips": qps * batch,
-        "_warnings": warnings,
+        "cov": cov,
+        "cov_warning": cov is not None and cov > COV_WARNING,
+        "spans_ms": {span: stats.as_dict() for span, stats in timed.spans.items()},
+        "iterations": timed.iterations,
+        "timed_s": round(timed.wall_s, 4),
+        # queries (batches) per second, as trtexec reports, and images per second
+        "throughput_qps": timed.qps,
+        "throughput_ips": timed.qps * batch,
     }
 
 

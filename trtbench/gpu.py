@@ -65,3 +65,69 @@ def _from_nvidia_smi() -> list[dict]:
 
 def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class Telemetry:
+    """Samples a GPU's actual SM clock, power and temperature in a thread while a case is timed.
+
+    Application clocks say what the GPU may run at; the sampled SM clock says what it did, so a
+    throttled case shows in its record.
+    """
+
+    def __init__(self, read, period_s: float = 0.1):
+        self.read = read  # () -> {"sm_clock_mhz": .., "power_w": .., "temperature_c": ..}
+        self.period_s = period_s
+        self.samples: list[dict] = []
+        self._stop = None
+        self._thread = None
+
+    @classmethod
+    def for_gpu(cls, index: int):
+        """A sampler over NVML for GPU ``index``, or a null context when NVML is not there."""
+        import contextlib
+
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+        except Exception:  # no nvidia-ml-py, no driver: the record just has no telemetry
+            return contextlib.nullcontext(None)
+
+        def read():
+            return {
+                "sm_clock_mhz": pynvml.nvmlDeviceGetClockInfo(handle, pynvml.NVML_CLOCK_SM),
+                "power_w": pynvml.nvmlDeviceGetPowerUsage(handle) / 1000.0,
+                "temperature_c": pynvml.nvmlDeviceGetTemperature(handle, pynvml.NVML_TEMPERATURE_GPU),
+            }
+
+        return cls(read)
+
+    def __enter__(self):
+        import threading
+
+        self._stop = threading.Event()
+        self.samples.append(self.read())
+
+        def loop():
+            while not self._stop.wait(self.period_s):
+                self.samples.append(self.read())
+
+        self._thread = threading.Thread(target=loop, name="trtbench-telemetry", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(self.read())
+
+    def summary(self) -> dict:
+        """min / median / max of each sampled quantity, and the sample count."""
+        import statistics
+
+        result = {"samples": len(self.samples)}
+        for key in self.samples[0] if self.samples else ():
+            values = [s[key] for s in self.samples]
+            result[key] = {"min": min(values), "median": statistics.median(values), "max": max(values)}
+        return result

@@ -47,7 +47,7 @@ class Latency:
     p99: float
     min: float
     max: float
-    stdev: float
+    stdev: float | None  # None where the tool that timed did not report it (trtexec)
     count: int
 
     @classmethod
@@ -69,8 +69,10 @@ class Latency:
         )
 
     @property
-    def cov(self) -> float:
+    def cov(self) -> float | None:
         """Coefficient of variation: stdev / mean."""
+        if self.stdev is None:
+            return None
         return self.stdev / self.mean if self.mean else 0.0
 
     def as_dict(self) -> dict:
@@ -78,6 +80,23 @@ class Latency:
         data = asdict(self)
         data.pop("count")
         return data
+
+
+@dataclass
+class Timed:
+    """A timed case: statistics for each span, how many iterations, and over what wall time."""
+
+    spans: dict[str, Latency]  # the first span is the one tables show
+    iterations: int
+    wall_s: float
+    throughput_qps: float | None = None  # set where the timing tool reports its own
+
+    @property
+    def qps(self) -> float:
+        """Queries (batches) per second over the timed loop."""
+        if self.throughput_qps is not None:
+            return self.throughput_qps
+        return self.iterations / self.wall_s if self.wall_s > 0 else 0.0
 
 
 @dataclass

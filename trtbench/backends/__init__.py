@@ -8,25 +8,16 @@ from trtbench.backends.base import Availability, Backend, BackendOptions, Engine
 from trtbench.errors import TrtbenchError
 
 _REGISTRY = {
+    "tensorrt": "trtbench.backends.tensorrt:TensorRTBackend",
+    "trtexec": "trtbench.backends.trtexec:TrtexecBackend",
     "onnxruntime-cpu": "trtbench.backends.onnxruntime:OnnxRuntimeBackend",
     "onnxruntime-cuda": "trtbench.backends.onnxruntime:OnnxRuntimeCudaBackend",
 }
 #: what ``--backend auto`` tries, best first
-AUTO_ORDER = ("onnxruntime-cuda", "onnxruntime-cpu")
+AUTO_ORDER = ("tensorrt", "onnxruntime-cuda", "onnxruntime-cpu")
 BACKEND_NAMES = ("auto", *_REGISTRY)
 
 __all__ = ["Availability", "Backend", "BackendOptions", "Engine", "BACKEND_NAMES", "create", "choose"]
-
-
-def register(name: str, target: str, auto_rank: int | None = None) -> None:
-    """Add a backend ``name`` implemented by ``module:Class``; ``auto_rank`` places it in auto's order."""
-    global AUTO_ORDER, BACKEND_NAMES
-    _REGISTRY[name] = target
-    if auto_rank is not None:
-        order = [n for n in AUTO_ORDER if n != name]
-        order.insert(auto_rank, name)
-        AUTO_ORDER = tuple(order)
-    BACKEND_NAMES = ("auto", *_REGISTRY)
 
 
 def create(name: str, options: BackendOptions | None = None) -> Backend:

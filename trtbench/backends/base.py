@@ -6,12 +6,14 @@ Like Polygraphy's runners, the base class does the bookkeeping and a backend wri
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from trtbench.errors import TrtbenchError
+from trtbench.timing import Timed, TimingPolicy, measure
 from trtbench.zoo import INPUT_SHAPE
 
 
@@ -20,6 +22,13 @@ class BackendOptions:
     """Knobs a user can set; each backend reads the ones that apply to it and records them."""
 
     threads: int = 0  # CPU threads for ONNX Runtime (0: its default)
+    typing: str = "auto"  # TensorRT: auto, strong or weak (10.x only)
+    workspace_mib: int | None = None  # TensorRT workspace pool limit (None: TensorRT's default)
+    opt_level: int = 3  # TensorRT builder optimization level (0..5)
+    timing_cache: bool = True  # TensorRT: share a timing cache file across builds
+    cuda_graph: bool = False  # capture the enqueue once and replay it
+    data_transfers: bool = True  # time host<->device copies around each inference
+    cuda: str = "auto"  # CUDA bindings: auto, cuda-python or pycuda
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,18 @@ class Engine:
     def __exit__(self, *exc) -> None:
         self.active = False
         self.deactivate_impl()
+
+    def timed(self, policy: TimingPolicy, progress=None) -> Timed:
+        """Warm up and time this engine as ``policy`` says."""
+        if not self.active:
+            raise RuntimeError("engine used outside its `with` block")
+        measured = measure(self.iterate, policy, progress)
+        spans = {span: measured.latency(span) for span in self.spans if span in measured.samples}
+        return Timed(spans=spans, iterations=measured.iterations, wall_s=measured.wall_s)
+
+    def check(self, timed: Timed) -> list[str]:
+        """Warnings about a timed result (e.g. the host could not keep the GPU busy)."""
+        return []
 
     def iterate(self) -> dict[str, float]:
         """Run once on the bound input and return the milliseconds of each span, work finished."""
@@ -107,6 +128,10 @@ class Backend:
     def device(self) -> str:
         """The device the engines run on, in words (CPU or GPU model)."""
         raise NotImplementedError
+
+    def telemetry(self):
+        """A context manager sampling the device while a case is timed (GPU clocks, power)."""
+        return contextlib.nullcontext(None)
 
     def build(self, onnx_path: Path, precision: str, batch: int, cache_dir: Path) -> Engine:
         """An engine for (graph, precision, batch); cached in ``cache_dir`` where the backend can."""

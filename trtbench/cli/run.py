@@ -24,11 +24,23 @@ from trtbench.cli.app import App, pass_app
               help="Iterations to time each case, at least.")
 @click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
               help="CPU threads for ONNX Runtime (0: its default).")
+@click.option("--typing", type=click.Choice(["auto", "strong", "weak"]), default="auto", show_default=True,
+              help="TensorRT: strongly typed (FP16 graph) or weak (BuilderFlag.FP16, 10.x only).")
+@click.option("--workspace-mib", type=click.IntRange(min=1), default=None,
+              help="TensorRT workspace limit in MiB (default: TensorRT's).")
+@click.option("--opt-level", type=click.IntRange(0, 5), default=3, show_default=True,
+              help="TensorRT builder optimization level.")
+@click.option("--no-timing-cache", is_flag=True, help="TensorRT: do not use engines/timing.cache.")
+@click.option("--cuda-graph", is_flag=True, help="Capture the enqueue as a CUDA graph and replay it.")
+@click.option("--no-data-transfers", is_flag=True, help="Do not time host<->device copies.")
+@click.option("--cuda", "cuda_bindings", type=click.Choice(["auto", "cuda-python", "pycuda"]), default="auto",
+              show_default=True, help="CUDA bindings for the TensorRT backend.")
 @click.option("--models-dir", type=click.Path(path_type=Path), default=Path("models"), show_default=True)
 @click.option("--engines-dir", type=click.Path(path_type=Path), default=Path("engines"), show_default=True)
 @click.option("--results-dir", type=click.Path(path_type=Path), default=Path("results"), show_default=True)
 @pass_app
 def run(app: App, names, all_, precisions, batches, backend, warmup_ms, duration, iterations, threads,
+        typing, workspace_mib, opt_level, no_timing_cache, cuda_graph, no_data_transfers, cuda_bindings,
         models_dir, engines_dir, results_dir):
     """Time NAME... (default: every model exported in --models-dir) and save a run file."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -53,7 +65,11 @@ def run(app: App, names, all_, precisions, batches, backend, warmup_ms, duration
         if not wanted:
             app.abort(f"no exported models in {models_dir}: run `trtbench export ResNet50_vd` (or --all) first, "
                       "or name models to run")
-    chosen, why = backends.choose(backend, backends.BackendOptions(threads=threads))
+    options = backends.BackendOptions(
+        threads=threads, typing=typing, workspace_mib=workspace_mib, opt_level=opt_level,
+        timing_cache=not no_timing_cache, cuda_graph=cuda_graph, data_transfers=not no_data_transfers,
+        cuda=cuda_bindings)
+    chosen, why = backends.choose(backend, options)
     app.note(f"backend: {why}")
     if chosen.name.startswith("onnxruntime-cpu"):
         app.note("no GPU/TensorRT here: these are ONNX Runtime CPU numbers, not TensorRT numbers")
@@ -89,6 +105,8 @@ def run(app: App, names, all_, precisions, batches, backend, warmup_ms, duration
                 text = f"FAILED: {record['error']}"
             progress.console.print(f"{record['model']} {record['precision']} batch {record['batch']}: {text}",
                                    markup=False, highlight=False)
+            for warning in record.get("warnings") or ():
+                progress.console.print(f"  warning: {warning}", markup=False, highlight=False)
 
         records = sweep(chosen, cases, engines_dir, policy, on_record=finished, on_start=started,
                         on_progress=timing)

@@ -1,0 +1,209 @@
+"""The TensorRT backend driven end to end through the test doubles of tensorrt and the CUDA module."""
+
+import json
+import shutil
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from tests.fakes.cuda import FakeCuda
+from tests.fakes.tensorrt import FakeTensorRT
+from trtbench.backends.base import BackendOptions, input_batch
+from trtbench.backends.tensorrt import ROUTES_BY_MAJOR, TENSORRT_API, TensorRTBackend, resolve_typing
+from trtbench.bench import Case, run_case, sweep
+from trtbench.errors import TrtbenchError
+from trtbench.timing import TimingPolicy
+
+pytestmark = pytest.mark.slow
+QUICK = TimingPolicy(warmup_ms=0, duration_s=0, min_iterations=8)
+
+
+@pytest.fixture
+def model(exported, tmp_path):
+    """A private copy of the ResNet18 export (tests below change it)."""
+    models_dir, results = exported
+    path = tmp_path / "models" / "ResNet18.onnx"
+    path.parent.mkdir()
+    shutil.copy(results["ResNet18"].onnx_path, path)
+    return path
+
+
+def backend_for(major, gpu=None, **options):
+    gpu = gpu or FakeCuda()
+    trt = FakeTensorRT(major, gpu)
+    return TensorRTBackend(BackendOptions(**options), trt=trt, cuda=gpu), trt, gpu
+
+
+def test_typing_routes_per_major():
+    assert resolve_typing(10, "auto", "fp16") == "weak"
+    assert resolve_typing(10, "strong", "fp16") == "strong"
+    assert resolve_typing(11, "auto", "fp16") == "strong"
+    with pytest.raises(TrtbenchError, match="strongly typed networks only"):
+        resolve_typing(11, "weak", "fp16")
+
+
+def test_availability_names_tensorrt_and_gpu():
+    backend, _, _ = backend_for(10)
+    state = backend.availability()
+    assert state.ok and state.reason == "TensorRT 10.13.3.9 on Fake GPU 80GB (compute capability 9.0)"
+
+
+@pytest.mark.parametrize("major,typing,strong,flags,graph_suffix", [
+    (10, "auto", False, ["BuilderFlag.FP16"], ".onnx"),
+    (10, "strong", True, [], ".fp16.onnx"),
+    (11, "auto", True, [], ".fp16.onnx"),
+])
+def test_fp16_routes_of_both_majors(model, tmp_path, major, typing, strong, flags, graph_suffix):
+    backend, trt, gpu = backend_for(major, typing=typing)
+    engine = backend.build(model, "fp16", 2, tmp_path / "engines")
+    (build,) = trt._builds
+    assert build["strong"] is strong and build["flags"] == flags
+    assert build["onnx"].endswith(graph_suffix)
+    assert engine.info["typing"] == ("strong" if strong else "weak")
+    assert not (trt.used - _declared(major)), "the backend used TensorRT names it does not declare"
+
+
+def test_fp32_engine_computes_the_model(model, tmp_path):
+    backend, trt, gpu = backend_for(11)
+    x = input_batch(2, seed=9)
+    expected = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    with backend.build(model, "fp32", 2, tmp_path / "engines") as engine:
+        np.testing.assert_allclose(engine.infer(x), expected, rtol=1e-6, atol=1e-6)
+    assert trt._builds[0]["flags"] == [] and trt._builds[0]["opt_level"] == 3
+    assert len(gpu.memory) == 0, "device buffers were not freed"
+
+
+def test_cache_hit_skips_the_build(model, tmp_path):
+    backend, trt, _ = backend_for(10)
+    first = backend.build(model, "fp32", 1, tmp_path / "engines")
+    second = backend.build(model, "fp32", 1, tmp_path / "engines")
+    assert len(trt._builds) == 1
+    assert first.info["cached"] is False and second.info["cached"] is True
+    meta = json.loads((tmp_path / "engines" / "ResNet18.fp32.b1.weak.plan.json").read_text())
+    assert meta["tensorrt"] == "10.13.3.9" and meta["gpu"] == "Fake GPU 80GB" and meta["batch"] == 1
+    assert {"onnx_sha256", "engine_sha256", "build_s", "compute_capability", "builder"} <= set(meta)
+    assert (tmp_path / "engines" / "timing.cache").read_bytes() == b"+"  # created, updated, saved
+
+
+@pytest.mark.parametrize("change,reason", [
+    ("tensorrt", "TensorRT version changed"),
+    ("gpu", "GPU changed"),
+    ("compute_capability", "compute capability changed"),
+    ("onnx", "ONNX graph changed"),
+    ("builder", "builder options changed"),
+    ("corrupt", "does not match its recorded sha256"),
+])
+def test_cache_is_rebuilt_when_anything_it_depends_on_changes(model, tmp_path, change, reason):
+    engines = tmp_path / "engines"
+    backend, trt, gpu = backend_for(10)
+    backend.build(model, "fp32", 1, engines)
+    options = {}
+    if change == "tensorrt":
+        trt = FakeTensorRT(10, gpu, version="10.14.1.48")
+    elif change == "gpu":
+        gpu = FakeCuda(gpu_name="Other GPU")
+        trt = FakeTensorRT(10, gpu)
+    elif change == "compute_capability":
+        gpu = FakeCuda(compute_capability="8.9")
+        trt = FakeTensorRT(10, gpu)
+    elif change == "onnx":
+        import onnx
+
+        proto = onnx.load(str(model))
+        proto.producer_name = "changed"
+        onnx.save(proto, str(model))
+    elif change == "builder":
+        options = {"opt_level": 5}
+    elif change == "corrupt":
+        plan = engines / "ResNet18.fp32.b1.weak.plan"
+        plan.write_bytes(plan.read_bytes()[:-1] + b" ")
+    again = TensorRTBackend(BackendOptions(**options), trt=trt, cuda=gpu)
+    engine = again.build(model, "fp32", 1, engines)
+    assert engine.info["cached"] is False
+    assert reason in engine.info["rebuild_reason"]
+    assert any(w.startswith("engine rebuilt: ") and reason in w for w in engine.warnings)
+
+
+def test_statistics_come_from_the_event_times(model, tmp_path):
+    gpu = FakeCuda(compute_ms=[1.0, 2.0, 3.0, 4.0], h2d_ms=0.25, d2h_ms=0.125)
+    backend, trt, _ = backend_for(10, gpu=gpu)
+    record = run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "engines", QUICK)
+    assert record["status"] == "ok", record.get("error")
+    # one warm-up iteration takes 1.0; the 8 timed ones see 2,3,4,1,2,3,4,1
+    spans = record["spans_ms"]
+    assert record["latency_ms"] == spans["compute"]
+    assert spans["compute"]["median"] == 2.5 and spans["compute"]["min"] == 1.0 and spans["compute"]["max"] == 4.0
+    assert spans["compute"]["p90"] == 4.0 and spans["compute"]["mean"] == 2.5
+    assert spans["h2d"]["median"] == 0.25 and spans["d2h"]["median"] == 0.125
+    assert spans["end_to_end"]["median"] == pytest.approx(2.5 + 0.375)
+    assert record["iterations"] == 8 and record["cov"] == pytest.approx(np.std([1, 2, 3, 4]) / 2.5)
+    assert record["method"]["data_transfers"] is True and record["method"]["cuda_graph"] is False
+    assert record["method"]["typing"] == "weak" and record["engine"]["cached"] is False
+    assert trt._enqueues == 1 + 8
+    assert not (trt.used - _declared(10))
+
+
+def test_no_data_transfers_times_compute_only(model, tmp_path):
+    backend, _, _ = backend_for(10, gpu=FakeCuda(compute_ms=2.0), data_transfers=False)
+    record = run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "e", QUICK)
+    assert record["spans_ms"]["h2d"]["max"] == 0.0 and record["spans_ms"]["end_to_end"]["median"] == 2.0
+    assert record["method"]["data_transfers"] is False
+
+
+def test_enqueue_bound_warning(model, tmp_path):
+    backend, _, _ = backend_for(10, gpu=FakeCuda(compute_ms=1.0))
+    engine = backend.build(model, "fp32", 1, tmp_path / "e")
+    ticks = iter(range(0, 10**9, 900_000))  # each host clock read 0.9 ms after the last
+    engine.host_clock = lambda: next(ticks)
+    with engine:
+        timed = engine.timed(QUICK)
+    (warning,) = engine.check(timed)
+    assert "enqueue-bound" in warning and "0.900 ms" in warning
+
+
+def test_cuda_graph_is_replayed(model, tmp_path):
+    gpu = FakeCuda()
+    backend, trt, _ = backend_for(11, gpu=gpu, cuda_graph=True)
+    record = run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "e", QUICK)
+    assert record["method"]["cuda_graph"] is True and not record["warnings"]
+    assert gpu.launches == 1 + 8  # warm-up + timed iterations, all replays
+    assert trt._enqueues == 2  # one plain enqueue before capture, one captured
+    assert not (trt.used - _declared(11))
+
+
+def test_cuda_graph_capture_failure_falls_back_with_a_warning(model, tmp_path):
+    backend, trt, gpu = backend_for(11, gpu=FakeCuda(capture_fails=True), cuda_graph=True)
+    record = run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "e", QUICK)
+    assert record["status"] == "ok" and record["method"]["cuda_graph"] is False
+    assert any("CUDA graph capture failed" in w for w in record["warnings"])
+    assert gpu.launches == 0
+
+
+def test_out_of_memory_at_one_batch_is_a_failed_case(model, tmp_path):
+    # enough for batch 1's buffers (602 KB in, 4 KB out), not batch 32's (19 MB)
+    backend, _, _ = backend_for(10, gpu=FakeCuda(memory_limit=2_000_000))
+    cases = [(Case("ResNet18", "fp32", b), model) for b in (1, 32, 2)]
+    records = sweep(backend, cases, tmp_path / "e", QUICK, on_record=lambda r: None)
+    assert [r["status"] for r in records] == ["ok", "failed", "ok"]
+    assert "CudaOutOfMemory" in records[1]["error"] and "out of memory" in records[1]["error"]
+
+
+def test_parser_error_names_the_node(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("NonZero", ["x"], ["y"], name="mystery_node")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 224, 224])],
+                              [helper.make_tensor_value_info("y", TensorProto.INT64, None)])
+    path = tmp_path / "Bad.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    backend, _, _ = backend_for(10)
+    with pytest.raises(TrtbenchError, match=r"could not parse Bad.onnx: node 'mystery_node' \(NonZero\)"):
+        backend.build(path, "fp32", 1, tmp_path / "e")
+
+
+def _declared(major):
+    """Declared names, and the module-level name each dotted one is reached through."""
+    names = {name for route in ROUTES_BY_MAJOR[major] for name in TENSORRT_API[route]}
+    return names | {name.split(".")[0] for name in names}

@@ -1,0 +1,362 @@
+"""A test double of the `tensorrt` module, faithful to the calls trtbench makes, for 10.x or 11.x.
+
+Engines it "builds" run the ONNX graph with ONNX Runtime when the fake CUDA stream executes them,
+so outputs are real. Every attribute the backend touches is logged as "Class.name", so a test can
+check that the backend uses nothing beyond its declared, conformance-checked API. TensorRT 11's
+double has no BuilderFlag.FP16 and no EXPLICIT_BATCH, like the real bindings.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+
+SUPPORTED_OPS = {"Conv", "BatchNormalization", "Relu", "Add", "MaxPool", "AveragePool", "GlobalAveragePool",
+                 "Flatten", "Reshape", "MatMul", "Gemm", "Shape", "Slice", "Concat", "Identity", "Cast", "Constant",
+                 "Gather", "Unsqueeze", "Squeeze"}
+
+
+class Logged:
+    """Logs public attribute reads and writes as '<api name>.<attribute>'."""
+
+    api_name = "?"
+
+    def __init__(self, log: set):
+        object.__setattr__(self, "_log", log)
+
+    def __getattribute__(self, name):
+        if not name.startswith("_") and name != "api_name":
+            object.__getattribute__(self, "_log").add(f"{type(self).api_name}.{name}")
+        return object.__getattribute__(self, name)
+
+    def __setattr__(self, name, value):
+        if not name.startswith("_"):
+            self._log.add(f"{type(self).api_name}.{name}")
+        object.__setattr__(self, name, value)
+
+
+class Enum(Logged):
+    def __init__(self, log, api_name, members):
+        super().__init__(log)
+        object.__setattr__(self, "_api", api_name)
+        for index, member in enumerate(members):
+            object.__setattr__(self, member, EnumValue(api_name, member, index))
+
+    def __getattribute__(self, name):
+        if not name.startswith("_"):
+            object.__getattribute__(self, "_log").add(f"{object.__getattribute__(self, '_api')}.{name}")
+        return object.__getattribute__(self, name)
+
+
+class EnumValue(int):
+    def __new__(cls, api, member, value):
+        obj = int.__new__(cls, value)
+        obj.label = f"{api}.{member}"
+        return obj
+
+
+class LoggerFactory(Logged):
+    api_name = "Logger"
+
+    def __init__(self, log):
+        super().__init__(log)
+        object.__setattr__(self, "WARNING", 2)
+        object.__setattr__(self, "INFO", 3)
+
+    def __call__(self, severity=2):
+        return ("logger", severity)
+
+
+class Factory(Logged):
+    """A callable standing for a TensorRT class (trt.Builder(logger) and the like)."""
+
+    def __init__(self, log, api_name, make):
+        super().__init__(log)
+        object.__setattr__(self, "_make", make)
+        object.__setattr__(self, "_api", api_name)
+
+    def __call__(self, *args):
+        return self._make(*args)
+
+
+class Tensor(Logged):
+    api_name = "ITensor"
+
+    def __init__(self, log, name):
+        super().__init__(log)
+        object.__setattr__(self, "name", name)
+
+
+class Network(Logged):
+    api_name = "INetworkDefinition"
+
+    def __init__(self, log, strongly_typed):
+        super().__init__(log)
+        object.__setattr__(self, "_strong", strongly_typed)
+        object.__setattr__(self, "_onnx", None)
+
+    def get_input(self, index):
+        graph = onnx.load(self._onnx, load_external_data=False).graph
+        weights = {t.name for t in graph.initializer}
+        inputs = [i.name for i in graph.input if i.name not in weights]
+        return Tensor(self._log, inputs[index])
+
+
+class ParserError(Logged):
+    api_name = "ParserError"
+
+    def __init__(self, log, node, op, text):
+        super().__init__(log)
+        object.__setattr__(self, "_node", node)
+        object.__setattr__(self, "_op", op)
+        object.__setattr__(self, "_text", text)
+
+    def desc(self):
+        return self._text
+
+    def node_name(self):
+        return self._node
+
+    def node_operator(self):
+        return self._op
+
+
+class Parser(Logged):
+    api_name = "OnnxParser"
+
+    def __init__(self, log, network, logger):
+        super().__init__(log)
+        object.__setattr__(self, "_network", network)
+        object.__setattr__(self, "_errors", [])
+
+    def parse_from_file(self, path):
+        model = onnx.load(path)
+        errors = [ParserError(self._log, n.name, n.op_type, f"no importer registered for op: {n.op_type}")
+                  for n in model.graph.node if n.op_type not in SUPPORTED_OPS]
+        object.__setattr__(self, "_errors", errors)
+        object.__setattr__(self._network, "_onnx", path)
+        return not errors
+
+    @property
+    def num_errors(self):
+        return len(self._errors)
+
+    def get_error(self, index):
+        return self._errors[index]
+
+
+class Profile(Logged):
+    api_name = "IOptimizationProfile"
+
+    def __init__(self, log):
+        super().__init__(log)
+        object.__setattr__(self, "_shapes", {})
+
+    def set_shape(self, name, low, opt, high):
+        self._shapes[name] = (tuple(low), tuple(opt), tuple(high))
+
+
+class TimingCache(Logged):
+    api_name = "ITimingCache"
+
+    def __init__(self, log, blob):
+        super().__init__(log)
+        object.__setattr__(self, "_blob", bytes(blob))
+
+    def serialize(self):
+        return self._blob + b"+"
+
+
+class Config(Logged):
+    api_name = "IBuilderConfig"
+
+    def __init__(self, log):
+        super().__init__(log)
+        object.__setattr__(self, "_flags", set())
+        object.__setattr__(self, "_profiles", [])
+        object.__setattr__(self, "_cache", None)
+        object.__setattr__(self, "_pools", {})
+
+    def set_flag(self, flag):
+        self._flags.add(flag.label)
+
+    def set_memory_pool_limit(self, pool, size):
+        self._pools[pool.label] = size
+
+    def add_optimization_profile(self, profile):
+        self._profiles.append(profile)
+
+    def create_timing_cache(self, blob):
+        return TimingCache(self._log, blob)
+
+    def set_timing_cache(self, cache, ignore_mismatch):
+        object.__setattr__(self, "_cache", cache)
+        return True
+
+    def get_timing_cache(self):
+        return self._cache
+
+
+class Builder(Logged):
+    api_name = "Builder"
+
+    def __init__(self, log, module, logger):
+        super().__init__(log)
+        object.__setattr__(self, "_module", module)
+
+    def create_network(self, flags=0):
+        strong_bit = 1 << int(object.__getattribute__(self._module, "_strong_flag"))
+        return Network(self._log, bool(flags & strong_bit))
+
+    def create_builder_config(self):
+        return Config(self._log)
+
+    def create_optimization_profile(self):
+        return Profile(self._log)
+
+    def build_serialized_network(self, network, config):
+        module = self._module
+        module._builds.append({"onnx": network._onnx, "strong": network._strong, "flags": sorted(config._flags),
+                               "opt_level": config.__dict__.get("builder_optimization_level"),
+                               "pools": dict(config._pools)})
+        if network._strong and config._flags:
+            raise AssertionError("strongly typed networks take no precision flags")
+        (shapes,) = [p._shapes for p in config._profiles]
+        (low, opt, high), = shapes.values()
+        assert low == opt == high, "trtbench builds static profiles"
+        plan = {"onnx": network._onnx, "batch": opt[0], "input": next(iter(shapes)), "major": module._major,
+                "fp16_flag": "BuilderFlag.FP16" in config._flags}
+        return bytes(json.dumps(plan), "utf-8")
+
+
+class Engine(Logged):
+    api_name = "ICudaEngine"
+
+    def __init__(self, log, module, plan):
+        super().__init__(log)
+        import onnxruntime as ort
+
+        object.__setattr__(self, "_module", module)
+        object.__setattr__(self, "_plan", plan)
+        session = ort.InferenceSession(plan["onnx"], providers=["CPUExecutionProvider"])
+        object.__setattr__(self, "_session", session)
+        names = [session.get_inputs()[0].name, session.get_outputs()[0].name]
+        object.__setattr__(self, "_names", names)
+
+    @property
+    def num_io_tensors(self):
+        return 2
+
+    def get_tensor_name(self, index):
+        return self._names[index]
+
+    def get_tensor_mode(self, name):
+        modes = object.__getattribute__(self._module, "TensorIOMode")
+        return object.__getattribute__(modes, "INPUT" if name == self._names[0] else "OUTPUT")
+
+    def get_tensor_dtype(self, name):
+        return object.__getattribute__(object.__getattribute__(self._module, "DataType"), "FLOAT")
+
+    def create_execution_context(self):
+        return Context(self._log, self)
+
+
+class Context(Logged):
+    api_name = "IExecutionContext"
+
+    def __init__(self, log, engine):
+        super().__init__(log)
+        object.__setattr__(self, "_engine", engine)
+        object.__setattr__(self, "_shape", None)
+        object.__setattr__(self, "_addresses", {})
+
+    def set_input_shape(self, name, shape):
+        if tuple(shape)[0] != self._engine._plan["batch"]:
+            return False
+        object.__setattr__(self, "_shape", tuple(shape))
+        return True
+
+    def get_tensor_shape(self, name):
+        if name == self._engine._names[0]:
+            return self._shape
+        return (self._shape[0], 1000)
+
+    def set_tensor_address(self, name, ptr):
+        self._addresses[name] = ptr
+        return True
+
+    def execute_async_v3(self, stream_handle):
+        engine, gpu = self._engine, self._engine._module._gpu
+        in_name, out_name = engine._names
+        shape, addresses = self._shape, dict(self._addresses)
+
+        def run():
+            data = gpu.read(addresses[in_name], shape, np.float32)
+            out = engine._session.run(None, {in_name: data})[0].astype(np.float32)
+            gpu.memory[addresses[out_name]][: out.nbytes] = out.view(np.uint8).reshape(-1)
+
+        gpu.enqueue(stream_handle, run, gpu.next_compute_ms())
+        engine._module._enqueues += 1
+        return True
+
+
+class Runtime(Logged):
+    api_name = "Runtime"
+
+    def __init__(self, log, module, logger):
+        super().__init__(log)
+        object.__setattr__(self, "_module", module)
+
+    def deserialize_cuda_engine(self, plan):
+        try:
+            data = json.loads(bytes(plan))
+        except ValueError:
+            return None
+        return Engine(self._log, self._module, data)
+
+
+class FakeTensorRT(Logged):
+    """Stands in for `import tensorrt` (install it in sys.modules or pass it to the backend)."""
+
+    api_name = "tensorrt"
+
+    def __init__(self, major: int, gpu, version: str | None = None):
+        log: set = set()
+        super().__init__(log)
+        set_ = object.__setattr__
+        set_(self, "_major", major)
+        set_(self, "_gpu", gpu)
+        set_(self, "_builds", [])
+        set_(self, "_enqueues", 0)
+        set_(self, "_version", version or {10: "10.13.3.9", 11: "11.4.0.106"}[major])
+        creation = ["STRONGLY_TYPED"] if major >= 11 else ["EXPLICIT_BATCH", "STRONGLY_TYPED"]
+        set_(self, "_strong_flag", creation.index("STRONGLY_TYPED"))
+        builder_flags = ["DEBUG", "GPU_FALLBACK", "REFIT", "BF16"] if major >= 11 else \
+            ["FP16", "INT8", "DEBUG", "GPU_FALLBACK", "REFIT", "BF16"]
+        set_(self, "NetworkDefinitionCreationFlag", Enum(log, "NetworkDefinitionCreationFlag", creation))
+        set_(self, "BuilderFlag", Enum(log, "BuilderFlag", builder_flags))
+        set_(self, "MemoryPoolType", Enum(log, "MemoryPoolType", ["WORKSPACE", "DLA_MANAGED_SRAM"]))
+        set_(self, "TensorIOMode", Enum(log, "TensorIOMode", ["NONE", "INPUT", "OUTPUT"]))
+        set_(self, "DataType", Enum(log, "DataType", ["FLOAT", "HALF", "INT8", "INT32"]))
+        set_(self, "Logger", LoggerFactory(log))
+        set_(self, "Builder", Factory(log, "Builder", lambda logger: Builder(log, self, logger)))
+        set_(self, "OnnxParser", Factory(log, "OnnxParser", lambda network, logger: Parser(log, network, logger)))
+        set_(self, "Runtime", Factory(log, "Runtime", lambda logger: Runtime(log, self, logger)))
+
+    def __getattribute__(self, name):
+        if name == "__version__":
+            object.__getattribute__(self, "_log").add("__version__")
+            return object.__getattribute__(self, "_version")
+        if not name.startswith("_") and name != "used":
+            object.__getattribute__(self, "_log").add(name)
+        return object.__getattribute__(self, name)
+
+    def nptype(self, dtype):
+        return {0: np.float32, 1: np.float16, 2: np.int8, 3: np.int32}[int(dtype)]
+
+    @property
+    def used(self) -> set:
+        """Every TensorRT name the code under test touched."""
+        return set(self._log)

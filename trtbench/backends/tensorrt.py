@@ -1,0 +1,358 @@
+"""TensorRT 10.x and 11.x: engines built from the ONNX export, timed with CUDA events.
+
+TensorRT 11 removed weak typing (BuilderFlag.FP16/INT8, calibrators): every network is strongly
+typed, so FP16 there is built from the FP16 graph (FP32 inputs/outputs). TensorRT 10.x builds FP16
+with BuilderFlag.FP16 on the FP32 graph by default, or strongly typed with ``--typing strong``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+from trtbench import lazy
+from trtbench.artifacts import atomic_write_json, read_json, sha256_file, temporary_path
+from trtbench.backends.base import Availability, Backend, BackendOptions, Engine, input_batch
+from trtbench.errors import MissingDependency, TrtbenchError
+from trtbench.precision import graph_for
+from trtbench.timing import Timed
+
+ENGINE_SCHEMA = "trtbench.engine/1"
+ENQUEUE_BOUND = 0.8  # median enqueue / median compute above which the host limits the GPU (trtexec's rule)
+TIMING_CACHE = "timing.cache"
+
+#: Every TensorRT name this module touches, by the route that needs it; the conformance test checks
+#: them against the real bindings of each major, and the test double checks nothing else is used.
+TENSORRT_API = {
+    "common": [
+        "__version__", "Logger", "Logger.WARNING", "Builder", "Builder.create_network",
+        "Builder.create_builder_config", "Builder.create_optimization_profile",
+        "Builder.build_serialized_network", "INetworkDefinition.get_input", "ITensor.name", "OnnxParser",
+        "OnnxParser.parse_from_file",
+        "OnnxParser.num_errors", "OnnxParser.get_error", "ParserError.desc", "ParserError.node_name",
+        "ParserError.node_operator", "IBuilderConfig.set_memory_pool_limit", "MemoryPoolType.WORKSPACE",
+        "IBuilderConfig.builder_optimization_level", "IBuilderConfig.add_optimization_profile",
+        "IOptimizationProfile.set_shape", "IBuilderConfig.create_timing_cache",
+        "IBuilderConfig.set_timing_cache", "IBuilderConfig.get_timing_cache", "ITimingCache.serialize",
+        "Runtime", "Runtime.deserialize_cuda_engine", "ICudaEngine.num_io_tensors",
+        "ICudaEngine.get_tensor_name", "ICudaEngine.get_tensor_mode", "ICudaEngine.get_tensor_dtype",
+        "ICudaEngine.create_execution_context", "TensorIOMode.INPUT", "nptype",
+        "IExecutionContext.set_input_shape", "IExecutionContext.get_tensor_shape",
+        "IExecutionContext.set_tensor_address", "IExecutionContext.execute_async_v3",
+    ],
+    "strong": ["NetworkDefinitionCreationFlag.STRONGLY_TYPED"],
+    "weak_fp16": ["IBuilderConfig.set_flag", "BuilderFlag.FP16"],
+}
+#: which routes each major may take
+ROUTES_BY_MAJOR = {10: ("common", "strong", "weak_fp16"), 11: ("common", "strong")}
+
+
+def tensorrt_major(trt) -> int:
+    """The major version of an imported tensorrt module."""
+    return int(str(trt.__version__).split(".")[0])
+
+
+def resolve_typing(major: int, requested: str, precision: str) -> str:
+    """'strong' or 'weak': what this TensorRT can do for ``precision`` given the user's choice."""
+    if requested not in ("auto", "strong", "weak"):
+        raise TrtbenchError(f"unknown typing '{requested}': choose auto, strong or weak")
+    if major >= 11:
+        if requested == "weak":
+            raise TrtbenchError(f"TensorRT {major} builds strongly typed networks only: drop --typing weak")
+        return "strong"
+    return "weak" if requested == "auto" else requested
+
+
+class TensorRTEngine(Engine):
+    """A deserialized engine with its context, buffers, stream and events."""
+
+    spans = ("compute", "h2d", "d2h", "end_to_end", "enqueue")
+
+    def __init__(self, trt, cuda, plan: bytes, batch: int, options: BackendOptions):
+        super().__init__(batch)
+        self.trt, self.cuda, self.options = trt, cuda, options
+        self.plan = plan
+        self.host_clock = time.perf_counter_ns
+        self.graph = None
+        self.info: dict = {}
+
+    def activate_impl(self) -> None:
+        trt, cuda = self.trt, self.cuda
+        self.runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        self.engine = self.runtime.deserialize_cuda_engine(self.plan)
+        if self.engine is None:
+            raise TrtbenchError("TensorRT could not deserialize the engine: rebuild it (delete it from engines/)")
+        self.context = self.engine.create_execution_context()
+        self.stream = cuda.stream()
+        self.handle = cuda.stream_handle(self.stream)
+        self.events = [cuda.event() for _ in range(4)]
+        self.inputs, self.outputs = [], []
+        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
+        for name in names:
+            if self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
+                self.context.set_input_shape(name, (self.batch, 3, 224, 224))
+        self.device_buffers, self.host_buffers = [], []
+        for name in names:
+            shape = tuple(self.context.get_tensor_shape(name))
+            dtype = trt.nptype(self.engine.get_tensor_dtype(name))
+            host = cuda.host_array(shape, dtype)
+            device = cuda.device_alloc(max(host.nbytes, 1))
+            self.host_buffers.append(host)
+            self.device_buffers.append(device)
+            self.context.set_tensor_address(name, cuda.device_ptr(device))
+            is_input = self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
+            (self.inputs if is_input else self.outputs).append((name, host, device))
+        for _, host, device in self.inputs:
+            host[...] = input_batch(self.batch)
+            cuda.copy_to_device(device, host, self.stream)
+        cuda.synchronize(self.stream)
+        if self.options.cuda_graph:
+            self._capture()
+
+    def _capture(self) -> None:
+        """Record one enqueue as a CUDA graph; on failure keep plain enqueues and say so."""
+        cuda = self.cuda
+        # One plain enqueue first: TensorRT finishes its lazy setup outside the capture.
+        self.context.execute_async_v3(self.handle)
+        cuda.synchronize(self.stream)
+        try:
+            cuda.begin_capture(self.stream)
+            self.context.execute_async_v3(self.handle)
+            self.graph = cuda.end_capture(self.stream)
+        except Exception as exc:  # capture is an optimization: fall back, loudly
+            self.graph = None
+            self.warnings.append(f"CUDA graph capture failed ({exc}); timed plain enqueues instead")
+
+    def deactivate_impl(self) -> None:
+        cuda = self.cuda
+        cuda.free(self.graph, *self.events, *self.device_buffers, *self.host_buffers, self.stream)
+        self.context = self.engine = self.runtime = None
+
+    def _enqueue(self) -> None:
+        if self.graph is not None:
+            self.cuda.launch(self.graph, self.stream)
+        else:
+            self.context.execute_async_v3(self.handle)
+
+    def iterate_impl(self) -> dict[str, float]:
+        cuda, stream = self.cuda, self.stream
+        start, copied_in, computed, copied_out = self.events
+        transfers = self.options.data_transfers
+        cuda.record(start, stream)
+        if transfers:
+            for _, host, device in self.inputs:
+                cuda.copy_to_device(device, host, stream)
+        cuda.record(copied_in, stream)
+        host_start = self.host_clock()
+        self._enqueue()
+        enqueue_ms = (self.host_clock() - host_start) / 1e6
+        cuda.record(computed, stream)
+        if transfers:
+            for _, host, device in self.outputs:
+                cuda.copy_to_host(host, device, stream)
+        cuda.record(copied_out, stream)
+        # Reading the last event is the only wait of the loop.
+        end_to_end = cuda.elapsed_ms(start, copied_out)
+        return {
+            "compute": cuda.elapsed_ms(copied_in, computed),
+            "h2d": cuda.elapsed_ms(start, copied_in),
+            "d2h": cuda.elapsed_ms(computed, copied_out),
+            "end_to_end": end_to_end,
+            "enqueue": enqueue_ms,
+        }
+
+    def infer_impl(self, data):
+        cuda = self.cuda
+        (_, host_in, device_in), = self.inputs
+        saved = host_in.copy()
+        host_in[...] = data
+        cuda.copy_to_device(device_in, host_in, self.stream)
+        self._enqueue()
+        name, host_out, device_out = self.outputs[0]
+        cuda.copy_to_host(host_out, device_out, self.stream)
+        cuda.synchronize(self.stream)
+        result = host_out.copy()
+        host_in[...] = saved
+        cuda.copy_to_device(device_in, host_in, self.stream)
+        cuda.synchronize(self.stream)
+        return result
+
+    def check(self, timed: Timed) -> list[str]:
+        compute = timed.spans["compute"].median
+        enqueue = timed.spans["enqueue"].median
+        if compute > 0 and enqueue > ENQUEUE_BOUND * compute:
+            return [f"enqueue-bound: median enqueue {enqueue:.3f} ms > {ENQUEUE_BOUND:.0%} of median GPU compute "
+                    f"{compute:.3f} ms; the host may not keep the GPU busy (try --cuda-graph)"]
+        return []
+
+    def describe(self) -> dict:
+        return {
+            "timer": "CUDA events around H2D, enqueue (execute_async_v3) and D2H on one non-default stream",
+            "metric": "GPU compute time (event before and after the enqueue)",
+            "data_transfers": self.options.data_transfers,
+            "cuda_graph": self.graph is not None,
+            "cuda_graph_requested": self.options.cuda_graph,
+            "pinned_host_memory": True,
+            "cuda_bindings": self.cuda.name,
+            "tensorrt": str(self.trt.__version__),
+            **{k: v for k, v in self.info.items() if k in ("typing", "workspace_mib", "opt_level")},
+        }
+
+
+class TensorRTBackend(Backend):
+    """Builds one engine per (model, precision, batch) with a static profile, cached in engines/."""
+
+    name = "tensorrt"
+    metric = "GPU compute time"
+
+    def __init__(self, options: BackendOptions | None = None, trt=None, cuda=None):
+        super().__init__(options)
+        self._trt, self._cuda = trt, cuda
+
+    @property
+    def trt(self):
+        if self._trt is None:
+            self._trt = lazy.import_optional("tensorrt", "tensorrt", "tensorrt")
+        return self._trt
+
+    @property
+    def cuda(self):
+        if self._cuda is None:
+            from trtbench.cuda import load_cuda
+
+            self._cuda = load_cuda(self.options.cuda)
+        return self._cuda
+
+    def availability_impl(self) -> Availability:
+        fix = "pip install 'trtbench[tensorrt]' (TensorRT 10.x or 11.x and cuda-python) on a machine with a GPU"
+        try:
+            trt = self.trt
+        except MissingDependency:
+            return Availability(False, "the tensorrt Python package is not installed", fix)
+        except Exception as exc:  # the bindings import but cannot load libnvinfer
+            return Availability(False, f"TensorRT does not load ({type(exc).__name__}: {exc})", fix)
+        try:
+            props = self.cuda.device_properties()
+        except MissingDependency as exc:
+            return Availability(False, str(exc), fix)
+        except Exception as exc:  # no driver, no device
+            return Availability(False, f"no usable NVIDIA GPU ({type(exc).__name__}: {exc})",
+                                "run on a machine with an NVIDIA GPU and driver")
+        return Availability(True, f"TensorRT {trt.__version__} on {props['name']} "
+                                  f"(compute capability {props['compute_capability']})")
+
+    def device(self) -> str:
+        return self.cuda.device_properties()["name"]
+
+    def telemetry(self):
+        from trtbench.gpu import Telemetry
+
+        return Telemetry.for_gpu(0)
+
+    # --- build and cache ----------------------------------------------------------------------
+
+    def build(self, onnx_path: Path, precision: str, batch: int, cache_dir: Path) -> Engine:
+        trt, options = self.trt, self.options
+        major = tensorrt_major(trt)
+        typing = resolve_typing(major, options.typing, precision)
+        # Strongly typed networks take their precision from the graph; weak FP16 uses the builder flag.
+        graph = graph_for(Path(onnx_path), precision) if typing == "strong" else Path(onnx_path)
+        props = self.cuda.device_properties()
+        wanted = {
+            "schema": ENGINE_SCHEMA,
+            "tensorrt": str(trt.__version__),
+            "gpu": props["name"],
+            "compute_capability": props["compute_capability"],
+            "onnx_sha256": sha256_file(graph),
+            "precision": precision,
+            "batch": batch,
+            "typing": typing,
+            "builder": {"workspace_mib": options.workspace_mib, "opt_level": options.opt_level},
+        }
+        cache_dir = Path(cache_dir)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        model = Path(onnx_path).stem
+        plan_path = cache_dir / f"{model}.{precision}.b{batch}.{typing}.plan"
+        meta_path = plan_path.with_name(plan_path.name + ".json")
+        started = time.perf_counter()
+        plan, reason = _cached_plan(plan_path, meta_path, wanted)
+        info = {"typing": typing, "workspace_mib": options.workspace_mib, "opt_level": options.opt_level,
+                "plan": str(plan_path), "graph": str(graph)}
+        if plan is None:
+            plan = self._build_plan(graph, precision, batch, typing, cache_dir)
+            build_s = time.perf_counter() - started
+            meta_path.unlink(missing_ok=True)
+            _write_bytes(plan_path, plan)
+            atomic_write_json(meta_path, {**wanted, "build_s": round(build_s, 3),
+                                          "engine_sha256": sha256_file(plan_path), "engine_bytes": len(plan)})
+            info.update(cached=False, rebuild_reason=reason, engine_build_s=round(build_s, 3))
+        else:
+            info.update(cached=True, rebuild_reason=None, engine_build_s=read_json(meta_path).get("build_s"))
+        engine = TensorRTEngine(trt, self.cuda, plan, batch, options)
+        engine.build_s = time.perf_counter() - started
+        engine.info = info
+        if not info["cached"] and reason != "no cached engine":
+            engine.warnings.append(f"engine rebuilt: {reason}")
+        return engine
+
+    def _build_plan(self, graph: Path, precision: str, batch: int, typing: str, cache_dir: Path) -> bytes:
+        trt, options = self.trt, self.options
+        logger = trt.Logger(trt.Logger.WARNING)
+        builder = trt.Builder(logger)
+        flags = 0
+        if typing == "strong":
+            flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+        network = builder.create_network(flags)
+        parser = trt.OnnxParser(network, logger)
+        if not parser.parse_from_file(str(graph)):
+            errors = [parser.get_error(i) for i in range(parser.num_errors)]
+            where = "; ".join(f"node '{e.node_name()}' ({e.node_operator()}): {e.desc()}" for e in errors[:3])
+            raise TrtbenchError(f"TensorRT could not parse {graph.name}: {where or 'no detail from the parser'}")
+        config = builder.create_builder_config()
+        if options.workspace_mib is not None:
+            config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, options.workspace_mib * 2**20)
+        config.builder_optimization_level = options.opt_level
+        if typing == "weak" and precision == "fp16":
+            config.set_flag(trt.BuilderFlag.FP16)
+        profile = builder.create_optimization_profile()
+        shape = (batch, 3, 224, 224)
+        profile.set_shape(network.get_input(0).name, shape, shape, shape)
+        config.add_optimization_profile(profile)
+        cache_file = Path(cache_dir) / TIMING_CACHE
+        if options.timing_cache:
+            blob = cache_file.read_bytes() if cache_file.is_file() else b""
+            config.set_timing_cache(config.create_timing_cache(blob), False)
+        plan = builder.build_serialized_network(network, config)
+        if plan is None:
+            raise TrtbenchError(f"TensorRT failed to build {graph.name} at batch {batch} ({precision}); "
+                                "its log above says why")
+        if options.timing_cache:
+            _write_bytes(cache_file, bytes(config.get_timing_cache().serialize()))
+        return bytes(plan)
+
+
+def _cached_plan(plan_path: Path, meta_path: Path, wanted: dict) -> tuple[bytes | None, str]:
+    """(plan, "") for a valid cache entry; (None, why it cannot be used) otherwise."""
+    meta = read_json(meta_path)
+    if not plan_path.is_file() or not isinstance(meta, dict):
+        return None, "no cached engine"
+    for key, label in (("tensorrt", "TensorRT version"), ("gpu", "GPU"), ("compute_capability", "compute capability"),
+                       ("onnx_sha256", "ONNX graph"), ("precision", "precision"), ("batch", "batch"),
+                       ("typing", "typing"), ("builder", "builder options"), ("schema", "engine format")):
+        if meta.get(key) != wanted[key]:
+            return None, f"{label} changed ({meta.get(key)} -> {wanted[key]})"
+    plan = plan_path.read_bytes()
+    if hashlib.sha256(plan).hexdigest() != meta.get("engine_sha256"):
+        return None, "engine file does not match its recorded sha256 (corrupt or replaced)"
+    return plan, ""
+
+
+def _write_bytes(target: Path, data: bytes) -> None:
+    tmp = temporary_path(target)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

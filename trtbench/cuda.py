@@ -1,0 +1,247 @@
+"""The few CUDA calls trtbench needs: streams, events, device and pinned memory, copies, graphs.
+
+Over cuda-python (the default) or pycuda (when it is the one installed). Nothing else in
+trtbench imports either; tests substitute a double with the same methods.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+
+from trtbench.errors import MissingDependency, TrtbenchError
+
+
+class CudaError(RuntimeError):
+    """A CUDA call failed."""
+
+
+class CudaOutOfMemory(CudaError):
+    """A device allocation failed for lack of memory."""
+
+
+class Cuda:
+    """The interface; see CudaPython and PyCuda."""
+
+    name = "none"
+
+    def stream(self): ...
+    def stream_handle(self, stream) -> int: ...
+    def synchronize(self, stream) -> None: ...
+    def event(self): ...
+    def record(self, event, stream) -> None: ...
+    def elapsed_ms(self, start, end) -> float:
+        """Milliseconds between two recorded events; waits for ``end`` to complete."""
+    def device_alloc(self, nbytes: int): ...
+    def device_ptr(self, allocation) -> int: ...
+    def host_array(self, shape, dtype) -> np.ndarray:
+        """A page-locked host array (so async copies are truly async)."""
+    def copy_to_device(self, dst, src: np.ndarray, stream) -> None: ...
+    def copy_to_host(self, dst: np.ndarray, src, stream) -> None: ...
+    def begin_capture(self, stream) -> None: ...
+    def end_capture(self, stream):
+        """The captured work as an executable graph."""
+    def launch(self, graph, stream) -> None: ...
+    def free(self, *objects) -> None: ...
+    def device_properties(self) -> dict:
+        """name, compute_capability 'M.m', memory_total_mib of the current device."""
+
+
+class CudaPython(Cuda):
+    """cuda-python's runtime bindings (cuda.bindings.runtime, or cuda.cudart before 12.6)."""
+
+    name = "cuda-python"
+
+    def __init__(self):
+        try:
+            from cuda.bindings import runtime as cudart
+        except ImportError:
+            try:
+                from cuda import cudart
+            except ImportError:
+                raise MissingDependency("cuda-python", "tensorrt") from None
+        self.rt = cudart
+        self._owned: dict[int, str] = {}
+
+    def _check(self, result):
+        err, *values = result if isinstance(result, tuple) else (result,)
+        if err != self.rt.cudaError_t.cudaSuccess:
+            _, text = self.rt.cudaGetErrorString(err)
+            message = text.decode() if isinstance(text, bytes) else str(text)
+            error_type = CudaOutOfMemory if err == self.rt.cudaError_t.cudaErrorMemoryAllocation else CudaError
+            raise error_type(f"CUDA error {int(err)}: {message}")
+        return values[0] if len(values) == 1 else tuple(values) if values else None
+
+    def stream(self):
+        return self._check(self.rt.cudaStreamCreateWithFlags(self.rt.cudaStreamNonBlocking))
+
+    def stream_handle(self, stream) -> int:
+        return int(stream)
+
+    def synchronize(self, stream) -> None:
+        self._check(self.rt.cudaStreamSynchronize(stream))
+
+    def event(self):
+        return self._check(self.rt.cudaEventCreate())
+
+    def record(self, event, stream) -> None:
+        self._check(self.rt.cudaEventRecord(event, stream))
+
+    def elapsed_ms(self, start, end) -> float:
+        self._check(self.rt.cudaEventSynchronize(end))
+        return float(self._check(self.rt.cudaEventElapsedTime(start, end)))
+
+    def device_alloc(self, nbytes: int):
+        ptr = self._check(self.rt.cudaMalloc(nbytes))
+        self._owned[int(ptr)] = "device"
+        return ptr
+
+    def device_ptr(self, allocation) -> int:
+        return int(allocation)
+
+    def host_array(self, shape, dtype) -> np.ndarray:
+        dtype = np.dtype(dtype)
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        ptr = int(self._check(self.rt.cudaMallocHost(nbytes)))
+        self._owned[ptr] = "host"
+        buffer = (ctypes.c_byte * nbytes).from_address(ptr)
+        return np.frombuffer(buffer, dtype=dtype).reshape(shape)
+
+    def copy_to_device(self, dst, src: np.ndarray, stream) -> None:
+        kind = self.rt.cudaMemcpyKind.cudaMemcpyHostToDevice
+        self._check(self.rt.cudaMemcpyAsync(int(dst), src.ctypes.data, src.nbytes, kind, stream))
+
+    def copy_to_host(self, dst: np.ndarray, src, stream) -> None:
+        kind = self.rt.cudaMemcpyKind.cudaMemcpyDeviceToHost
+        self._check(self.rt.cudaMemcpyAsync(dst.ctypes.data, int(src), dst.nbytes, kind, stream))
+
+    def begin_capture(self, stream) -> None:
+        mode = self.rt.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal
+        self._check(self.rt.cudaStreamBeginCapture(stream, mode))
+
+    def end_capture(self, stream):
+        graph = self._check(self.rt.cudaStreamEndCapture(stream))
+        executable = self._check(self.rt.cudaGraphInstantiate(graph, 0))
+        self._check(self.rt.cudaGraphDestroy(graph))
+        return executable
+
+    def launch(self, graph, stream) -> None:
+        self._check(self.rt.cudaGraphLaunch(graph, stream))
+
+    def free(self, *objects) -> None:
+        for obj in objects:
+            if obj is None:
+                continue
+            if isinstance(obj, np.ndarray):
+                if self._owned.pop(obj.ctypes.data, None) == "host":
+                    self.rt.cudaFreeHost(obj.ctypes.data)
+            elif isinstance(obj, self.rt.cudaEvent_t):
+                self.rt.cudaEventDestroy(obj)
+            elif isinstance(obj, self.rt.cudaStream_t):
+                self.rt.cudaStreamDestroy(obj)
+            elif isinstance(obj, self.rt.cudaGraphExec_t):
+                self.rt.cudaGraphExecDestroy(obj)
+            elif self._owned.pop(int(obj), None) == "device":
+                self.rt.cudaFree(obj)
+
+    def device_properties(self) -> dict:
+        device = self._check(self.rt.cudaGetDevice())
+        props = self._check(self.rt.cudaGetDeviceProperties(device))
+        name = props.name.decode(errors="replace").rstrip("\0") if isinstance(props.name, bytes) else str(props.name)
+        return {"name": name, "compute_capability": f"{props.major}.{props.minor}",
+                "memory_total_mib": int(props.totalGlobalMem) // 2**20}
+
+
+class PyCuda(Cuda):
+    """pycuda, on the device's primary context (the one TensorRT's runtime uses)."""
+
+    name = "pycuda"
+
+    def __init__(self):
+        try:
+            import pycuda.driver as drv
+        except ImportError:
+            raise MissingDependency("pycuda", "pycuda") from None
+        try:
+            drv.init()
+            self.device = drv.Device(0)
+            self.context = self.device.retain_primary_context()
+            self.context.push()
+        except drv.Error as exc:
+            raise CudaError(f"pycuda could not open the GPU: {exc}") from None
+        self.drv = drv
+
+    def _call(self, fn, *args):
+        try:
+            return fn(*args)
+        except self.drv.MemoryError as exc:
+            raise CudaOutOfMemory(str(exc)) from None
+        except self.drv.Error as exc:
+            raise CudaError(str(exc)) from None
+
+    def stream(self):
+        return self._call(self.drv.Stream)
+
+    def stream_handle(self, stream) -> int:
+        return int(stream.handle)
+
+    def synchronize(self, stream) -> None:
+        self._call(stream.synchronize)
+
+    def event(self):
+        return self._call(self.drv.Event)
+
+    def record(self, event, stream) -> None:
+        self._call(event.record, stream)
+
+    def elapsed_ms(self, start, end) -> float:
+        self._call(end.synchronize)
+        return float(self._call(end.time_since, start))
+
+    def device_alloc(self, nbytes: int):
+        return self._call(self.drv.mem_alloc, nbytes)
+
+    def device_ptr(self, allocation) -> int:
+        return int(allocation)
+
+    def host_array(self, shape, dtype) -> np.ndarray:
+        return self._call(self.drv.pagelocked_empty, shape, dtype)
+
+    def copy_to_device(self, dst, src: np.ndarray, stream) -> None:
+        self._call(self.drv.memcpy_htod_async, dst, src, stream)
+
+    def copy_to_host(self, dst: np.ndarray, src, stream) -> None:
+        self._call(self.drv.memcpy_dtoh_async, dst, src, stream)
+
+    def begin_capture(self, stream) -> None:
+        raise CudaError("CUDA graph capture is implemented over cuda-python only; install trtbench[tensorrt]")
+
+    def end_capture(self, stream):
+        raise CudaError("CUDA graph capture is implemented over cuda-python only")
+
+    def launch(self, graph, stream) -> None:
+        raise CudaError("CUDA graph capture is implemented over cuda-python only")
+
+    def free(self, *objects) -> None:
+        for obj in objects:
+            if obj is not None and hasattr(obj, "free"):
+                obj.free()
+
+    def device_properties(self) -> dict:
+        major, minor = self.device.compute_capability()
+        return {"name": self.device.name(), "compute_capability": f"{major}.{minor}",
+                "memory_total_mib": self.device.total_memory() // 2**20}
+
+
+def load_cuda(prefer: str = "auto") -> Cuda:
+    """cuda-python where installed, else pycuda; ``prefer`` forces one of them."""
+    if prefer not in ("auto", "cuda-python", "pycuda"):
+        raise TrtbenchError(f"unknown CUDA bindings '{prefer}': choose auto, cuda-python or pycuda")
+    if prefer in ("auto", "cuda-python"):
+        try:
+            return CudaPython()
+        except MissingDependency:
+            if prefer == "cuda-python":
+                raise
+    return PyCuda()
