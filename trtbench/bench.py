@@ -39,15 +39,19 @@ def parse_batches(text: str) -> list[int]:
 
 
 def run_case(backend: Backend, case: Case, onnx_path: Path, cache_dir: Path, policy: TimingPolicy,
-             progress: Callable[[int, float], None] | None = None) -> dict:
+             progress: Callable[[int, float], None] | None = None,
+             verify: Callable[[Case, object], dict] | None = None) -> dict:
     """Build and time one case; any failure becomes the record's error instead of an exception."""
-    record = {"model": case.model, "precision": case.precision, "batch": case.batch,
+    record = {"kind": "latency", "model": case.model, "precision": case.precision, "batch": case.batch,
               "backend": backend.name, "device": backend.device(), "metric": backend.metric}
     started = time.perf_counter()
     try:
         engine = backend.build(onnx_path, case.precision, case.batch, cache_dir)
-        with engine, backend.telemetry() as sampler:
-            timed = engine.timed(policy, progress)
+        with engine:
+            with backend.telemetry() as sampler:
+                timed = engine.timed(policy, progress)
+            if verify is not None:
+                record["verify"] = verify(case, engine)
         record.update(_statistics(timed, case.batch))
         record["warnings"] = list(engine.warnings) + _cov_warning(timed) + engine.check(timed)
         record["build_s"] = round(engine.build_s, 3)
@@ -97,14 +101,15 @@ def _statistics(timed: Timed, batch: int) -> dict:
 def sweep(backend: Backend, cases: Iterable[tuple[Case, Path]], cache_dir: Path, policy: TimingPolicy,
           on_record: Callable[[dict], None],
           on_start: Callable[[Case], None] | None = None,
-          on_progress: Callable[[Case, int, float], None] | None = None) -> list[dict]:
+          on_progress: Callable[[Case, int, float], None] | None = None,
+          verify: Callable[[Case, object], dict] | None = None) -> list[dict]:
     """Run every case in turn; each record is handed to ``on_record`` as soon as its case ends."""
     records = []
     for case, onnx_path in cases:
         if on_start is not None:
             on_start(case)
         progress = (lambda n, median, case=case: on_progress(case, n, median)) if on_progress else None
-        record = run_case(backend, case, onnx_path, cache_dir, policy, progress)
+        record = run_case(backend, case, onnx_path, cache_dir, policy, progress, verify)
         on_record(record)
         records.append(record)
     return records

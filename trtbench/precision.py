@@ -1,19 +1,25 @@
-"""Graphs for each precision: FP32 is the export itself; FP16 is converted once and cached beside it.
+"""Graphs for each precision: FP32 is the export itself; FP16 and INT8 are made once, cached beside it.
 
-TensorRT 11 builds strongly typed networks only, so FP16 there means an FP16 graph; ONNX Runtime
-runs the same graph, which keeps both backends on the same model.
+TensorRT 11 builds strongly typed networks only, so FP16 there means an FP16 graph and INT8 means
+explicit quantization (Q/DQ nodes); ONNX Runtime runs the same graphs, which keeps both backends on
+the same model.
 """
 
 from __future__ import annotations
 
+import hashlib
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from trtbench import envinfo
 from trtbench.artifacts import atomic_write_json, read_json, sha256_file, temporary_path
 from trtbench.errors import TrtbenchError
 
-PRECISIONS = ("fp32", "fp16")
+PRECISIONS = ("fp32", "fp16", "int8")
+CALIBRATION_IMAGES = 32  # images (or random inputs) the INT8 ranges are taken from
 GRAPH_SCHEMA = "trtbench.graph/1"
 
 
@@ -35,23 +41,79 @@ def graph_path(fp32_path: Path, precision: str) -> Path:
     return fp32_path.with_name(f"{fp32_path.stem}.{precision}.onnx")
 
 
-def graph_for(fp32_path: Path, precision: str, source_sha256: str | None = None) -> Path:
-    """The graph to run at ``precision``, made and cached on first use, redone when its source changed."""
+@dataclass(frozen=True)
+class Calibration:
+    """Where INT8 activation ranges come from: preprocessed images, or seeded random inputs."""
+
+    images: tuple[Path, ...] = ()
+    seed: int = 0
+
+    @property
+    def random(self) -> bool:
+        return not self.images
+
+    def key(self) -> str:
+        """Identifies the calibration data, for the cache."""
+        if self.random:
+            return f"random inputs, seed {self.seed}, {CALIBRATION_IMAGES} samples"
+        digest = hashlib.sha256()
+        for path in self.images:
+            digest.update(str(path).encode())
+            digest.update(sha256_file(path).encode())
+        return f"{len(self.images)} images, sha256 {digest.hexdigest()}"
+
+    def inputs(self):
+        """One (1, 3, 224, 224) input at a time."""
+        if self.random:
+            rng = np.random.default_rng(self.seed)
+            for _ in range(CALIBRATION_IMAGES):
+                yield rng.standard_normal((1, 3, 224, 224)).astype(np.float32)
+            return
+        from trtbench.preprocess import load_image
+
+        for path in self.images:
+            yield load_image(path)[None]
+
+
+def calibration_from(folder: Path | None, seed: int = 0) -> Calibration:
+    """The first CALIBRATION_IMAGES images under ``folder`` (sorted), or random inputs when None."""
+    if folder is None:
+        return Calibration(seed=seed)
+    from trtbench.preprocess import IMAGE_SUFFIXES
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise TrtbenchError(f"calibration folder not found: {folder}")
+    images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:CALIBRATION_IMAGES]
+    if not images:
+        raise TrtbenchError(f"{folder} holds no images to calibrate INT8 with")
+    return Calibration(images=tuple(images), seed=seed)
+
+
+def graph_for(fp32_path: Path, precision: str, calibration: Calibration | None = None) -> Path:
+    """The graph to run at ``precision``, made and cached on first use, redone when its inputs changed."""
     if precision not in PRECISIONS:
         raise TrtbenchError(f"unknown precision '{precision}': choose from {', '.join(PRECISIONS)}")
     if precision == "fp32":
         return fp32_path
     target = graph_path(fp32_path, precision)
-    source_sha256 = source_sha256 or sha256_file(fp32_path)
-    request = {"schema": GRAPH_SCHEMA, "precision": precision, "source_sha256": source_sha256,
-               "converter": envinfo.package_version("onnxconverter-common")}
+    request = {"schema": GRAPH_SCHEMA, "precision": precision, "source_sha256": sha256_file(fp32_path)}
+    if precision == "fp16":
+        request["converter"] = envinfo.package_version("onnxconverter-common")
+    else:
+        calibration = calibration or Calibration()
+        request["quantizer"] = envinfo.package_version("onnxruntime")
+        request["calibration"] = calibration.key()
     meta_file = target.with_name(target.name + ".json")
     meta = read_json(meta_file)
     if isinstance(meta, dict) and all(meta.get(k) == v for k, v in request.items()) and target.is_file():
         if target.stat().st_size == meta.get("bytes"):
             return target
     meta_file.unlink(missing_ok=True)
-    _write_fp16(fp32_path, target)
+    if precision == "fp16":
+        _write_fp16(fp32_path, target)
+    else:
+        _write_int8(fp32_path, target, calibration)
     atomic_write_json(meta_file, {**request, "bytes": target.stat().st_size, "sha256": sha256_file(target)})
     return target
 
@@ -73,3 +135,42 @@ def _write_fp16(source: Path, target: Path) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _write_int8(source: Path, target: Path, calibration: Calibration) -> None:
+    """A Q/DQ graph: symmetric INT8, per-channel weights, activation ranges from ``calibration``.
+
+    Symmetric ranges are what TensorRT's explicit quantization expects.
+    """
+    import logging
+
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.feed = ({"x": data} for data in calibration.inputs())
+
+        def get_next(self):
+            return next(self.feed, None)
+
+    tmp = temporary_path(target)
+    quiet = logging.getLogger()
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # the quantizer logs advice on every call
+    try:
+        quantize_static(str(source), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                        op_types_to_quantize=["Conv", "MatMul", "Add"], calibrate_method=CalibrationMethod.MinMax,
+                        extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
+        tmp.replace(target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        quiet.setLevel(level)

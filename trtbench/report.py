@@ -55,16 +55,26 @@ def models_markdown(rows: list[dict]) -> str:
 
 # --- latency tables -------------------------------------------------------------------------
 
-SECTION_TITLES = {"fp16": "FP16", "fp32": "FP32"}
+SECTION_TITLES = {"fp16": "FP16", "fp32": "FP32", "int8": "INT8"}
+PRECISION_ORDER = {"fp16": 0, "fp32": 1, "int8": 2}  # the page's order, INT8 after it
 
 
 def latency_groups(records: list[dict]) -> list[tuple[tuple[str, str, str], list[dict]]]:
     """Records grouped by (precision, backend, device): FP16 first as on the page, then FP32."""
     groups: dict[tuple[str, str, str], list[dict]] = {}
-    for record in records:
+    for record in latency_records(records):
         groups.setdefault((record["precision"], record["backend"], record["device"]), []).append(record)
-    order = {"fp16": 0, "fp32": 1}
-    return sorted(groups.items(), key=lambda item: (order.get(item[0][0], 9), item[0][1], item[0][2]))
+    return sorted(groups.items(), key=lambda item: (PRECISION_ORDER.get(item[0][0], 9), item[0][1], item[0][2]))
+
+
+def latency_records(records: list[dict]) -> list[dict]:
+    """The timing records (not accuracy ones)."""
+    return [r for r in records if r.get("kind", "latency") == "latency"]
+
+
+def accuracy_records(records: list[dict]) -> list[dict]:
+    """The records of `trtbench eval`."""
+    return [r for r in records if r.get("kind") == "accuracy"]
 
 
 def _batches(records: list[dict]) -> list[int]:
@@ -87,6 +97,8 @@ def _cell(record: dict | None, reference: float | None = None) -> str:
     text = f"{value:.3f}"
     if record.get("cov_warning"):
         text += "~"
+    if record.get("verify") and not record["verify"].get("passed"):
+        text += "✗"
     if reference is not None:
         text += f" ({reference:.3f}, {value / reference:.2f}x)"
     return text
@@ -116,6 +128,8 @@ def latency_table(key, records: list[dict], reference: bool = False) -> Table:
             row.append(_cell(cells.get(batch), ref))
         table.add_row(name, *row)
     notes = ["'~': coefficient of variation above 2.5%, the number is unstable"]
+    if any(r.get("verify") for r in records):
+        notes.append("'✗': the engine failed its output check against Paddle (trtbench run --verify)")
     if reference:
         notes.append("(page's 2020 V100 value, measured / page): the page timed Paddle Inference's "
                      "TensorRT subgraph on a V100 without copies")
@@ -146,24 +160,30 @@ def markdown_report(records: list[dict], model_rows: list[dict], reference: bool
     parts = ["## Accuracy, FLOPS and parameters", "", models_markdown(model_rows), ""]
     for key, group in latency_groups(records):
         parts += [latency_markdown(key, group, reference), ""]
-    parts.append("Latency cells are medians; '~' marks a coefficient of variation above 2.5%.")
+    accuracy = accuracy_records(records)
+    if accuracy:
+        parts += [accuracy_markdown(accuracy), ""]
+    parts.append("Latency cells are medians; '~' marks a coefficient of variation above 2.5%; "
+                 "'✗' an engine that failed its output check.")
     return "\n".join(parts)
 
 
 # --- machine-readable forms -----------------------------------------------------------------
 
-JSON_FIELDS = ("model", "backend", "device", "precision", "batch", "status", "error", "metric", "latency_ms",
+JSON_FIELDS = ("kind", "model", "backend", "device", "precision", "batch", "status", "error", "metric", "latency_ms",
                "cov", "cov_warning", "throughput_qps", "throughput_ips", "iterations", "spans_ms", "build_s",
-               "warnings", "method", "run_id", "finished_at")
-CSV_FIELDS = ("model", "backend", "device", "precision", "batch", "status", "error", "metric",
+               "warnings", "method", "verify", "top1", "top5", "images", "skipped", "weights", "run_id",
+               "finished_at")
+CSV_FIELDS = ("kind", "model", "backend", "device", "precision", "batch", "status", "error", "metric",
               "latency_ms_mean", "latency_ms_median", "latency_ms_p90", "latency_ms_p95", "latency_ms_p99",
               "latency_ms_min", "latency_ms_max", "latency_ms_stdev", "cov", "throughput_qps", "throughput_ips",
-              "iterations", "build_s", "run_id", "finished_at")
+              "iterations", "build_s", "top1", "top5", "images", "run_id", "finished_at")
 
 
 def json_records(records: list[dict]) -> list[dict]:
     """Records with the fields a script can rely on, in the page's model order."""
-    return [{field: record.get(field) for field in JSON_FIELDS} for record in sort_records(records)]
+    return [{field: record.get(field, "latency" if field == "kind" else None) for field in JSON_FIELDS}
+            for record in sort_records(records)]
 
 
 def csv_text(records: list[dict]) -> str:
@@ -175,7 +195,7 @@ def csv_text(records: list[dict]) -> str:
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     for record in sort_records(records):
-        row = {field: record.get(field) for field in CSV_FIELDS}
+        row = {field: record.get(field, "latency" if field == "kind" else None) for field in CSV_FIELDS}
         for stat, value in (record.get("latency_ms") or {}).items():
             row[f"latency_ms_{stat}"] = value
         writer.writerow(row)
@@ -184,8 +204,7 @@ def csv_text(records: list[dict]) -> str:
 
 def sort_records(records: list[dict]) -> list[dict]:
     """Records in report order: precision, backend, device, page model order, batch."""
-    order = {"fp16": 0, "fp32": 1}
-    return sorted(records, key=lambda r: (order.get(r["precision"], 9), r["backend"], r["device"],
+    return sorted(records, key=lambda r: (PRECISION_ORDER.get(r["precision"], 9), r["backend"], r["device"],
                                           model_order_key(r["model"]), r["batch"]))
 
 
@@ -196,7 +215,7 @@ def plot(records: list[dict], path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ok = [r for r in records if r.get("status") == "ok"]
+    ok = [r for r in latency_records(records) if r.get("status") == "ok"]
     precisions = [p for p in ("fp16", "fp32") if any(r["precision"] == p for r in ok)]
     fig, axes = plt.subplots(1, len(precisions) + 1, figsize=(6 * (len(precisions) + 1), 4.5), squeeze=False)
     axes = axes[0]
@@ -223,3 +242,38 @@ def plot(records: list[dict], path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+# --- accuracy (trtbench eval) ---------------------------------------------------------------
+
+
+def _accuracy_rows(records: list[dict]):
+    for record in sorted(records, key=lambda r: (model_order_key(r["model"]), r["backend"],
+                                                 PRECISION_ORDER.get(r["precision"], 9))):
+        variant = VARIANTS.get(record["model"])
+        yield record, variant
+
+
+def accuracy_table(records: list[dict]) -> Table:
+    """Measured Top-1/Top-5 beside the page's, per model, backend and precision."""
+    table = Table(title="Accuracy: the page's Top1/Top5 beside trtbench eval", box=box.SIMPLE_HEAD)
+    for header in ("Models", "Top1", "Top5", "backend", "precision", "images", "Top1 ours", "Top5 ours"):
+        table.add_column(header, justify="left" if header in ("Models", "backend", "precision") else "right")
+    for record, variant in _accuracy_rows(records):
+        table.add_row(record["model"], _fmt(variant.top1 if variant else None), _fmt(variant.top5 if variant else None),
+                      f"{record['backend']} on {record['device']}", record["precision"], str(record.get("images")),
+                      _fmt(record.get("top1")), _fmt(record.get("top5")))
+    table.caption = "Weights: " + "; ".join(sorted({f"{r['model']}: {r.get('weights', '?')}" for r in records}))
+    return table
+
+
+def accuracy_markdown(records: list[dict]) -> str:
+    """The accuracy table in markdown."""
+    lines = ["## Accuracy (trtbench eval)", "",
+             "| Models | Top1 | Top5 | Backend | Precision | Images | Top1<br>(trtbench) | Top5<br>(trtbench) |",
+             "|:--:|:--:|:--:|:--:|:--:|:--:|:--:|:--:|"]
+    for record, variant in _accuracy_rows(records):
+        lines.append(f"| {record['model']} | {_fmt(variant.top1 if variant else None)} "
+                     f"| {_fmt(variant.top5 if variant else None)} | {record['backend']} | {record['precision']} "
+                     f"| {record.get('images')} | {_fmt(record.get('top1'))} | {_fmt(record.get('top5'))} |")
+    return "\n".join(lines)

@@ -12,7 +12,7 @@ from trtbench.errors import TrtbenchError
 
 SCHEMA_VERSION = 1
 TOOL = "trtbench"
-RECORD_KEY = ("model", "backend", "device", "precision", "batch")
+RECORD_KEY = ("kind", "model", "backend", "device", "precision", "batch")
 
 
 def new_run_id() -> str:
@@ -88,7 +88,7 @@ def latest(records: list[dict]) -> list[dict]:
     """The newest record for each (model, backend, device, precision, batch)."""
     newest: dict[tuple, dict] = {}
     for record in records:
-        key = tuple(record.get(k) for k in RECORD_KEY)
+        key = tuple(record.get(k, "latency") if k == "kind" else record.get(k) for k in RECORD_KEY)
         if key not in newest or record.get("finished_at", "") >= newest[key].get("finished_at", ""):
             newest[key] = record
     return list(newest.values())

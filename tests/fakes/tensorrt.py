@@ -15,7 +15,7 @@ import onnx
 
 SUPPORTED_OPS = {"Conv", "BatchNormalization", "Relu", "Add", "MaxPool", "AveragePool", "GlobalAveragePool",
                  "Flatten", "Reshape", "MatMul", "Gemm", "Shape", "Slice", "Concat", "Identity", "Cast", "Constant",
-                 "Gather", "Unsqueeze", "Squeeze"}
+                 "Gather", "Unsqueeze", "Squeeze", "QuantizeLinear", "DequantizeLinear"}
 
 
 class Logged:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from trtbench.errors import TrtbenchError
+from trtbench.precision import Calibration
 from trtbench.timing import Timed, TimingPolicy, measure
 from trtbench.zoo import INPUT_SHAPE
 
@@ -29,6 +30,7 @@ class BackendOptions:
     cuda_graph: bool = False  # capture the enqueue once and replay it
     data_transfers: bool = True  # time host<->device copies around each inference
     cuda: str = "auto"  # CUDA bindings: auto, cuda-python or pycuda
+    calibration: Calibration | None = None  # INT8 activation ranges (None: seeded random inputs)
 
 
 @dataclass(frozen=True)

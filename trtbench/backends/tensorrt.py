@@ -57,6 +57,11 @@ def resolve_typing(major: int, requested: str, precision: str) -> str:
     """'strong' or 'weak': what this TensorRT can do for ``precision`` given the user's choice."""
     if requested not in ("auto", "strong", "weak"):
         raise TrtbenchError(f"unknown typing '{requested}': choose auto, strong or weak")
+    if precision == "int8":
+        # Explicit quantization (Q/DQ) only: calibrators are deprecated in 10.x and gone in 11.
+        if requested == "weak":
+            raise TrtbenchError("INT8 is built from a Q/DQ graph, strongly typed: drop --typing weak")
+        return "strong"
     if major >= 11:
         if requested == "weak":
             raise TrtbenchError(f"TensorRT {major} builds strongly typed networks only: drop --typing weak")
@@ -257,7 +262,8 @@ class TensorRTBackend(Backend):
         major = tensorrt_major(trt)
         typing = resolve_typing(major, options.typing, precision)
         # Strongly typed networks take their precision from the graph; weak FP16 uses the builder flag.
-        graph = graph_for(Path(onnx_path), precision) if typing == "strong" else Path(onnx_path)
+        graph = graph_for(Path(onnx_path), precision, options.calibration) if typing == "strong" \
+            else Path(onnx_path)
         props = self.cuda.device_properties()
         wanted = {
             "schema": ENGINE_SCHEMA,

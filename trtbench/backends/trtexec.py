@@ -133,8 +133,9 @@ class TrtexecBackend(Backend):
         options = self.options
         typing = options.typing
         if typing == "auto":
-            typing = "weak" if self._major() == 10 else "strong"
-        graph = graph_for(Path(onnx_path), precision) if typing == "strong" else Path(onnx_path)
+            typing = "weak" if self._major() == 10 and precision != "int8" else "strong"
+        graph = graph_for(Path(onnx_path), precision, options.calibration) if typing == "strong" \
+            else Path(onnx_path)
         command = [self.executable, f"--onnx={graph}", f"--shapes=x:{batch}x3x224x224",
                    f"--builderOptimizationLevel={options.opt_level}"]
         if typing == "strong":

@@ -46,13 +46,16 @@ def main():
 
 
 def _register():
-    from trtbench.cli import doctor, export, models, report, run
+    from trtbench.cli import doctor, export, models, report, run, verify
+    from trtbench.cli import eval as eval_command
 
     main.add_command(models.models)
     main.add_command(export.export)
     main.add_command(run.run)
     main.add_command(report.report)
     main.add_command(doctor.doctor)
+    main.add_command(verify.verify)
+    main.add_command(eval_command.evaluate)
 
 
 _register()

@@ -43,6 +43,9 @@ def report(app: App, result_files, form, reference, plot_path, results_dir, mode
     else:
         for key, group in render.latency_groups(records):
             app.console.print(render.latency_table(key, group, reference))
+        accuracy = render.accuracy_records(records)
+        if accuracy:
+            app.console.print(render.accuracy_table(accuracy))
     if plot_path is not None:
         try:
             render.plot(records, plot_path)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from trtbench.cli.app import App, pass_app
+from trtbench.cli.app import App, calibration_option, pass_app, selected_models
 
 
 @click.command()
@@ -35,40 +35,34 @@ from trtbench.cli.app import App, pass_app
 @click.option("--no-data-transfers", is_flag=True, help="Do not time host<->device copies.")
 @click.option("--cuda", "cuda_bindings", type=click.Choice(["auto", "cuda-python", "pycuda"]), default="auto",
               show_default=True, help="CUDA bindings for the TensorRT backend.")
+@click.option("--calib", type=click.Path(path_type=Path), help="Images to calibrate INT8 with.")
+@click.option("--verify", "verify_outputs", is_flag=True,
+              help="Check each engine's outputs against Paddle's and record the figures.")
 @click.option("--models-dir", type=click.Path(path_type=Path), default=Path("models"), show_default=True)
 @click.option("--engines-dir", type=click.Path(path_type=Path), default=Path("engines"), show_default=True)
 @click.option("--results-dir", type=click.Path(path_type=Path), default=Path("results"), show_default=True)
 @pass_app
 def run(app: App, names, all_, precisions, batches, backend, warmup_ms, duration, iterations, threads,
         typing, workspace_mib, opt_level, no_timing_cache, cuda_graph, no_data_transfers, cuda_bindings,
-        models_dir, engines_dir, results_dir):
+        calib, verify_outputs, models_dir, engines_dir, results_dir):
     """Time NAME... (default: every model exported in --models-dir) and save a run file."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from trtbench import backends, envinfo, report, zoo
     from trtbench.bench import Case, parse_batches, sweep
-    from trtbench.export import ensure_exported, ensure_writable_dir, onnx_path
+    from trtbench.export import ensure_exported, ensure_writable_dir
     from trtbench.precision import parse_precisions
     from trtbench.results import RunFile
     from trtbench.timing import TimingPolicy
 
     precision_list = parse_precisions(precisions)
     batch_list = parse_batches(batches)
-    if all_ and names:
-        app.abort("give model names or --all, not both")
-    if all_:
-        wanted = list(zoo.PAGE_ORDER)
-    elif names:
-        wanted = [zoo.get_variant(n).name for n in dict.fromkeys(names)]
-    else:
-        wanted = [n for n in zoo.PAGE_ORDER if onnx_path(models_dir, n).is_file()]
-        if not wanted:
-            app.abort(f"no exported models in {models_dir}: run `trtbench export ResNet50_vd` (or --all) first, "
-                      "or name models to run")
+    wanted = selected_models(app, names, all_, models_dir)
+    calibration = calibration_option(app, calib, precision_list)
     options = backends.BackendOptions(
         threads=threads, typing=typing, workspace_mib=workspace_mib, opt_level=opt_level,
         timing_cache=not no_timing_cache, cuda_graph=cuda_graph, data_transfers=not no_data_transfers,
-        cuda=cuda_bindings)
+        cuda=cuda_bindings, calibration=calibration)
     chosen, why = backends.choose(backend, options)
     app.note(f"backend: {why}")
     if chosen.name.startswith("onnxruntime-cpu"):
@@ -101,6 +95,10 @@ def run(app: App, names, all_, precisions, batches, backend, warmup_ms, duration
             progress.advance(task)
             if record["status"] == "ok":
                 text = f"{record['latency_ms']['median']:.3f} ms median, {record['throughput_ips']:.1f} images/s"
+                check = record.get("verify")
+                if check:
+                    verdict = "passed" if check["passed"] else "FAILED: " + "; ".join(check["failed"])
+                    text += f", output check {verdict}"
             else:
                 text = f"FAILED: {record['error']}"
             progress.console.print(f"{record['model']} {record['precision']} batch {record['batch']}: {text}",
@@ -109,7 +107,7 @@ def run(app: App, names, all_, precisions, batches, backend, warmup_ms, duration
                 progress.console.print(f"  warning: {warning}", markup=False, highlight=False)
 
         records = sweep(chosen, cases, engines_dir, policy, on_record=finished, on_start=started,
-                        on_progress=timing)
+                        on_progress=timing, verify=_verifier(graphs) if verify_outputs else None)
     run_file.finish()
     for key, group in report.latency_groups(records):
         app.console.print(report.latency_table(key, group))
@@ -119,3 +117,16 @@ def run(app: App, names, all_, precisions, batches, backend, warmup_ms, duration
         app.abort(f"{len(failed)} of {len(records)} cases failed (errors are in {run_file.path}); "
                   f"first: {failed[0]['model']} {failed[0]['precision']} batch {failed[0]['batch']}: "
                   f"{failed[0]['error']}", code=4)
+
+
+def _verifier(graphs: dict):
+    """A per-case output check against Paddle, sharing each model's reference across its cases."""
+    from trtbench.verify import Reference, check_engine, verification_inputs
+
+    references = {name: Reference(path) for name, path in graphs.items()}
+
+    def verify(case, engine):
+        inputs = verification_inputs(case.batch)
+        return check_engine(engine, references[case.model], case.precision, inputs, key=case.batch)
+
+    return verify

@@ -1,0 +1,122 @@
+"""Is the fast engine still the same model? Compare it with Paddle's own forward pass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from trtbench.errors import TrtbenchError
+
+# Defaults per precision. FP32 must match closely; reduced precisions are judged on what a user
+# of a classifier sees: the direction of the logits (cosine) and the predicted classes.
+THRESHOLDS = {
+    "fp32": {"max_rel_error": 1e-4, "top1_agree": 1.0},
+    "fp16": {"min_cosine": 0.999, "top1_agree": 0.9},
+    "int8": {"min_cosine": 0.99, "top1_agree": 0.8},
+}
+
+
+def compare(reference: np.ndarray, got: np.ndarray) -> dict:
+    """Errors and agreement of ``got`` against ``reference`` logits (batch x classes)."""
+    diff = np.abs(got.astype(np.float64) - reference)
+    norms = np.linalg.norm(got, axis=1) * np.linalg.norm(reference, axis=1)
+    cosine = np.sum(got.astype(np.float64) * reference, axis=1) / np.where(norms == 0, 1, norms)
+    ref_top1 = reference.argmax(1)
+    top5 = np.argsort(-got, axis=1)[:, :5]
+    return {
+        "samples": int(reference.shape[0]),
+        "max_abs_error": float(diff.max()),
+        "max_rel_error": float(diff.max() / max(float(np.abs(reference).max()), 1e-30)),
+        "min_cosine": float(cosine.min()),
+        "mean_cosine": float(cosine.mean()),
+        "top1_agree": float(np.mean(got.argmax(1) == ref_top1)),
+        # the reference's class among the engine's five best
+        "top5_agree": float(np.mean([ref_top1[i] in top5[i] for i in range(len(ref_top1))])),
+    }
+
+
+def judge(figures: dict, precision: str, thresholds: dict | None = None) -> list[str]:
+    """The checks ``figures`` fail at ``precision`` (empty when it passes)."""
+    limits = (thresholds or THRESHOLDS)[precision]
+    failed = []
+    if "max_rel_error" in limits and not figures["max_rel_error"] <= limits["max_rel_error"]:
+        failed.append(f"relative error {figures['max_rel_error']:.2e} > {limits['max_rel_error']:.0e}")
+    if "min_cosine" in limits and not figures["min_cosine"] >= limits["min_cosine"]:
+        failed.append(f"cosine {figures['min_cosine']:.5f} < {limits['min_cosine']}")
+    if not figures["top1_agree"] >= limits["top1_agree"]:
+        failed.append(f"top-1 agreement {figures['top1_agree']:.1%} < {limits['top1_agree']:.0%}")
+    return failed
+
+
+@dataclass
+class Reference:
+    """Paddle's forward pass with the weights a model was exported with."""
+
+    model_path: Path
+    _model: object = field(default=None, repr=False)
+    _outputs: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def model(self):
+        if self._model is None:
+            self._model = paddle_model_of_export(self.model_path)
+        return self._model
+
+    def outputs(self, inputs: np.ndarray, key=None) -> np.ndarray:
+        """Logits for ``inputs``; remembered under ``key`` so cases sharing inputs share the work."""
+        if key is not None and key in self._outputs:
+            return self._outputs[key]
+        from trtbench.lazy import import_paddle
+
+        paddle = import_paddle()
+        with paddle.no_grad():
+            result = np.concatenate([self.model(paddle.to_tensor(inputs[i:i + 8])).numpy()
+                                     for i in range(0, len(inputs), 8)])
+        if key is not None:
+            self._outputs[key] = result
+        return result
+
+
+def paddle_model_of_export(model_path: Path):
+    """The Paddle layer with the weights recorded in an export's metadata."""
+    from trtbench.architectures import build_model, random_state_dict
+    from trtbench.export import existing_export, load_state_dict
+    from trtbench.zoo import get_variant
+
+    meta = existing_export(Path(model_path))
+    if meta is None:
+        raise TrtbenchError(f"{model_path} has no valid export metadata: run `trtbench export` for it again")
+    model = build_model(get_variant(meta["variant"]))
+    weights = meta["weights"]
+    if weights["kind"] == "file":
+        path = Path(weights["path"])
+        if not path.is_file():
+            raise TrtbenchError(f"the weights {path} this model was exported with are gone: "
+                                "export again with --weights")
+        state = load_state_dict(path, model, meta["variant"])
+    else:
+        state = random_state_dict(model, weights["seed"])
+    model.set_state_dict(state)
+    return model
+
+
+def verification_inputs(batch: int, images: Path | None = None, seed: int = 1) -> np.ndarray:
+    """``batch`` inputs: the first images of a folder (cycled if too few), or seeded random ones."""
+    if images is None:
+        return np.random.default_rng(seed).standard_normal((batch, 3, 224, 224)).astype(np.float32)
+    from trtbench.preprocess import IMAGE_SUFFIXES, load_image
+
+    files = sorted(p for p in Path(images).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise TrtbenchError(f"{images} holds no images")
+    return np.stack([load_image(files[i % len(files)]) for i in range(batch)])
+
+
+def check_engine(engine, reference: Reference, precision: str, inputs: np.ndarray, key=None) -> dict:
+    """Run ``engine`` on ``inputs`` and judge it against the reference; figures plus 'passed'."""
+    got = engine.infer(inputs)
+    figures = compare(reference.outputs(inputs, key), got)
+    failed = judge(figures, precision)
+    return {**figures, "passed": not failed, "failed": failed, "thresholds": THRESHOLDS[precision]}
