@@ -104,6 +104,17 @@ def _cell(record: dict | None, reference: float | None = None) -> str:
     return text
 
 
+def _cell_rows(records: list[dict], precision: str, batches: list[int], reference: bool):
+    """(model, [cell text per batch]) in the page's order, with the page's value when asked."""
+    for name, cells in _by_model(records).items():
+        variant = VARIANTS.get(name)
+        row = []
+        for batch in batches:
+            ref = variant.page_latency_ms(precision, batch) if (reference and variant) else None
+            row.append(_cell(cells.get(batch), ref))
+        yield name, row
+
+
 def group_title(key: tuple[str, str, str], records: list[dict]) -> str:
     """'FP16 latency (ms): <backend> on <device>, median <metric>'."""
     precision, backend, device = key
@@ -120,12 +131,7 @@ def latency_table(key, records: list[dict], reference: bool = False) -> Table:
     batches = _batches(records)
     for batch in batches:
         table.add_column(f"batch_size={batch} (ms)", justify="right")
-    for name, cells in _by_model(records).items():
-        variant = VARIANTS.get(name)
-        row = []
-        for batch in batches:
-            ref = variant.page_latency_ms(precision, batch) if (reference and variant) else None
-            row.append(_cell(cells.get(batch), ref))
+    for name, row in _cell_rows(records, precision, batches, reference):
         table.add_row(name, *row)
     notes = ["'~': coefficient of variation above 2.5%, the number is unstable"]
     if any(r.get("verify") for r in records):
@@ -145,12 +151,7 @@ def latency_markdown(key, records: list[dict], reference: bool = False) -> str:
     batches = _batches(records)
     header = "| Models           | " + " | ".join(f"batch_size={b}<br>(ms)" for b in batches) + " |"
     lines = [f"## {group_title(key, records)}", "", header, "|:--:|" + ":--:|" * len(batches)]
-    for name, cells in _by_model(records).items():
-        variant = VARIANTS.get(name)
-        values = []
-        for batch in batches:
-            ref = variant.page_latency_ms(precision, batch) if (reference and variant) else None
-            values.append(_cell(cells.get(batch), ref))
+    for name, values in _cell_rows(records, precision, batches, reference):
         lines.append(f"| {name:<16} | " + " | ".join(values) + " |")
     return "\n".join(lines)
 
