@@ -69,3 +69,23 @@ def test_engine_refuses_use_outside_its_block():
     engine = CountingEngine(1, fail=False)
     with pytest.raises(RuntimeError):
         engine.iterate()
+
+
+class InterruptedBackend(FlakyBackend):
+    """The user presses Ctrl-C while the second case builds."""
+
+    def build(self, onnx_path, precision, batch, cache_dir):
+        if batch == 4:
+            raise KeyboardInterrupt
+        return CountingEngine(batch, fail=False)
+
+
+def test_an_interrupted_sweep_keeps_every_finished_case(tmp_path):
+    from trtbench.results import RunFile, load_run
+
+    run = RunFile(tmp_path, {}, [])
+    cases = [(Case("ResNet18", "fp32", b), tmp_path / "m.onnx") for b in (1, 4, 8)]
+    with pytest.raises(KeyboardInterrupt):
+        sweep(InterruptedBackend(), cases, tmp_path, TimingPolicy(warmup_ms=0, duration_s=0, min_iterations=2),
+              on_record=run.add)
+    assert [(r["batch"], r["status"]) for r in load_run(run.path)["records"]] == [(1, "ok")]

@@ -89,3 +89,20 @@ def test_run_and_report_on_onnxruntime_cpu(invoke, exported, tmp_path):
     shown = invoke("report", "--reference", "--plot", plot, "--results-dir", results)
     assert shown.exit_code == 0, shown.output
     assert "(0.966," in shown.stdout and plot.stat().st_size > 1000
+
+
+def test_ctrl_c_is_one_line_and_status_130(invoke, tmp_path, monkeypatch):
+    import trtbench.bench
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trtbench.bench, "sweep", interrupted)
+    models = tmp_path / "models"
+    models.mkdir()
+    monkeypatch.setattr("trtbench.export.ensure_exported",
+                        lambda variant, d: type("R", (), {"skipped": True, "onnx_path": models / "x.onnx"})())
+    result = invoke("run", "ResNet18", "--models-dir", models, "--results-dir", tmp_path / "r",
+                    "--backend", "onnxruntime-cpu")
+    assert result.exit_code == 130 and "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1] == "error: interrupted; finished results are kept"
