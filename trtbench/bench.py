@@ -10,6 +10,7 @@ from pathlib import Path
 
 from trtbench.backends.base import Backend
 from trtbench.errors import TrtbenchError
+from trtbench.results import timestamp
 from trtbench.timing import COV_WARNING, PERCENTILE_DEFINITION, Timed, TimingPolicy
 
 
@@ -69,8 +70,7 @@ def run_case(backend: Backend, case: Case, onnx_path: Path, cache_dir: Path, pol
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}",
                       traceback=traceback.format_exc(limit=8))
     record["case_s"] = round(time.perf_counter() - started, 3)
-    record["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + \
-        f".{time.time_ns() // 1000 % 1_000_000:06d}Z"
+    record["finished_at"] = timestamp()
     return record
 
 

@@ -90,6 +90,14 @@ def calibration_from(folder: Path | None, seed: int = 0) -> Calibration:
     return Calibration(images=tuple(images), seed=seed)
 
 
+def recorded_sha256(path: Path) -> str:
+    """sha256 of a graph: an unchanged export's recorded one (no rehash of a large file), else computed."""
+    from trtbench.export import existing_export
+
+    meta = existing_export(Path(path))
+    return meta["onnx_sha256"] if meta is not None else sha256_file(Path(path))
+
+
 def graph_for(fp32_path: Path, precision: str, calibration: Calibration | None = None) -> Path:
     """The graph to run at ``precision``, made and cached on first use, redone when its inputs changed."""
     if precision not in PRECISIONS:
@@ -97,7 +105,7 @@ def graph_for(fp32_path: Path, precision: str, calibration: Calibration | None =
     if precision == "fp32":
         return fp32_path
     target = graph_path(fp32_path, precision)
-    request = {"schema": GRAPH_SCHEMA, "precision": precision, "source_sha256": sha256_file(fp32_path)}
+    request = {"schema": GRAPH_SCHEMA, "precision": precision, "source_sha256": recorded_sha256(fp32_path)}
     if precision == "fp16":
         request["converter"] = envinfo.package_version("onnxconverter-common")
     else:

@@ -30,7 +30,7 @@ class RunFile:
             "tool": TOOL,
             "schema_version": SCHEMA_VERSION,
             "run_id": self.run_id,
-            "started_at": _now(),
+            "started_at": timestamp(),
             "finished_at": None,
             "command": command,
             "environment": environment,
@@ -44,7 +44,7 @@ class RunFile:
 
     def finish(self) -> None:
         """Mark the run as complete."""
-        self.data["finished_at"] = _now()
+        self.data["finished_at"] = timestamp()
         self.save()
 
     def save(self) -> None:
@@ -94,5 +94,7 @@ def latest(records: list[dict]) -> list[dict]:
     return list(newest.values())
 
 
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{time.time_ns() // 1000 % 1_000_000:06d}Z"
+def timestamp() -> str:
+    """UTC now, ISO 8601 with microseconds: records sort by it."""
+    now = time.time_ns()  # one clock read, so seconds and microseconds agree
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now // 10**9)) + f".{now // 1000 % 1_000_000:06d}Z"

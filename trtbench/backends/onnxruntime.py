@@ -101,7 +101,6 @@ class OnnxRuntimeBackend(Backend):
         session = ort.InferenceSession(str(graph), options, providers=[self.provider])
         engine = OnnxRuntimeEngine(session, batch, self.ort_device)
         engine.build_s = time.perf_counter() - started
-        engine.graph = graph
         return engine
 
 

@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 from trtbench import lazy
-from trtbench.artifacts import atomic_write_json, read_json, sha256_file, temporary_path
+from trtbench.artifacts import atomic_write_bytes, atomic_write_json, read_json, sha256_file
 from trtbench.backends.base import Availability, Backend, BackendOptions, Engine, input_batch
 from trtbench.errors import MissingDependency, TrtbenchError
-from trtbench.precision import graph_for
+from trtbench.precision import graph_for, recorded_sha256
 from trtbench.timing import Timed
 
 ENGINE_SCHEMA = "trtbench.engine/1"
@@ -270,7 +270,7 @@ class TensorRTBackend(Backend):
             "tensorrt": str(trt.__version__),
             "gpu": props["name"],
             "compute_capability": props["compute_capability"],
-            "onnx_sha256": sha256_file(graph),
+            "onnx_sha256": recorded_sha256(graph),
             "precision": precision,
             "batch": batch,
             "typing": typing,
@@ -289,7 +289,7 @@ class TensorRTBackend(Backend):
             plan = self._build_plan(graph, precision, batch, typing, cache_dir)
             build_s = time.perf_counter() - started
             meta_path.unlink(missing_ok=True)
-            _write_bytes(plan_path, plan)
+            atomic_write_bytes(plan_path, plan)
             atomic_write_json(meta_path, {**wanted, "build_s": round(build_s, 3),
                                           "engine_sha256": sha256_file(plan_path), "engine_bytes": len(plan)})
             info.update(cached=False, rebuild_reason=reason, engine_build_s=round(build_s, 3))
@@ -334,7 +334,7 @@ class TensorRTBackend(Backend):
             raise TrtbenchError(f"TensorRT failed to build {graph.name} at batch {batch} ({precision}); "
                                 "its log above says why")
         if options.timing_cache:
-            _write_bytes(cache_file, bytes(config.get_timing_cache().serialize()))
+            atomic_write_bytes(cache_file, bytes(config.get_timing_cache().serialize()))
         return bytes(plan)
 
 
@@ -353,12 +353,3 @@ def _cached_plan(plan_path: Path, meta_path: Path, wanted: dict) -> tuple[bytes 
         return None, "engine file does not match its recorded sha256 (corrupt or replaced)"
     return plan, ""
 
-
-def _write_bytes(target: Path, data: bytes) -> None:
-    tmp = temporary_path(target)
-    try:
-        tmp.write_bytes(data)
-        tmp.replace(target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
