@@ -55,14 +55,14 @@ def test_failing_cases_are_recorded_and_the_sweep_goes_on(tmp_path):
     records = sweep(FlakyBackend(), cases, tmp_path, TimingPolicy(warmup_ms=0, duration_s=0, min_iterations=5),
                     on_record=saved.append)
     assert saved == records
-    assert [r["status"] for r in records] == ["ok", "failed", "failed", "ok"]
-    assert records[1]["error"] == "parser failed at node Conv_3"
-    assert records[2]["error"] == "MemoryError: out of device memory"
+    assert [r.status for r in records] == ["ok", "failed", "failed", "ok"]
+    assert records[1].error == "parser failed at node Conv_3"
+    assert records[2].error == "MemoryError: out of device memory" and "MemoryError" in records[2].traceback
     ok = records[0]
-    assert ok["iterations"] == 5 and ok["latency_ms"]["min"] == 2.0
-    assert ok["throughput_ips"] == pytest.approx(ok["throughput_qps"] * 1)
-    assert ok["method"]["timer"] == "test" and ok["method"]["min_iterations"] == 5
-    assert records[3]["throughput_ips"] == pytest.approx(records[3]["throughput_qps"] * 32)
+    assert ok.iterations == 5 and ok.latency_ms["min"] == 2.0
+    assert ok.throughput_ips == pytest.approx(ok.throughput_qps * 1)
+    assert ok.method["timer"] == "test" and ok.method["min_iterations"] == 5
+    assert records[3].throughput_ips == pytest.approx(records[3].throughput_qps * 32)
 
 
 def test_engine_refuses_use_outside_its_block():
@@ -88,4 +88,4 @@ def test_an_interrupted_sweep_keeps_every_finished_case(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         sweep(InterruptedBackend(), cases, tmp_path, TimingPolicy(warmup_ms=0, duration_s=0, min_iterations=2),
               on_record=run.add)
-    assert [(r["batch"], r["status"]) for r in load_run(run.path)["records"]] == [(1, "ok")]
+    assert [(r.batch, r.status) for r in load_run(run.path).records] == [(1, "ok")]

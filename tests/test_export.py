@@ -6,7 +6,8 @@ import pytest
 
 from trtbench import export as export_mod
 from trtbench.errors import TrtbenchError
-from trtbench.export import export_variant, metadata_path, onnx_path
+from trtbench.artifacts import metadata_path
+from trtbench.export import export_variant, onnx_path
 from trtbench.zoo import get_variant
 
 pytestmark = pytest.mark.slow
@@ -27,13 +28,17 @@ def test_exports_have_dynamic_batch_and_agree_with_paddle(exported):
 def test_metadata_names_weights_versions_and_hash(exported, weights_file):
     models_dir, results = exported
     meta = json.loads(metadata_path(results["ResNet18"].onnx_path).read_text())
-    assert meta["weights"]["kind"] == "file"
-    assert meta["weights"]["sha256"] == export_mod.sha256_file(weights_file)
-    assert meta["opset"] == export_mod.DEFAULT_OPSET
-    assert set(meta["versions"]) >= {"paddlepaddle", "paddle2onnx", "onnx", "trtbench"}
-    assert meta["onnx_sha256"] == export_mod.sha256_file(results["ResNet18"].onnx_path)
+    assert meta["kind"] == "export" and meta["key"]["variant"] == "ResNet18"
+    key = meta["key"]
+    assert key["weights"]["kind"] == "file"
+    assert key["weights"]["sha256"] == export_mod.sha256_file(weights_file)
+    assert key["opset"] == export_mod.DEFAULT_OPSET
+    assert set(key["versions"]) >= {"paddlepaddle", "paddle2onnx", "onnx", "trtbench"}
+    assert meta["sha256"] == export_mod.sha256_file(results["ResNet18"].onnx_path)
+    assert meta["info"]["parity"]["checked"] and meta["info"]["params"] == get_variant("ResNet18").exact_params
+    assert results["ResNet18"].metadata["onnx_sha256"] == meta["sha256"]
     random = json.loads(metadata_path(results["ResNet50_vd"].onnx_path).read_text())
-    assert random["weights"]["description"] == "random init, seed 0"
+    assert random["key"]["weights"]["description"] == "random init, seed 0"
 
 
 def test_onnx_runs_the_file_weights(exported, weights_file):
@@ -73,7 +78,7 @@ def test_failed_parity_keeps_no_artifact(tmp_path, monkeypatch):
     monkeypatch.setattr(export_mod, "_parity", lambda expected, path: {"checked": True, "max_rel_error": 0.5})
     with pytest.raises(TrtbenchError, match="disagree"):
         export_variant(get_variant("ResNet18"), tmp_path)
-    assert list(tmp_path.iterdir()) == []
+    assert _files(tmp_path) == []
 
 
 def test_paddle2onnx_failure_is_one_error_and_no_artifact(tmp_path, monkeypatch):
@@ -86,7 +91,12 @@ def test_paddle2onnx_failure_is_one_error_and_no_artifact(tmp_path, monkeypatch)
     with pytest.raises(TrtbenchError, match="paddle2onnx failed: RuntimeError: unsupported op foo"):
         export_variant(get_variant("ResNet18"), tmp_path, verify=False)
     assert not onnx_path(tmp_path, "ResNet18").exists()
-    assert [p for p in tmp_path.iterdir()] == []
+    assert _files(tmp_path) == []
+
+
+def _files(folder):
+    """What is in ``folder`` apart from artifact lock files."""
+    return [p for p in folder.iterdir() if not p.name.endswith(".lock")]
 
 
 def test_weights_for_another_architecture_name_the_keys(weights_file, tmp_path):

@@ -9,7 +9,6 @@ import pytest
 
 from tests.fakes.cuda import FakeCuda
 from tests.fakes.tensorrt import FakeTensorRT
-from trtbench.backends.base import BackendOptions
 from trtbench.backends.tensorrt import TensorRTBackend
 from trtbench.precision import Calibration, calibration_from, graph_for
 
@@ -66,7 +65,7 @@ def test_tensorrt_builds_int8_strongly_typed_on_both_majors(int8_graph, tmp_path
     fp32, _ = int8_graph
     gpu = FakeCuda()
     trt = FakeTensorRT(major, gpu)
-    backend = TensorRTBackend(BackendOptions(calibration=Calibration(seed=0)), trt=trt, cuda=gpu)
+    backend = TensorRTBackend(calibration=Calibration(seed=0), trt=trt, cuda=gpu)
     engine = backend.build(fp32, "int8", 2, tmp_path / "engines")
     (build,) = trt._builds
     assert build["strong"] is True and build["flags"] == [] and build["onnx"].endswith(".int8.onnx")

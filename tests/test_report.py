@@ -2,16 +2,17 @@ import csv
 import io
 
 from trtbench import report
+from trtbench.records import LatencyRecord
 
 
 def _rec(model, precision, batch, median, status="ok", cov_warning=False):
-    return {"model": model, "backend": "onnxruntime-cpu", "device": "Test CPU", "precision": precision,
-            "batch": batch, "status": status, "error": None if status == "ok" else "boom",
-            "metric": "session run time", "cov": 0.01, "cov_warning": cov_warning,
-            "latency_ms": {"mean": median, "median": median, "p90": median, "p95": median, "p99": median,
-                           "min": median, "max": median, "stdev": 0.0} if status == "ok" else None,
-            "throughput_qps": 1000 / median, "throughput_ips": batch * 1000 / median, "iterations": 10,
-            "finished_at": "2026-01-01T00:00:00Z"}
+    return LatencyRecord(
+        model=model, backend="onnxruntime-cpu", device="Test CPU", precision=precision, batch=batch, status=status,
+        error=None if status == "ok" else "boom", metric="session run time", cov=0.01, cov_warning=cov_warning,
+        latency_ms={"mean": median, "median": median, "p90": median, "p95": median, "p99": median,
+                    "min": median, "max": median, "stdev": 0.0} if status == "ok" else None,
+        throughput_qps=1000 / median, throughput_ips=batch * 1000 / median, iterations=10,
+        finished_at="2026-01-01T00:00:00Z")
 
 
 RECORDS = [

@@ -3,23 +3,24 @@ import json
 import pytest
 
 from trtbench.errors import TrtbenchError
+from trtbench.records import LatencyRecord
 from trtbench.results import SCHEMA_VERSION, RunFile, latest, load_records, load_run, run_files
 
 
 def _record(model="ResNet18", batch=1, when="2026-01-01T00:00:00Z", median=1.0):
-    return {"model": model, "backend": "onnxruntime-cpu", "device": "cpu", "precision": "fp32", "batch": batch,
-            "status": "ok", "finished_at": when, "latency_ms": {"median": median}}
+    return LatencyRecord(model=model, backend="onnxruntime-cpu", device="cpu", precision="fp32", batch=batch,
+                         finished_at=when, latency_ms={"median": median})
 
 
 def test_each_record_is_on_disk_as_soon_as_it_is_added(tmp_path):
     run = RunFile(tmp_path, {"host": {}}, ["trtbench", "run"])
     run.add(_record(batch=1))
-    assert [r["batch"] for r in load_run(run.path)["records"]] == [1]
+    assert [r.batch for r in load_run(run.path).records] == [1]
     run.add(_record(batch=4))
     on_disk = load_run(run.path)
-    assert [r["batch"] for r in on_disk["records"]] == [1, 4] and on_disk["finished_at"] is None
+    assert [r.batch for r in on_disk.records] == [1, 4] and on_disk.finished_at is None
     run.finish()
-    assert load_run(run.path)["finished_at"]
+    assert load_run(run.path).finished_at
     assert [p.name for p in tmp_path.iterdir()] == [run.path.name]  # no temporary files left
 
 
@@ -27,14 +28,14 @@ def test_latest_record_per_case_wins(tmp_path):
     old = _record(when="2026-01-01T00:00:00Z", median=5.0)
     new = _record(when="2026-01-02T00:00:00Z", median=3.0)
     other = _record(batch=8)
-    assert sorted(r["latency_ms"]["median"] for r in latest([new, old, other])) == [1.0, 3.0]
+    assert sorted(r.median_ms for r in latest([new, old, other])) == [1.0, 3.0]
 
 
 def test_records_carry_their_run(tmp_path):
     run = RunFile(tmp_path, {"host": {"cpu": "x"}}, [])
     run.add(_record())
     (record,) = load_records(run_files(tmp_path))
-    assert record["run_id"] == run.run_id and record["environment"]["host"]["cpu"] == "x"
+    assert record.run_id == run.run_id and record.environment["host"]["cpu"] == "x"
 
 
 @pytest.mark.parametrize("content,message", [
@@ -52,3 +53,44 @@ def test_foreign_or_future_files_are_refused(tmp_path, content, message):
 def test_missing_file(tmp_path):
     with pytest.raises(TrtbenchError, match="not found"):
         load_run(tmp_path / "nope.json")
+
+
+def test_a_schema_1_run_file_still_loads(tmp_path):
+    """tests/data/runs/schema1.json was written by trtbench before records were typed (schema 1)."""
+    from pathlib import Path
+
+    from trtbench import report
+    from trtbench.records import AccuracyRecord
+
+    path = Path(__file__).parent / "data" / "runs" / "schema1.json"
+    assert json.loads(path.read_text())["schema_version"] == 1
+    run = load_run(path)
+    kinds = [(r.kind, r.precision, r.batch, r.status) for r in run.records]
+    assert kinds == [("latency", "fp32", 1, "ok"), ("latency", "fp16", 2, "ok"), ("latency", "fp32", 1, "failed"),
+                     ("accuracy", "fp32", 4, "ok")]
+    ok, _, failed, accuracy = run.records
+    assert isinstance(ok, LatencyRecord) and ok.median_ms > 0 and ok.method["providers"] == ["CPUExecutionProvider"]
+    assert failed.error.startswith("NoSuchFile") and failed.latency_ms is None
+    assert isinstance(accuracy, AccuracyRecord) and (accuracy.top1, accuracy.images) == (0.5, 6)
+    assert all(r.run_id == run.run_id for r in run.records)
+    # and it reports like a new one
+    assert [key for key, _ in report.latency_groups(run.records)][0][0] == "fp16"
+    # saved again, it is a schema-2 file that reads back the same
+    again = RunFile(tmp_path, run.environment, run.command)
+    for record in run.records:
+        again.add(record)
+    reread = load_run(again.path)
+    assert reread.schema_version == SCHEMA_VERSION
+    assert [r.to_json() for r in reread.records] == [r.to_json() for r in run.records]
+
+
+def test_a_record_of_an_unknown_kind_is_one_clear_error(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"tool": "trtbench", "schema_version": SCHEMA_VERSION,
+                                "records": [{"kind": "energy", "model": "ResNet18"}]}))
+    with pytest.raises(TrtbenchError, match="record 1: unknown record kind 'energy'"):
+        load_run(path)
+    path.write_text(json.dumps({"tool": "trtbench", "schema_version": SCHEMA_VERSION,
+                                "records": [{"kind": "latency", "model": "ResNet18"}]}))
+    with pytest.raises(TrtbenchError, match="record 1: a latency record is incomplete"):
+        load_run(path)

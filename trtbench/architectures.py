@@ -8,13 +8,20 @@ PaddleClas pretrained .pdparams loads by name.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from trtbench.lazy import import_paddle
 from trtbench.zoo import Variant
 
-paddle = import_paddle()
-nn = paddle.nn
+if TYPE_CHECKING:
+    import paddle
+    from paddle import nn
+else:
+    # At run time through import_paddle, which silences Paddle's import-time noise.
+    paddle = import_paddle()
+    nn = paddle.nn
 
 _NAMES = {"legendary": ("conv", "bn"), "vc": ("_conv", "_batch_norm")}
 

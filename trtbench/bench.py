@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from trtbench.backends.base import Backend
+from trtbench.backends.base import Backend, Engine
 from trtbench.errors import TrtbenchError
+from trtbench.records import LatencyRecord
 from trtbench.results import timestamp
 from trtbench.timing import COV_WARNING, PERCENTILE_DEFINITION, Timed, TimingPolicy
 
@@ -41,10 +43,10 @@ def parse_batches(text: str) -> list[int]:
 
 def run_case(backend: Backend, case: Case, onnx_path: Path, cache_dir: Path, policy: TimingPolicy,
              progress: Callable[[int, float], None] | None = None,
-             verify: Callable[[Case, object], dict] | None = None) -> dict:
+             verify: Callable[[Case, Engine], dict] | None = None) -> LatencyRecord:
     """Build and time one case; any failure becomes the record's error instead of an exception."""
-    record = {"kind": "latency", "model": case.model, "precision": case.precision, "batch": case.batch,
-              "backend": backend.name, "device": backend.device(), "metric": backend.metric}
+    record = LatencyRecord(model=case.model, precision=case.precision, batch=case.batch, backend=backend.name,
+                           device=backend.device(), metric=backend.metric)
     started = time.perf_counter()
     try:
         engine = backend.build(onnx_path, case.precision, case.batch, cache_dir)
@@ -52,25 +54,22 @@ def run_case(backend: Backend, case: Case, onnx_path: Path, cache_dir: Path, pol
             with backend.telemetry() as sampler:
                 timed = engine.timed(policy, progress)
             if verify is not None:
-                record["verify"] = verify(case, engine)
-        record.update(_statistics(timed, case.batch))
-        record["warnings"] = list(engine.warnings) + _cov_warning(timed) + engine.check(timed)
-        record["build_s"] = round(engine.build_s, 3)
-        record["engine"] = getattr(engine, "info", {})
-        record["method"] = {**policy.describe(), "percentile": PERCENTILE_DEFINITION, **engine.describe()}
+                record.verify = verify(case, engine)
+        _fill(record, timed, case.batch)
+        record.warnings = list(engine.warnings) + _cov_warning(timed) + engine.check(timed)
+        record.build_s = round(engine.build_s, 3)
+        record.engine = dict(engine.info)
+        record.method = {**policy.describe(), "percentile": PERCENTILE_DEFINITION, **engine.describe()}
         if sampler is not None:
-            record["gpu_telemetry"] = sampler.summary()
-        record["status"] = "ok"
-        record["error"] = None
+            record.gpu_telemetry = sampler.summary()
     except KeyboardInterrupt:
         raise
     except TrtbenchError as exc:
-        record.update(status="failed", error=str(exc))
+        record.failed(str(exc))
     except Exception as exc:  # a failing case (out of memory, backend error) must not end the sweep
-        record.update(status="failed", error=f"{type(exc).__name__}: {exc}",
-                      traceback=traceback.format_exc(limit=8))
-    record["case_s"] = round(time.perf_counter() - started, 3)
-    record["finished_at"] = timestamp()
+        record.failed(f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=8))
+    record.case_s = round(time.perf_counter() - started, 3)
+    record.finished_at = timestamp()
     return record
 
 
@@ -81,34 +80,31 @@ def _cov_warning(timed: Timed) -> list[str]:
     return []
 
 
-def _statistics(timed: Timed, batch: int) -> dict:
+def _fill(record: LatencyRecord, timed: Timed, batch: int) -> None:
     """The record's numbers: the first span's statistics, every span's, and throughput."""
     latency = next(iter(timed.spans.values()))
-    cov = latency.cov
-    return {
-        "latency_ms": latency.as_dict(),
-        "cov": cov,
-        "cov_warning": cov is not None and cov > COV_WARNING,
-        "spans_ms": {span: stats.as_dict() for span, stats in timed.spans.items()},
-        "iterations": timed.iterations,
-        "timed_s": round(timed.wall_s, 4),
-        # queries (batches) per second, as trtexec reports, and images per second
-        "throughput_qps": timed.qps,
-        "throughput_ips": timed.qps * batch,
-    }
+    record.latency_ms = latency.as_dict()
+    record.cov = latency.cov
+    record.cov_warning = latency.cov is not None and latency.cov > COV_WARNING
+    record.spans_ms = {span: stats.as_dict() for span, stats in timed.spans.items()}
+    record.iterations = timed.iterations
+    record.timed_s = round(timed.wall_s, 4)
+    # queries (batches) per second, as trtexec reports, and images per second
+    record.throughput_qps = timed.qps
+    record.throughput_ips = timed.qps * batch
 
 
 def sweep(backend: Backend, cases: Iterable[tuple[Case, Path]], cache_dir: Path, policy: TimingPolicy,
-          on_record: Callable[[dict], None],
+          on_record: Callable[[LatencyRecord], None],
           on_start: Callable[[Case], None] | None = None,
           on_progress: Callable[[Case, int, float], None] | None = None,
-          verify: Callable[[Case, object], dict] | None = None) -> list[dict]:
+          verify: Callable[[Case, Engine], dict] | None = None) -> list[LatencyRecord]:
     """Run every case in turn; each record is handed to ``on_record`` as soon as its case ends."""
     records = []
     for case, onnx_path in cases:
         if on_start is not None:
             on_start(case)
-        progress = (lambda n, median, case=case: on_progress(case, n, median)) if on_progress else None
+        progress = functools.partial(on_progress, case) if on_progress is not None else None
         record = run_case(backend, case, onnx_path, cache_dir, policy, progress, verify)
         on_record(record)
         records.append(record)

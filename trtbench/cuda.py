@@ -7,6 +7,7 @@ trtbench imports either; tests substitute a double with the same methods.
 from __future__ import annotations
 
 import ctypes
+from abc import ABC, abstractmethod
 
 import numpy as np
 
@@ -21,31 +22,78 @@ class CudaOutOfMemory(CudaError):
     """A device allocation failed for lack of memory."""
 
 
-class Cuda:
-    """The interface; see CudaPython and PyCuda."""
+class Cuda(ABC):
+    """The interface; see CudaPython and PyCuda. Every method must be overridden."""
 
     name = "none"
 
-    def stream(self): ...
-    def stream_handle(self, stream) -> int: ...
-    def synchronize(self, stream) -> None: ...
-    def event(self): ...
-    def record(self, event, stream) -> None: ...
+    @abstractmethod
+    def stream(self):
+        raise NotImplementedError
+
+    @abstractmethod
+    def stream_handle(self, stream) -> int:
+        raise NotImplementedError
+
+    @abstractmethod
+    def synchronize(self, stream) -> None:
+        raise NotImplementedError
+
+    @abstractmethod
+    def event(self):
+        raise NotImplementedError
+
+    @abstractmethod
+    def record(self, event, stream) -> None:
+        raise NotImplementedError
+
+    @abstractmethod
     def elapsed_ms(self, start, end) -> float:
         """Milliseconds between two recorded events; waits for ``end`` to complete."""
-    def device_alloc(self, nbytes: int): ...
-    def device_ptr(self, allocation) -> int: ...
+        raise NotImplementedError
+
+    @abstractmethod
+    def device_alloc(self, nbytes: int):
+        raise NotImplementedError
+
+    @abstractmethod
+    def device_ptr(self, allocation) -> int:
+        raise NotImplementedError
+
+    @abstractmethod
     def host_array(self, shape, dtype) -> np.ndarray:
         """A page-locked host array (so async copies are truly async)."""
-    def copy_to_device(self, dst, src: np.ndarray, stream) -> None: ...
-    def copy_to_host(self, dst: np.ndarray, src, stream) -> None: ...
-    def begin_capture(self, stream) -> None: ...
+        raise NotImplementedError
+
+    @abstractmethod
+    def copy_to_device(self, dst, src: np.ndarray, stream) -> None:
+        raise NotImplementedError
+
+    @abstractmethod
+    def copy_to_host(self, dst: np.ndarray, src, stream) -> None:
+        raise NotImplementedError
+
+    @abstractmethod
+    def begin_capture(self, stream) -> None:
+        raise NotImplementedError
+
+    @abstractmethod
     def end_capture(self, stream):
         """The captured work as an executable graph."""
-    def launch(self, graph, stream) -> None: ...
-    def free(self, *objects) -> None: ...
+        raise NotImplementedError
+
+    @abstractmethod
+    def launch(self, graph, stream) -> None:
+        raise NotImplementedError
+
+    @abstractmethod
+    def free(self, *objects) -> None:
+        raise NotImplementedError
+
+    @abstractmethod
     def device_properties(self) -> dict:
         """name, compute_capability 'M.m', memory_total_mib of the current device."""
+        raise NotImplementedError
 
 
 class CudaPython(Cuda):
@@ -53,7 +101,7 @@ class CudaPython(Cuda):
 
     name = "cuda-python"
 
-    def __init__(self):
+    def __init__(self) -> None:
         try:
             from cuda.bindings import runtime as cudart
         except ImportError:
@@ -158,7 +206,7 @@ class PyCuda(Cuda):
 
     name = "pycuda"
 
-    def __init__(self):
+    def __init__(self) -> None:
         try:
             import pycuda.driver as drv
         except ImportError:

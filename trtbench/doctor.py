@@ -1,24 +1,16 @@
-"""What this machine has for each backend, what is missing, and what brings it."""
+"""What this machine has for each backend, what is missing, and what brings it.
+
+The lines for a backend come from its own declaration (``Backend.checks``): adding a backend adds
+its lines here without an edit.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from trtbench import backends, envinfo
+from trtbench.backends.base import Check
+from trtbench.errors import TrtbenchError
 
-from trtbench import envinfo
-
-
-@dataclass(frozen=True)
-class Check:
-    """One line of the doctor's table."""
-
-    component: str
-    found: str  # version or fact; "" when missing
-    needed_for: str
-    fix: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.found)
+__all__ = ["Check", "checks", "backend_states"]
 
 
 def _version_check(package: str, needed_for: str, fix: str) -> Check:
@@ -37,47 +29,31 @@ def checks() -> list[Check]:
         _version_check("onnx", "export, graphs", "pip install onnx==1.17.0"),
         _version_check("onnxconverter-common", "fp16 graphs", "pip install onnxconverter-common"),
     ]
-    try:
-        import onnxruntime as ort
-
-        providers = ", ".join(p.replace("ExecutionProvider", "") for p in ort.get_available_providers())
-        found.append(Check("onnxruntime", f"{ort.__version__} ({providers})", "onnxruntime-* backends"))
-        if "CUDAExecutionProvider" not in ort.get_available_providers():
-            found.append(Check("onnxruntime CUDA provider", "", "onnxruntime-cuda backend",
-                               "pip install onnxruntime-gpu"))
-    except ImportError:
-        found.append(Check("onnxruntime", "", "onnxruntime-* backends", "pip install onnxruntime"))
     listed = gpus()
     gpu_text = "; ".join(f"{g['name']} (driver {g['driver']}, {g['memory_mib']} MiB)" for g in listed)
     found.append(Check("NVIDIA GPU", gpu_text, "tensorrt, onnxruntime-cuda",
                        "" if listed else "a machine with an NVIDIA GPU and its driver"))
-    found += _tensorrt_checks()
-    found.append(_version_check("nvidia-ml-py", "GPU clocks/power in records", "pip install 'trtbench[tensorrt]'"))
+    seen = {check.component for check in found}
+    for name in backends.backend_names()[1:]:
+        for check in backends.backend_class(name).checks():
+            if check.component not in seen:
+                seen.add(check.component)
+                found.append(check)
     found.append(_version_check("matplotlib", "report --plot", "pip install 'trtbench[plot]'"))
     return found
 
 
-def _tensorrt_checks() -> list[Check]:
-    """TensorRT and the CUDA bindings: installed, and loadable (the libraries are separate wheels)."""
-    result = []
-    bindings = envinfo.package_version("tensorrt") or envinfo.package_version("tensorrt-cu12-bindings") \
-        or envinfo.package_version("tensorrt-cu13-bindings")
-    loaded = ""
-    if bindings:
-        try:
-            import tensorrt
-
-            loaded = tensorrt.__version__
-        except Exception as exc:  # the bindings import fails without libnvinfer
-            loaded = ""
-            result.append(Check("tensorrt libraries", "", "tensorrt backend",
-                                f"the bindings {bindings} are installed but do not load ({type(exc).__name__}): "
-                                "pip install 'trtbench[tensorrt]' on a machine that reaches NVIDIA's index"))
-    result.insert(0, Check("tensorrt", loaded, "tensorrt backend",
-                           "" if loaded else "pip install 'trtbench[tensorrt]' (TensorRT 10.x or 11.x)"))
-    cuda = envinfo.package_version("cuda-python") or envinfo.package_version("cuda-bindings")
-    pycuda = envinfo.package_version("pycuda")
-    found = ", ".join(f"{n} {v}" for n, v in (("cuda-python", cuda), ("pycuda", pycuda)) if v)
-    result.append(Check("CUDA bindings", found, "tensorrt backend (buffers, events)",
-                        "" if found else "pip install 'trtbench[tensorrt]' (or 'trtbench[pycuda]')"))
-    return result
+def backend_states() -> tuple[dict[str, dict], str]:
+    """Each backend's availability (reason and fix), and what `--backend auto` chooses."""
+    states = {}
+    for name in backends.backend_names()[1:]:
+        state = backends.create(name).availability()
+        states[name] = {"available": state.ok, "reason": state.reason, "fix": state.fix,
+                        "can_time": backends.backend_class(name).can_time,
+                        "can_infer": backends.backend_class(name).can_infer,
+                        "precisions": list(backends.backend_class(name).precisions)}
+    try:
+        _, choice = backends.choose("auto")
+    except TrtbenchError as exc:
+        choice = str(exc)
+    return states, choice

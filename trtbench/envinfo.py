@@ -9,8 +9,7 @@ from importlib import metadata
 import trtbench
 
 EXPORT_PACKAGES = ("paddlepaddle", "paddle2onnx", "onnx", "onnxruntime")
-ALL_PACKAGES = EXPORT_PACKAGES + ("numpy", "onnxconverter-common", "tensorrt", "cuda-python", "pycuda",
-                                  "nvidia-ml-py")
+CORE_PACKAGES = EXPORT_PACKAGES + ("numpy", "onnxconverter-common", "pycuda")
 
 
 def package_version(name: str) -> str | None:
@@ -21,10 +20,18 @@ def package_version(name: str) -> str | None:
         return None
 
 
-def versions(packages=ALL_PACKAGES) -> dict[str, str | None]:
-    """Versions of trtbench and ``packages`` (None where not installed)."""
-    found = {"trtbench": trtbench.__version__}
-    found.update({name: package_version(name) for name in packages})
+def all_packages() -> tuple[str, ...]:
+    """What every run file records the version of: trtbench's own packages and every backend's."""
+    from trtbench import backends
+
+    declared = [p for name in backends.backend_names()[1:] for p in backends.backend_class(name).packages]
+    return tuple(dict.fromkeys([*CORE_PACKAGES, *declared]))
+
+
+def versions(packages: tuple[str, ...] | None = None) -> dict[str, str | None]:
+    """Versions of trtbench and ``packages`` (default: all_packages(); None where not installed)."""
+    found: dict[str, str | None] = {"trtbench": trtbench.__version__}
+    found.update({name: package_version(name) for name in (packages if packages is not None else all_packages())})
     return found
 
 

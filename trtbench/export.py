@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from trtbench import envinfo
-from trtbench.artifacts import atomic_write_json, read_json, sha256_file, temporary_path
+from trtbench import artifacts, envinfo
+from trtbench.artifacts import sha256_file
 from trtbench.errors import TrtbenchError
+from trtbench.inputs import PARITY_SEED, seeded_input
 from trtbench.lazy import import_paddle
 from trtbench.zoo import INPUT_SHAPE, Variant
 
@@ -23,7 +24,7 @@ DEFAULT_OPSET = 17
 DEFAULT_SEED = 0
 PARITY_TOLERANCE = 1e-4  # max |onnx - paddle| / max |paddle|
 PARITY_BATCH = 2
-METADATA_SCHEMA = "trtbench.export/1"
+EXPORT_KIND = "export"
 
 
 @dataclass
@@ -39,11 +40,6 @@ class ExportResult:
 def onnx_path(output_dir: Path, name: str) -> Path:
     """Where the ONNX file of variant ``name`` lives."""
     return Path(output_dir) / f"{name}.onnx"
-
-
-def metadata_path(model_path: Path) -> Path:
-    """The metadata file that sits beside an exported ONNX file."""
-    return model_path.with_name(model_path.name + ".json")
 
 
 def check_opset(opset: int) -> None:
@@ -78,36 +74,24 @@ def ensure_writable_dir(directory: Path) -> Path:
     return directory
 
 
+def export_metadata(artifact: artifacts.Artifact) -> dict:
+    """An export's facts in one flat dict: its key (variant, opset, weights, versions), what export
+    recorded (input, counts, parity) and the ONNX file's sha256."""
+    return {**artifact.key, **artifact.info, "onnx_sha256": artifact.sha256}
+
+
 def existing_export(model_path: Path) -> dict | None:
-    """The metadata of a complete export at ``model_path`` (file unchanged since it was written), else None."""
-    meta = read_json(metadata_path(model_path))
-    if not isinstance(meta, dict) or meta.get("schema") != METADATA_SCHEMA:
-        return None
-    try:
-        stat = model_path.stat()
-    except OSError:
-        return None
-    if stat.st_size != meta.get("onnx_bytes") or stat.st_mtime_ns != meta.get("onnx_mtime_ns"):
-        return None
-    return meta
-
-
-def up_to_date(model_path: Path, request: dict, verify: bool) -> dict | None:
-    """The metadata of an existing export made exactly as ``request`` asks, else None."""
-    meta = existing_export(model_path)
-    if meta is None or any(meta.get(key) != value for key, value in request.items()):
-        return None
-    if verify and not meta.get("parity", {}).get("checked"):
-        return None
-    return meta
+    """The metadata of a valid export at ``model_path`` (its file matches its recorded sha256), else None."""
+    found = artifacts.valid(model_path, EXPORT_KIND)
+    return export_metadata(found) if found is not None else None
 
 
 def ensure_exported(variant: Variant, output_dir: Path) -> ExportResult:
     """The variant's export in ``output_dir`` whatever its weights; exported with defaults if missing."""
     path = onnx_path(output_dir, variant.name)
-    meta = existing_export(path)
-    if meta is not None and meta.get("variant") == variant.name:
-        return ExportResult(variant.name, path, meta, skipped=True)
+    found = artifacts.valid(path, EXPORT_KIND)
+    if found is not None and found.key.get("variant") == variant.name:
+        return ExportResult(variant.name, path, export_metadata(found), skipped=True)
     return export_variant(variant, output_dir)
 
 
@@ -118,60 +102,49 @@ def export_variant(variant: Variant, output_dir: Path, weights: Path | None = No
     check_opset(opset)
     source = weights_source(weights, seed)
     output_dir = ensure_writable_dir(output_dir)
-    target = onnx_path(output_dir, variant.name)
-    request = {"variant": variant.name, "opset": opset, "weights": source,
-               "versions": envinfo.versions(envinfo.EXPORT_PACKAGES)}
-    if not force:
-        meta = up_to_date(target, request, verify)
-        if meta is not None:
-            return ExportResult(variant.name, target, meta, skipped=True)
+    key = {"variant": variant.name, "opset": opset, "weights": source,
+           "versions": envinfo.versions(envinfo.EXPORT_PACKAGES)}
 
+    def unchecked(found: artifacts.Artifact) -> str | None:
+        return "its parity was not checked" if verify and not found.info.get("parity", {}).get("checked") else None
+
+    made = artifacts.ensure(onnx_path(output_dir, variant.name), EXPORT_KIND, key,
+                            lambda tmp: _export(variant, weights, seed, opset, verify, tmp),
+                            usable=unchecked, force=force)
+    return ExportResult(variant.name, made.path, export_metadata(made), skipped=not made.made)
+
+
+def _export(variant: Variant, weights: Path | None, seed: int, opset: int, verify: bool, target: Path) -> dict:
+    """Paddle -> ONNX at ``target``, passes, checker and parity; what it found, for the metadata."""
     started = time.perf_counter()
     model = _paddle_model(variant, weights, seed)
     import onnx
 
     from trtbench import graph
 
-    # The old metadata goes first: a crash from here on leaves no export that looks valid.
-    metadata_path(target).unlink(missing_ok=True)
-    tmp = temporary_path(target)
     # Paddle's reference output, taken before to_static turns the layer into a static program.
     expected = _paddle_output(model) if verify else None
-    try:
-        _paddle_to_onnx(model, tmp, opset)
-        proto = onnx.load(str(tmp))
-        graph.constants_to_initializers(proto)
-        graph.name_batch_dimension(proto)
-        onnx.checker.check_model(proto)
-        onnx.save(proto, str(tmp))
-        parity = _parity(expected, tmp) if verify else {"checked": False}
-        if verify and not parity["max_rel_error"] <= PARITY_TOLERANCE:
-            raise TrtbenchError(
-                f"{variant.name}: ONNX Runtime and Paddle disagree (relative error "
-                f"{parity['max_rel_error']:.2e} > {PARITY_TOLERANCE:.0e}); the export is not kept")
-        counts = graph.count(proto)
-        input_name, input_dims = graph.input_shape(proto)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    stat = target.stat()
-    meta = {
-        "schema": METADATA_SCHEMA,
-        **request,
-        "onnx_sha256": sha256_file(target),
-        "onnx_bytes": stat.st_size,
-        "onnx_mtime_ns": stat.st_mtime_ns,
+    _paddle_to_onnx(model, target, opset)
+    proto = onnx.load(str(target))
+    graph.constants_to_initializers(proto)
+    graph.name_batch_dimension(proto)
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(target))
+    parity = _parity(expected, target) if expected is not None else {"checked": False}
+    if verify and not parity["max_rel_error"] <= PARITY_TOLERANCE:
+        raise TrtbenchError(
+            f"{variant.name}: ONNX Runtime and Paddle disagree (relative error "
+            f"{parity['max_rel_error']:.2e} > {PARITY_TOLERANCE:.0e}); the export is not kept")
+    counts = graph.count(proto)
+    input_name, input_dims = graph.input_shape(proto)
+    return {
         "input": {"name": input_name, "shape": input_dims},
         "macs": counts.macs,
         "flops_g": round(counts.flops_g, 4),
         "params": counts.params,
         "parity": parity,
         "export_seconds": round(time.perf_counter() - started, 2),
-        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    atomic_write_json(metadata_path(target), meta)
-    return ExportResult(variant.name, target, meta, skipped=False)
 
 
 def _paddle_model(variant: Variant, weights: Path | None, seed: int):
@@ -267,9 +240,9 @@ def _last_error_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-def parity_input(batch: int = PARITY_BATCH, seed: int = DEFAULT_SEED) -> np.ndarray:
+def parity_input() -> np.ndarray:
     """The seeded input on which ONNX and Paddle outputs are compared."""
-    return np.random.default_rng(seed).standard_normal((batch, *INPUT_SHAPE)).astype(np.float32)
+    return seeded_input(PARITY_BATCH, PARITY_SEED)
 
 
 def _paddle_output(model) -> np.ndarray:

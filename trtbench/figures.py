@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trtbench.artifacts import read_json
-from trtbench.export import METADATA_SCHEMA, metadata_path, onnx_path
+from trtbench.artifacts import read_metadata
+from trtbench.counts import architecture_counts
+from trtbench.export import EXPORT_KIND, onnx_path
 from trtbench.zoo import Variant
 
 MISMATCH = 0.01  # relative difference above which trtbench's count and the page's disagree
@@ -13,15 +14,18 @@ FLOPS_CONVENTION = "FLOPS = 2 x multiply-accumulates of conv and linear layers a
 
 
 def counted(variant: Variant, models_dir: Path | None) -> tuple[int, int, str]:
-    """(MACs, trainable parameters, source): from the exported ONNX graph when there is one."""
+    """(MACs, trainable parameters, source): from the exported ONNX graph when there is one,
+    else worked out from the variant's architecture (source "architecture")."""
     if models_dir is not None:
-        meta = read_json(metadata_path(onnx_path(models_dir, variant.name)))
-        if isinstance(meta, dict) and meta.get("schema") == METADATA_SCHEMA and "macs" in meta:
-            return int(meta["macs"]), int(meta["params"]), "onnx"
-    from trtbench.architectures import build_model, count_macs, trainable_parameters
-
-    model = build_model(variant)
-    return count_macs(model), trainable_parameters(model), "paddle"
+        # The recorded figures, not a sha256 check of the file: hashing 14 large ONNX files is not
+        # worth it for a display, and the counts do not depend on the weights anyway.
+        meta = read_metadata(onnx_path(models_dir, variant.name), EXPORT_KIND)
+        info = meta.get("info") if meta is not None else None
+        if isinstance(info, dict) and "macs" in info:
+            return int(info["macs"]), int(info["params"]), "onnx"
+    # Arithmetic, not a Paddle model: building 14 of them made `trtbench models` take seconds.
+    counts = architecture_counts(variant)
+    return counts.macs, counts.params, "architecture"
 
 
 def model_row(variant: Variant, models_dir: Path | None) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import shutil
 import subprocess
+from typing import Any
 
 
 @functools.lru_cache(maxsize=1)
@@ -126,7 +127,7 @@ class Telemetry:
         """min / median / max of each sampled quantity, and the sample count."""
         import statistics
 
-        result = {"samples": len(self.samples)}
+        result: dict[str, Any] = {"samples": len(self.samples)}
         for key in self.samples[0] if self.samples else ():
             values = [s[key] for s in self.samples]
             result[key] = {"min": min(values), "median": statistics.median(values), "max": max(values)}

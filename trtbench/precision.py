@@ -12,15 +12,14 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from trtbench import envinfo
-from trtbench.artifacts import atomic_write_json, read_json, sha256_file, temporary_path
+from trtbench.artifacts import sha256_file
 from trtbench.errors import TrtbenchError
+from trtbench.inputs import CALIBRATION_SEED, seeded_input
 
 PRECISIONS = ("fp32", "fp16", "int8")
 CALIBRATION_IMAGES = 32  # images (or random inputs) the INT8 ranges are taken from
-GRAPH_SCHEMA = "trtbench.graph/1"
+GRAPH_KIND = "graph"
 
 
 def parse_precisions(text: str) -> list[str]:
@@ -46,7 +45,7 @@ class Calibration:
     """Where INT8 activation ranges come from: preprocessed images, or seeded random inputs."""
 
     images: tuple[Path, ...] = ()
-    seed: int = 0
+    seed: int = CALIBRATION_SEED
 
     @property
     def random(self) -> bool:
@@ -65,9 +64,7 @@ class Calibration:
     def inputs(self):
         """One (1, 3, 224, 224) input at a time."""
         if self.random:
-            rng = np.random.default_rng(self.seed)
-            for _ in range(CALIBRATION_IMAGES):
-                yield rng.standard_normal((1, 3, 224, 224)).astype(np.float32)
+            yield from (sample[None] for sample in seeded_input(CALIBRATION_IMAGES, self.seed))
             return
         from trtbench.preprocess import load_image
 
@@ -75,7 +72,7 @@ class Calibration:
             yield load_image(path)[None]
 
 
-def calibration_from(folder: Path | None, seed: int = 0) -> Calibration:
+def calibration_from(folder: Path | None, seed: int = CALIBRATION_SEED) -> Calibration:
     """The first CALIBRATION_IMAGES images under ``folder`` (sorted), or random inputs when None."""
     if folder is None:
         return Calibration(seed=seed)
@@ -90,40 +87,33 @@ def calibration_from(folder: Path | None, seed: int = 0) -> Calibration:
     return Calibration(images=tuple(images), seed=seed)
 
 
-def recorded_sha256(path: Path) -> str:
-    """sha256 of a graph: an unchanged export's recorded one (no rehash of a large file), else computed."""
-    from trtbench.export import existing_export
+def source_sha256(path: Path) -> str:
+    """sha256 of the graph a derived graph or an engine is made from (checked against its file)."""
+    from trtbench import artifacts
 
-    meta = existing_export(Path(path))
-    return meta["onnx_sha256"] if meta is not None else sha256_file(Path(path))
+    return artifacts.current_sha256(Path(path))
 
 
 def graph_for(fp32_path: Path, precision: str, calibration: Calibration | None = None) -> Path:
-    """The graph to run at ``precision``, made and cached on first use, redone when its inputs changed."""
+    """The graph to run at ``precision``, made and cached on first use, remade when its inputs changed."""
+    from trtbench import artifacts
+
     if precision not in PRECISIONS:
         raise TrtbenchError(f"unknown precision '{precision}': choose from {', '.join(PRECISIONS)}")
     if precision == "fp32":
         return fp32_path
-    target = graph_path(fp32_path, precision)
-    request = {"schema": GRAPH_SCHEMA, "precision": precision, "source_sha256": recorded_sha256(fp32_path)}
+    key = {"precision": precision, "source_sha256": source_sha256(fp32_path)}
     if precision == "fp16":
-        request["converter"] = envinfo.package_version("onnxconverter-common")
+        key["converter"] = f"onnxconverter-common {envinfo.package_version('onnxconverter-common')}"
+        made = artifacts.ensure(graph_path(fp32_path, precision), GRAPH_KIND, key,
+                                lambda tmp: _write_fp16(fp32_path, tmp))
     else:
         calibration = calibration or Calibration()
-        request["quantizer"] = envinfo.package_version("onnxruntime")
-        request["calibration"] = calibration.key()
-    meta_file = target.with_name(target.name + ".json")
-    meta = read_json(meta_file)
-    if isinstance(meta, dict) and all(meta.get(k) == v for k, v in request.items()) and target.is_file():
-        if target.stat().st_size == meta.get("bytes"):
-            return target
-    meta_file.unlink(missing_ok=True)
-    if precision == "fp16":
-        _write_fp16(fp32_path, target)
-    else:
-        _write_int8(fp32_path, target, calibration)
-    atomic_write_json(meta_file, {**request, "bytes": target.stat().st_size, "sha256": sha256_file(target)})
-    return target
+        key["quantizer"] = f"onnxruntime {envinfo.package_version('onnxruntime')}"
+        key["calibration"] = calibration.key()
+        made = artifacts.ensure(graph_path(fp32_path, precision), GRAPH_KIND, key,
+                                lambda tmp: _write_int8(fp32_path, tmp, calibration))
+    return made.path
 
 
 def _write_fp16(source: Path, target: Path) -> None:
@@ -136,13 +126,7 @@ def _write_fp16(source: Path, target: Path) -> None:
         # The converter warns once per weight it clamps to FP16's range; that is what FP16 means.
         warnings.simplefilter("ignore", UserWarning)
         converted = float16.convert_float_to_float16(model, keep_io_types=True)
-    tmp = temporary_path(target)
-    try:
-        onnx.save(converted, str(tmp))
-        tmp.replace(target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    onnx.save(converted, str(target))
 
 
 def _write_int8(source: Path, target: Path, calibration: Calibration) -> None:
@@ -167,18 +151,13 @@ def _write_int8(source: Path, target: Path, calibration: Calibration) -> None:
         def get_next(self):
             return next(self.feed, None)
 
-    tmp = temporary_path(target)
     quiet = logging.getLogger()
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # the quantizer logs advice on every call
     try:
-        quantize_static(str(source), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+        quantize_static(str(source), str(target), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                         op_types_to_quantize=["Conv", "MatMul", "Add"], calibrate_method=CalibrationMethod.MinMax,
                         extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
-        tmp.replace(target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     finally:
         quiet.setLevel(level)

@@ -25,7 +25,7 @@ def preprocess(image) -> np.ndarray:
     scale = RESIZE_SHORT / min(width, height)
     size = (max(CROP, round(width * scale)), max(CROP, round(height * scale)))
     if size != image.size:
-        image = image.resize(size, Image.BILINEAR)
+        image = image.resize(size, Image.Resampling.BILINEAR)
     left = (size[0] - CROP) // 2
     top = (size[1] - CROP) // 2
     crop = np.asarray(image.crop((left, top, left + CROP, top + CROP)), dtype=np.float32) / 255.0

@@ -6,6 +6,7 @@ from rich import box
 from rich.table import Table
 
 from trtbench.figures import FLOPS_CONVENTION, MISMATCH
+from trtbench.records import AccuracyRecord, LatencyRecord, Record
 from trtbench.zoo import VARIANTS, model_order_key
 
 
@@ -59,52 +60,55 @@ SECTION_TITLES = {"fp16": "FP16", "fp32": "FP32", "int8": "INT8"}
 PRECISION_ORDER = {"fp16": 0, "fp32": 1, "int8": 2}  # the page's order, INT8 after it
 
 
-def latency_groups(records: list[dict]) -> list[tuple[tuple[str, str, str], list[dict]]]:
+GroupKey = tuple[str, str, str]  # (precision, backend, device)
+
+
+def latency_groups(records: list[Record]) -> list[tuple[GroupKey, list[LatencyRecord]]]:
     """Records grouped by (precision, backend, device): FP16 first as on the page, then FP32."""
-    groups: dict[tuple[str, str, str], list[dict]] = {}
+    groups: dict[GroupKey, list[LatencyRecord]] = {}
     for record in latency_records(records):
-        groups.setdefault((record["precision"], record["backend"], record["device"]), []).append(record)
+        groups.setdefault((record.precision, record.backend, record.device), []).append(record)
     return sorted(groups.items(), key=lambda item: (PRECISION_ORDER.get(item[0][0], 9), item[0][1], item[0][2]))
 
 
-def latency_records(records: list[dict]) -> list[dict]:
+def latency_records(records: list[Record]) -> list[LatencyRecord]:
     """The timing records (not accuracy ones)."""
-    return [r for r in records if r.get("kind", "latency") == "latency"]
+    return [r for r in records if isinstance(r, LatencyRecord)]
 
 
-def accuracy_records(records: list[dict]) -> list[dict]:
+def accuracy_records(records: list[Record]) -> list[AccuracyRecord]:
     """The records of `trtbench eval`."""
-    return [r for r in records if r.get("kind") == "accuracy"]
+    return [r for r in records if isinstance(r, AccuracyRecord)]
 
 
-def _batches(records: list[dict]) -> list[int]:
-    return sorted({r["batch"] for r in records})
+def _batches(records: list[LatencyRecord]) -> list[int]:
+    return sorted({r.batch for r in records})
 
 
-def _by_model(records: list[dict]) -> dict[str, dict[int, dict]]:
-    rows: dict[str, dict[int, dict]] = {}
+def _by_model(records: list[LatencyRecord]) -> dict[str, dict[int, LatencyRecord]]:
+    rows: dict[str, dict[int, LatencyRecord]] = {}
     for record in records:
-        rows.setdefault(record["model"], {})[record["batch"]] = record
+        rows.setdefault(record.model, {})[record.batch] = record
     return {name: rows[name] for name in sorted(rows, key=model_order_key)}
 
 
-def _cell(record: dict | None, reference: float | None = None) -> str:
+def _cell(record: LatencyRecord | None, reference: float | None = None) -> str:
     if record is None:
         return ""
-    if record.get("status") != "ok":
+    if not record.ok or record.median_ms is None:
         return "failed"
-    value = record["latency_ms"]["median"]
+    value = record.median_ms
     text = f"{value:.3f}"
-    if record.get("cov_warning"):
+    if record.cov_warning:
         text += "~"
-    if record.get("verify") and not record["verify"].get("passed"):
+    if record.verify and not record.verify.get("passed"):
         text += "✗"
     if reference is not None:
         text += f" ({reference:.3f}, {value / reference:.2f}x)"
     return text
 
 
-def _cell_rows(records: list[dict], precision: str, batches: list[int], reference: bool):
+def _cell_rows(records: list[LatencyRecord], precision: str, batches: list[int], reference: bool):
     """(model, [cell text per batch]) in the page's order, with the page's value when asked."""
     for name, cells in _by_model(records).items():
         variant = VARIANTS.get(name)
@@ -115,15 +119,15 @@ def _cell_rows(records: list[dict], precision: str, batches: list[int], referenc
         yield name, row
 
 
-def group_title(key: tuple[str, str, str], records: list[dict]) -> str:
+def group_title(key: GroupKey, records: list[LatencyRecord]) -> str:
     """'FP16 latency (ms): <backend> on <device>, median <metric>'."""
     precision, backend, device = key
-    metric = records[0].get("metric", "latency")
+    metric = records[0].metric
     section = SECTION_TITLES.get(precision, precision.upper())
     return f"{section} latency (ms): {backend} on {device}, median {metric}"
 
 
-def latency_table(key, records: list[dict], reference: bool = False) -> Table:
+def latency_table(key: GroupKey, records: list[LatencyRecord], reference: bool = False) -> Table:
     """One precision/backend/device as the page lays it out: a row per model, a column per batch."""
     precision = key[0]
     table = Table(title=group_title(key, records), box=box.SIMPLE_HEAD)
@@ -134,18 +138,17 @@ def latency_table(key, records: list[dict], reference: bool = False) -> Table:
     for name, row in _cell_rows(records, precision, batches, reference):
         table.add_row(name, *row)
     notes = ["'~': coefficient of variation above 2.5%, the number is unstable"]
-    if any(r.get("verify") for r in records):
+    if any(r.verify for r in records):
         notes.append("'✗': the engine failed its output check against Paddle (trtbench run --verify)")
     if reference:
         notes.append("(page's 2020 V100 value, measured / page): the page timed Paddle Inference's "
                      "TensorRT subgraph on a V100 without copies")
-    failed = [r for r in records if r.get("status") != "ok"]
-    notes += [f"{r['model']} batch {r['batch']} failed: {r.get('error')}" for r in failed]
+    notes += [f"{r.model} batch {r.batch} failed: {r.error}" for r in records if not r.ok]
     table.caption = "\n".join(notes)
     return table
 
 
-def latency_markdown(key, records: list[dict], reference: bool = False) -> str:
+def latency_markdown(key: GroupKey, records: list[LatencyRecord], reference: bool = False) -> str:
     """One latency section in the page's exact markdown layout."""
     precision = key[0]
     batches = _batches(records)
@@ -156,7 +159,7 @@ def latency_markdown(key, records: list[dict], reference: bool = False) -> str:
     return "\n".join(lines)
 
 
-def markdown_report(records: list[dict], model_rows: list[dict], reference: bool = False) -> str:
+def markdown_report(records: list[Record], model_rows: list[dict], reference: bool = False) -> str:
     """The whole page again: the models table, then a latency section per precision/backend/device."""
     parts = ["## Accuracy, FLOPS and parameters", "", models_markdown(model_rows), ""]
     for key, group in latency_groups(records):
@@ -181,13 +184,19 @@ CSV_FIELDS = ("kind", "model", "backend", "device", "precision", "batch", "statu
               "iterations", "build_s", "top1", "top5", "images", "run_id", "finished_at")
 
 
-def json_records(records: list[dict]) -> list[dict]:
+def _field(record: Record, name: str):
+    """A record's field by its JSON name (None where its kind has no such field)."""
+    if name == "kind":
+        return record.kind
+    return getattr(record, name, None)
+
+
+def json_records(records: list[Record]) -> list[dict]:
     """Records with the fields a script can rely on, in the page's model order."""
-    return [{field: record.get(field, "latency" if field == "kind" else None) for field in JSON_FIELDS}
-            for record in sort_records(records)]
+    return [{name: _field(record, name) for name in JSON_FIELDS} for record in sort_records(records)]
 
 
-def csv_text(records: list[dict]) -> str:
+def csv_text(records: list[Record]) -> str:
     """One CSV row per record."""
     import csv
     import io
@@ -196,49 +205,49 @@ def csv_text(records: list[dict]) -> str:
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     for record in sort_records(records):
-        row = {field: record.get(field, "latency" if field == "kind" else None) for field in CSV_FIELDS}
-        for stat, value in (record.get("latency_ms") or {}).items():
+        row = {name: _field(record, name) for name in CSV_FIELDS}
+        for stat, value in (getattr(record, "latency_ms", None) or {}).items():
             row[f"latency_ms_{stat}"] = value
         writer.writerow(row)
     return out.getvalue()
 
 
-def sort_records(records: list[dict]) -> list[dict]:
+def sort_records(records: list[Record]) -> list[Record]:
     """Records in report order: precision, backend, device, page model order, batch."""
-    return sorted(records, key=lambda r: (PRECISION_ORDER.get(r["precision"], 9), r["backend"], r["device"],
-                                          model_order_key(r["model"]), r["batch"]))
+    return sorted(records, key=lambda r: (PRECISION_ORDER.get(r.precision, 9), r.backend, r.device,
+                                          model_order_key(r.model), r.batch))
 
 
-def plot(records: list[dict], path) -> None:
+def plot(records: list[Record], path) -> None:
     """A PNG: latency against batch per model, a panel per precision, and FP16 speed-up over FP32."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ok = [r for r in latency_records(records) if r.get("status") == "ok"]
-    precisions = [p for p in ("fp16", "fp32") if any(r["precision"] == p for r in ok)]
+    ok = [r for r in latency_records(records) if r.ok]
+    precisions = [p for p in ("fp16", "fp32") if any(r.precision == p for r in ok)]
     fig, axes = plt.subplots(1, len(precisions) + 1, figsize=(6 * (len(precisions) + 1), 4.5), squeeze=False)
     axes = axes[0]
     for axis, precision in zip(axes, precisions, strict=False):
-        for name, cells in _by_model([r for r in ok if r["precision"] == precision]).items():
+        for name, cells in _by_model([r for r in ok if r.precision == precision]).items():
             batches = sorted(cells)
-            axis.plot(batches, [cells[b]["latency_ms"]["median"] for b in batches], marker="o", label=name)
+            axis.plot(batches, [cells[b].median_ms for b in batches], marker="o", label=name)
         axis.set(title=f"{precision.upper()} median latency", xlabel="batch size", ylabel="ms", xscale="log")
         axis.legend(fontsize="small")
     speed = axes[-1]
-    fp16 = _by_model([r for r in ok if r["precision"] == "fp16"])
-    fp32 = _by_model([r for r in ok if r["precision"] == "fp32"])
+    fp16 = _by_model([r for r in ok if r.precision == "fp16"])
+    fp32 = _by_model([r for r in ok if r.precision == "fp32"])
     for name in fp16:
         batches = sorted(set(fp16[name]) & set(fp32.get(name, {})))
         if batches:
-            ratios = [fp32[name][b]["latency_ms"]["median"] / fp16[name][b]["latency_ms"]["median"] for b in batches]
+            ratios = [_ratio(fp32[name][b], fp16[name][b]) for b in batches]
             speed.plot(batches, ratios, marker="o", label=name)
     speed.axhline(1.0, color="grey", linewidth=0.8)
     speed.set(title="FP16 speed-up over FP32", xlabel="batch size", ylabel="FP32 / FP16 latency", xscale="log")
     if fp16 and fp32:
         speed.legend(fontsize="small")
-    devices = sorted({f"{r['backend']} on {r['device']}" for r in ok})
+    devices = sorted({f"{r.backend} on {r.device}" for r in ok})
     fig.suptitle("; ".join(devices), fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -248,33 +257,53 @@ def plot(records: list[dict], path) -> None:
 # --- accuracy (trtbench eval) ---------------------------------------------------------------
 
 
-def _accuracy_rows(records: list[dict]):
-    for record in sorted(records, key=lambda r: (model_order_key(r["model"]), r["backend"],
-                                                 PRECISION_ORDER.get(r["precision"], 9))):
-        variant = VARIANTS.get(record["model"])
+def _ratio(slow: LatencyRecord, fast: LatencyRecord) -> float:
+    return (slow.median_ms or 0.0) / (fast.median_ms or 1.0)
+
+
+def _accuracy_rows(records: list[AccuracyRecord]):
+    for record in sorted(records, key=lambda r: (model_order_key(r.model), r.backend,
+                                                 PRECISION_ORDER.get(r.precision, 9))):
+        variant = VARIANTS.get(record.model)
         yield record, variant
 
 
-def accuracy_table(records: list[dict]) -> Table:
+def accuracy_table(records: list[AccuracyRecord]) -> Table:
     """Measured Top-1/Top-5 beside the page's, per model, backend and precision."""
     table = Table(title="Accuracy: the page's Top1/Top5 beside trtbench eval", box=box.SIMPLE_HEAD)
     for header in ("Models", "Top1", "Top5", "backend", "precision", "images", "Top1 ours", "Top5 ours"):
         table.add_column(header, justify="left" if header in ("Models", "backend", "precision") else "right")
     for record, variant in _accuracy_rows(records):
-        table.add_row(record["model"], _fmt(variant.top1 if variant else None), _fmt(variant.top5 if variant else None),
-                      f"{record['backend']} on {record['device']}", record["precision"], str(record.get("images")),
-                      _fmt(record.get("top1")), _fmt(record.get("top5")))
-    table.caption = "Weights: " + "; ".join(sorted({f"{r['model']}: {r.get('weights', '?')}" for r in records}))
+        table.add_row(record.model, _fmt(variant.top1 if variant else None), _fmt(variant.top5 if variant else None),
+                      f"{record.backend} on {record.device}", record.precision, str(record.images),
+                      _fmt(record.top1), _fmt(record.top5))
+    table.caption = "Weights: " + "; ".join(sorted({f"{r.model}: {r.weights or '?'}" for r in records}))
     return table
 
 
-def accuracy_markdown(records: list[dict]) -> str:
+def accuracy_markdown(records: list[AccuracyRecord]) -> str:
     """The accuracy table in markdown."""
     lines = ["## Accuracy (trtbench eval)", "",
              "| Models | Top1 | Top5 | Backend | Precision | Images | Top1<br>(trtbench) | Top5<br>(trtbench) |",
              "|:--:|:--:|:--:|:--:|:--:|:--:|:--:|:--:|"]
     for record, variant in _accuracy_rows(records):
-        lines.append(f"| {record['model']} | {_fmt(variant.top1 if variant else None)} "
-                     f"| {_fmt(variant.top5 if variant else None)} | {record['backend']} | {record['precision']} "
-                     f"| {record.get('images')} | {_fmt(record.get('top1'))} | {_fmt(record.get('top5'))} |")
+        lines.append(f"| {record.model} | {_fmt(variant.top1 if variant else None)} "
+                     f"| {_fmt(variant.top5 if variant else None)} | {record.backend} | {record.precision} "
+                     f"| {record.images} | {_fmt(record.top1)} | {_fmt(record.top5)} |")
     return "\n".join(lines)
+
+
+# --- output checks (trtbench verify) --------------------------------------------------------
+
+
+def verify_table(rows: list[dict], backend: str, batch: int) -> Table:
+    """Each engine's figures against Paddle's output, and whether it passed."""
+    table = Table(title=f"Output check against Paddle ({backend}, {batch} inputs)", box=box.SIMPLE_HEAD)
+    for header in ("Models", "precision", "max abs err", "max rel err", "min cosine", "top-1 agree",
+                   "top-5 agree", "result"):
+        table.add_column(header, justify="left" if header in ("Models", "precision", "result") else "right")
+    for row in rows:
+        table.add_row(row["model"], row["precision"], f"{row['max_abs_error']:.2e}", f"{row['max_rel_error']:.2e}",
+                      f"{row['min_cosine']:.6f}", f"{row['top1_agree']:.1%}", f"{row['top5_agree']:.1%}",
+                      "pass" if row["passed"] else "FAIL: " + "; ".join(row["failed"]))
+    return table

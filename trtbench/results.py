@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from trtbench.artifacts import atomic_write_json
 from trtbench.errors import TrtbenchError
+from trtbench.records import SCHEMA_VERSION, Record, record_from_json
 
-SCHEMA_VERSION = 1
 TOOL = "trtbench"
-RECORD_KEY = ("kind", "model", "backend", "device", "precision", "batch")
 
 
 def new_run_id() -> str:
@@ -20,39 +20,56 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(2)
 
 
+@dataclass
+class Run:
+    """A run file's header and its records."""
+
+    run_id: str
+    started_at: str
+    command: list[str]
+    environment: dict
+    records: list[Record] = field(default_factory=list)
+    finished_at: str | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def to_json(self) -> dict:
+        """The run file's JSON form (always the current schema)."""
+        return {"tool": TOOL, "schema_version": SCHEMA_VERSION, "run_id": self.run_id,
+                "started_at": self.started_at, "finished_at": self.finished_at, "command": self.command,
+                "environment": self.environment, "records": [r.to_json() for r in self.records]}
+
+
 class RunFile:
     """A run being written: its header and the records so far, saved after every record."""
 
     def __init__(self, results_dir: Path, environment: dict, command: list[str]):
-        self.run_id = new_run_id()
-        self.path = Path(results_dir) / f"{self.run_id}.json"
-        self.data = {
-            "tool": TOOL,
-            "schema_version": SCHEMA_VERSION,
-            "run_id": self.run_id,
-            "started_at": timestamp(),
-            "finished_at": None,
-            "command": command,
-            "environment": environment,
-            "records": [],
-        }
+        self.run = Run(run_id=new_run_id(), started_at=timestamp(), command=command, environment=environment)
+        self.path = Path(results_dir) / f"{self.run.run_id}.json"
 
-    def add(self, record: dict) -> None:
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
+
+    @property
+    def records(self) -> list[Record]:
+        return self.run.records
+
+    def add(self, record: Record) -> None:
         """Append a finished case and save the file (atomic replace: never half-written)."""
-        self.data["records"].append(record)
+        self.run.records.append(record)
         self.save()
 
     def finish(self) -> None:
         """Mark the run as complete."""
-        self.data["finished_at"] = timestamp()
+        self.run.finished_at = timestamp()
         self.save()
 
     def save(self) -> None:
-        atomic_write_json(self.path, self.data)
+        atomic_write_json(self.path, self.run.to_json())
 
 
-def load_run(path: Path) -> dict:
-    """A run file, checked to be trtbench's and of a schema this version reads."""
+def load_run(path: Path) -> Run:
+    """A run file, checked to be trtbench's and of a schema this version reads; older ones migrated."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -66,7 +83,14 @@ def load_run(path: Path) -> dict:
     if not isinstance(version, int) or version > SCHEMA_VERSION:
         raise TrtbenchError(f"{path} uses results schema {version}, newer than this trtbench reads "
                             f"({SCHEMA_VERSION}): upgrade trtbench")
-    return data
+    run = Run(run_id=str(data.get("run_id") or path.stem), started_at=data.get("started_at") or "",
+              command=data.get("command") or [], environment=data.get("environment") or {},
+              finished_at=data.get("finished_at"), schema_version=version)
+    for index, item in enumerate(data["records"]):
+        record = record_from_json(item, version, where=f"{path} record {index + 1}")
+        record.run_id, record.environment = run.run_id, run.environment
+        run.records.append(record)
+    return run
 
 
 def run_files(results_dir: Path) -> list[Path]:
@@ -74,22 +98,17 @@ def run_files(results_dir: Path) -> list[Path]:
     return sorted(p for p in Path(results_dir).glob("*.json") if not p.name.startswith("."))
 
 
-def load_records(paths: list[Path]) -> list[dict]:
+def load_records(paths: list[Path]) -> list[Record]:
     """All records of the given run files, each with its run id and environment attached."""
-    records = []
-    for path in paths:
-        run = load_run(path)
-        for record in run["records"]:
-            records.append({**record, "run_id": run["run_id"], "environment": run.get("environment", {})})
-    return records
+    return [record for path in paths for record in load_run(path).records]
 
 
-def latest(records: list[dict]) -> list[dict]:
-    """The newest record for each (model, backend, device, precision, batch)."""
-    newest: dict[tuple, dict] = {}
+def latest(records: list[Record]) -> list[Record]:
+    """The newest record for each case (kind, model, backend, device, precision, batch)."""
+    newest: dict[tuple, Record] = {}
     for record in records:
-        key = tuple(record.get(k, "latency") if k == "kind" else record.get(k) for k in RECORD_KEY)
-        if key not in newest or record.get("finished_at", "") >= newest[key].get("finished_at", ""):
+        key = record.key()
+        if key not in newest or record.finished_at >= newest[key].finished_at:
             newest[key] = record
     return list(newest.values())
 

@@ -1,5 +1,6 @@
 """The TensorRT backend driven end to end through the test doubles of tensorrt and the CUDA module."""
 
+import hashlib
 import json
 import shutil
 
@@ -9,8 +10,8 @@ import pytest
 
 from tests.fakes.cuda import FakeCuda
 from tests.fakes.tensorrt import FakeTensorRT
-from trtbench.backends.base import BackendOptions, input_batch
-from trtbench.backends.tensorrt import ROUTES_BY_MAJOR, TENSORRT_API, TensorRTBackend, resolve_typing
+from trtbench.backends.base import input_batch
+from trtbench.backends.tensorrt import ROUTES_BY_MAJOR, TENSORRT_API, TensorRTBackend, TensorRTConfig, resolve_typing
 from trtbench.bench import Case, run_case, sweep
 from trtbench.errors import TrtbenchError
 from trtbench.timing import TimingPolicy
@@ -32,7 +33,7 @@ def model(exported, tmp_path):
 def backend_for(major, gpu=None, **options):
     gpu = gpu or FakeCuda()
     trt = FakeTensorRT(major, gpu)
-    return TensorRTBackend(BackendOptions(**options), trt=trt, cuda=gpu), trt, gpu
+    return TensorRTBackend(TensorRTConfig(**options), trt=trt, cuda=gpu), trt, gpu
 
 
 def test_typing_routes_per_major():
@@ -81,8 +82,11 @@ def test_cache_hit_skips_the_build(model, tmp_path):
     assert len(trt._builds) == 1
     assert first.info["cached"] is False and second.info["cached"] is True
     meta = json.loads((tmp_path / "engines" / "ResNet18.fp32.b1.weak.plan.json").read_text())
-    assert meta["tensorrt"] == "10.13.3.9" and meta["gpu"] == "Fake GPU 80GB" and meta["batch"] == 1
-    assert {"onnx_sha256", "engine_sha256", "build_s", "compute_capability", "builder"} <= set(meta)
+    key = meta["key"]
+    assert key["tensorrt"] == "10.13.3.9" and key["gpu"] == "Fake GPU 80GB" and key["batch"] == 1
+    assert {"onnx_sha256", "compute_capability", "builder"} <= set(key) and "build_s" in meta["info"]
+    assert meta["sha256"] == second.info["engine_sha256"] == hashlib.sha256(
+        (tmp_path / "engines" / "ResNet18.fp32.b1.weak.plan").read_bytes()).hexdigest()
     assert (tmp_path / "engines" / "timing.cache").read_bytes() == b"+"  # created, updated, saved
 
 
@@ -118,7 +122,7 @@ def test_cache_is_rebuilt_when_anything_it_depends_on_changes(model, tmp_path, c
     elif change == "corrupt":
         plan = engines / "ResNet18.fp32.b1.weak.plan"
         plan.write_bytes(plan.read_bytes()[:-1] + b" ")
-    again = TensorRTBackend(BackendOptions(**options), trt=trt, cuda=gpu)
+    again = TensorRTBackend(TensorRTConfig(**options), trt=trt, cuda=gpu)
     engine = again.build(model, "fp32", 1, engines)
     assert engine.info["cached"] is False
     assert reason in engine.info["rebuild_reason"]
@@ -129,17 +133,17 @@ def test_statistics_come_from_the_event_times(model, tmp_path):
     gpu = FakeCuda(compute_ms=[1.0, 2.0, 3.0, 4.0], h2d_ms=0.25, d2h_ms=0.125)
     backend, trt, _ = backend_for(10, gpu=gpu)
     record = run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "engines", QUICK)
-    assert record["status"] == "ok", record.get("error")
+    assert record.status == "ok", record.error
     # one warm-up iteration takes 1.0; the 8 timed ones see 2,3,4,1,2,3,4,1
-    spans = record["spans_ms"]
-    assert record["latency_ms"] == spans["compute"]
+    spans = record.spans_ms
+    assert record.latency_ms == spans["compute"]
     assert spans["compute"]["median"] == 2.5 and spans["compute"]["min"] == 1.0 and spans["compute"]["max"] == 4.0
     assert spans["compute"]["p90"] == 4.0 and spans["compute"]["mean"] == 2.5
     assert spans["h2d"]["median"] == 0.25 and spans["d2h"]["median"] == 0.125
     assert spans["end_to_end"]["median"] == pytest.approx(2.5 + 0.375)
-    assert record["iterations"] == 8 and record["cov"] == pytest.approx(np.std([1, 2, 3, 4]) / 2.5)
-    assert record["method"]["data_transfers"] is True and record["method"]["cuda_graph"] is False
-    assert record["method"]["typing"] == "weak" and record["engine"]["cached"] is False
+    assert record.iterations == 8 and record.cov == pytest.approx(np.std([1, 2, 3, 4]) / 2.5)
+    assert record.method["data_transfers"] is True and record.method["cuda_graph"] is False
+    assert record.method["typing"] == "weak" and record.engine["cached"] is False
     assert trt._enqueues == 1 + 8
     assert not (trt.used - _declared(10))
 
@@ -147,8 +151,8 @@ def test_statistics_come_from_the_event_times(model, tmp_path):
 def test_no_data_transfers_times_compute_only(model, tmp_path):
     backend, _, _ = backend_for(10, gpu=FakeCuda(compute_ms=2.0), data_transfers=False)
     record = run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "e", QUICK)
-    assert record["spans_ms"]["h2d"]["max"] == 0.0 and record["spans_ms"]["end_to_end"]["median"] == 2.0
-    assert record["method"]["data_transfers"] is False
+    assert record.spans_ms["h2d"]["max"] == 0.0 and record.spans_ms["end_to_end"]["median"] == 2.0
+    assert record.method["data_transfers"] is False
 
 
 def test_enqueue_bound_warning(model, tmp_path):
@@ -166,7 +170,7 @@ def test_cuda_graph_is_replayed(model, tmp_path):
     gpu = FakeCuda()
     backend, trt, _ = backend_for(11, gpu=gpu, cuda_graph=True)
     record = run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "e", QUICK)
-    assert record["method"]["cuda_graph"] is True and not record["warnings"]
+    assert record.method["cuda_graph"] is True and not record.warnings
     assert gpu.launches == 1 + 8  # warm-up + timed iterations, all replays
     assert trt._enqueues == 2  # one plain enqueue before capture, one captured
     assert not (trt.used - _declared(11))
@@ -175,8 +179,8 @@ def test_cuda_graph_is_replayed(model, tmp_path):
 def test_cuda_graph_capture_failure_falls_back_with_a_warning(model, tmp_path):
     backend, trt, gpu = backend_for(11, gpu=FakeCuda(capture_fails=True), cuda_graph=True)
     record = run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "e", QUICK)
-    assert record["status"] == "ok" and record["method"]["cuda_graph"] is False
-    assert any("CUDA graph capture failed" in w for w in record["warnings"])
+    assert record.status == "ok" and record.method["cuda_graph"] is False
+    assert any("CUDA graph capture failed" in w for w in record.warnings)
     assert gpu.launches == 0
 
 
@@ -185,8 +189,8 @@ def test_out_of_memory_at_one_batch_is_a_failed_case(model, tmp_path):
     backend, _, _ = backend_for(10, gpu=FakeCuda(memory_limit=2_000_000))
     cases = [(Case("ResNet18", "fp32", b), model) for b in (1, 32, 2)]
     records = sweep(backend, cases, tmp_path / "e", QUICK, on_record=lambda r: None)
-    assert [r["status"] for r in records] == ["ok", "failed", "ok"]
-    assert "CudaOutOfMemory" in records[1]["error"] and "out of memory" in records[1]["error"]
+    assert [r.status for r in records] == ["ok", "failed", "ok"]
+    assert "CudaOutOfMemory" in records[1].error and "out of memory" in records[1].error
 
 
 def test_parser_error_names_the_node(tmp_path):

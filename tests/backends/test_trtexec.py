@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from trtbench.backends.base import BackendOptions
+from trtbench.backends.tensorrt import EngineBuildConfig
 from trtbench.backends.trtexec import TrtexecBackend, TrtexecEngine, parse_summary, tensorrt_version
 from trtbench.errors import TrtbenchError
 from trtbench.timing import TimingPolicy
@@ -53,13 +53,13 @@ def test_engine_passes_the_policy_and_reports_failures(tmp_path):
         calls.append(command)
         return subprocess.CompletedProcess(command, 0, SUMMARY, "")
 
-    engine = TrtexecEngine(["trtexec", "--onnx=m.onnx"], batch=4, run=fake_run)
+    engine = TrtexecEngine(["trtexec", "--onnx=m.onnx"], batch=4, info={}, run=fake_run)
     timed = engine.timed(TimingPolicy(warmup_ms=200, duration_s=3, min_iterations=10))
     assert calls[0][-4:] == ["--warmUp=200", "--duration=3", "--iterations=10", "--percentile=90,95,99"]
     assert timed.qps * 4 == pytest.approx(2664.792)
     assert engine.describe()["tensorrt"] == "10.13.3"
 
-    failing = TrtexecEngine(["trtexec"], batch=1, run=lambda c, **k: subprocess.CompletedProcess(
+    failing = TrtexecEngine(["trtexec"], batch=1, info={}, run=lambda c, **k: subprocess.CompletedProcess(
         c, 1, "[E] Error[2]: out of memory\n&&&& FAILED", ""))
     with pytest.raises(TrtbenchError, match=r"trtexec failed: \[E\] Error\[2\]: out of memory"):
         failing.timed(TimingPolicy())
@@ -67,12 +67,12 @@ def test_engine_passes_the_policy_and_reports_failures(tmp_path):
 
 def test_command_follows_the_options(tmp_path):
     model = tmp_path / "ResNet50.onnx"
-    backend = TrtexecBackend(BackendOptions(typing="weak", cuda_graph=True, data_transfers=False,
-                                            workspace_mib=1024), executable="/opt/trt/bin/trtexec")
+    backend = TrtexecBackend(EngineBuildConfig(typing="weak", cuda_graph=True, data_transfers=False,
+                                               workspace_mib=1024), executable="/opt/trt/bin/trtexec")
     engine = backend.build(model, "fp16", 8, tmp_path / "engines")
     assert engine.command[:3] == ["/opt/trt/bin/trtexec", f"--onnx={model}", "--shapes=x:8x3x224x224"]
     assert {"--fp16", "--noDataTransfers", "--useCudaGraph", "--memPoolSize=workspace:1024M"} <= set(engine.command)
-    assert f"--timingCacheFile={tmp_path / 'engines' / 'timing.cache'}" in engine.command
+    assert f"--timingCacheFile={tmp_path / 'engines' / 'trtexec.timing.cache'}" in engine.command
 
 
 def test_missing_trtexec_is_unavailable():

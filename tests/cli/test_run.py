@@ -92,16 +92,17 @@ def test_run_and_report_on_onnxruntime_cpu(invoke, exported, tmp_path):
 
 
 def test_ctrl_c_is_one_line_and_status_130(invoke, tmp_path, monkeypatch):
-    import trtbench.bench
+    import trtbench.session
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(trtbench.bench, "sweep", interrupted)
+    monkeypatch.setattr(trtbench.session, "run_case", interrupted)
     models = tmp_path / "models"
     models.mkdir()
-    monkeypatch.setattr("trtbench.export.ensure_exported",
-                        lambda variant, d: type("R", (), {"skipped": True, "onnx_path": models / "x.onnx"})())
+    exported = type("R", (), {"skipped": True, "onnx_path": models / "x.onnx",
+                              "metadata": {"weights": {"description": "random init, seed 0"}}})()
+    monkeypatch.setattr(trtbench.session, "ensure_exported", lambda variant, d: exported)
     result = invoke("run", "ResNet18", "--models-dir", models, "--results-dir", tmp_path / "r",
                     "--backend", "onnxruntime-cpu")
     assert result.exit_code == 130 and "Traceback" not in result.output

@@ -1,46 +1,121 @@
-"""Backends by name, imported only when chosen (TensorRT and CUDA are never imported for CPU runs)."""
+"""Backends by name, imported only when asked for (TensorRT and CUDA are never imported for CPU runs).
+
+Adding a backend is one module (a ``Backend`` subclass with its ``BackendConfig``) and one line in
+``_REGISTRY``; its options, `doctor` lines and packages come from its declaration.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+from typing import Any
 
-from trtbench.backends.base import Availability, Backend, BackendOptions, Engine
+from trtbench.backends.base import Availability, Backend, BackendConfig, Check, Engine
 from trtbench.errors import TrtbenchError
+from trtbench.precision import Calibration
 
-_REGISTRY = {
+_REGISTRY: dict[str, str | type[Backend]] = {
     "tensorrt": "trtbench.backends.tensorrt:TensorRTBackend",
     "trtexec": "trtbench.backends.trtexec:TrtexecBackend",
     "onnxruntime-cpu": "trtbench.backends.onnxruntime:OnnxRuntimeBackend",
     "onnxruntime-cuda": "trtbench.backends.onnxruntime:OnnxRuntimeCudaBackend",
 }
 #: what ``--backend auto`` tries, best first
-AUTO_ORDER = ("tensorrt", "onnxruntime-cuda", "onnxruntime-cpu")
-BACKEND_NAMES = ("auto", *_REGISTRY)
+AUTO_ORDER = ["tensorrt", "onnxruntime-cuda", "onnxruntime-cpu"]
 
-__all__ = ["Availability", "Backend", "BackendOptions", "Engine", "BACKEND_NAMES", "create", "choose"]
+__all__ = ["Availability", "Backend", "BackendConfig", "Check", "Engine", "backend_names", "backend_class",
+           "register", "create", "choose", "config_for", "declared_options"]
 
 
-def create(name: str, options: BackendOptions | None = None) -> Backend:
-    """The backend called ``name``; an unknown name is a user error."""
+def backend_names() -> list[str]:
+    """Every backend name, ``auto`` first."""
+    return ["auto", *_REGISTRY]
+
+
+def register(name: str, backend: str | type[Backend], auto: bool = False) -> None:
+    """Make a backend known by ``name`` ("module:Class" or the class); ``auto`` lets `--backend auto`
+    try it last."""
+    _REGISTRY[name] = backend
+    if auto and name not in AUTO_ORDER:
+        AUTO_ORDER.append(name)
+
+
+def unregister(name: str) -> None:
+    """Forget a backend registered with ``register``."""
+    _REGISTRY.pop(name, None)
+    if name in AUTO_ORDER:
+        AUTO_ORDER.remove(name)
+
+
+def backend_class(name: str) -> type[Backend]:
+    """The class of the backend called ``name``; an unknown name is a user error."""
     if name not in _REGISTRY:
-        raise TrtbenchError(f"unknown backend '{name}': choose from {', '.join(BACKEND_NAMES)}")
-    module_name, class_name = _REGISTRY[name].split(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(options)
+        raise TrtbenchError(f"unknown backend '{name}': choose from {', '.join(backend_names())}")
+    entry = _REGISTRY[name]
+    if isinstance(entry, str):
+        module_name, class_name = entry.split(":")
+        entry = getattr(importlib.import_module(module_name), class_name)
+    return entry
 
 
-def choose(name: str, options: BackendOptions | None = None) -> tuple[Backend, str]:
-    """The backend to use and why: ``auto`` takes the first available in AUTO_ORDER."""
+def config_for(name: str, values: dict[str, Any]) -> BackendConfig:
+    """``name``'s config from option values by field name; fields not in ``values`` keep their defaults."""
+    cls = backend_class(name).config_class
+    return cls(**{f.name: values[f.name] for f in dataclasses.fields(cls) if f.name in values})
+
+
+def declared_options() -> dict[str, tuple[dataclasses.Field, list[str]]]:
+    """Every backend option by field name: its field and the backends that read it.
+
+    Backends that share an option (``cuda_graph`` for tensorrt and trtexec) must declare it alike.
+    """
+    found: dict[str, tuple[dataclasses.Field, list[str]]] = {}
+    for name in _REGISTRY:
+        for field in dataclasses.fields(backend_class(name).config_class):
+            if field.name in found:
+                first, users = found[field.name]
+                if (first.default, first.metadata.get("flag"), first.metadata.get("choices")) != \
+                        (field.default, field.metadata.get("flag"), field.metadata.get("choices")):
+                    raise TypeError(f"backend {name} declares option {field.name} unlike {users[0]}")
+                users.append(name)
+            else:
+                found[field.name] = (field, [name])
+    return found
+
+
+def create(name: str, values: dict[str, Any] | None = None, calibration: Calibration | None = None) -> Backend:
+    """The backend called ``name``, configured from option values (by field name)."""
+    return backend_class(name)(config_for(name, values or {}), calibration)
+
+
+def choose(name: str, values: dict[str, Any] | None = None, calibration: Calibration | None = None,
+           needs: str = "time") -> tuple[Backend, str]:
+    """The backend to use and why: ``auto`` takes the first available in AUTO_ORDER that can ``needs``
+    ("time" or "infer")."""
     if name != "auto":
-        backend = create(name, options)
+        backend = create(name, values, calibration)
+        _require_ability(backend, needs)
         backend.require()
         return backend, f"{name}: {backend.availability().reason}"
     skipped = []
     for candidate in AUTO_ORDER:
-        backend = create(candidate, options)
+        backend = create(candidate, values, calibration)
+        if not _able(backend, needs):
+            continue
         state = backend.availability()
         if state.ok:
             why = f" ({'; '.join(skipped)})" if skipped else ""
             return backend, f"auto chose {candidate}: {state.reason}{why}"
         skipped.append(f"{candidate} unavailable: {state.reason}")
     raise TrtbenchError("no backend can run here: " + "; ".join(skipped))
+
+
+def _able(backend: Backend, needs: str) -> bool:
+    return backend.can_infer if needs == "infer" else backend.can_time
+
+
+def _require_ability(backend: Backend, needs: str) -> None:
+    if not _able(backend, needs):
+        able = [n for n in _REGISTRY if _able(backend_class(n), needs)]
+        what = "run inferences (it only times engines)" if needs == "infer" else "time engines"
+        raise TrtbenchError(f"backend {backend.name} cannot {what}: use --backend {' or '.join(able[:2])}")

@@ -1,36 +1,45 @@
-"""What a backend is: it says whether it can run here, builds engines, and an engine times itself.
+"""What a backend is: it declares itself (options, precisions, abilities, packages), says whether it
+can run here, builds engines, and an engine runs (and, where it can, times) the model.
 
 Like Polygraphy's runners, the base class does the bookkeeping and a backend writes the
-``*_impl`` parts; an engine is a context manager that holds its buffers while active.
+``*_impl`` parts; an engine is a context manager that holds its buffers while active, and frees
+them even when activation fails half-way.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
 from trtbench.errors import TrtbenchError
-from trtbench.precision import Calibration
+from trtbench.inputs import seeded_input
+from trtbench.precision import PRECISIONS, Calibration
 from trtbench.timing import Timed, TimingPolicy, measure
 from trtbench.zoo import INPUT_SHAPE
 
 
-@dataclass(frozen=True)
-class BackendOptions:
-    """Knobs a user can set; each backend reads the ones that apply to it and records them."""
+def option(default: Any, help: str, flag: str | None = None, choices: tuple[str, ...] | None = None,
+           minimum: int | None = None, maximum: int | None = None) -> Any:
+    """A field of a backend's config that the command line offers as ``--NAME`` (or ``flag``).
 
-    threads: int = 0  # CPU threads for ONNX Runtime (0: its default)
-    typing: str = "auto"  # TensorRT: auto, strong or weak (10.x only)
-    workspace_mib: int | None = None  # TensorRT workspace pool limit (None: TensorRT's default)
-    opt_level: int = 3  # TensorRT builder optimization level (0..5)
-    timing_cache: bool = True  # TensorRT: share a timing cache file across builds
-    cuda_graph: bool = False  # capture the enqueue once and replay it
-    data_transfers: bool = True  # time host<->device copies around each inference
-    cuda: str = "auto"  # CUDA bindings: auto, cuda-python or pycuda
-    calibration: Calibration | None = None  # INT8 activation ranges (None: seeded random inputs)
+    A bool that defaults to True is offered as its negative (``flag``, e.g. ``--no-data-transfers``).
+    """
+    return dataclasses.field(default=default, metadata={
+        "help": help, "flag": flag, "choices": choices, "minimum": minimum, "maximum": maximum})
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """A backend's options. Each backend subclasses it with its own fields (see ``option``)."""
+
+    def describe(self) -> dict:
+        """The options as they go into records and engine-cache keys."""
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
@@ -42,20 +51,40 @@ class Availability:
     fix: str = ""
 
 
+@dataclass(frozen=True)
+class Check:
+    """One line of `trtbench doctor`: a component, what was found ("" when missing), and the fix."""
+
+    component: str
+    found: str
+    needed_for: str
+    fix: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.found)
+
+
 class Engine:
     """A model built for one precision and batch size, ready to be run and timed."""
 
     #: the timed spans ``iterate`` returns; the first is the one tables show
     spans: tuple[str, ...] = ("latency",)
 
-    def __init__(self, batch: int):
+    def __init__(self, batch: int, info: dict | None = None, build_s: float = 0.0):
         self.batch = batch
         self.active = False
-        self.build_s = 0.0
+        self.build_s = build_s
+        self.info: dict = dict(info or {})  # which artifact: cached or built, its path and sha256
         self.warnings: list[str] = []
 
     def __enter__(self) -> Engine:
-        self.activate_impl()
+        try:
+            self.activate_impl()
+        except BaseException:
+            # What was allocated before the failure is freed now, not leaked into the next case.
+            self.deactivate_impl()
+            raise
         self.active = True
         return self
 
@@ -63,10 +92,13 @@ class Engine:
         self.active = False
         self.deactivate_impl()
 
-    def timed(self, policy: TimingPolicy, progress=None) -> Timed:
-        """Warm up and time this engine as ``policy`` says."""
+    def _require_active(self) -> None:
         if not self.active:
             raise RuntimeError("engine used outside its `with` block")
+
+    def timed(self, policy: TimingPolicy, progress=None) -> Timed:
+        """Warm up and time this engine as ``policy`` says."""
+        self._require_active()
         measured = measure(self.iterate, policy, progress)
         spans = {span: measured.latency(span) for span in self.spans if span in measured.samples}
         return Timed(spans=spans, iterations=measured.iterations, wall_s=measured.wall_s)
@@ -77,14 +109,12 @@ class Engine:
 
     def iterate(self) -> dict[str, float]:
         """Run once on the bound input and return the milliseconds of each span, work finished."""
-        if not self.active:
-            raise RuntimeError("engine used outside its `with` block")
+        self._require_active()
         return self.iterate_impl()
 
     def infer(self, data: np.ndarray) -> np.ndarray:
         """Outputs for ``data`` (batch x 3 x 224 x 224 float32): for output checks, not timed."""
-        if not self.active:
-            raise RuntimeError("engine used outside its `with` block")
+        self._require_active()
         if data.shape != (self.batch, *INPUT_SHAPE):
             raise TrtbenchError(f"input shape {data.shape} does not fit this engine (batch {self.batch})")
         return self.infer_impl(np.ascontiguousarray(data, dtype=np.float32))
@@ -97,7 +127,8 @@ class Engine:
         """Allocate buffers and bind inputs/outputs."""
 
     def deactivate_impl(self) -> None:
-        """Free what ``activate_impl`` allocated."""
+        """Free what ``activate_impl`` allocated; called after a failed activation too, so it must
+        cope with a half-made state."""
 
     def iterate_impl(self) -> dict[str, float]:
         raise NotImplementedError
@@ -107,14 +138,31 @@ class Engine:
 
 
 class Backend:
-    """Builds engines from ONNX graphs on one kind of device."""
+    """Builds engines from ONNX graphs on one kind of device.
 
-    name = "base"
+    A backend declares itself with class attributes, so the command line, `trtbench doctor` and
+    the run files learn about it without a line elsewhere: its name, its config class (options),
+    the precisions it runs, whether it can run inferences and time them, the packages it needs and
+    the pip extra that brings them.
+    """
+
+    name: ClassVar[str] = "base"
     #: label for the metric the tables show, e.g. "GPU compute time"
-    metric = "latency"
+    metric: ClassVar[str] = "latency"
+    config_class: ClassVar[type[BackendConfig]] = BackendConfig
+    precisions: ClassVar[tuple[str, ...]] = PRECISIONS
+    #: runs inferences on given inputs (verify, eval, run --verify)
+    can_infer: ClassVar[bool] = True
+    #: times engines (run)
+    can_time: ClassVar[bool] = True
+    #: the distributions it uses, for `doctor` and every run file's versions
+    packages: ClassVar[tuple[str, ...]] = ()
+    #: `pip install 'trtbench[EXTRA]'` brings them (None: they come with trtbench)
+    extra: ClassVar[str | None] = None
 
-    def __init__(self, options: BackendOptions | None = None):
-        self.options = options or BackendOptions()
+    def __init__(self, config: BackendConfig | None = None, calibration: Calibration | None = None):
+        self.config = config if config is not None else self.config_class()
+        self.calibration = calibration
 
     def availability(self) -> Availability:
         """Whether this backend can run here."""
@@ -126,6 +174,15 @@ class Backend:
         if not state.ok:
             fix = f"; {state.fix}" if state.fix else ""
             raise TrtbenchError(f"backend {self.name} is not available: {state.reason}{fix}")
+
+    @classmethod
+    def checks(cls) -> list[Check]:
+        """What `trtbench doctor` shows for this backend: by default, one line per declared package."""
+        from trtbench.envinfo import package_version
+
+        fix = f"pip install 'trtbench[{cls.extra}]'" if cls.extra else "pip install trtbench"
+        return [Check(package, package_version(package) or "", cls.name, "" if package_version(package) else fix)
+                for package in cls.packages]
 
     def device(self) -> str:
         """The device the engines run on, in words (CPU or GPU model)."""
@@ -145,4 +202,4 @@ class Backend:
 
 def input_batch(batch: int, seed: int = 0) -> np.ndarray:
     """The seeded input every engine is timed on."""
-    return np.random.default_rng(seed).standard_normal((batch, *INPUT_SHAPE)).astype(np.float32)
+    return seeded_input(batch, seed)

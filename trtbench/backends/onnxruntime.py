@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
 from trtbench import envinfo
-from trtbench.backends.base import Availability, Backend, Engine, input_batch
+from trtbench.backends.base import Availability, Backend, BackendConfig, Check, Engine, input_batch, option
 from trtbench.precision import graph_for
+
+
+@dataclass(frozen=True)
+class OnnxRuntimeConfig(BackendConfig):
+    """ONNX Runtime's options."""
+
+    threads: int = option(0, "CPU threads for ONNX Runtime (0: its default).", minimum=0)
 
 
 class OnnxRuntimeEngine(Engine):
@@ -17,12 +26,16 @@ class OnnxRuntimeEngine(Engine):
 
     spans = ("latency",)
 
-    def __init__(self, session, batch: int, device: str):
-        super().__init__(batch)
+    def __init__(self, session, batch: int, device: str, build_s: float):
+        super().__init__(batch, build_s=build_s)
         self.session = session
         self.ort_device = device  # "cpu" or "cuda"
         self.input_name = session.get_inputs()[0].name
         self.output = session.get_outputs()[0]
+
+    binding: Any = None
+    input_value: Any = None
+    output_value: Any = None
 
     def activate_impl(self) -> None:
         import onnxruntime as ort
@@ -72,9 +85,26 @@ class OnnxRuntimeBackend(Backend):
     """ONNX Runtime on one execution provider."""
 
     name = "onnxruntime-cpu"
-    provider = "CPUExecutionProvider"
-    ort_device = "cpu"
     metric = "session run time"
+    config_class = OnnxRuntimeConfig
+    packages = ("onnxruntime",)
+    provider: ClassVar[str] = "CPUExecutionProvider"
+    ort_device: ClassVar[str] = "cpu"
+    config: OnnxRuntimeConfig
+
+    @classmethod
+    def checks(cls) -> list[Check]:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            return [Check("onnxruntime", "", "onnxruntime-* backends", "pip install onnxruntime")]
+        available = ort.get_available_providers()
+        providers = ", ".join(p.replace("ExecutionProvider", "") for p in available)
+        found = [Check("onnxruntime", f"{ort.__version__} ({providers})", "onnxruntime-* backends")]
+        if cls.provider not in available:
+            found.append(Check(f"onnxruntime {cls.provider.replace('ExecutionProvider', '')} provider", "",
+                               f"{cls.name} backend", "pip install onnxruntime-gpu"))
+        return found
 
     def availability_impl(self) -> Availability:
         try:
@@ -96,11 +126,11 @@ class OnnxRuntimeBackend(Backend):
         graph = graph_for(Path(onnx_path), precision, self.options.calibration)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = self.options.threads
+        options.intra_op_num_threads = self.config.threads
         options.log_severity_level = 3
         session = ort.InferenceSession(str(graph), options, providers=[self.provider])
-        engine = OnnxRuntimeEngine(session, batch, self.ort_device)
-        engine.build_s = time.perf_counter() - started
+        engine = OnnxRuntimeEngine(session, batch, self.ort_device, build_s=time.perf_counter() - started)
+        engine.info = {"graph": str(graph)}
         return engine
 
 
@@ -111,6 +141,7 @@ class OnnxRuntimeCudaBackend(OnnxRuntimeBackend):
     provider = "CUDAExecutionProvider"
     ort_device = "cuda"
     metric = "session run time, data on the GPU"
+    packages = ("onnxruntime-gpu",)
 
     def device(self) -> str:
         from trtbench.gpu import gpu_name

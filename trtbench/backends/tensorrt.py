@@ -7,20 +7,25 @@ with BuilderFlag.FP16 on the FP32 graph by default, or strongly typed with ``--t
 
 from __future__ import annotations
 
-import hashlib
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from trtbench import lazy
-from trtbench.artifacts import atomic_write_bytes, atomic_write_json, read_json, sha256_file
-from trtbench.backends.base import Availability, Backend, BackendOptions, Engine, input_batch
+from trtbench import artifacts, lazy
+from trtbench.backends.base import Availability, Backend, BackendConfig, Check, Engine, input_batch, option
 from trtbench.errors import MissingDependency, TrtbenchError
-from trtbench.precision import graph_for, recorded_sha256
+from trtbench.precision import Calibration, graph_for, source_sha256
 from trtbench.timing import Timed
+from trtbench.zoo import INPUT_SHAPE
 
-ENGINE_SCHEMA = "trtbench.engine/1"
+ENGINE_KIND = "engine"
+TIMING_CACHE_KIND = "timing-cache"
 ENQUEUE_BOUND = 0.8  # median enqueue / median compute above which the host limits the GPU (trtexec's rule)
 TIMING_CACHE = "timing.cache"
+#: how a changed engine-cache key is named in the rebuild reason
+ENGINE_KEY_LABELS = {"tensorrt": "TensorRT version", "gpu": "GPU", "compute_capability": "compute capability",
+                     "onnx_sha256": "ONNX graph", "precision": "precision", "batch": "batch", "typing": "typing",
+                     "builder": "builder options"}
 
 #: Every TensorRT name this module touches, by the route that needs it; the conformance test checks
 #: them against the real bindings of each major, and the test double checks nothing else is used.
@@ -46,6 +51,30 @@ TENSORRT_API = {
 }
 #: which routes each major may take
 ROUTES_BY_MAJOR = {10: ("common", "strong", "weak_fp16"), 11: ("common", "strong")}
+
+
+@dataclass(frozen=True)
+class EngineBuildConfig(BackendConfig):
+    """How a TensorRT engine is built and timed: shared by the tensorrt and trtexec backends."""
+
+    typing: str = option("auto", "TensorRT: strongly typed (FP16 graph) or weak (BuilderFlag.FP16, 10.x only).",
+                         choices=("auto", "strong", "weak"))
+    workspace_mib: int | None = option(None, "TensorRT workspace limit in MiB (default: TensorRT's).", minimum=1)
+    opt_level: int = option(3, "TensorRT builder optimization level.", minimum=0, maximum=5)
+    timing_cache: bool = option(True, "TensorRT: do not use engines/timing.cache.", flag="--no-timing-cache")
+    cuda_graph: bool = option(False, "Capture the enqueue as a CUDA graph and replay it.")
+    data_transfers: bool = option(True, "Do not time host<->device copies.", flag="--no-data-transfers")
+
+    def builder(self) -> dict:
+        """The options that change the engine itself (part of its cache key)."""
+        return {"workspace_mib": self.workspace_mib, "opt_level": self.opt_level}
+
+
+@dataclass(frozen=True)
+class TensorRTConfig(EngineBuildConfig):
+    """The TensorRT backend's options: the engine's, and which CUDA bindings drive it."""
+
+    cuda: str = option("auto", "CUDA bindings for the TensorRT backend.", choices=("auto", "cuda-python", "pycuda"))
 
 
 def tensorrt_major(trt) -> int:
@@ -74,13 +103,21 @@ class TensorRTEngine(Engine):
 
     spans = ("compute", "h2d", "d2h", "end_to_end", "enqueue")
 
-    def __init__(self, trt, cuda, plan: bytes, batch: int, options: BackendOptions):
-        super().__init__(batch)
+    def __init__(self, trt, cuda, plan: bytes, batch: int, options: TensorRTConfig, info: dict, build_s: float):
+        super().__init__(batch, info=info, build_s=build_s)
         self.trt, self.cuda, self.options = trt, cuda, options
         self.plan = plan
         self.host_clock = time.perf_counter_ns
-        self.graph = None
-        self.info: dict = {}
+        self._clear()
+
+    def _clear(self) -> None:
+        """No CUDA or TensorRT object held (before activation and after deactivation)."""
+        self.graph = self.stream = self.context = self.engine = self.runtime = None
+        self.events: list = []
+        self.device_buffers: list = []
+        self.host_buffers: list = []
+        self.inputs: list = []
+        self.outputs: list = []
 
     def activate_impl(self) -> None:
         trt, cuda = self.trt, self.cuda
@@ -92,18 +129,16 @@ class TensorRTEngine(Engine):
         self.stream = cuda.stream()
         self.handle = cuda.stream_handle(self.stream)
         self.events = [cuda.event() for _ in range(4)]
-        self.inputs, self.outputs = [], []
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         for name in names:
             if self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
-                self.context.set_input_shape(name, (self.batch, 3, 224, 224))
-        self.device_buffers, self.host_buffers = [], []
+                self.context.set_input_shape(name, (self.batch, *INPUT_SHAPE))
         for name in names:
             shape = tuple(self.context.get_tensor_shape(name))
             dtype = trt.nptype(self.engine.get_tensor_dtype(name))
             host = cuda.host_array(shape, dtype)
-            device = cuda.device_alloc(max(host.nbytes, 1))
             self.host_buffers.append(host)
+            device = cuda.device_alloc(max(host.nbytes, 1))
             self.device_buffers.append(device)
             self.context.set_tensor_address(name, cuda.device_ptr(device))
             is_input = self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
@@ -130,9 +165,8 @@ class TensorRTEngine(Engine):
             self.warnings.append(f"CUDA graph capture failed ({exc}); timed plain enqueues instead")
 
     def deactivate_impl(self) -> None:
-        cuda = self.cuda
-        cuda.free(self.graph, *self.events, *self.device_buffers, *self.host_buffers, self.stream)
-        self.context = self.engine = self.runtime = None
+        self.cuda.free(self.graph, *self.events, *self.device_buffers, *self.host_buffers, self.stream)
+        self._clear()
 
     def _enqueue(self) -> None:
         if self.graph is not None:
@@ -210,9 +244,14 @@ class TensorRTBackend(Backend):
 
     name = "tensorrt"
     metric = "GPU compute time"
+    config_class = TensorRTConfig
+    packages = ("tensorrt", "cuda-python", "nvidia-ml-py")
+    extra = "tensorrt"
+    config: TensorRTConfig
 
-    def __init__(self, options: BackendOptions | None = None, trt=None, cuda=None):
-        super().__init__(options)
+    def __init__(self, config: TensorRTConfig | None = None, calibration: Calibration | None = None,
+                 trt=None, cuda=None):
+        super().__init__(config, calibration)
         self._trt, self._cuda = trt, cuda
 
     @property
@@ -226,8 +265,38 @@ class TensorRTBackend(Backend):
         if self._cuda is None:
             from trtbench.cuda import load_cuda
 
-            self._cuda = load_cuda(self.options.cuda)
+            self._cuda = load_cuda(self.config.cuda)
         return self._cuda
+
+    @classmethod
+    def checks(cls) -> list[Check]:
+        """TensorRT and the CUDA bindings: installed, and loadable (the libraries are separate wheels)."""
+        from trtbench.envinfo import package_version
+
+        result = []
+        bindings = package_version("tensorrt") or package_version("tensorrt-cu12-bindings") \
+            or package_version("tensorrt-cu13-bindings")
+        loaded = ""
+        if bindings:
+            try:
+                import tensorrt
+
+                loaded = tensorrt.__version__
+            except Exception as exc:  # the bindings import fails without libnvinfer
+                result.append(Check("tensorrt libraries", "", "tensorrt backend",
+                                    f"the bindings {bindings} are installed but do not load ({type(exc).__name__}): "
+                                    "pip install 'trtbench[tensorrt]' on a machine that reaches NVIDIA's index"))
+        result.insert(0, Check("tensorrt", loaded, "tensorrt backend",
+                               "" if loaded else "pip install 'trtbench[tensorrt]' (TensorRT 10.x or 11.x)"))
+        cuda = package_version("cuda-python") or package_version("cuda-bindings")
+        pycuda = package_version("pycuda")
+        found = ", ".join(f"{n} {v}" for n, v in (("cuda-python", cuda), ("pycuda", pycuda)) if v)
+        result.append(Check("CUDA bindings", found, "tensorrt backend (buffers, events)",
+                            "" if found else "pip install 'trtbench[tensorrt]' (or 'trtbench[pycuda]')"))
+        version = package_version("nvidia-ml-py")
+        result.append(Check("nvidia-ml-py", version or "", "GPU clocks/power in records",
+                            "" if version else "pip install 'trtbench[tensorrt]'"))
+        return result
 
     def availability_impl(self) -> Availability:
         fix = "pip install 'trtbench[tensorrt]' (TensorRT 10.x or 11.x and cuda-python) on a machine with a GPU"
@@ -257,53 +326,41 @@ class TensorRTBackend(Backend):
 
     # --- build and cache ----------------------------------------------------------------------
 
-    def build(self, onnx_path: Path, precision: str, batch: int, cache_dir: Path) -> Engine:
-        trt, options = self.trt, self.options
-        major = tensorrt_major(trt)
-        typing = resolve_typing(major, options.typing, precision)
-        # Strongly typed networks take their precision from the graph; weak FP16 uses the builder flag.
-        graph = graph_for(Path(onnx_path), precision, options.calibration) if typing == "strong" \
-            else Path(onnx_path)
+    def _device_key(self) -> dict:
+        """What makes an engine or a timing cache specific to this TensorRT and GPU."""
         props = self.cuda.device_properties()
-        wanted = {
-            "schema": ENGINE_SCHEMA,
-            "tensorrt": str(trt.__version__),
-            "gpu": props["name"],
-            "compute_capability": props["compute_capability"],
-            "onnx_sha256": recorded_sha256(graph),
-            "precision": precision,
-            "batch": batch,
-            "typing": typing,
-            "builder": {"workspace_mib": options.workspace_mib, "opt_level": options.opt_level},
-        }
+        return {"tensorrt": str(self.trt.__version__), "gpu": props["name"],
+                "compute_capability": props["compute_capability"]}
+
+    def build(self, onnx_path: Path, precision: str, batch: int, cache_dir: Path) -> Engine:
+        trt, options = self.trt, self.config
+        typing = resolve_typing(tensorrt_major(trt), options.typing, precision)
+        # Strongly typed networks take their precision from the graph; weak FP16 uses the builder flag.
+        graph = graph_for(Path(onnx_path), precision, self.calibration) if typing == "strong" \
+            else Path(onnx_path)
+        key = {**self._device_key(), "onnx_sha256": source_sha256(graph), "precision": precision,
+               "batch": batch, "typing": typing, "builder": options.builder()}
         cache_dir = Path(cache_dir)
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        model = Path(onnx_path).stem
-        plan_path = cache_dir / f"{model}.{precision}.b{batch}.{typing}.plan"
-        meta_path = plan_path.with_name(plan_path.name + ".json")
+        plan_path = cache_dir / f"{Path(onnx_path).stem}.{precision}.b{batch}.{typing}.plan"
         started = time.perf_counter()
-        plan, reason = _cached_plan(plan_path, meta_path, wanted)
+
+        def make(tmp: Path) -> dict:
+            tmp.write_bytes(self._build_plan(graph, precision, batch, typing, cache_dir))
+            return {"build_s": round(time.perf_counter() - started, 3)}
+
+        made = artifacts.ensure(plan_path, ENGINE_KIND, key, make, labels=ENGINE_KEY_LABELS)
         info = {"typing": typing, "workspace_mib": options.workspace_mib, "opt_level": options.opt_level,
-                "plan": str(plan_path), "graph": str(graph)}
-        if plan is None:
-            plan = self._build_plan(graph, precision, batch, typing, cache_dir)
-            build_s = time.perf_counter() - started
-            meta_path.unlink(missing_ok=True)
-            atomic_write_bytes(plan_path, plan)
-            atomic_write_json(meta_path, {**wanted, "build_s": round(build_s, 3),
-                                          "engine_sha256": sha256_file(plan_path), "engine_bytes": len(plan)})
-            info.update(cached=False, rebuild_reason=reason, engine_build_s=round(build_s, 3))
-        else:
-            info.update(cached=True, rebuild_reason=None, engine_build_s=read_json(meta_path).get("build_s"))
-        engine = TensorRTEngine(trt, self.cuda, plan, batch, options)
-        engine.build_s = time.perf_counter() - started
-        engine.info = info
-        if not info["cached"] and reason != "no cached engine":
-            engine.warnings.append(f"engine rebuilt: {reason}")
+                "plan": str(plan_path), "graph": str(graph), "cached": not made.made,
+                "rebuild_reason": made.reason or None, "engine_build_s": made.info.get("build_s"),
+                "engine_sha256": made.sha256}
+        engine = TensorRTEngine(trt, self.cuda, made.path.read_bytes(), batch, options, info,
+                                build_s=time.perf_counter() - started)
+        if made.made and not made.reason.startswith("no cached"):
+            engine.warnings.append(f"engine rebuilt: {made.reason}")
         return engine
 
     def _build_plan(self, graph: Path, precision: str, batch: int, typing: str, cache_dir: Path) -> bytes:
-        trt, options = self.trt, self.options
+        trt, options = self.trt, self.config
         logger = trt.Logger(trt.Logger.WARNING)
         builder = trt.Builder(logger)
         flags = 0
@@ -322,34 +379,22 @@ class TensorRTBackend(Backend):
         if typing == "weak" and precision == "fp16":
             config.set_flag(trt.BuilderFlag.FP16)
         profile = builder.create_optimization_profile()
-        shape = (batch, 3, 224, 224)
+        shape = (batch, *INPUT_SHAPE)
         profile.set_shape(network.get_input(0).name, shape, shape, shape)
         config.add_optimization_profile(profile)
         cache_file = Path(cache_dir) / TIMING_CACHE
+        device_key = self._device_key()
         if options.timing_cache:
-            blob = cache_file.read_bytes() if cache_file.is_file() else b""
+            # A cache made by another TensorRT or GPU is not offered to this builder: start empty.
+            found = artifacts.valid(cache_file, TIMING_CACHE_KIND)
+            blob = found.path.read_bytes() if found is not None and found.key == device_key else b""
             config.set_timing_cache(config.create_timing_cache(blob), False)
         plan = builder.build_serialized_network(network, config)
         if plan is None:
             raise TrtbenchError(f"TensorRT failed to build {graph.name} at batch {batch} ({precision}); "
                                 "its log above says why")
         if options.timing_cache:
-            atomic_write_bytes(cache_file, bytes(config.get_timing_cache().serialize()))
+            cache = config.get_timing_cache()
+            if cache is not None:
+                artifacts.store(cache_file, TIMING_CACHE_KIND, device_key, bytes(cache.serialize()))
         return bytes(plan)
-
-
-def _cached_plan(plan_path: Path, meta_path: Path, wanted: dict) -> tuple[bytes | None, str]:
-    """(plan, "") for a valid cache entry; (None, why it cannot be used) otherwise."""
-    meta = read_json(meta_path)
-    if not plan_path.is_file() or not isinstance(meta, dict):
-        return None, "no cached engine"
-    for key, label in (("tensorrt", "TensorRT version"), ("gpu", "GPU"), ("compute_capability", "compute capability"),
-                       ("onnx_sha256", "ONNX graph"), ("precision", "precision"), ("batch", "batch"),
-                       ("typing", "typing"), ("builder", "builder options"), ("schema", "engine format")):
-        if meta.get(key) != wanted[key]:
-            return None, f"{label} changed ({meta.get(key)} -> {wanted[key]})"
-    plan = plan_path.read_bytes()
-    if hashlib.sha256(plan).hexdigest() != meta.get("engine_sha256"):
-        return None, "engine file does not match its recorded sha256 (corrupt or replaced)"
-    return plan, ""
-

@@ -11,10 +11,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from trtbench.backends.base import Availability, Backend, BackendOptions, Engine
+from trtbench.backends.base import Availability, Backend, Engine
+from trtbench.backends.tensorrt import EngineBuildConfig
 from trtbench.errors import TrtbenchError
-from trtbench.precision import graph_for
+from trtbench.precision import Calibration, graph_for
 from trtbench.timing import Latency, Timed, TimingPolicy
+from trtbench.zoo import INPUT_SHAPE
 
 # trtexec's summary lines and the span each becomes
 SUMMARY_SPANS = {
@@ -79,8 +81,8 @@ class TrtexecEngine(Engine):
 
     spans = ("compute", "h2d", "d2h", "end_to_end", "enqueue")
 
-    def __init__(self, command: list[str], batch: int, run=subprocess.run):
-        super().__init__(batch)
+    def __init__(self, command: list[str], batch: int, info: dict, run=subprocess.run):
+        super().__init__(batch, info=info)
         self.command = command
         self.run = run
         self.output = ""
@@ -109,13 +111,17 @@ class TrtexecEngine(Engine):
 
 
 class TrtexecBackend(Backend):
-    """Runs `trtexec` from PATH."""
+    """Runs `trtexec` from PATH. It times engines itself and cannot run inferences for trtbench."""
 
     name = "trtexec"
     metric = "GPU compute time (trtexec)"
+    config_class = EngineBuildConfig
+    can_infer = False
+    config: EngineBuildConfig
 
-    def __init__(self, options: BackendOptions | None = None, executable: str | None = None):
-        super().__init__(options)
+    def __init__(self, config: EngineBuildConfig | None = None, calibration: Calibration | None = None,
+                 executable: str | None = None):
+        super().__init__(config, calibration)
         self.executable = executable or shutil.which("trtexec")
 
     def availability_impl(self) -> Availability:
@@ -130,13 +136,13 @@ class TrtexecBackend(Backend):
         return gpu_name() or "NVIDIA GPU"
 
     def build(self, onnx_path: Path, precision: str, batch: int, cache_dir: Path) -> Engine:
-        options = self.options
+        options = self.config
         typing = options.typing
         if typing == "auto":
             typing = "weak" if self._major() == 10 and precision != "int8" else "strong"
-        graph = graph_for(Path(onnx_path), precision, options.calibration) if typing == "strong" \
+        graph = graph_for(Path(onnx_path), precision, self.calibration) if typing == "strong" \
             else Path(onnx_path)
-        command = [self.executable, f"--onnx={graph}", f"--shapes=x:{batch}x3x224x224",
+        command = [self.executable, f"--onnx={graph}", f"--shapes=x:{batch}x{'x'.join(map(str, INPUT_SHAPE))}",
                    f"--builderOptimizationLevel={options.opt_level}"]
         if typing == "strong":
             command.append("--stronglyTyped")
@@ -145,14 +151,13 @@ class TrtexecBackend(Backend):
         if options.workspace_mib is not None:
             command.append(f"--memPoolSize=workspace:{options.workspace_mib}M")
         if options.timing_cache:
-            command.append(f"--timingCacheFile={Path(cache_dir) / 'timing.cache'}")
+            # trtexec rewrites its cache itself: a file of its own, apart from trtbench's checked one
+            command.append(f"--timingCacheFile={Path(cache_dir) / 'trtexec.timing.cache'}")
         if not options.data_transfers:
             command.append("--noDataTransfers")
         if options.cuda_graph:
             command.append("--useCudaGraph")
-        engine = TrtexecEngine(command, batch)
-        engine.info = {"typing": typing, "graph": str(graph)}
-        return engine
+        return TrtexecEngine(command, batch, info={"typing": typing, "graph": str(graph)})
 
     def _major(self) -> int:
         done = subprocess.run([self.executable, "--help"], capture_output=True, text=True, timeout=60)

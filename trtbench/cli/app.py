@@ -33,32 +33,3 @@ def _coded(message: str, code: int) -> TrtbenchError:
 
 
 pass_app = click.make_pass_decorator(App, ensure=True)
-
-
-def selected_models(app: App, names, all_: bool, models_dir) -> list[str]:
-    """Variant names from NAME... / --all / what is exported in ``models_dir``, in the page's order."""
-    from trtbench import zoo
-    from trtbench.export import onnx_path
-
-    if all_ and names:
-        app.abort("give model names or --all, not both")
-    if all_:
-        return list(zoo.PAGE_ORDER)
-    if names:
-        return [zoo.get_variant(n).name for n in dict.fromkeys(names)]
-    exported = [n for n in zoo.PAGE_ORDER if onnx_path(models_dir, n).is_file()]
-    if not exported:
-        app.abort(f"no exported models in {models_dir}: run `trtbench export ResNet50_vd` (or --all) first, "
-                  "or name models to run")
-    return exported
-
-
-def calibration_option(app: App, calib, precisions, fallback=None):
-    """The INT8 calibration for --calib (or ``fallback``); warns loudly when it is random data."""
-    from trtbench.precision import calibration_from
-
-    calibration = calibration_from(calib or fallback)
-    if "int8" in precisions and calibration.random:
-        app.note("WARNING: INT8 calibrated on random inputs (no --calib): its latency is real, its accuracy is "
-                 "meaningless; give --calib DIR with real images")
-    return calibration

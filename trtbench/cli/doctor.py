@@ -17,19 +17,10 @@ def doctor(app: App, as_json: bool):
     from rich.markup import escape
     from rich.table import Table
 
-    from trtbench import backends
-    from trtbench.doctor import checks
-    from trtbench.errors import TrtbenchError
+    from trtbench.doctor import backend_states, checks
 
     found = checks()
-    try:
-        _, choice = backends.choose("auto")
-    except TrtbenchError as exc:
-        choice = str(exc)
-    states = {}
-    for name in backends.BACKEND_NAMES[1:]:
-        state = backends.create(name).availability()
-        states[name] = {"available": state.ok, "reason": state.reason, "fix": state.fix}
+    states, choice = backend_states()
     if as_json:
         click.echo(json.dumps({"checks": [{"component": c.component, "found": c.found, "ok": c.ok,
                                            "needed_for": c.needed_for, "fix": c.fix} for c in found],

@@ -1,0 +1,67 @@
+"""The console reporter: a transient progress bar on stderr and a line per finished case."""
+
+from __future__ import annotations
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from trtbench.cli.app import App
+from trtbench.events import (
+    CaseFinished,
+    CaseProgress,
+    CaseStarted,
+    Event,
+    Exported,
+    Note,
+    RunSaved,
+    StageFinished,
+    StageStarted,
+)
+
+
+class ConsoleReporter:
+    """Renders a session's events for a person at a terminal."""
+
+    def __init__(self, app: App):
+        self.app = app
+        self.progress: Progress | None = None
+        self.task: TaskID | None = None
+
+    def line(self, text: str) -> None:
+        """A line on stderr that does not tear the progress bar."""
+        console = self.progress.console if self.progress is not None else self.app.messages
+        console.print(text, markup=False, highlight=False)
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Note):
+            self.line(event.text)
+        elif isinstance(event, Exported):
+            if event.made:
+                self.line(f"exported {event.model} -> {event.path}")
+        elif isinstance(event, StageStarted):
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            self.progress = Progress(*columns, console=self.app.messages, transient=True)
+            self.progress.start()
+            self.task = self.progress.add_task(event.stage, total=event.total)
+        elif isinstance(event, CaseStarted):
+            self._describe(f"{event.case.label()}: {event.step}")
+        elif isinstance(event, CaseProgress):
+            if event.median_ms is not None:
+                self._describe(f"{event.case.label()}: median {event.median_ms:.3f} ms after {event.done} iterations")
+            else:
+                self._describe(f"{event.case.label()}: {event.done}/{event.total} images")
+        elif isinstance(event, CaseFinished):
+            self.line(event.summary)
+            for warning in event.warnings:
+                self.line(f"  warning: {warning}")
+            if self.progress is not None and self.task is not None:
+                self.progress.advance(self.task)
+        elif isinstance(event, StageFinished):
+            if self.progress is not None:
+                self.progress.stop()
+            self.progress = self.task = None
+        elif isinstance(event, RunSaved):
+            self.line(f"results: {event.path}")
+
+    def _describe(self, text: str) -> None:
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, description=text)

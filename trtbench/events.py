@@ -1,0 +1,128 @@
+"""What a session tells its reporter while it works, and the reporter that writes it as JSON lines.
+
+The console reporter (progress bar, per-case lines) lives with the command line; this module
+imports neither click nor rich, so scripts and other front ends can use a session as it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from trtbench.bench import Case
+from trtbench.records import Record
+
+
+@dataclass(frozen=True)
+class Note:
+    """A message for the user; ``warning`` ones matter (random calibration, CPU numbers)."""
+
+    text: str
+    warning: bool = False
+
+
+@dataclass(frozen=True)
+class Exported:
+    """A model's export was found up to date (``made`` False) or made now."""
+
+    model: str
+    path: Path
+    made: bool
+    summary: str
+
+
+@dataclass(frozen=True)
+class StageStarted:
+    """A stage of ``total`` cases begins: "run", "verify" or "eval"."""
+
+    stage: str
+    total: int
+
+
+@dataclass(frozen=True)
+class CaseStarted:
+    """Work on a case begins (``step``: what it is doing first, e.g. "building")."""
+
+    case: Case
+    index: int
+    total: int
+    step: str = "building"
+
+
+@dataclass(frozen=True)
+class CaseProgress:
+    """A case is under way: ``done`` of ``total`` (iterations timed, or images evaluated)."""
+
+    case: Case
+    done: int
+    total: int | None = None
+    median_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class CaseFinished:
+    """A case ended: its one-line summary, its record where it makes one, and its warnings."""
+
+    case: Case
+    ok: bool
+    summary: str
+    record: Record | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StageFinished:
+    """The stage's cases are all done."""
+
+    stage: str
+
+
+@dataclass(frozen=True)
+class RunSaved:
+    """The run file holding this session's records."""
+
+    path: Path
+
+
+Event = Note | Exported | StageStarted | CaseStarted | CaseProgress | CaseFinished | StageFinished | RunSaved
+Reporter = Callable[[Event], None]
+
+EVENT_NAMES = {Note: "note", Exported: "exported", StageStarted: "stage_started", CaseStarted: "case_started",
+               CaseProgress: "case_progress", CaseFinished: "case_finished", StageFinished: "stage_finished",
+               RunSaved: "run_saved"}
+
+
+def quiet(event: Event) -> None:
+    """A reporter that drops every event."""
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """An event as one JSON object: ``{"event": name, ...its fields}``; a record in its run-file form."""
+    data: dict[str, Any] = {"event": EVENT_NAMES[type(event)]}
+    for field in dataclasses.fields(event):
+        value = getattr(event, field.name)
+        if isinstance(value, Record):
+            value = value.to_json()
+        elif isinstance(value, Case):
+            value = dataclasses.asdict(value)
+        elif isinstance(value, Path):
+            value = str(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        data[field.name] = value
+    return data
+
+
+class JsonLinesReporter:
+    """Writes each event as one JSON line to ``stream`` (for scripts: ``--progress json``)."""
+
+    def __init__(self, stream: IO[str]):
+        self.stream = stream
+
+    def __call__(self, event: Event) -> None:
+        self.stream.write(json.dumps(event_json(event)) + "\n")
+        self.stream.flush()

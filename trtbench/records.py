@@ -1,0 +1,137 @@
+"""Typed records: one timed case (latency) or one accuracy evaluation, each with one JSON form.
+
+A run file holds a list of ``Record.to_json()`` dicts; ``record_from_json`` reads them back, for
+this schema and, through ``migrate``, for every older one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from trtbench.errors import TrtbenchError
+
+SCHEMA_VERSION = 2
+#: what makes two records the same case: the newer one replaces the older in reports
+RECORD_KEY = ("kind", "model", "backend", "device", "precision", "batch")
+
+_ATTACHED = {"saved": False}  # fields filled in when a run file is loaded, never written into one
+
+
+@dataclass(kw_only=True)
+class Record:
+    """What every record says: the case, where it ran, and whether it worked."""
+
+    kind: ClassVar[str] = ""
+
+    model: str
+    backend: str
+    device: str
+    precision: str
+    batch: int
+    status: str = "ok"
+    error: str | None = None
+    traceback: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    finished_at: str = ""
+    run_id: str | None = field(default=None, metadata=_ATTACHED)
+    environment: dict = field(default_factory=dict, metadata=_ATTACHED)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def key(self) -> tuple:
+        """The case this record measures (see RECORD_KEY)."""
+        return tuple(getattr(self, name) for name in RECORD_KEY)
+
+    def label(self) -> str:
+        """How a person names the case: 'ResNet50 fp16 batch 8'."""
+        return f"{self.model} {self.precision} batch {self.batch}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as it is saved in a run file."""
+        saved = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata.get("saved", True)}
+        return {"kind": self.kind, **{name: _plain(value) for name, value in saved.items()}}
+
+    def failed(self, error: str, traceback: str | None = None) -> None:
+        """Mark the case failed with a one-line reason."""
+        self.status, self.error, self.traceback = "failed", error, traceback
+
+
+@dataclass(kw_only=True)
+class LatencyRecord(Record):
+    """A timed case: statistics of the metric's span, every span, throughput and how it was measured."""
+
+    kind: ClassVar[str] = "latency"
+
+    metric: str = "latency"
+    latency_ms: dict[str, float] | None = None  # mean, median, p90, p95, p99, min, max, stdev
+    cov: float | None = None
+    cov_warning: bool = False
+    spans_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    iterations: int = 0
+    timed_s: float = 0.0
+    throughput_qps: float | None = None  # queries (batches) per second, as trtexec reports
+    throughput_ips: float | None = None  # images per second
+    build_s: float | None = None
+    case_s: float | None = None
+    engine: dict = field(default_factory=dict)  # which engine: cached or built, its file and sha256
+    method: dict = field(default_factory=dict)  # timing policy, timer, toggles
+    gpu_telemetry: dict | None = None
+    verify: dict | None = None  # `run --verify` figures
+
+    @property
+    def median_ms(self) -> float | None:
+        return None if self.latency_ms is None else self.latency_ms["median"]
+
+
+@dataclass(kw_only=True)
+class AccuracyRecord(Record):
+    """Top-1/Top-5 of an engine on labelled images (`trtbench eval`)."""
+
+    kind: ClassVar[str] = "accuracy"
+
+    weights: str = ""
+    data: str = ""
+    images: int = 0
+    skipped: int = 0
+    skipped_files: list[str] = field(default_factory=list)
+    top1: float | None = None
+    top5: float | None = None
+
+
+RECORD_TYPES: dict[str, type[Record]] = {cls.kind: cls for cls in (LatencyRecord, AccuracyRecord)}
+
+
+def _plain(value):
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else value
+
+
+def migrate(record: dict, version: int) -> dict:
+    """A record of run-file schema ``version`` in the current schema's form.
+
+    Schema 1 records had no ``kind`` when they were latency records.
+    """
+    if version < 2:
+        record = {"kind": "latency", **record}
+    return record
+
+
+def record_from_json(data: dict, version: int = SCHEMA_VERSION, where: str = "run file") -> Record:
+    """A typed record from its JSON form (of any schema up to this one)."""
+    if not isinstance(data, dict):
+        raise TrtbenchError(f"{where}: a record is not a JSON object")
+    data = migrate(dict(data), version)
+    kind = data.pop("kind", None)
+    cls = RECORD_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise TrtbenchError(f"{where}: unknown record kind '{kind}'")
+    known = {f.name for f in dataclasses.fields(cls) if f.metadata.get("saved", True)}
+    try:
+        # Fields a newer patch release added are dropped rather than refused: the schema version
+        # is what guards against a change of meaning.
+        return cls(**{name: value for name, value in data.items() if name in known})
+    except TypeError as exc:
+        raise TrtbenchError(f"{where}: a {cls.kind} record is incomplete ({exc})") from None

@@ -1,0 +1,253 @@
+"""The session: what every command does between parsing its options and printing its tables.
+
+It chooses the backend, plans the cases, ensures the exports, builds or reuses engines (one call,
+so `run`, `verify` and `eval` with the same options use the very same cached engine), sweeps
+with a reporter that receives events, and writes the run file.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trtbench import backends, envinfo, zoo
+from trtbench.backends.base import Backend, Engine
+from trtbench.bench import Case, run_case
+from trtbench.errors import TrtbenchError
+from trtbench.events import (
+    CaseFinished,
+    CaseProgress,
+    CaseStarted,
+    Exported,
+    Note,
+    Reporter,
+    RunSaved,
+    StageFinished,
+    StageStarted,
+    quiet,
+)
+from trtbench.export import ExportResult, ensure_exported, ensure_writable_dir, export_variant, onnx_path
+from trtbench.precision import Calibration
+from trtbench.records import AccuracyRecord, LatencyRecord, Record
+from trtbench.results import RunFile, timestamp
+from trtbench.timing import TimingPolicy
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where artifacts and results live."""
+
+    models: Path = Path("models")
+    engines: Path = Path("engines")
+    results: Path = Path("results")
+
+
+@dataclass
+class Outcome:
+    """What a stage produced: its records (or verify's rows) and the run file it saved, if any."""
+
+    records: list[Record] = field(default_factory=list)
+    rows: list[dict] = field(default_factory=list)
+    run_path: Path | None = None
+
+    def failed(self) -> list[Record]:
+        return [r for r in self.records if not r.ok]
+
+
+def select_models(models_dir: Path, names: Sequence[str], all_: bool = False) -> list[str]:
+    """Variant names from NAME... / --all / what is exported in ``models_dir``, in the page's order."""
+    if all_ and names:
+        raise TrtbenchError("give model names or --all, not both")
+    if all_:
+        return list(zoo.PAGE_ORDER)
+    if names:
+        return [zoo.get_variant(n).name for n in dict.fromkeys(names)]
+    exported = [n for n in zoo.PAGE_ORDER if onnx_path(models_dir, n).is_file()]
+    if not exported:
+        raise TrtbenchError(f"no exported models in {models_dir}: run `trtbench export ResNet50_vd` (or --all) "
+                            "first, or name models to run")
+    return exported
+
+
+class Session:
+    """One command's work on one backend, told to ``reporter`` as events."""
+
+    def __init__(self, workspace: Workspace, backend: str = "auto", options: dict[str, Any] | None = None,
+                 calibration: Calibration | None = None, needs: Sequence[str] = ("time",),
+                 reporter: Reporter = quiet, command: list[str] | None = None):
+        self.workspace = workspace
+        self.calibration = calibration
+        self.report = reporter
+        self.command = command if command is not None else ["trtbench", *sys.argv[1:]]
+        self.backend: Backend
+        self.backend, why = backends.choose(backend, options, calibration, needs=needs[0])
+        for need in needs[1:]:
+            backends.choose(self.backend.name, options, calibration, needs=need)
+        self.report(Note(f"backend: {why}"))
+        if self.backend.name == "onnxruntime-cpu":
+            self.report(Note("no GPU/TensorRT here: these are ONNX Runtime CPU numbers, not TensorRT numbers",
+                             warning=True))
+
+    # --- planning -------------------------------------------------------------------------------
+
+    def check_precisions(self, precisions: Sequence[str]) -> None:
+        """Refuse a precision the backend does not declare; warn when INT8 is calibrated on noise."""
+        for precision in precisions:
+            if precision not in self.backend.precisions:
+                raise TrtbenchError(f"backend {self.backend.name} does not run {precision}: it runs "
+                                    f"{', '.join(self.backend.precisions)}")
+        if "int8" in precisions and (self.calibration is None or self.calibration.random):
+            self.report(Note("WARNING: INT8 calibrated on random inputs (no --calib): its latency is real, its "
+                             "accuracy is meaningless; give --calib DIR with real images", warning=True))
+
+    @staticmethod
+    def cases(models: Sequence[str], precisions: Sequence[str], batches: Sequence[int]) -> list[Case]:
+        """Every (model, precision, batch), models outermost, as the sweep runs them."""
+        return [Case(m, p, b) for m in models for p in precisions for b in batches]
+
+    # --- artifacts -------------------------------------------------------------------------------
+
+    def exports(self, models: Sequence[str], weights: Path | None = None) -> dict[str, ExportResult]:
+        """Each model's export, made where missing (with ``weights``: exactly that export)."""
+        found = {}
+        for name in models:
+            variant = zoo.get_variant(name)
+            result = export_variant(variant, self.workspace.models, weights=weights) if weights is not None \
+                else ensure_exported(variant, self.workspace.models)
+            weights_text = result.metadata["weights"]["description"]
+            self.report(Exported(name, result.onnx_path, made=not result.skipped,
+                                 summary=f"{name}: {result.onnx_path} ({weights_text})"))
+            found[name] = result
+        return found
+
+    def engine(self, graph: Path, precision: str, batch: int) -> Engine:
+        """The engine for (graph, precision, batch) with this session's options: the one every command uses."""
+        ensure_writable_dir(self.workspace.engines)
+        return self.backend.build(graph, precision, batch, self.workspace.engines)
+
+    def _run_file(self) -> RunFile:
+        ensure_writable_dir(self.workspace.results)
+        return RunFile(self.workspace.results, envinfo.environment(self.backend.name, self.backend.device()),
+                       self.command)
+
+    # --- stages ----------------------------------------------------------------------------------
+
+    def run(self, models: Sequence[str], precisions: Sequence[str], batches: Sequence[int], policy: TimingPolicy,
+            verify: bool = False) -> Outcome:
+        """Time every case; each record is saved to the run file as soon as its case ends."""
+        self.check_precisions(precisions)
+        graphs = {name: result.onnx_path for name, result in self.exports(models).items()}
+        ensure_writable_dir(self.workspace.engines)
+        check = _OutputCheck(graphs) if verify else None
+        run_file = self._run_file()
+        cases = self.cases(models, precisions, batches)
+        outcome = Outcome(run_path=run_file.path)
+        self.report(StageStarted("run", len(cases)))
+        for index, case in enumerate(cases):
+            self.report(CaseStarted(case, index, len(cases)))
+
+            def progress(count: int, median: float, case: Case = case) -> None:
+                self.report(CaseProgress(case, count, median_ms=median))
+
+            record = run_case(self.backend, case, graphs[case.model], self.workspace.engines, policy, progress,
+                              check)
+            run_file.add(record)
+            outcome.records.append(record)
+            self.report(CaseFinished(case, record.ok, _latency_summary(record), record, tuple(record.warnings)))
+        run_file.finish()
+        self.report(StageFinished("run"))
+        self.report(RunSaved(run_file.path))
+        return outcome
+
+    def verify(self, models: Sequence[str], precisions: Sequence[str], batch: int,
+               images: Path | None = None) -> Outcome:
+        """Each model's engines against Paddle's own output on ``batch`` inputs (seeded noise or images)."""
+        from trtbench.verify import Reference, check_engine, verification_inputs
+
+        self.check_precisions(precisions)
+        inputs = verification_inputs(batch, images)
+        graphs = {name: result.onnx_path for name, result in self.exports(models).items()}
+        cases = self.cases(models, precisions, [batch])
+        outcome = Outcome()
+        self.report(StageStarted("verify", len(cases)))
+        references = {name: Reference(path) for name, path in graphs.items()}
+        for index, case in enumerate(cases):
+            self.report(CaseStarted(case, index, len(cases)))
+            with self.engine(graphs[case.model], case.precision, batch) as engine:
+                figures = check_engine(engine, references[case.model], case.precision, inputs, key="inputs")
+            row = {"model": case.model, "precision": case.precision, "backend": self.backend.name,
+                   "engine": dict(engine.info), **figures}
+            outcome.rows.append(row)
+            verdict = "pass" if figures["passed"] else "FAIL: " + "; ".join(figures["failed"])
+            self.report(CaseFinished(case, figures["passed"], f"{case.label()}: {verdict}"))
+        self.report(StageFinished("verify"))
+        return outcome
+
+    def evaluate(self, models: Sequence[str], precisions: Sequence[str], batch: int, samples: list, data: Path,
+                 weights: Path | None = None, strict: bool = False) -> Outcome:
+        """Top-1/Top-5 of each model's engines on labelled ``samples``, saved as accuracy records."""
+        from trtbench.evaluate import evaluate
+
+        if weights is not None and len(models) > 1:
+            raise TrtbenchError("--weights fits one architecture: evaluate one model at a time with it")
+        self.check_precisions(precisions)
+        # Exports first: a weights file for another architecture fails before anything else is set up.
+        exports = self.exports(models, weights)
+        run_file = self._run_file()
+        outcome = Outcome(run_path=run_file.path)
+        cases = self.cases(models, precisions, [batch])
+        self.report(StageStarted("eval", len(cases)))
+        for index, case in enumerate(cases):
+            meta = exports[case.model].metadata
+            weights_text = meta["weights"]["description"]
+            if meta["weights"]["kind"] == "random" and case.precision == precisions[0]:
+                self.report(Note(f"WARNING: {case.model} was exported with {weights_text}: accuracy is meaningless "
+                                 "without --weights", warning=True))
+            self.report(CaseStarted(case, index, len(cases), step="evaluating"))
+
+            def progress(done: int, case: Case = case) -> None:
+                self.report(CaseProgress(case, done, total=len(samples)))
+
+            with self.engine(exports[case.model].onnx_path, case.precision, batch) as engine:
+                figures = evaluate(engine, samples, batch, strict=strict, progress=progress)
+            record = AccuracyRecord(model=case.model, backend=self.backend.name, device=self.backend.device(),
+                                    precision=case.precision, batch=batch, weights=weights_text, data=str(data),
+                                    finished_at=timestamp(), **figures)
+            run_file.add(record)
+            outcome.records.append(record)
+            summary = (f"{case.model} {case.precision}: top-1 {figures['top1']:.4f}, top-5 {figures['top5']:.4f} "
+                       f"on {figures['images']} images ({figures['skipped']} unreadable, skipped)")
+            self.report(CaseFinished(case, True, summary, record))
+        run_file.finish()
+        self.report(StageFinished("eval"))
+        self.report(RunSaved(run_file.path))
+        return outcome
+
+
+class _OutputCheck:
+    """`run --verify`: each engine against Paddle, sharing a model's reference across its cases."""
+
+    def __init__(self, graphs: dict[str, Path]):
+        from trtbench.verify import Reference
+
+        self.references = {name: Reference(path) for name, path in graphs.items()}
+
+    def __call__(self, case: Case, engine: Engine) -> dict:
+        from trtbench.verify import check_engine, verification_inputs
+
+        inputs = verification_inputs(case.batch)
+        return check_engine(engine, self.references[case.model], case.precision, inputs, key=case.batch)
+
+
+def _latency_summary(record: LatencyRecord) -> str:
+    """'ResNet50 fp16 batch 8: 2.345 ms median, 3411.2 images/s[, output check passed]'."""
+    if not record.ok:
+        return f"{record.label()}: FAILED: {record.error}"
+    text = f"{record.label()}: {record.median_ms:.3f} ms median, {record.throughput_ips:.1f} images/s"
+    if record.verify:
+        passed = record.verify["passed"]
+        text += ", output check " + ("passed" if passed else "FAILED: " + "; ".join(record.verify["failed"]))
+    return text
