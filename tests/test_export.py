@@ -5,8 +5,8 @@ import onnx
 import pytest
 
 from trtbench import export as export_mod
-from trtbench.errors import TrtbenchError
 from trtbench.artifacts import metadata_path
+from trtbench.errors import TrtbenchError
 from trtbench.export import export_variant, onnx_path
 from trtbench.zoo import get_variant
 

@@ -55,11 +55,12 @@ def run_case(backend: Backend, case: Case, onnx_path: Path, cache_dir: Path, pol
                 timed = engine.timed(policy, progress)
             if verify is not None:
                 record.verify = verify(case, engine)
+            # described while active: what ran (a CUDA graph, say) is known until the engine is freed
+            record.method = {**policy.describe(), "percentile": PERCENTILE_DEFINITION, **engine.describe()}
         _fill(record, timed, case.batch)
         record.warnings = list(engine.warnings) + _cov_warning(timed) + engine.check(timed)
         record.build_s = round(engine.build_s, 3)
         record.engine = dict(engine.info)
-        record.method = {**policy.describe(), "percentile": PERCENTILE_DEFINITION, **engine.describe()}
         if sampler is not None:
             record.gpu_telemetry = sampler.summary()
     except KeyboardInterrupt:

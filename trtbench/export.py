@@ -154,7 +154,7 @@ def _paddle_model(variant: Variant, weights: Path | None, seed: int):
 
     model = build_model(variant)
     state = load_state_dict(weights, model, variant.name) if weights else random_state_dict(model, seed)
-    model.set_state_dict(state)
+    model.set_state_dict(state)  # type: ignore[arg-type]  # Paddle takes numpy arrays as well as Tensors
     return model
 
 

@@ -16,10 +16,10 @@ def _fmt(value, digits=3) -> str:
 
 def models_table(rows: list[dict]) -> Table:
     """The page's accuracy/FLOPS/parameters table with trtbench's own counts beside the page's."""
+    caption = (f"{FLOPS_CONVENTION}. 'ours': counted by trtbench, the rest is the page's; "
+               f"'!' marks a count more than {MISMATCH:.0%} from the page's.")
     table = Table(title="ResNet and Vd: accuracy, FLOPS and parameters", box=box.SIMPLE_HEAD,
-                  show_edge=False, pad_edge=False, collapse_padding=True,
-                  caption=f"{FLOPS_CONVENTION}. 'ours': counted by trtbench, the rest is the page's; "
-                          f"'!' marks a count more than {MISMATCH:.0%} from the page's.")
+                  show_edge=False, pad_edge=False, collapse_padding=True)
     table.add_column("Models", no_wrap=True)
     for header in ("Top1", "Top5", "Ref\ntop1", "Ref\ntop5", "FLOPS\n(G)", "FLOPS\n(G) ours",
                    "Params\n(M)", "Params\n(M) ours"):
@@ -33,8 +33,7 @@ def models_table(rows: list[dict]) -> Table:
                       params)
         if row["note"]:
             notes.append(f"{row['name']}: {row['note']}")
-    if notes:
-        table.caption += "\n" + "\n".join(notes)
+    table.caption = "\n".join([caption, *notes])
     return table
 
 

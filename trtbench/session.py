@@ -64,7 +64,7 @@ def select_models(models_dir: Path, names: Sequence[str], all_: bool = False) ->
     if all_:
         return list(zoo.PAGE_ORDER)
     if names:
-        return [zoo.get_variant(n).name for n in dict.fromkeys(names)]
+        return list(dict.fromkeys(zoo.get_variant(n).name for n in names))
     exported = [n for n in zoo.PAGE_ORDER if onnx_path(models_dir, n).is_file()]
     if not exported:
         raise TrtbenchError(f"no exported models in {models_dir}: run `trtbench export ResNet50_vd` (or --all) "
@@ -83,25 +83,27 @@ class Session:
         self.report = reporter
         self.command = command if command is not None else ["trtbench", *sys.argv[1:]]
         self.backend: Backend
-        self.backend, why = backends.choose(backend, options, calibration, needs=needs[0])
-        for need in needs[1:]:
-            backends.choose(self.backend.name, options, calibration, needs=need)
-        self.report(Note(f"backend: {why}"))
+        self.backend, self.why = backends.choose(backend, options, calibration, needs=needs)
+
+    def _announce(self, precisions: Sequence[str]) -> None:
+        """Say which backend runs and what to keep in mind about its numbers (after the exports, so a
+        bad weights file or model fails on one line)."""
+        self.report(Note(f"backend: {self.why}"))
         if self.backend.name == "onnxruntime-cpu":
             self.report(Note("no GPU/TensorRT here: these are ONNX Runtime CPU numbers, not TensorRT numbers",
                              warning=True))
+        if "int8" in precisions and (self.calibration is None or self.calibration.random):
+            self.report(Note("WARNING: INT8 calibrated on random inputs (no --calib): its latency is real, its "
+                             "accuracy is meaningless; give --calib DIR with real images", warning=True))
 
     # --- planning -------------------------------------------------------------------------------
 
     def check_precisions(self, precisions: Sequence[str]) -> None:
-        """Refuse a precision the backend does not declare; warn when INT8 is calibrated on noise."""
+        """Refuse a precision the backend does not declare."""
         for precision in precisions:
             if precision not in self.backend.precisions:
                 raise TrtbenchError(f"backend {self.backend.name} does not run {precision}: it runs "
                                     f"{', '.join(self.backend.precisions)}")
-        if "int8" in precisions and (self.calibration is None or self.calibration.random):
-            self.report(Note("WARNING: INT8 calibrated on random inputs (no --calib): its latency is real, its "
-                             "accuracy is meaningless; give --calib DIR with real images", warning=True))
 
     @staticmethod
     def cases(models: Sequence[str], precisions: Sequence[str], batches: Sequence[int]) -> list[Case]:
@@ -140,6 +142,7 @@ class Session:
         """Time every case; each record is saved to the run file as soon as its case ends."""
         self.check_precisions(precisions)
         graphs = {name: result.onnx_path for name, result in self.exports(models).items()}
+        self._announce(precisions)
         ensure_writable_dir(self.workspace.engines)
         check = _OutputCheck(graphs) if verify else None
         run_file = self._run_file()
@@ -170,6 +173,7 @@ class Session:
         self.check_precisions(precisions)
         inputs = verification_inputs(batch, images)
         graphs = {name: result.onnx_path for name, result in self.exports(models).items()}
+        self._announce(precisions)
         cases = self.cases(models, precisions, [batch])
         outcome = Outcome()
         self.report(StageStarted("verify", len(cases)))
@@ -196,6 +200,7 @@ class Session:
         self.check_precisions(precisions)
         # Exports first: a weights file for another architecture fails before anything else is set up.
         exports = self.exports(models, weights)
+        self._announce(precisions)
         run_file = self._run_file()
         outcome = Outcome(run_path=run_file.path)
         cases = self.cases(models, precisions, [batch])

@@ -211,3 +211,15 @@ def _declared(major):
     """Declared names, and the module-level name each dotted one is reached through."""
     names = {name for route in ROUTES_BY_MAJOR[major] for name in TENSORRT_API[route]}
     return names | {name.split(".")[0] for name in names}
+
+
+def test_a_failed_activation_frees_what_it_had_allocated(model, tmp_path):
+    # batch 32's input (19,267,584 bytes) fits, its output (128,000 more) does not
+    gpu = FakeCuda(memory_limit=19_300_000)
+    backend, _, _ = backend_for(10, gpu=gpu)
+    record = run_case(backend, Case("ResNet18", "fp32", 32), model, tmp_path / "e", QUICK)
+    assert record.status == "failed" and "out of memory" in record.error
+    assert gpu.memory == {}, "the input buffer of the failed case leaked"
+    assert len([obj for obj in gpu.freed if isinstance(obj, int)]) == 1
+    again = run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "e", QUICK)
+    assert again.status == "ok" and gpu.memory == {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from collections.abc import Sequence
 from typing import Any
 
 from trtbench.backends.base import Availability, Backend, BackendConfig, Check, Engine
@@ -89,15 +90,15 @@ def create(name: str, values: dict[str, Any] | None = None, calibration: Calibra
 
 
 def choose(name: str, values: dict[str, Any] | None = None, calibration: Calibration | None = None,
-           needs: str = "time") -> tuple[Backend, str]:
-    """The backend to use and why: ``auto`` takes the first available in AUTO_ORDER that can ``needs``
-    ("time" or "infer")."""
+           needs: Sequence[str] = ("time",)) -> tuple[Backend, str]:
+    """The backend to use and why: ``auto`` takes the first available in AUTO_ORDER that can do all
+    of ``needs`` ("time", "infer")."""
     if name != "auto":
         backend = create(name, values, calibration)
         _require_ability(backend, needs)
         backend.require()
         return backend, f"{name}: {backend.availability().reason}"
-    skipped = []
+    skipped: list[str] = []
     for candidate in AUTO_ORDER:
         backend = create(candidate, values, calibration)
         if not _able(backend, needs):
@@ -110,12 +111,13 @@ def choose(name: str, values: dict[str, Any] | None = None, calibration: Calibra
     raise TrtbenchError("no backend can run here: " + "; ".join(skipped))
 
 
-def _able(backend: Backend, needs: str) -> bool:
-    return backend.can_infer if needs == "infer" else backend.can_time
+def _able(backend: Backend | type[Backend], needs: Sequence[str]) -> bool:
+    return all(backend.can_infer if need == "infer" else backend.can_time for need in needs)
 
 
-def _require_ability(backend: Backend, needs: str) -> None:
-    if not _able(backend, needs):
-        able = [n for n in _REGISTRY if _able(backend_class(n), needs)]
-        what = "run inferences (it only times engines)" if needs == "infer" else "time engines"
-        raise TrtbenchError(f"backend {backend.name} cannot {what}: use --backend {' or '.join(able[:2])}")
+def _require_ability(backend: Backend, needs: Sequence[str]) -> None:
+    for need in needs:
+        if not _able(backend, [need]):
+            able = [n for n in _REGISTRY if _able(backend_class(n), needs)]
+            what = "run inferences (it only times engines)" if need == "infer" else "time engines"
+            raise TrtbenchError(f"backend {backend.name} cannot {what}: use --backend {' or '.join(able[:2])}")

@@ -123,7 +123,7 @@ class OnnxRuntimeBackend(Backend):
         import onnxruntime as ort
 
         started = time.perf_counter()
-        graph = graph_for(Path(onnx_path), precision, self.options.calibration)
+        graph = graph_for(Path(onnx_path), precision, self.calibration)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = self.config.threads

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from trtbench import artifacts, lazy
 from trtbench.backends.base import Availability, Backend, BackendConfig, Check, Engine, input_batch, option
@@ -102,6 +103,13 @@ class TensorRTEngine(Engine):
     """A deserialized engine with its context, buffers, stream and events."""
 
     spans = ("compute", "h2d", "d2h", "end_to_end", "enqueue")
+    # TensorRT and CUDA objects, untyped: they come from whichever bindings (or test double) are loaded
+    runtime: Any
+    engine: Any
+    context: Any
+    stream: Any
+    handle: Any
+    graph: Any
 
     def __init__(self, trt, cuda, plan: bytes, batch: int, options: TensorRTConfig, info: dict, build_s: float):
         super().__init__(batch, info=info, build_s=build_s)
@@ -112,7 +120,7 @@ class TensorRTEngine(Engine):
 
     def _clear(self) -> None:
         """No CUDA or TensorRT object held (before activation and after deactivation)."""
-        self.graph = self.stream = self.context = self.engine = self.runtime = None
+        self.graph = self.stream = self.context = self.engine = self.runtime = self.handle = None
         self.events: list = []
         self.device_buffers: list = []
         self.host_buffers: list = []

@@ -86,7 +86,8 @@ class TrtexecEngine(Engine):
         self.command = command
         self.run = run
         self.output = ""
-        self.version = None
+        self.version: str | None = None
+        self.full_command: list[str] = []
 
     def timed(self, policy: TimingPolicy, progress=None) -> Timed:
         command = self.command + [f"--warmUp={policy.warmup_ms:g}", f"--duration={policy.duration_s:g}",
@@ -102,7 +103,7 @@ class TrtexecEngine(Engine):
         return parse_summary(self.output)
 
     def describe(self) -> dict:
-        return {"timer": "trtexec's own (CUDA events)", "command": " ".join(getattr(self, "full_command", [])),
+        return {"timer": "trtexec's own (CUDA events)", "command": " ".join(self.full_command),
                 "tensorrt": self.version, "percentile": "trtexec's nearest-rank percentiles",
                 "data_transfers": "--noDataTransfers" not in self.command,
                 "cuda_graph": "--useCudaGraph" in self.command,
@@ -135,14 +136,21 @@ class TrtexecBackend(Backend):
 
         return gpu_name() or "NVIDIA GPU"
 
+    def _executable(self) -> str:
+        if not self.executable:
+            self.require()
+        assert self.executable is not None
+        return self.executable
+
     def build(self, onnx_path: Path, precision: str, batch: int, cache_dir: Path) -> Engine:
         options = self.config
+        executable = self._executable()
         typing = options.typing
         if typing == "auto":
             typing = "weak" if self._major() == 10 and precision != "int8" else "strong"
         graph = graph_for(Path(onnx_path), precision, self.calibration) if typing == "strong" \
             else Path(onnx_path)
-        command = [self.executable, f"--onnx={graph}", f"--shapes=x:{batch}x{'x'.join(map(str, INPUT_SHAPE))}",
+        command = [executable, f"--onnx={graph}", f"--shapes=x:{batch}x{'x'.join(map(str, INPUT_SHAPE))}",
                    f"--builderOptimizationLevel={options.opt_level}"]
         if typing == "strong":
             command.append("--stronglyTyped")
@@ -160,6 +168,6 @@ class TrtexecBackend(Backend):
         return TrtexecEngine(command, batch, info={"typing": typing, "graph": str(graph)})
 
     def _major(self) -> int:
-        done = subprocess.run([self.executable, "--help"], capture_output=True, text=True, timeout=60)
+        done = subprocess.run([self._executable(), "--help"], capture_output=True, text=True, timeout=60)
         version = tensorrt_version((done.stdout or "") + (done.stderr or ""))
         return int(version.split(".")[0]) if version else 10
