@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from trtbench.backends import create
-from trtbench.backends.base import input_batch
 from trtbench.export import export_variant
+from trtbench.inputs import seeded_input
 from trtbench.timing import TimingPolicy, measure
 from trtbench.zoo import get_variant
 
@@ -50,7 +50,7 @@ def main() -> None:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     bare = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    feed = {bare.get_inputs()[0].name: input_batch(args.batch)}
+    feed = {bare.get_inputs()[0].name: seeded_input(args.batch)}
     ours, plain = [], []
     with create("onnxruntime-cpu").build(path, "fp32", args.batch, Path("engines")) as engine:
         for round_index in range(args.rounds):

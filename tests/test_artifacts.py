@@ -117,3 +117,15 @@ def test_processes_asking_at_once_make_it_once_and_all_read_it_whole(tmp_path):
     assert sorted(made for made, _, _ in results) == [False] * (workers - 1) + [True]
     assert len({(recorded, actual) for _, recorded, actual in results}) == 1
     assert results[0][1] == results[0][2]
+
+
+def test_artifacts_get_the_permissions_of_a_plain_new_file(tmp_path):
+    import os
+
+    previous = os.umask(0o022)
+    try:
+        made = artifacts.ensure(tmp_path / "m.bin", "thing", {}, _writer(b"x"))
+    finally:
+        os.umask(previous)
+    assert made.path.stat().st_mode & 0o777 == 0o644
+    assert artifacts.metadata_path(made.path).stat().st_mode & 0o777 == 0o644

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trtbench.lazy import import_paddle
-from trtbench.zoo import Variant
+from trtbench.zoo import INPUT_SHAPE, Variant
 
 if TYPE_CHECKING:
     import paddle
@@ -192,7 +192,7 @@ def count_macs(model: nn.Layer) -> int:
             hooks.append(layer.register_forward_post_hook(linear_hook))
     try:
         with paddle.no_grad():
-            model(paddle.zeros([1, 3, 224, 224], dtype="float32"))
+            model(paddle.zeros([1, *INPUT_SHAPE], dtype="float32"))
     finally:
         for hook in hooks:
             hook.remove()

@@ -212,10 +212,18 @@ def timestamp_local() -> str:
 
 
 def temporary_path(target: Path) -> Path:
-    """A fresh temporary path in ``target``'s directory (so a later rename is atomic)."""
+    """A fresh temporary path in ``target``'s directory (so a later rename is atomic), with the
+    permissions a plain new file would get (mkstemp's are owner-only)."""
     handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(handle)
+    os.chmod(name, 0o666 & ~_umask())
     return Path(name)
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(target: Path, data: bytes) -> None:

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from trtbench.zoo import INPUT_SHAPE
+
 RESIZE_SHORT = 256
-CROP = 224
+CROP = INPUT_SHAPE[-1]  # the side of the square the network takes
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".jpe", ".tif", ".tiff")

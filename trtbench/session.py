@@ -85,11 +85,11 @@ class Session:
         self.backend: Backend
         self.backend, self.why = backends.choose(backend, options, calibration, needs=needs)
 
-    def _announce(self, precisions: Sequence[str]) -> None:
+    def _announce(self, precisions: Sequence[str], timing: bool = False) -> None:
         """Say which backend runs and what to keep in mind about its numbers (after the exports, so a
         bad weights file or model fails on one line)."""
         self.report(Note(f"backend: {self.why}"))
-        if self.backend.name == "onnxruntime-cpu":
+        if timing and self.backend.name == "onnxruntime-cpu":
             self.report(Note("no GPU/TensorRT here: these are ONNX Runtime CPU numbers, not TensorRT numbers",
                              warning=True))
         if "int8" in precisions and (self.calibration is None or self.calibration.random):
@@ -142,7 +142,7 @@ class Session:
         """Time every case; each record is saved to the run file as soon as its case ends."""
         self.check_precisions(precisions)
         graphs = {name: result.onnx_path for name, result in self.exports(models).items()}
-        self._announce(precisions)
+        self._announce(precisions, timing=True)
         ensure_writable_dir(self.workspace.engines)
         check = _OutputCheck(graphs) if verify else None
         run_file = self._run_file()

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from trtbench.errors import TrtbenchError
+from trtbench.inputs import VERIFY_SEED, seeded_input
 
 # Defaults per precision. FP32 must match closely; reduced precisions are judged on what a user
 # of a classifier sees: the direction of the logits (cosine) and the predicted classes.
@@ -102,10 +103,10 @@ def paddle_model_of_export(model_path: Path):
     return model
 
 
-def verification_inputs(batch: int, images: Path | None = None, seed: int = 1) -> np.ndarray:
+def verification_inputs(batch: int, images: Path | None = None, seed: int = VERIFY_SEED) -> np.ndarray:
     """``batch`` inputs: the first images of a folder (cycled if too few), or seeded random ones."""
     if images is None:
-        return np.random.default_rng(seed).standard_normal((batch, 3, 224, 224)).astype(np.float32)
+        return seeded_input(batch, seed)
     from trtbench.preprocess import IMAGE_SUFFIXES, load_image
 
     files = sorted(p for p in Path(images).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)

@@ -3,7 +3,7 @@ import onnxruntime as ort
 import pytest
 
 from trtbench.backends import choose, create
-from trtbench.backends.base import input_batch
+from trtbench.inputs import seeded_input
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +18,7 @@ def test_engine_outputs_are_the_models(exported, tmp_path):
     models_dir, results = exported
     path = results["ResNet18"].onnx_path
     backend = create("onnxruntime-cpu")
-    x = input_batch(2, seed=5)
+    x = seeded_input(2, seed=5)
     expected = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     with backend.build(path, "fp32", 2, tmp_path) as engine:
         np.testing.assert_allclose(engine.infer(x), expected, rtol=1e-5, atol=1e-5)

@@ -10,10 +10,10 @@ import pytest
 
 from tests.fakes.cuda import FakeCuda
 from tests.fakes.tensorrt import FakeTensorRT
-from trtbench.backends.base import input_batch
 from trtbench.backends.tensorrt import ROUTES_BY_MAJOR, TENSORRT_API, TensorRTBackend, TensorRTConfig, resolve_typing
 from trtbench.bench import Case, run_case, sweep
 from trtbench.errors import TrtbenchError
+from trtbench.inputs import seeded_input
 from trtbench.timing import TimingPolicy
 
 pytestmark = pytest.mark.slow
@@ -67,7 +67,7 @@ def test_fp16_routes_of_both_majors(model, tmp_path, major, typing, strong, flag
 
 def test_fp32_engine_computes_the_model(model, tmp_path):
     backend, trt, gpu = backend_for(11)
-    x = input_batch(2, seed=9)
+    x = seeded_input(2, seed=9)
     expected = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     with backend.build(model, "fp32", 2, tmp_path / "engines") as engine:
         np.testing.assert_allclose(engine.infer(x), expected, rtol=1e-6, atol=1e-6)

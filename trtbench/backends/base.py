@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 from trtbench.errors import TrtbenchError
-from trtbench.inputs import seeded_input
 from trtbench.precision import PRECISIONS, Calibration
 from trtbench.timing import Timed, TimingPolicy, measure
 from trtbench.zoo import INPUT_SHAPE
@@ -199,7 +198,3 @@ class Backend:
     def availability_impl(self) -> Availability:
         raise NotImplementedError
 
-
-def input_batch(batch: int, seed: int = 0) -> np.ndarray:
-    """The seeded input every engine is timed on."""
-    return seeded_input(batch, seed)

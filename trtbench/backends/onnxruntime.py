@@ -10,7 +10,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from trtbench import envinfo
-from trtbench.backends.base import Availability, Backend, BackendConfig, Check, Engine, input_batch, option
+from trtbench.backends.base import Availability, Backend, BackendConfig, Check, Engine, option
+from trtbench.inputs import seeded_input
 from trtbench.precision import graph_for
 
 
@@ -41,7 +42,7 @@ class OnnxRuntimeEngine(Engine):
         import onnxruntime as ort
 
         self.binding = self.session.io_binding()
-        self._bind(input_batch(self.batch))
+        self._bind(seeded_input(self.batch))
         out_shape = [self.batch, *self.output.shape[1:]]
         self.output_value = ort.OrtValue.ortvalue_from_shape_and_type(out_shape, np.float32, self.ort_device, 0)
         self.binding.bind_ortvalue_output(self.output.name, self.output_value)
@@ -65,7 +66,7 @@ class OnnxRuntimeEngine(Engine):
         self._bind(data)
         self.session.run_with_iobinding(self.binding)
         result = self.output_value.numpy().copy()
-        self._bind(input_batch(self.batch))
+        self._bind(seeded_input(self.batch))
         return result
 
     def describe(self) -> dict:

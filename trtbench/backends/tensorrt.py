@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from trtbench import artifacts, lazy
-from trtbench.backends.base import Availability, Backend, BackendConfig, Check, Engine, input_batch, option
+from trtbench.backends.base import Availability, Backend, BackendConfig, Check, Engine, option
 from trtbench.errors import MissingDependency, TrtbenchError
+from trtbench.inputs import seeded_input
 from trtbench.precision import Calibration, graph_for, source_sha256
 from trtbench.timing import Timed
 from trtbench.zoo import INPUT_SHAPE
@@ -152,7 +153,7 @@ class TensorRTEngine(Engine):
             is_input = self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
             (self.inputs if is_input else self.outputs).append((name, host, device))
         for _, host, device in self.inputs:
-            host[...] = input_batch(self.batch)
+            host[...] = seeded_input(self.batch)
             cuda.copy_to_device(device, host, self.stream)
         cuda.synchronize(self.stream)
         if self.options.cuda_graph:
