@@ -187,3 +187,26 @@ def test_verify_and_eval_check_the_engine_run_timed(invoke, exported, fake_tenso
                    "tensorrt-double", "--typing", "strong", "--models-dir", models_dir, "--engines-dir", engines)
     assert other.exit_code == 0, other.output
     assert json.loads(other.stdout)[0]["engine"]["cached"] is False and len(fake_tensorrt._builds) == 2
+
+
+def test_an_interrupted_stage_still_ends_and_keeps_its_records(echo, tmp_path, monkeypatch):
+    from trtbench.events import StageFinished
+    from trtbench.results import load_run
+
+    builds = []
+
+    def build(self, onnx_path, precision, batch, cache_dir):
+        builds.append(batch)
+        if batch == 4:
+            raise KeyboardInterrupt
+        return EchoEngine(batch, 1)
+
+    monkeypatch.setattr(EchoBackend, "build", build)
+    events = []
+    session = Session(Workspace(tmp_path / "m", tmp_path / "e", tmp_path / "r"), "echo", reporter=events.append)
+    monkeypatch.setattr(session, "exports", lambda models: {m: _FakeExport(tmp_path / f"{m}.onnx") for m in models})
+    with pytest.raises(KeyboardInterrupt):
+        session.run(["ResNet18"], ["fp32"], [1, 4, 8], QUICK)
+    assert builds == [1, 4] and events[-1] == StageFinished("run", complete=False)
+    (run_path,) = (tmp_path / "r").glob("*.json")
+    assert [(r.batch, r.status) for r in load_run(run_path).records] == [(1, "ok")]

@@ -76,9 +76,10 @@ class CaseFinished:
 
 @dataclass(frozen=True)
 class StageFinished:
-    """The stage's cases are all done."""
+    """The stage ended: all its cases done (``complete``), or stopped early by an error or Ctrl-C."""
 
     stage: str
+    complete: bool = True
 
 
 @dataclass(frozen=True)

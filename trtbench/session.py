@@ -7,8 +7,9 @@ with a reporter that receives events, and writes the run file.
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,17 @@ class Session:
 
     # --- stages ----------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _stage(self, stage: str, total: int) -> Iterator[None]:
+        """Report the stage's start and its end, also when it ends early (a failure, Ctrl-C)."""
+        self.report(StageStarted(stage, total))
+        complete = False
+        try:
+            yield
+            complete = True
+        finally:
+            self.report(StageFinished(stage, complete))
+
     def run(self, models: Sequence[str], precisions: Sequence[str], batches: Sequence[int], policy: TimingPolicy,
             verify: bool = False) -> Outcome:
         """Time every case; each record is saved to the run file as soon as its case ends."""
@@ -148,20 +160,20 @@ class Session:
         run_file = self._run_file()
         cases = self.cases(models, precisions, batches)
         outcome = Outcome(run_path=run_file.path)
-        self.report(StageStarted("run", len(cases)))
-        for index, case in enumerate(cases):
-            self.report(CaseStarted(case, index, len(cases)))
+        with self._stage("run", len(cases)):
+            for index, case in enumerate(cases):
+                self.report(CaseStarted(case, index, len(cases)))
 
-            def progress(count: int, median: float, case: Case = case) -> None:
-                self.report(CaseProgress(case, count, median_ms=median))
+                def progress(count: int, median: float, case: Case = case) -> None:
+                    self.report(CaseProgress(case, count, median_ms=median))
 
-            record = run_case(self.backend, case, graphs[case.model], self.workspace.engines, policy, progress,
-                              check)
-            run_file.add(record)
-            outcome.records.append(record)
-            self.report(CaseFinished(case, record.ok, _latency_summary(record), record, tuple(record.warnings)))
-        run_file.finish()
-        self.report(StageFinished("run"))
+                record = run_case(self.backend, case, graphs[case.model], self.workspace.engines, policy,
+                                  progress, check)
+                run_file.add(record)
+                outcome.records.append(record)
+                self.report(CaseFinished(case, record.ok, _latency_summary(record), record,
+                                         tuple(record.warnings)))
+            run_file.finish()
         self.report(RunSaved(run_file.path))
         return outcome
 
@@ -176,18 +188,17 @@ class Session:
         self._announce(precisions)
         cases = self.cases(models, precisions, [batch])
         outcome = Outcome()
-        self.report(StageStarted("verify", len(cases)))
         references = {name: Reference(path) for name, path in graphs.items()}
-        for index, case in enumerate(cases):
-            self.report(CaseStarted(case, index, len(cases)))
-            with self.engine(graphs[case.model], case.precision, batch) as engine:
-                figures = check_engine(engine, references[case.model], case.precision, inputs, key="inputs")
-            row = {"model": case.model, "precision": case.precision, "backend": self.backend.name,
-                   "engine": dict(engine.info), **figures}
-            outcome.rows.append(row)
-            verdict = "pass" if figures["passed"] else "FAIL: " + "; ".join(figures["failed"])
-            self.report(CaseFinished(case, figures["passed"], f"{case.label()}: {verdict}"))
-        self.report(StageFinished("verify"))
+        with self._stage("verify", len(cases)):
+            for index, case in enumerate(cases):
+                self.report(CaseStarted(case, index, len(cases)))
+                with self.engine(graphs[case.model], case.precision, batch) as engine:
+                    figures = check_engine(engine, references[case.model], case.precision, inputs, key="inputs")
+                row = {"model": case.model, "precision": case.precision, "backend": self.backend.name,
+                       "engine": dict(engine.info), **figures}
+                outcome.rows.append(row)
+                verdict = "pass" if figures["passed"] else "FAIL: " + "; ".join(figures["failed"])
+                self.report(CaseFinished(case, figures["passed"], f"{case.label()}: {verdict}"))
         return outcome
 
     def evaluate(self, models: Sequence[str], precisions: Sequence[str], batch: int, samples: list, data: Path,
@@ -204,30 +215,27 @@ class Session:
         run_file = self._run_file()
         outcome = Outcome(run_path=run_file.path)
         cases = self.cases(models, precisions, [batch])
-        self.report(StageStarted("eval", len(cases)))
-        for index, case in enumerate(cases):
-            meta = exports[case.model].metadata
-            weights_text = meta["weights"]["description"]
-            if meta["weights"]["kind"] == "random" and case.precision == precisions[0]:
-                self.report(Note(f"WARNING: {case.model} was exported with {weights_text}: accuracy is meaningless "
-                                 "without --weights", warning=True))
-            self.report(CaseStarted(case, index, len(cases), step="evaluating"))
+        with self._stage("eval", len(cases)):
+            for index, case in enumerate(cases):
+                meta = exports[case.model].metadata
+                weights_text = meta["weights"]["description"]
+                if meta["weights"]["kind"] == "random" and case.precision == precisions[0]:
+                    self.report(Note(f"WARNING: {case.model} was exported with {weights_text}: accuracy is meaningless "
+                                     "without --weights", warning=True))
+                self.report(CaseStarted(case, index, len(cases), step="evaluating"))
 
-            def progress(done: int, case: Case = case) -> None:
-                self.report(CaseProgress(case, done, total=len(samples)))
+                def progress(done: int, case: Case = case) -> None:
+                    self.report(CaseProgress(case, done, total=len(samples)))
 
-            with self.engine(exports[case.model].onnx_path, case.precision, batch) as engine:
-                figures = evaluate(engine, samples, batch, strict=strict, progress=progress)
-            record = AccuracyRecord(model=case.model, backend=self.backend.name, device=self.backend.device(),
-                                    precision=case.precision, batch=batch, weights=weights_text, data=str(data),
-                                    finished_at=timestamp(), **figures)
-            run_file.add(record)
-            outcome.records.append(record)
-            summary = (f"{case.model} {case.precision}: top-1 {figures['top1']:.4f}, top-5 {figures['top5']:.4f} "
-                       f"on {figures['images']} images ({figures['skipped']} unreadable, skipped)")
-            self.report(CaseFinished(case, True, summary, record))
-        run_file.finish()
-        self.report(StageFinished("eval"))
+                with self.engine(exports[case.model].onnx_path, case.precision, batch) as engine:
+                    figures = evaluate(engine, samples, batch, strict=strict, progress=progress)
+                record = AccuracyRecord(model=case.model, backend=self.backend.name, device=self.backend.device(),
+                                        precision=case.precision, batch=batch, weights=weights_text, data=str(data),
+                                        finished_at=timestamp(), **figures)
+                run_file.add(record)
+                outcome.records.append(record)
+                self.report(CaseFinished(case, True, _accuracy_summary(record), record))
+            run_file.finish()
         self.report(RunSaved(run_file.path))
         return outcome
 
@@ -256,3 +264,11 @@ def _latency_summary(record: LatencyRecord) -> str:
         passed = record.verify["passed"]
         text += ", output check " + ("passed" if passed else "FAILED: " + "; ".join(record.verify["failed"]))
     return text
+
+
+def _accuracy_summary(record: AccuracyRecord) -> str:
+    """'ResNet50 fp32: top-1 0.7650, top-5 0.9300 on 50000 images (0 unreadable, skipped)'."""
+    if record.top1 is None or record.top5 is None:
+        return f"{record.model} {record.precision}: no readable image ({record.skipped} unreadable, skipped)"
+    return (f"{record.model} {record.precision}: top-1 {record.top1:.4f}, top-5 {record.top5:.4f} "
+            f"on {record.images} images ({record.skipped} unreadable, skipped)")

@@ -27,8 +27,8 @@ class OnnxRuntimeEngine(Engine):
 
     spans = ("latency",)
 
-    def __init__(self, session, batch: int, device: str, build_s: float):
-        super().__init__(batch, build_s=build_s)
+    def __init__(self, session, batch: int, device: str, build_s: float, graph: Path):
+        super().__init__(batch, info={"graph": str(graph)}, build_s=build_s)
         self.session = session
         self.ort_device = device  # "cpu" or "cuda"
         self.input_name = session.get_inputs()[0].name
@@ -130,9 +130,7 @@ class OnnxRuntimeBackend(Backend):
         options.intra_op_num_threads = self.config.threads
         options.log_severity_level = 3
         session = ort.InferenceSession(str(graph), options, providers=[self.provider])
-        engine = OnnxRuntimeEngine(session, batch, self.ort_device, build_s=time.perf_counter() - started)
-        engine.info = {"graph": str(graph)}
-        return engine
+        return OnnxRuntimeEngine(session, batch, self.ort_device, build_s=time.perf_counter() - started, graph=graph)
 
 
 class OnnxRuntimeCudaBackend(OnnxRuntimeBackend):

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from trtbench.backends.base import Availability, Backend, Engine
+from trtbench.backends.base import Availability, Backend, Check, Engine
 from trtbench.backends.tensorrt import EngineBuildConfig
 from trtbench.errors import TrtbenchError
 from trtbench.precision import Calibration, graph_for
@@ -124,6 +124,12 @@ class TrtexecBackend(Backend):
                  executable: str | None = None):
         super().__init__(config, calibration)
         self.executable = executable or shutil.which("trtexec")
+
+    @classmethod
+    def checks(cls) -> list[Check]:
+        found = shutil.which("trtexec")
+        return [Check("trtexec", found or "", "trtexec backend",
+                      "" if found else "install TensorRT (its bin/ holds trtexec) and add it to PATH")]
 
     def availability_impl(self) -> Availability:
         if not self.executable:
