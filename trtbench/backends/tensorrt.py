@@ -66,10 +66,13 @@ class EngineBuildConfig(BackendConfig):
     timing_cache: bool = option(True, "TensorRT: do not use engines/timing.cache.", flag="--no-timing-cache")
     cuda_graph: bool = option(False, "Capture the enqueue as a CUDA graph and replay it.")
     data_transfers: bool = option(True, "Do not time host<->device copies.", flag="--no-data-transfers")
+    tf32: bool = option(False, "Let FP32 engines use TF32 on Ampere and later (off: FP32 means FP32).")
+    inflight: int = option(2, "Inferences kept in flight while timing, so host gaps are not GPU time "
+                              "(trtexec keeps 2).", minimum=1, maximum=8)
 
     def builder(self) -> dict:
         """The options that change the engine itself (part of its cache key)."""
-        return {"workspace_mib": self.workspace_mib, "opt_level": self.opt_level}
+        return {"workspace_mib": self.workspace_mib, "opt_level": self.opt_level, "tf32": self.tf32}
 
 
 @dataclass(frozen=True)
