@@ -4,6 +4,11 @@ Engines it "builds" run the ONNX graph with ONNX Runtime when the fake CUDA stre
 so outputs are real. Every attribute the backend touches is logged as "Class.name", so a test can
 check that the backend uses nothing beyond its declared, conformance-checked API. TensorRT 11's
 double has no BuilderFlag.FP16 and no EXPLICIT_BATCH, like the real bindings.
+
+It fails the way TensorRT does, by return value, when a test asks: put a step's name in
+``FakeTensorRT.failing`` ("build", "deserialize", "context", "shape", "address", "enqueue",
+"enqueue_in_capture", "timing_cache", "get_timing_cache", "inspector"). A timing cache whose bytes
+start with ``FOREIGN_CACHE`` is refused as one made on another GPU.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import json
 import numpy as np
 import onnx
 
+FOREIGN_CACHE = b"made-on-another-gpu"
 SUPPORTED_OPS = {"Conv", "BatchNormalization", "Relu", "Add", "MaxPool", "AveragePool", "GlobalAveragePool",
                  "Flatten", "Reshape", "MatMul", "Gemm", "Shape", "Slice", "Concat", "Identity", "Cast", "Constant",
                  "Gather", "Unsqueeze", "Squeeze", "QuantizeLinear", "DequantizeLinear"}
@@ -172,15 +178,21 @@ class TimingCache(Logged):
 class Config(Logged):
     api_name = "IBuilderConfig"
 
-    def __init__(self, log):
+    def __init__(self, log, module):
         super().__init__(log)
-        object.__setattr__(self, "_flags", set())
+        object.__setattr__(self, "_module", module)
+        # TensorRT's defaults: TF32 allowed (and FP32/TF32 only), layer names only in the inspector
+        object.__setattr__(self, "_flags", {"BuilderFlag.TF32"})
         object.__setattr__(self, "_profiles", [])
         object.__setattr__(self, "_cache", None)
         object.__setattr__(self, "_pools", {})
+        object.__setattr__(self, "profiling_verbosity", "ProfilingVerbosity.LAYER_NAMES_ONLY")
 
     def set_flag(self, flag):
         self._flags.add(flag.label)
+
+    def clear_flag(self, flag):
+        self._flags.discard(flag.label)
 
     def set_memory_pool_limit(self, pool, size):
         self._pools[pool.label] = size
@@ -192,10 +204,14 @@ class Config(Logged):
         return TimingCache(self._log, blob)
 
     def set_timing_cache(self, cache, ignore_mismatch):
+        if "timing_cache" in self._module.failing or (cache._blob.startswith(FOREIGN_CACHE) and not ignore_mismatch):
+            return False  # the cache stays unset: get_timing_cache() then gives None
         object.__setattr__(self, "_cache", cache)
         return True
 
     def get_timing_cache(self):
+        if "get_timing_cache" in self._module.failing:
+            return None
         return self._cache
 
 
@@ -211,23 +227,29 @@ class Builder(Logged):
         return Network(self._log, bool(flags & strong_bit))
 
     def create_builder_config(self):
-        return Config(self._log)
+        return Config(self._log, self._module)
 
     def create_optimization_profile(self):
         return Profile(self._log)
 
     def build_serialized_network(self, network, config):
         module = self._module
-        module._builds.append({"onnx": network._onnx, "strong": network._strong, "flags": sorted(config._flags),
+        precision_flags = sorted(config._flags - {"BuilderFlag.TF32"})
+        module._builds.append({"onnx": network._onnx, "strong": network._strong, "flags": precision_flags,
+                               "tf32": "BuilderFlag.TF32" in config._flags,
                                "opt_level": config.__dict__.get("builder_optimization_level"),
-                               "pools": dict(config._pools)})
-        if network._strong and config._flags:
+                               "verbosity": config.profiling_verbosity, "pools": dict(config._pools),
+                               "timing_cache": config._cache})
+        if network._strong and precision_flags:
             raise AssertionError("strongly typed networks take no precision flags")
+        if "build" in module.failing:
+            return None
         (shapes,) = [p._shapes for p in config._profiles]
         (low, opt, high), = shapes.values()
         assert low == opt == high, "trtbench builds static profiles"
         plan = {"onnx": network._onnx, "batch": opt[0], "input": next(iter(shapes)), "major": module._major,
-                "fp16_flag": "BuilderFlag.FP16" in config._flags}
+                "fp16_flag": "BuilderFlag.FP16" in config._flags,
+                "detailed": getattr(config.profiling_verbosity, "label", "") == "ProfilingVerbosity.DETAILED"}
         return bytes(json.dumps(plan), "utf-8")
 
 
@@ -260,7 +282,39 @@ class Engine(Logged):
         return object.__getattribute__(object.__getattribute__(self._module, "DataType"), "FLOAT")
 
     def create_execution_context(self):
+        if "context" in self._module.failing:
+            return None
         return Context(self._log, self)
+
+    def create_engine_inspector(self):
+        return EngineInspector(self._log, self)
+
+
+class EngineInspector(Logged):
+    api_name = "EngineInspector"
+
+    def __init__(self, log, engine):
+        super().__init__(log)
+        object.__setattr__(self, "_engine", engine)
+
+    def get_engine_information(self, format):
+        """Like TensorRT's JSON: layer names only, unless the plan was built with detailed verbosity."""
+        engine = self._engine
+        if "inspector" in engine._module.failing:
+            return ""
+        nodes = [n for n in onnx.load(engine._plan["onnx"]).graph.node
+                 if n.op_type not in ("QuantizeLinear", "DequantizeLinear", "Constant")]
+        if not engine._plan.get("detailed"):
+            return json.dumps({"Layers": [n.name for n in nodes], "Bindings": engine._names})
+        quantized = {o for n in onnx.load(engine._plan["onnx"]).graph.node if n.op_type == "DequantizeLinear"
+                     for o in n.output}
+        half = engine._plan["fp16_flag"] or ".fp16." in engine._plan["onnx"]
+        layers = []
+        for node in nodes:
+            datatype = "Int8" if node.op_type == "Conv" and node.input[0] in quantized else "Half" if half else "Float"
+            layers.append({"Name": node.name, "LayerType": node.op_type,
+                           "Outputs": [{"Name": node.output[0], "Format/Datatype": f"Row major linear {datatype}"}]})
+        return json.dumps({"Layers": layers, "Bindings": engine._names})
 
 
 class Context(Logged):
@@ -273,7 +327,7 @@ class Context(Logged):
         object.__setattr__(self, "_addresses", {})
 
     def set_input_shape(self, name, shape):
-        if tuple(shape)[0] != self._engine._plan["batch"]:
+        if tuple(shape)[0] != self._engine._plan["batch"] or "shape" in self._engine._module.failing:
             return False
         object.__setattr__(self, "_shape", tuple(shape))
         return True
@@ -284,11 +338,17 @@ class Context(Logged):
         return (self._shape[0], 1000)
 
     def set_tensor_address(self, name, ptr):
+        if "address" in self._engine._module.failing:
+            return False
         self._addresses[name] = ptr
         return True
 
     def execute_async_v3(self, stream_handle):
         engine, gpu = self._engine, self._engine._module._gpu
+        failing = engine._module.failing
+        capturing = gpu.streams[stream_handle].capture is not None
+        if "enqueue" in failing or ("enqueue_in_capture" in failing and capturing):
+            return False  # enqueueV3 failed: nothing was queued
         in_name, out_name = engine._names
         shape, addresses = self._shape, dict(self._addresses)
 
@@ -310,6 +370,8 @@ class Runtime(Logged):
         object.__setattr__(self, "_module", module)
 
     def deserialize_cuda_engine(self, plan):
+        if "deserialize" in self._module.failing:
+            return None
         try:
             data = json.loads(bytes(plan))
         except ValueError:
@@ -330,16 +392,19 @@ class FakeTensorRT(Logged):
         set_(self, "_gpu", gpu)
         set_(self, "_builds", [])
         set_(self, "_enqueues", 0)
+        set_(self, "failing", set())
         set_(self, "_version", version or {10: "10.13.3.9", 11: "11.4.0.106"}[major])
         creation = ["STRONGLY_TYPED"] if major >= 11 else ["EXPLICIT_BATCH", "STRONGLY_TYPED"]
         set_(self, "_strong_flag", creation.index("STRONGLY_TYPED"))
-        builder_flags = ["DEBUG", "GPU_FALLBACK", "REFIT", "BF16"] if major >= 11 else \
-            ["FP16", "INT8", "DEBUG", "GPU_FALLBACK", "REFIT", "BF16"]
+        builder_flags = ["DEBUG", "GPU_FALLBACK", "REFIT", "TF32", "BF16"] if major >= 11 else \
+            ["FP16", "INT8", "DEBUG", "GPU_FALLBACK", "REFIT", "TF32", "BF16"]
         set_(self, "NetworkDefinitionCreationFlag", Enum(log, "NetworkDefinitionCreationFlag", creation))
         set_(self, "BuilderFlag", Enum(log, "BuilderFlag", builder_flags))
         set_(self, "MemoryPoolType", Enum(log, "MemoryPoolType", ["WORKSPACE", "DLA_MANAGED_SRAM"]))
         set_(self, "TensorIOMode", Enum(log, "TensorIOMode", ["NONE", "INPUT", "OUTPUT"]))
         set_(self, "DataType", Enum(log, "DataType", ["FLOAT", "HALF", "INT8", "INT32"]))
+        set_(self, "ProfilingVerbosity", Enum(log, "ProfilingVerbosity", ["LAYER_NAMES_ONLY", "NONE", "DETAILED"]))
+        set_(self, "LayerInformationFormat", Enum(log, "LayerInformationFormat", ["ONELINE", "JSON"]))
         set_(self, "Logger", LoggerFactory(log))
         set_(self, "Builder", Factory(log, "Builder", lambda logger: Builder(log, self, logger)))
         set_(self, "OnnxParser", Factory(log, "OnnxParser", lambda network, logger: Parser(log, network, logger)))
@@ -349,7 +414,7 @@ class FakeTensorRT(Logged):
         if name == "__version__":
             object.__getattribute__(self, "_log").add("__version__")
             return object.__getattribute__(self, "_version")
-        if not name.startswith("_") and name != "used":
+        if not name.startswith("_") and name not in ("used", "failing"):
             object.__getattribute__(self, "_log").add(name)
         return object.__getattribute__(self, name)
 

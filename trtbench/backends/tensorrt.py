@@ -7,6 +7,9 @@ with BuilderFlag.FP16 on the FP32 graph by default, or strongly typed with ``--t
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +20,7 @@ from trtbench.backends.base import Availability, Backend, BackendConfig, Check, 
 from trtbench.errors import MissingDependency, TrtbenchError
 from trtbench.inputs import seeded_input
 from trtbench.precision import Calibration, graph_for, source_sha256
-from trtbench.timing import Timed
+from trtbench.timing import Timed, TimingPolicy
 from trtbench.zoo import INPUT_SHAPE
 
 ENGINE_KIND = "engine"
@@ -47,6 +50,9 @@ TENSORRT_API = {
         "ICudaEngine.create_execution_context", "TensorIOMode.INPUT", "nptype",
         "IExecutionContext.set_input_shape", "IExecutionContext.get_tensor_shape",
         "IExecutionContext.set_tensor_address", "IExecutionContext.execute_async_v3",
+        "IBuilderConfig.clear_flag", "BuilderFlag.TF32", "IBuilderConfig.profiling_verbosity",
+        "ProfilingVerbosity.DETAILED", "ICudaEngine.create_engine_inspector", "EngineInspector.get_engine_information",
+        "LayerInformationFormat.JSON",
     ],
     "strong": ["NetworkDefinitionCreationFlag.STRONGLY_TYPED"],
     "weak_fp16": ["IBuilderConfig.set_flag", "BuilderFlag.FP16"],
@@ -103,8 +109,52 @@ def resolve_typing(major: int, requested: str, precision: str) -> str:
     return "weak" if requested == "auto" else requested
 
 
+def layer_precisions(trt, engine) -> dict[str, int] | None:
+    """How many of the engine's layers output each data type, from TensorRT's engine inspector
+    (None when the plan has no detailed layer information)."""
+    inspector = engine.create_engine_inspector()
+    text = inspector.get_engine_information(trt.LayerInformationFormat.JSON) if inspector is not None else None
+    try:
+        layers = json.loads(text)["Layers"] if text else None
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(layers, list) or not all(isinstance(layer, dict) for layer in layers):
+        return None  # names only: built without detailed profiling verbosity
+    counts: dict[str, int] = {}
+    for layer in layers:
+        outputs = layer.get("Outputs") or [{}]
+        kind = _datatype(str(outputs[0].get("Format/Datatype", "")))
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def _datatype(text: str) -> str:
+    """'Row major linear Int8 format' -> 'int8' (the words TensorRT's inspector uses)."""
+    lowered = text.lower()
+    for word, kind in (("int8", "int8"), ("fp8", "fp8"), ("bf16", "bf16"), ("fp16", "fp16"), ("half", "fp16"),
+                       ("int32", "int32"), ("int64", "int64"), ("fp32", "fp32"), ("float", "fp32"), ("bool", "bool")):
+        if word in lowered:
+            return kind
+    return "other"
+
+
+@dataclass
+class _InFlight:
+    """One inference queued on the stream: its events and the host time its enqueue took."""
+
+    events: list
+    enqueue_ms: float = 0.0
+
+
 class TensorRTEngine(Engine):
-    """A deserialized engine with its context, buffers, stream and events."""
+    """A deserialized engine with its context, buffers, stream and events.
+
+    Timed as trtexec times: ``inflight`` inferences are queued on the stream before the host waits
+    for the oldest, so the GPU never waits for the host between them and the time from one
+    launch to the next (Python, TensorRT's enqueue prologue) is not counted as GPU compute.
+    Every TensorRT call that reports failure by its return value is checked, and activation is
+    all or nothing: what a failed step leaves allocated is freed by ``deactivate_impl``.
+    """
 
     spans = ("compute", "h2d", "d2h", "end_to_end", "enqueue")
     # TensorRT and CUDA objects, untyped: they come from whichever bindings (or test double) are loaded
@@ -115,17 +165,20 @@ class TensorRTEngine(Engine):
     handle: Any
     graph: Any
 
-    def __init__(self, trt, cuda, plan: bytes, batch: int, options: TensorRTConfig, info: dict, build_s: float):
+    def __init__(self, trt, cuda, plan: bytes, batch: int, options: EngineBuildConfig, info: dict, build_s: float):
         super().__init__(batch, info=info, build_s=build_s)
         self.trt, self.cuda, self.options = trt, cuda, options
         self.plan = plan
         self.host_clock = time.perf_counter_ns
+        self.capture_error: str | None = None
         self._clear()
 
     def _clear(self) -> None:
         """No CUDA or TensorRT object held (before activation and after deactivation)."""
         self.graph = self.stream = self.context = self.engine = self.runtime = self.handle = None
-        self.events: list = []
+        self.slots: list[list] = []  # a set of four events per inference in flight
+        self.pending: collections.deque[_InFlight] = collections.deque()
+        self.issued = 0
         self.device_buffers: list = []
         self.host_buffers: list = []
         self.inputs: list = []
@@ -136,15 +189,21 @@ class TensorRTEngine(Engine):
         self.runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         self.engine = self.runtime.deserialize_cuda_engine(self.plan)
         if self.engine is None:
-            raise TrtbenchError("TensorRT could not deserialize the engine: rebuild it (delete it from engines/)")
+            raise TrtbenchError("TensorRT could not deserialize the engine (out of memory, or a plan from another "
+                                "TensorRT or GPU): delete it from engines/ to rebuild it")
+        self.info["layer_precisions"] = layer_precisions(trt, self.engine)
         self.context = self.engine.create_execution_context()
+        if self.context is None:
+            raise TrtbenchError("TensorRT could not create an execution context (likely out of device memory)")
         self.stream = cuda.stream()
         self.handle = cuda.stream_handle(self.stream)
-        self.events = [cuda.event() for _ in range(4)]
+        self.slots = [[cuda.event() for _ in range(4)] for _ in range(self.options.inflight)]
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         for name in names:
             if self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
-                self.context.set_input_shape(name, (self.batch, *INPUT_SHAPE))
+                shape = (self.batch, *INPUT_SHAPE)
+                if not self.context.set_input_shape(name, shape):
+                    raise TrtbenchError(f"TensorRT refused input shape {shape} for '{name}' (set_input_shape)")
         for name in names:
             shape = tuple(self.context.get_tensor_shape(name))
             dtype = trt.nptype(self.engine.get_tensor_dtype(name))
@@ -152,7 +211,8 @@ class TensorRTEngine(Engine):
             self.host_buffers.append(host)
             device = cuda.device_alloc(max(host.nbytes, 1))
             self.device_buffers.append(device)
-            self.context.set_tensor_address(name, cuda.device_ptr(device))
+            if not self.context.set_tensor_address(name, cuda.device_ptr(device)):
+                raise TrtbenchError(f"TensorRT refused the device address of '{name}' (set_tensor_address)")
             is_input = self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
             (self.inputs if is_input else self.outputs).append((name, host, device))
         for _, host, device in self.inputs:
@@ -162,33 +222,55 @@ class TensorRTEngine(Engine):
         if self.options.cuda_graph:
             self._capture()
 
+    def _execute(self) -> None:
+        """One plain enqueue; TensorRT's False (enqueueV3 failed) is an error, never timed as no work."""
+        if not self.context.execute_async_v3(self.handle):
+            raise TrtbenchError("TensorRT could not enqueue the inference (execute_async_v3 returned False); "
+                                "its log above says why")
+
     def _capture(self) -> None:
-        """Record one enqueue as a CUDA graph; on failure keep plain enqueues and say so."""
+        """Record one enqueue as a CUDA graph; on any failure end the capture, free what it made, and
+        time plain enqueues, saying so in the record."""
         cuda = self.cuda
         # One plain enqueue first: TensorRT finishes its lazy setup outside the capture.
-        self.context.execute_async_v3(self.handle)
+        self._execute()
         cuda.synchronize(self.stream)
         try:
             cuda.begin_capture(self.stream)
-            self.context.execute_async_v3(self.handle)
-            self.graph = cuda.end_capture(self.stream)
+            try:
+                captured = self.context.execute_async_v3(self.handle)
+            except BaseException:
+                cuda.abort_capture(self.stream)
+                raise
+            if not captured:
+                # A graph of a failed enqueue would replay nothing and time as 0 ms.
+                cuda.abort_capture(self.stream)
+                raise TrtbenchError("execute_async_v3 returned False while capturing")
+            self.graph = cuda.end_capture(self.stream)  # frees what it captured if instantiation fails
         except Exception as exc:  # capture is an optimization: fall back, loudly
             self.graph = None
+            self.capture_error = f"{type(exc).__name__}: {exc}"
             self.warnings.append(f"CUDA graph capture failed ({exc}); timed plain enqueues instead")
 
     def deactivate_impl(self) -> None:
-        self.cuda.free(self.graph, *self.events, *self.device_buffers, *self.host_buffers, self.stream)
+        if self.stream is not None and self.pending:
+            with contextlib.suppress(Exception):  # freeing must go on even if the stream is broken
+                self.cuda.synchronize(self.stream)
+        events = [event for slot in self.slots for event in slot]
+        self.cuda.free(self.graph, *events, *self.device_buffers, *self.host_buffers, self.stream)
         self._clear()
 
     def _enqueue(self) -> None:
         if self.graph is not None:
             self.cuda.launch(self.graph, self.stream)
         else:
-            self.context.execute_async_v3(self.handle)
+            self._execute()
 
-    def iterate_impl(self) -> dict[str, float]:
+    def _issue(self) -> None:
+        """Queue one inference (H2D, enqueue, D2H, with an event between each) without waiting."""
         cuda, stream = self.cuda, self.stream
-        start, copied_in, computed, copied_out = self.events
+        start, copied_in, computed, copied_out = events = self.slots[self.issued % len(self.slots)]
+        self.issued += 1
         transfers = self.options.data_transfers
         cuda.record(start, stream)
         if transfers:
@@ -203,18 +285,46 @@ class TensorRTEngine(Engine):
             for _, host, device in self.outputs:
                 cuda.copy_to_host(host, device, stream)
         cuda.record(copied_out, stream)
-        # Reading the last event is the only wait of the loop.
+        self.pending.append(_InFlight(events, enqueue_ms))
+
+    def _collect(self) -> dict[str, float]:
+        """Wait for the oldest inference in flight and read its spans (reading its last event is the wait)."""
+        cuda = self.cuda
+        done = self.pending.popleft()
+        start, copied_in, computed, copied_out = done.events
         end_to_end = cuda.elapsed_ms(start, copied_out)
         return {
             "compute": cuda.elapsed_ms(copied_in, computed),
             "h2d": cuda.elapsed_ms(start, copied_in),
             "d2h": cuda.elapsed_ms(computed, copied_out),
             "end_to_end": end_to_end,
-            "enqueue": enqueue_ms,
+            "enqueue": done.enqueue_ms,
         }
+
+    def iterate_impl(self) -> dict[str, float]:
+        # Keep ``inflight`` inferences queued: issue the newest, then wait for the oldest. The first
+        # call fills the queue; its extra inferences are warm-up like any other.
+        while len(self.pending) < len(self.slots) - 1:
+            self._issue()
+        self._issue()
+        return self._collect()
+
+    def timed(self, policy: TimingPolicy, progress=None) -> Timed:
+        """Time as ``policy`` says with ``inflight`` inferences queued; what is still queued at the end
+        is finished and not counted."""
+        try:
+            return super().timed(policy, progress)
+        finally:
+            self._drain()
+
+    def _drain(self) -> None:
+        if self.pending:
+            self.cuda.synchronize(self.stream)
+            self.pending.clear()
 
     def infer_impl(self, data):
         cuda = self.cuda
+        self._drain()
         (_, host_in, device_in), = self.inputs
         saved = host_in.copy()
         host_in[...] = data
@@ -239,11 +349,20 @@ class TensorRTEngine(Engine):
 
     def describe(self) -> dict:
         return {
-            "timer": "CUDA events around H2D, enqueue (execute_async_v3) and D2H on one non-default stream",
-            "metric": "GPU compute time (event before and after the enqueue)",
+            "timer": (f"CUDA events around H2D, enqueue (execute_async_v3) and D2H on one non-default stream, "
+                      f"{self.options.inflight} inferences in flight (the host waits for the oldest)"),
+            "metric": "GPU compute time: from the event after H2D to the event after the enqueue, with the GPU "
+                      "kept busy so host launch gaps are not counted",
+            "spans": "compute; h2d; d2h; end_to_end = h2d + compute + d2h of one query (trtexec's latency); "
+                     "enqueue = host time of one execute_async_v3 (or graph launch)",
+            "throughput": "queries completed / wall time of the pipelined timed loop",
+            "inflight": self.options.inflight,
             "data_transfers": self.options.data_transfers,
             "cuda_graph": self.graph is not None,
             "cuda_graph_requested": self.options.cuda_graph,
+            "cuda_graph_error": self.capture_error,
+            "tf32": self.options.tf32,
+            "sync": "cudaEventSynchronize on the oldest inference's last event (default scheduling: spin)",
             "pinned_host_memory": True,
             "cuda_bindings": self.cuda.name,
             "tensorrt": str(self.trt.__version__),
@@ -351,14 +470,16 @@ class TensorRTBackend(Backend):
         graph = graph_for(Path(onnx_path), precision, self.calibration) if typing == "strong" \
             else Path(onnx_path)
         key = {**self._device_key(), "onnx_sha256": source_sha256(graph), "precision": precision,
-               "batch": batch, "typing": typing, "builder": options.builder()}
+               "batch": batch, "typing": typing,
+               "builder": {**options.builder(), "profiling_verbosity": "detailed"}}
         cache_dir = Path(cache_dir)
         plan_path = cache_dir / f"{Path(onnx_path).stem}.{precision}.b{batch}.{typing}.plan"
         started = time.perf_counter()
 
         def make(tmp: Path) -> dict:
-            tmp.write_bytes(self._build_plan(graph, precision, batch, typing, cache_dir))
-            return {"build_s": round(time.perf_counter() - started, 3)}
+            notes: list[str] = []
+            tmp.write_bytes(self._build_plan(graph, precision, batch, typing, cache_dir, notes))
+            return {"build_s": round(time.perf_counter() - started, 3), "notes": notes}
 
         made = artifacts.ensure(plan_path, ENGINE_KIND, key, make, labels=ENGINE_KEY_LABELS)
         info = {"typing": typing, "workspace_mib": options.workspace_mib, "opt_level": options.opt_level,
@@ -369,9 +490,13 @@ class TensorRTBackend(Backend):
                                 build_s=time.perf_counter() - started)
         if made.made and not made.reason.startswith("no cached"):
             engine.warnings.append(f"engine rebuilt: {made.reason}")
+        if made.made:
+            engine.warnings.extend(made.info.get("notes", []))
         return engine
 
-    def _build_plan(self, graph: Path, precision: str, batch: int, typing: str, cache_dir: Path) -> bytes:
+    def _build_plan(self, graph: Path, precision: str, batch: int, typing: str, cache_dir: Path,
+                    notes: list[str]) -> bytes:
+        """A serialized engine; ``notes`` gets what the user should know about the build."""
         trt, options = self.trt, self.config
         logger = trt.Logger(trt.Logger.WARNING)
         builder = trt.Builder(logger)
@@ -390,6 +515,11 @@ class TensorRTBackend(Backend):
         config.builder_optimization_level = options.opt_level
         if typing == "weak" and precision == "fp16":
             config.set_flag(trt.BuilderFlag.FP16)
+        if not options.tf32:
+            # TensorRT allows TF32 by default on Ampere and later: an "fp32" engine would not be FP32.
+            config.clear_flag(trt.BuilderFlag.TF32)
+        # Detailed layer information lets the engine inspector say which precision each layer runs in.
+        config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
         profile = builder.create_optimization_profile()
         shape = (batch, *INPUT_SHAPE)
         profile.set_shape(network.get_input(0).name, shape, shape, shape)
@@ -397,16 +527,29 @@ class TensorRTBackend(Backend):
         cache_file = Path(cache_dir) / TIMING_CACHE
         device_key = self._device_key()
         if options.timing_cache:
-            # A cache made by another TensorRT or GPU is not offered to this builder: start empty.
-            found = artifacts.valid(cache_file, TIMING_CACHE_KIND)
-            blob = found.path.read_bytes() if found is not None and found.key == device_key else b""
-            config.set_timing_cache(config.create_timing_cache(blob), False)
+            self._use_timing_cache(config, cache_file, device_key, notes)
         plan = builder.build_serialized_network(network, config)
         if plan is None:
             raise TrtbenchError(f"TensorRT failed to build {graph.name} at batch {batch} ({precision}); "
                                 "its log above says why")
         if options.timing_cache:
             cache = config.get_timing_cache()
-            if cache is not None:
+            if cache is None:
+                notes.append(f"TensorRT returned no timing cache after the build: {cache_file} was not updated")
+            else:
                 artifacts.store(cache_file, TIMING_CACHE_KIND, device_key, bytes(cache.serialize()))
         return bytes(plan)
+
+    def _use_timing_cache(self, config, cache_file: Path, device_key: dict, notes: list[str]) -> None:
+        """Give the builder the shared timing cache; one it refuses is replaced by an empty one."""
+        # A cache made by another TensorRT or GPU is not offered: it would be refused.
+        found = artifacts.valid(cache_file, TIMING_CACHE_KIND)
+        blob = found.path.read_bytes() if found is not None and found.key == device_key else b""
+        cache = config.create_timing_cache(blob)
+        if cache is not None and config.set_timing_cache(cache, False):
+            return
+        notes.append(f"TensorRT refused the timing cache {cache_file} (made elsewhere or damaged): "
+                     "started an empty one, which replaces it after this build")
+        empty = config.create_timing_cache(b"")
+        if empty is None or not config.set_timing_cache(empty, False):
+            raise TrtbenchError("TensorRT refused an empty timing cache; run with --no-timing-cache")
