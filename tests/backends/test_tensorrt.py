@@ -223,3 +223,68 @@ def test_a_failed_activation_frees_what_it_had_allocated(model, tmp_path):
     assert len([obj for obj in gpu.freed if isinstance(obj, int)]) == 1
     again = run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "e", QUICK)
     assert again.status == "ok" and gpu.memory == {}
+
+
+@pytest.mark.parametrize("step,message", [
+    ("deserialize", "could not deserialize the engine"),
+    ("context", "could not create an execution context"),
+    ("shape", "refused input shape (1, 3, 224, 224) for 'x' (set_input_shape)"),
+    ("address", "refused the device address of 'x' (set_tensor_address)"),
+    ("enqueue", "could not enqueue the inference (execute_async_v3 returned False)"),
+    ("build", "TensorRT failed to build ResNet18.onnx at batch 1 (fp32)"),
+])
+def test_a_false_or_none_from_tensorrt_fails_the_case_in_one_line_and_frees_everything(model, tmp_path, step,
+                                                                                       message):
+    backend, trt, gpu = backend_for(10)
+    trt.failing.add(step)
+    record = run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "e", QUICK)
+    assert record.status == "failed" and message in record.error and "\n" not in record.error
+    assert record.traceback is None, "a TensorRT refusal is a user-facing error, not a crash"
+    assert gpu.memory == {}
+    trt.failing.clear()
+    assert run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "e", QUICK).status == "ok"
+
+
+def test_a_timing_cache_tensorrt_refuses_is_replaced_not_fatal(model, tmp_path):
+    from tests.fakes.tensorrt import FOREIGN_CACHE
+    from trtbench import artifacts
+    from trtbench.backends.tensorrt import TIMING_CACHE_KIND
+
+    engines = tmp_path / "engines"
+    backend, trt, gpu = backend_for(10)
+    artifacts.store(engines / "timing.cache", TIMING_CACHE_KIND, backend._device_key(), FOREIGN_CACHE)
+    engine = backend.build(model, "fp32", 1, engines)
+    assert any("refused the timing cache" in w for w in engine.warnings)
+    assert trt._builds[0]["timing_cache"]._blob == b""  # the builder got an empty cache, not none
+    assert (engines / "timing.cache").read_bytes() == b"+"  # and it replaced the refused one
+    second = backend.build(model, "fp16", 1, engines)
+    assert not any("timing cache" in w for w in second.warnings)
+    assert trt._builds[1]["timing_cache"]._blob == b"+"
+
+
+def test_no_timing_cache_back_from_tensorrt_is_a_note(model, tmp_path):
+    backend, trt, _ = backend_for(11)
+    trt.failing.add("get_timing_cache")
+    engine = backend.build(model, "fp32", 1, tmp_path / "engines")
+    assert any("returned no timing cache" in w for w in engine.warnings)
+    assert not (tmp_path / "engines" / "timing.cache").exists()
+
+
+def test_fp32_means_fp32_unless_tf32_is_asked_for(model, tmp_path):
+    backend, trt, gpu = backend_for(11)
+    record = run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "e", QUICK)
+    assert trt._builds[0]["tf32"] is False and record.method["tf32"] is False
+    with_tf32 = TensorRTBackend(TensorRTConfig(tf32=True), trt=trt, cuda=gpu)
+    record = run_case(with_tf32, Case("ResNet18", "fp32", 1), model, tmp_path / "e", QUICK)
+    assert trt._builds[1]["tf32"] is True and record.method["tf32"] is True
+    assert "tf32 changed" in record.engine["rebuild_reason"] or "builder options changed" in \
+        record.engine["rebuild_reason"]
+
+
+def test_layer_precisions_come_from_the_engine_inspector(model, tmp_path):
+    backend, trt, _ = backend_for(11, typing="strong")
+    fp32 = run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "e", QUICK)
+    fp16 = run_case(backend, Case("ResNet18", "fp16", 1), model, tmp_path / "e", QUICK)
+    assert set(fp32.engine["layer_precisions"]) == {"fp32"} and fp32.engine["layer_precisions"]["fp32"] > 20
+    assert set(fp16.engine["layer_precisions"]) == {"fp16"}
+    assert trt._builds[0]["verbosity"].label == "ProfilingVerbosity.DETAILED"

@@ -253,8 +253,10 @@ class TensorRTEngine(Engine):
             self.warnings.append(f"CUDA graph capture failed ({exc}); timed plain enqueues instead")
 
     def deactivate_impl(self) -> None:
-        if self.stream is not None and self.pending:
-            with contextlib.suppress(Exception):  # freeing must go on even if the stream is broken
+        if self.stream is not None:
+            # Work may still be queued (inferences in flight, or a step that failed half-way): let it
+            # finish before its buffers go. Freeing must go on even if the stream is broken.
+            with contextlib.suppress(Exception):
                 self.cuda.synchronize(self.stream)
         events = [event for slot in self.slots for event in slot]
         self.cuda.free(self.graph, *events, *self.device_buffers, *self.host_buffers, self.stream)
