@@ -74,7 +74,7 @@ class EngineBuildConfig(BackendConfig):
     data_transfers: bool = option(True, "Do not time host<->device copies.", flag="--no-data-transfers")
     tf32: bool = option(False, "Let FP32 engines use TF32 on Ampere and later (off: FP32 means FP32).")
     inflight: int = option(2, "Inferences kept in flight while timing, so host gaps are not GPU time "
-                              "(trtexec keeps 2).", minimum=1, maximum=8)
+                              "(trtexec keeps 2; 1 is its --exposeDMA).", minimum=1, maximum=8)
 
     def builder(self) -> dict:
         """The options that change the engine itself (part of its cache key)."""

@@ -2,6 +2,10 @@
 
 trtexec times itself; trtbench passes the same warm-up, duration and iteration policy and parses
 its performance summary into the same record fields.
+
+trtexec's defaults changed between majors (11.x skips the data transfers, replays a CUDA graph and
+spin-waits; 10.x did none of these), so every toggle a record states is set here from a per-major
+table (``TRTEXEC_DEFAULTS``, ``TRTEXEC_FLAGS``) rather than left to whichever trtexec is on PATH.
 """
 
 from __future__ import annotations
@@ -9,10 +13,13 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from trtbench.backends.base import Availability, Backend, Check, Engine
-from trtbench.backends.tensorrt import EngineBuildConfig
+from trtbench.backends.tensorrt import EngineBuildConfig, resolve_typing
 from trtbench.errors import TrtbenchError
 from trtbench.precision import Calibration, graph_for
 from trtbench.timing import Latency, Timed, TimingPolicy
@@ -35,7 +42,53 @@ _THROUGHPUT = re.compile(r"\[I\] Throughput: (?P<qps>[\d.eE+-]+) qps")
 _WALLTIME = re.compile(r"\[I\] Total Host Walltime: (?P<s>[\d.eE+-]+) s")
 _QUERIES = re.compile(r"Timing trace has (?P<n>\d+) queries over (?P<s>[\d.eE+-]+) s")
 _COV = re.compile(r"coefficient of variance = (?P<cov>[\d.]+)%")
-_VERSION = re.compile(r"\[TensorRT v(?P<v>\d+)\]")
+# "&&&& RUNNING TensorRT.trtexec [TensorRT v101303] [b9] # trtexec --help": every run, --help included
+_VERSION = re.compile(r"\[TensorRT v(?P<v>\d{5,})\]")
+# "[I] TensorRT version: 10.13.3": printed once a run gets past its options
+_VERSION_LINE = re.compile(r"TensorRT version: (?P<v>\d+\.\d+\.\d+)")
+# "[I] CUDA Graph: Enabled": trtexec echoes the options it parsed before it builds
+_ECHO = re.compile(r"\[I\] (?P<key>Precision|ExposeDMA|Data transfers|Spin-wait|CUDA Graph): (?P<value>.+?)\s*$")
+#: each echoed option as (toggle, the toggle's value read from the echo)
+ECHOED: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "Precision": ("typing", lambda text: "strong" if text == "Strongly Typed" else "weak"),
+    "ExposeDMA": ("inflight", lambda text: 1 if text == "Enabled" else 2),
+    "Data transfers": ("data_transfers", lambda text: text == "Enabled"),
+    "Spin-wait": ("spin_wait", lambda text: text == "Enabled"),
+    "CUDA Graph": ("cuda_graph", lambda text: text == "Enabled"),
+}
+# trtexec's warning when the engine cannot be captured; it then times plain enqueues (10.x and 11.x)
+_GRAPH_FAILED = "not permitted under CUDA graph capture mode"
+
+#: What trtexec does for each toggle when given no flag, by major (samples/common/sampleOptions.h:
+#: BuildOptions.stronglyTyped/tf32, InferenceOptions.skipTransfers or includeTransfers, graph, spin,
+#: overlap; the depth in flight is 1 + overlap, samples/common/sampleInference.cpp IterationBase).
+TRTEXEC_DEFAULTS: dict[int, dict[str, Any]] = {
+    10: {"typing": "weak", "tf32": True, "data_transfers": True, "cuda_graph": False, "spin_wait": False,
+         "inflight": 2},
+    11: {"typing": "strong", "tf32": True, "data_transfers": False, "cuda_graph": True, "spin_wait": True,
+         "inflight": 2},
+}
+#: The flag that moves a toggle off its default, by major (samples/common/sampleOptions.cpp). A value
+#: with no flag here and not the default is one that major cannot run. 11.x still accepts
+#: --noDataTransfers, --useCudaGraph, --useSpinWait and --stronglyTyped as no-ops; they are never passed.
+TRTEXEC_FLAGS: dict[int, dict[tuple[str, Any], str]] = {
+    10: {("typing", "strong"): "--stronglyTyped", ("tf32", False): "--noTF32",
+         ("data_transfers", False): "--noDataTransfers", ("cuda_graph", True): "--useCudaGraph",
+         ("spin_wait", True): "--useSpinWait", ("inflight", 1): "--exposeDMA"},
+    11: {("tf32", False): "--noTF32", ("data_transfers", True): "--includeDataTransfers",
+         ("cuda_graph", False): "--noCudaGraph", ("spin_wait", False): "--noSpinWait",
+         ("inflight", 1): "--exposeDMA"},
+}
+#: the toggles trtexec applies while building the engine; the rest apply while it times
+BUILD_TOGGLES = ("typing", "tf32")
+# trtbench's TensorRT backend waits on CUDA events created with default flags, which spin rather
+# than block; trtexec is asked to wait the same way so the two backends' numbers compare.
+SPIN_WAIT = True
+
+HELP_TIMEOUT_S = 60  # `trtexec --help` prints and exits; longer means it is stuck (a driver or loader hang)
+
+Popen = Callable[..., Any]  # subprocess.Popen or a stand-in: called alike, a context manager with stdout,
+# wait, kill and communicate
 
 
 def parse_summary(text: str) -> Timed:
@@ -68,12 +121,66 @@ def parse_summary(text: str) -> Timed:
 
 
 def tensorrt_version(text: str) -> str | None:
-    """'10.13.3' from trtexec's '[TensorRT v101303]' banner."""
+    """'10.13.3' from trtexec's '[TensorRT v101303]' banner (or its 'TensorRT version: 10.13.3' line)."""
     match = _VERSION.search(text)
-    if not match:
-        return None
-    number = int(match["v"])
-    return f"{number // 10000}.{number // 100 % 100}.{number % 100}"
+    if match:
+        number = int(match["v"])
+        return f"{number // 10000}.{number // 100 % 100}.{number % 100}"
+    line = _VERSION_LINE.search(text)
+    return line["v"] if line else None
+
+
+@dataclass(frozen=True)
+class TrtexecMode:
+    """How one trtexec run builds and times: each toggle's value, the flags that set them (those
+    of the build, then those of the timing), and for each toggle the flag that set it or the
+    trtexec default that already gives it."""
+
+    major: int
+    settings: dict[str, Any]
+    build_flags: tuple[str, ...]
+    run_flags: tuple[str, ...]
+    set_by: dict[str, str] = field(default_factory=dict)
+
+    def describe(self) -> dict:
+        """The toggles as trtexec runs them, for the record's ``method``."""
+        return {"trtexec_major": self.major, **self.settings, "set_by": dict(self.set_by)}
+
+
+def trtexec_mode(major: int, config: EngineBuildConfig, precision: str) -> TrtexecMode:
+    """The flags that make trtexec ``major`` run exactly ``config`` at ``precision``; a one-line
+    error for what that major cannot run."""
+    if major not in TRTEXEC_DEFAULTS:
+        known = " and ".join(f"{m}.x" for m in TRTEXEC_DEFAULTS)
+        raise TrtbenchError(f"trtexec from TensorRT {major}.x: trtbench knows the flags of trtexec {known} only")
+    defaults, flags = TRTEXEC_DEFAULTS[major], TRTEXEC_FLAGS[major]
+    wanted = {"typing": resolve_typing(major, config.typing, precision), "tf32": config.tf32,
+              "data_transfers": config.data_transfers, "cuda_graph": config.cuda_graph, "spin_wait": SPIN_WAIT,
+              "inflight": config.inflight}
+    build: list[str] = []
+    run: list[str] = []
+    set_by: dict[str, str] = {}
+    for toggle, value in wanted.items():
+        if value == defaults[toggle]:
+            set_by[toggle] = f"trtexec {major} default"
+        elif (toggle, value) in flags:
+            (build if toggle in BUILD_TOGGLES else run).append(flags[toggle, value])
+            set_by[toggle] = flags[toggle, value]
+        else:
+            raise TrtbenchError(_cannot(major, toggle, value))
+    if wanted["typing"] == "weak" and precision == "fp16":
+        # weak typing builds from the FP32 graph; FP16 kernels come from the builder flag
+        build.insert(0, "--fp16")
+        set_by["typing"] = "--fp16"
+    return TrtexecMode(major, wanted, tuple(build), tuple(run), set_by)
+
+
+def _cannot(major: int, toggle: str, value: Any) -> str:
+    """The one-line refusal for a toggle value trtexec ``major`` has no flag for."""
+    if toggle == "inflight":
+        return (f"backend trtexec cannot run --inflight {value}: trtexec {major} keeps 2 inferences in flight, "
+                f"or 1 with --exposeDMA (--infStreams adds streams, not depth)")
+    return f"backend trtexec cannot run {toggle}={value}: trtexec {major} has no flag for it"
 
 
 class TrtexecEngine(Engine):
@@ -81,34 +188,87 @@ class TrtexecEngine(Engine):
 
     spans = ("compute", "h2d", "d2h", "end_to_end", "enqueue")
 
-    def __init__(self, command: list[str], batch: int, info: dict, run=subprocess.run):
+    def __init__(self, command: list[str], batch: int, info: dict, mode: TrtexecMode,
+                 version: str | None = None, popen: Popen = subprocess.Popen):
         super().__init__(batch, info=info)
         self.command = command
-        self.run = run
+        self.mode = mode
+        self.popen = popen
         self.output = ""
-        self.version: str | None = None
+        self.version = version
         self.full_command: list[str] = []
+        self.graph_captured: bool | None = None  # None until a run with a CUDA graph requested says
 
     def timed(self, policy: TimingPolicy, progress=None) -> Timed:
+        """Run trtexec with ``policy``, reading its output as it comes, and parse its summary.
+
+        trtexec prints nothing while it times; ``progress(queries, median_ms)`` is called once its
+        summary gives both numbers.
+        """
         command = self.command + [f"--warmUp={policy.warmup_ms:g}", f"--duration={policy.duration_s:g}",
                                   f"--iterations={policy.min_iterations}", "--percentile=90,95,99"]
         self.full_command = command
-        done = self.run(command, capture_output=True, text=True)
-        self.output = (done.stdout or "") + (done.stderr or "")
-        self.version = tensorrt_version(self.output)
-        if done.returncode != 0:
+        lines: list[str] = []
+        queries: int | None = None
+        echoed: dict[str, Any] = {}
+        try:
+            process = self.popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                 errors="replace", bufsize=1)
+        except OSError as exc:
+            raise TrtbenchError(f"could not start trtexec: {exc}") from None
+        with process:
+            try:
+                for line in process.stdout:
+                    lines.append(line)
+                    echo = _ECHO.search(line)
+                    if echo and echo["key"] in ECHOED:
+                        toggle, read = ECHOED[echo["key"]]
+                        echoed.setdefault(toggle, read(echo["value"]))
+                    counted = _QUERIES.search(line)
+                    if counted:
+                        queries = int(counted["n"])
+                    stats = _STATS.search(line)
+                    if progress is not None and stats and stats["name"] == "GPU Compute Time" and queries:
+                        progress(queries, float(stats["median"]))
+            except BaseException:
+                # Ctrl-C or a failing callback must not leave trtexec holding the GPU
+                process.kill()
+                raise
+            returncode = process.wait()
+        self.output = "".join(lines)
+        self.version = tensorrt_version(self.output) or self.version
+        if returncode != 0:
             failed = [line for line in self.output.splitlines() if "[E]" in line]
-            detail = failed[-1].strip() if failed else f"exit status {done.returncode}"
+            detail = failed[-1].strip() if failed else f"exit status {returncode}"
             raise TrtbenchError(f"trtexec failed: {detail}")
+        self._check_echo(echoed)
+        if self.mode.settings["cuda_graph"]:
+            self.graph_captured = _GRAPH_FAILED not in self.output
+            if not self.graph_captured:
+                self.warnings.append("trtexec could not capture a CUDA graph (the engine has operations a capture "
+                                     "does not permit); it timed plain enqueues instead")
         return parse_summary(self.output)
 
+    def _check_echo(self, echoed: dict[str, Any]) -> None:
+        """Fail when trtexec's echo of its options contradicts the mode its flags were chosen for: a
+        trtexec whose defaults are not the ones in TRTEXEC_DEFAULTS would otherwise be mislabelled."""
+        for toggle, ran in echoed.items():
+            wanted = self.mode.settings[toggle]
+            if ran != wanted:
+                raise TrtbenchError(f"trtexec {self.version or self.mode.major} ran {toggle}={ran} where its flags "
+                                    f"asked for {toggle}={wanted}: its defaults differ from trtbench's table "
+                                    f"for trtexec {self.mode.major}")
+
     def describe(self) -> dict:
-        return {"timer": "trtexec's own (CUDA events)", "command": " ".join(self.full_command),
-                "tensorrt": self.version, "percentile": "trtexec's nearest-rank percentiles",
-                "data_transfers": "--noDataTransfers" not in self.command,
-                "cuda_graph": "--useCudaGraph" in self.command,
-                "note": "trtexec's defaults differ between majors (10.x: transfers timed, no CUDA graph; "
-                        "11.x: transfers not timed, CUDA graph and spin-wait on)"}
+        """What trtexec ran: its command, TensorRT version and every toggle as set for this run."""
+        described = {"timer": "trtexec's own (CUDA events)", "command": " ".join(self.full_command or self.command),
+                     "tensorrt": self.version, "percentile": "trtexec's nearest-rank percentiles",
+                     **self.mode.describe()}
+        # as the tensorrt backend records it: what ran, and what was asked for
+        described["cuda_graph_requested"] = self.mode.settings["cuda_graph"]
+        if self.graph_captured is False:
+            described["cuda_graph"] = False
+        return described
 
 
 class TrtexecBackend(Backend):
@@ -121,23 +281,28 @@ class TrtexecBackend(Backend):
     config: EngineBuildConfig
 
     def __init__(self, config: EngineBuildConfig | None = None, calibration: Calibration | None = None,
-                 executable: str | None = None):
+                 executable: str | None = None, popen: Popen = subprocess.Popen):
         super().__init__(config, calibration)
         self.executable = executable or shutil.which("trtexec")
+        self.popen = popen
+        self._version: str | None = None
 
     @classmethod
     def checks(cls) -> list[Check]:
+        """`trtbench doctor`'s line: where trtexec is, or how to get it."""
         found = shutil.which("trtexec")
         return [Check("trtexec", found or "", "trtexec backend",
                       "" if found else "install TensorRT (its bin/ holds trtexec) and add it to PATH")]
 
     def availability_impl(self) -> Availability:
+        """Available when a trtexec executable was found."""
         if not self.executable:
             return Availability(False, "trtexec is not on PATH",
                                 "install TensorRT (its bin/ holds trtexec) and add it to PATH")
         return Availability(True, f"trtexec at {self.executable}")
 
     def device(self) -> str:
+        """The GPU trtexec runs on, by name."""
         from trtbench.gpu import gpu_name
 
         return gpu_name() or "NVIDIA GPU"
@@ -149,31 +314,45 @@ class TrtexecBackend(Backend):
         return self.executable
 
     def build(self, onnx_path: Path, precision: str, batch: int, cache_dir: Path) -> Engine:
+        """The trtexec command for (graph, precision, batch) with the flags its major needs; trtexec
+        builds and times in one run, so nothing runs here but `trtexec --help`, once."""
         options = self.config
         executable = self._executable()
-        typing = options.typing
-        if typing == "auto":
-            typing = "weak" if self._major() == 10 and precision != "int8" else "strong"
-        graph = graph_for(Path(onnx_path), precision, self.calibration) if typing == "strong" \
-            else Path(onnx_path)
+        version = self.version()
+        mode = trtexec_mode(int(version.split(".")[0]), options, precision)
+        strong = mode.settings["typing"] == "strong"
+        graph = graph_for(Path(onnx_path), precision, self.calibration) if strong else Path(onnx_path)
         command = [executable, f"--onnx={graph}", f"--shapes=x:{batch}x{'x'.join(map(str, INPUT_SHAPE))}",
-                   f"--builderOptimizationLevel={options.opt_level}"]
-        if typing == "strong":
-            command.append("--stronglyTyped")
-        elif precision == "fp16":
-            command.append("--fp16")
+                   f"--builderOptimizationLevel={options.opt_level}", *mode.build_flags]
         if options.workspace_mib is not None:
             command.append(f"--memPoolSize=workspace:{options.workspace_mib}M")
         if options.timing_cache:
             # trtexec rewrites its cache itself: a file of its own, apart from trtbench's checked one
             command.append(f"--timingCacheFile={Path(cache_dir) / 'trtexec.timing.cache'}")
-        if not options.data_transfers:
-            command.append("--noDataTransfers")
-        if options.cuda_graph:
-            command.append("--useCudaGraph")
-        return TrtexecEngine(command, batch, info={"typing": typing, "graph": str(graph)})
+        command += mode.run_flags
+        return TrtexecEngine(command, batch, info={"typing": mode.settings["typing"], "graph": str(graph),
+                                                   "tensorrt": version},
+                             mode=mode, version=version, popen=self.popen)
 
-    def _major(self) -> int:
-        done = subprocess.run([self._executable(), "--help"], capture_output=True, text=True, timeout=60)
-        version = tensorrt_version((done.stdout or "") + (done.stderr or ""))
-        return int(version.split(".")[0]) if version else 10
+    def version(self) -> str:
+        """The TensorRT version of the trtexec this backend runs, from the banner of `trtexec --help`;
+        asked once per backend."""
+        if self._version is None:
+            executable = self._executable()
+            try:
+                with self.popen([executable, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, errors="replace") as process:
+                    try:
+                        output, _ = process.communicate(timeout=HELP_TIMEOUT_S)
+                    except subprocess.TimeoutExpired:
+                        process.kill()  # leaving the with block waits for it
+                        raise
+            except (OSError, subprocess.SubprocessError) as exc:
+                raise TrtbenchError(f"could not run '{executable} --help' to learn its TensorRT version: "
+                                    f"{exc}") from None
+            version = tensorrt_version(output or "")
+            if version is None:
+                raise TrtbenchError(f"cannot tell which TensorRT '{executable}' is from: its --help printed no "
+                                    "'[TensorRT vNNNNNN]' banner")
+            self._version = version
+        return self._version
