@@ -44,11 +44,13 @@ class Logged:
 
 
 class Enum(Logged):
-    def __init__(self, log, api_name, members):
+    """A TensorRT enum: ``members`` maps each member to its value in the real bindings."""
+
+    def __init__(self, log, api_name, members: dict[str, int]):
         super().__init__(log)
         object.__setattr__(self, "_api", api_name)
-        for index, member in enumerate(members):
-            object.__setattr__(self, member, EnumValue(api_name, member, index))
+        for member, value in members.items():
+            object.__setattr__(self, member, EnumValue(api_name, member, value))
 
     def __getattribute__(self, name):
         if not name.startswith("_"):
@@ -71,8 +73,8 @@ class LoggerFactory(Logged):
         object.__setattr__(self, "WARNING", 2)
         object.__setattr__(self, "INFO", 3)
 
-    def __call__(self, severity=2):
-        return ("logger", severity)
+    def __call__(self, min_severity=2):
+        return ("logger", min_severity)
 
 
 class Factory(Logged):
@@ -137,7 +139,8 @@ class Parser(Logged):
         object.__setattr__(self, "_network", network)
         object.__setattr__(self, "_errors", [])
 
-    def parse_from_file(self, path):
+    def parse_from_file(self, model):
+        path = model
         model = onnx.load(path)
         errors = [ParserError(self._log, n.name, n.op_type, f"no importer registered for op: {n.op_type}")
                   for n in model.graph.node if n.op_type not in SUPPORTED_OPS]
@@ -160,8 +163,8 @@ class Profile(Logged):
         super().__init__(log)
         object.__setattr__(self, "_shapes", {})
 
-    def set_shape(self, name, low, opt, high):
-        self._shapes[name] = (tuple(low), tuple(opt), tuple(high))
+    def set_shape(self, input, min, opt, max):  # noqa: A002 - the real bindings' parameter names
+        self._shapes[input] = (tuple(min), tuple(opt), tuple(max))
 
 
 class TimingCache(Logged):
@@ -194,14 +197,14 @@ class Config(Logged):
     def clear_flag(self, flag):
         self._flags.discard(flag.label)
 
-    def set_memory_pool_limit(self, pool, size):
-        self._pools[pool.label] = size
+    def set_memory_pool_limit(self, pool, pool_size):
+        self._pools[pool.label] = pool_size
 
     def add_optimization_profile(self, profile):
         self._profiles.append(profile)
 
-    def create_timing_cache(self, blob):
-        return TimingCache(self._log, blob)
+    def create_timing_cache(self, serialized_timing_cache):
+        return TimingCache(self._log, serialized_timing_cache)
 
     def set_timing_cache(self, cache, ignore_mismatch):
         if "timing_cache" in self._module.failing or (cache._blob.startswith(FOREIGN_CACHE) and not ignore_mismatch):
@@ -337,10 +340,10 @@ class Context(Logged):
             return self._shape
         return (self._shape[0], 1000)
 
-    def set_tensor_address(self, name, ptr):
+    def set_tensor_address(self, name, memory):
         if "address" in self._engine._module.failing:
             return False
-        self._addresses[name] = ptr
+        self._addresses[name] = memory
         return True
 
     def execute_async_v3(self, stream_handle):
@@ -369,11 +372,11 @@ class Runtime(Logged):
         super().__init__(log)
         object.__setattr__(self, "_module", module)
 
-    def deserialize_cuda_engine(self, plan):
+    def deserialize_cuda_engine(self, serialized_engine):
         if "deserialize" in self._module.failing:
             return None
         try:
-            data = json.loads(bytes(plan))
+            data = json.loads(bytes(serialized_engine))
         except ValueError:
             return None
         return Engine(self._log, self._module, data)
@@ -394,17 +397,19 @@ class FakeTensorRT(Logged):
         set_(self, "_enqueues", 0)
         set_(self, "failing", set())
         set_(self, "_version", version or {10: "10.13.3.9", 11: "11.4.0.106"}[major])
-        creation = ["STRONGLY_TYPED"] if major >= 11 else ["EXPLICIT_BATCH", "STRONGLY_TYPED"]
-        set_(self, "_strong_flag", creation.index("STRONGLY_TYPED"))
-        builder_flags = ["DEBUG", "GPU_FALLBACK", "REFIT", "TF32", "BF16"] if major >= 11 else \
-            ["FP16", "INT8", "DEBUG", "GPU_FALLBACK", "REFIT", "TF32", "BF16"]
+        # Members and values as the real bindings of each major have them (checked by the conformance test).
+        creation = {"STRONGLY_TYPED": 0} if major >= 11 else {"EXPLICIT_BATCH": 0, "STRONGLY_TYPED": 1}
+        set_(self, "_strong_flag", creation["STRONGLY_TYPED"])
+        builder_flags = {"DEBUG": 2, "GPU_FALLBACK": 3, "REFIT": 4, "TF32": 6} if major >= 11 else \
+            {"FP16": 0, "INT8": 1, "DEBUG": 2, "GPU_FALLBACK": 3, "REFIT": 4, "TF32": 6, "BF16": 17}
         set_(self, "NetworkDefinitionCreationFlag", Enum(log, "NetworkDefinitionCreationFlag", creation))
         set_(self, "BuilderFlag", Enum(log, "BuilderFlag", builder_flags))
-        set_(self, "MemoryPoolType", Enum(log, "MemoryPoolType", ["WORKSPACE", "DLA_MANAGED_SRAM"]))
-        set_(self, "TensorIOMode", Enum(log, "TensorIOMode", ["NONE", "INPUT", "OUTPUT"]))
-        set_(self, "DataType", Enum(log, "DataType", ["FLOAT", "HALF", "INT8", "INT32"]))
-        set_(self, "ProfilingVerbosity", Enum(log, "ProfilingVerbosity", ["LAYER_NAMES_ONLY", "NONE", "DETAILED"]))
-        set_(self, "LayerInformationFormat", Enum(log, "LayerInformationFormat", ["ONELINE", "JSON"]))
+        set_(self, "MemoryPoolType", Enum(log, "MemoryPoolType", {"WORKSPACE": 0, "DLA_MANAGED_SRAM": 1}))
+        set_(self, "TensorIOMode", Enum(log, "TensorIOMode", {"NONE": 0, "INPUT": 1, "OUTPUT": 2}))
+        set_(self, "DataType", Enum(log, "DataType", {"FLOAT": 0, "HALF": 1, "INT8": 2, "INT32": 3}))
+        set_(self, "ProfilingVerbosity", Enum(log, "ProfilingVerbosity",
+                                              {"LAYER_NAMES_ONLY": 0, "NONE": 1, "DETAILED": 2}))
+        set_(self, "LayerInformationFormat", Enum(log, "LayerInformationFormat", {"ONELINE": 0, "JSON": 1}))
         set_(self, "Logger", LoggerFactory(log))
         set_(self, "Builder", Factory(log, "Builder", lambda logger: Builder(log, self, logger)))
         set_(self, "OnnxParser", Factory(log, "OnnxParser", lambda network, logger: Parser(log, network, logger)))
@@ -418,8 +423,8 @@ class FakeTensorRT(Logged):
             object.__getattribute__(self, "_log").add(name)
         return object.__getattribute__(self, name)
 
-    def nptype(self, dtype):
-        return {0: np.float32, 1: np.float16, 2: np.int8, 3: np.int32}[int(dtype)]
+    def nptype(self, trt_type):
+        return {0: np.float32, 1: np.float16, 2: np.int8, 3: np.int32}[int(trt_type)]
 
     @property
     def used(self) -> set:
