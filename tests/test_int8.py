@@ -1,4 +1,4 @@
-"""INT8 by explicit quantization: Q/DQ graphs, on ONNX Runtime and through the TensorRT double."""
+"""INT8 by explicit quantization: Q/DQ graphs laid out for TensorRT, on ONNX Runtime and through the TensorRT double."""
 
 import collections
 
@@ -6,13 +6,40 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from onnx import TensorProto, numpy_helper
 
 from tests.fakes.cuda import FakeCuda
 from tests.fakes.tensorrt import FakeTensorRT
 from trtbench.backends.tensorrt import TensorRTBackend
+from trtbench.inputs import VERIFY_SEED, seeded_input
 from trtbench.precision import Calibration, calibration_from, graph_for
+from trtbench.verify import compare, judge
 
 pytestmark = pytest.mark.slow
+
+
+class Graph:
+    """An INT8 model with its nodes indexed by the tensors they make and read."""
+
+    def __init__(self, path):
+        self.model = onnx.load(str(path))
+        self.nodes = list(self.model.graph.node)
+        self.producer = {out: node for node in self.nodes for out in node.output}
+        self.readers = collections.defaultdict(list)
+        for node in self.nodes:
+            for name in node.input:
+                self.readers[name].append(node)
+        self.inits = {t.name: t for t in self.model.graph.initializer}
+
+    def of(self, op_type):
+        return [node for node in self.nodes if node.op_type == op_type]
+
+    def made_by(self, name):
+        node = self.producer.get(name)
+        return node.op_type if node is not None else None
+
+    def array(self, name):
+        return numpy_helper.to_array(self.inits[name])
 
 
 @pytest.fixture(scope="module")
@@ -22,33 +49,104 @@ def int8_graph(exported):
     return path, graph_for(path, "int8", Calibration(seed=0))
 
 
-def test_every_conv_reads_dequantized_inputs_and_weights(int8_graph):
-    _, path = int8_graph
-    model = onnx.load(str(path))
-    producers = {out: node.op_type for node in model.graph.node for out in node.output}
-    convs = [node for node in model.graph.node if node.op_type == "Conv"]
-    assert len(convs) == 21  # ResNet18: stem, 16 block convs, 4 projections
-    for conv in convs:
-        assert producers.get(conv.input[0]) == "DequantizeLinear", conv.name
-        assert producers.get(conv.input[1]) == "DequantizeLinear", conv.name
-    counts = collections.Counter(node.op_type for node in model.graph.node)
-    assert counts["QuantizeLinear"] > 0
-    # per-channel weights: the weight scales are vectors, one per output channel
-    inits = {t.name: tuple(t.dims) for t in model.graph.initializer}
-    weight_dq = [n for n in model.graph.node if n.op_type == "DequantizeLinear" and n.output[0] == convs[0].input[1]]
-    assert inits[weight_dq[0].input[1]] == (64,)
+@pytest.fixture(scope="module")
+def int8_graphs(exported, int8_graph):
+    """Both exports' INT8 graphs: a basic-block ResNet and a bottleneck one with pooled (vd) shortcuts."""
+    _, results = exported
+    return {"ResNet18": Graph(int8_graph[1]),
+            "ResNet50_vd": Graph(graph_for(results["ResNet50_vd"].onnx_path, "int8", Calibration(seed=0)))}
 
 
-def test_int8_runs_on_onnxruntime_and_mostly_agrees_with_fp32(int8_graph):
+@pytest.mark.parametrize("name", ["ResNet18", "ResNet50_vd"])
+def test_batch_norms_are_folded_into_the_convs(int8_graphs, name):
+    g = int8_graphs[name]
+    onnx.checker.check_model(g.model, full_check=True)
+    assert g.of("BatchNormalization") == []
+    assert len(g.of("Conv")) == {"ResNet18": 21, "ResNet50_vd": 55}[name]
+    for conv in g.of("Conv"):  # each took its BN's shift as a float bias
+        assert g.inits[conv.input[2]].data_type == TensorProto.FLOAT
+
+
+@pytest.mark.parametrize("name", ["ResNet18", "ResNet50_vd"])
+def test_every_conv_and_matmul_reads_a_dequantized_input_and_int8_per_channel_weights(int8_graphs, name):
+    g = int8_graphs[name]
+    weighted = g.of("Conv") + g.of("Gemm") + g.of("MatMul")
+    assert len(g.of("MatMul")) == 1  # the classifier head: (512 or 2048) x 1000
+    for node in weighted:
+        data, weight = (g.producer[i] for i in node.input[:2])
+        assert data.op_type == "DequantizeLinear" and g.made_by(data.input[0]) == "QuantizeLinear", node.name
+        scale, zero = g.array(data.input[1]), g.array(data.input[2])
+        assert scale.shape == () and scale > 0 and zero.dtype == np.int8 and zero == 0  # per tensor, symmetric
+        assert weight.op_type == "DequantizeLinear", node.name
+        values, scales, zeros = (g.array(i) for i in weight.input)
+        axis = next(a.i for a in weight.attribute if a.name == "axis")
+        # Conv weights are (out, in, kh, kw); MatMul's are (in, out): one scale per output channel
+        assert axis == (0 if node.op_type == "Conv" else 1), node.name
+        assert values.dtype == np.int8 and np.abs(values).max() == 127  # symmetric, the range fully used
+        assert scales.dtype == np.float32 and scales.shape == (values.shape[axis],) and (scales > 0).all()
+        assert zeros.dtype == np.int8 and not zeros.any()
+    first = g.of("Conv")[0]
+    assert g.made_by(g.producer[first.input[0]].input[0]) == "QuantizeLinear"
+    assert g.producer[g.producer[first.input[0]].input[0]].input[0] == g.model.graph.input[0].name  # the image
+
+
+@pytest.mark.parametrize("name", ["ResNet18", "ResNet50_vd"])
+def test_nothing_is_quantized_between_a_conv_and_what_tensorrt_fuses_into_it(int8_graphs, name):
+    g = int8_graphs[name]
+    for conv in g.of("Conv"):
+        for reader in g.readers[conv.output[0]]:
+            assert reader.op_type in ("Relu", "Add", "QuantizeLinear"), conv.name
+            if reader.op_type == "QuantizeLinear":  # a shortcut Conv, quantized as the residual input
+                (dequantize,) = g.readers[reader.output[0]]
+                assert {n.op_type for n in g.readers[dequantize.output[0]]} == {"Add"}
+    for dequantize in g.of("DequantizeLinear"):  # no INT32 (bias) DequantizeLinear: TensorRT rejects them
+        source = dequantize.input[0]
+        kind = g.inits[source].data_type if source in g.inits else None
+        assert kind in (TensorProto.INT8, None), dequantize.name
+        assert g.inits[dequantize.input[2]].data_type == TensorProto.INT8
+    for quantize in g.of("QuantizeLinear"):  # INT8 out, and one pair per tensor however many read it
+        assert g.inits[quantize.input[2]].data_type == TensorProto.INT8
+    assert len({q.input[0] for q in g.of("QuantizeLinear")}) == len(g.of("QuantizeLinear"))
+
+
+@pytest.mark.parametrize("name", ["ResNet18", "ResNet50_vd"])
+def test_residual_adds_read_their_block_conv_straight_and_the_shortcut_quantized(int8_graphs, name):
+    g = int8_graphs[name]
+    residual = [add for add in g.of("Add") if not set(add.input) & set(g.inits)]
+    assert len(residual) == {"ResNet18": 8, "ResNet50_vd": 16}[name]
+    for add in residual:
+        direct = [i for i in add.input if g.made_by(i) == "Conv"]
+        quantized = [i for i in add.input if g.made_by(i) == "DequantizeLinear"]
+        assert len(direct) == 1 and len(quantized) == 1, add.name
+        # The Add is fused into the block's last Conv (the main branch, which reads the Relu of the
+        # Conv before it), not into a projection shortcut (which reads the block's input).
+        block_conv = g.producer[direct[0]]
+        relu = g.producer[g.producer[g.producer[block_conv.input[0]].input[0]].input[0]]
+        assert relu.op_type == "Relu" and g.made_by(relu.input[0]) == "Conv", add.name
+
+
+def test_int8_runs_on_onnxruntime_and_passes_verify_against_fp32(int8_graph):
     fp32, int8 = int8_graph
-    x = np.random.default_rng(11).standard_normal((16, 3, 224, 224)).astype(np.float32)
+    x = seeded_input(16, VERIFY_SEED)
     full = ort.InferenceSession(str(fp32)).run(None, {"x": x})[0]
     quant = ort.InferenceSession(str(int8)).run(None, {"x": x})[0]
-    # Random weights give logits that sit close together (std ~0.1), so the top-1 of a random
-    # input is fragile: 12 of 16 (75%) is the bar here. Pretrained weights separate classes far more.
-    assert np.sum(full.argmax(1) == quant.argmax(1)) >= 12
-    cosine = np.sum(full * quant, 1) / np.linalg.norm(full, axis=1) / np.linalg.norm(quant, axis=1)
-    assert cosine.min() > 0.99
+    figures = compare(full, quant)
+    assert judge(figures, "int8") == [], figures
+
+
+def test_int8_follows_how_the_logits_move_with_the_input(int8_graph):
+    # Random weights give logits that barely depend on the input (one class wins for every input,
+    # the cosine is ~0.9999 even for a badly broken quantization), so the check above is weak. What
+    # the input changes, the logits minus their mean over the batch, must still point the same way:
+    # 0.82 measured here (quantize_static's graph: 0.67; activation scales off by 4x: 0.39 or less).
+    fp32, int8 = int8_graph
+    x = seeded_input(16, VERIFY_SEED)
+    full = ort.InferenceSession(str(fp32)).run(None, {"x": x})[0].astype(np.float64)
+    quant = ort.InferenceSession(str(int8)).run(None, {"x": x})[0]
+    mean = full.mean(0)
+    moved, quant_moved = full - mean, quant - mean
+    cosine = np.sum(moved * quant_moved, 1) / np.linalg.norm(moved, axis=1) / np.linalg.norm(quant_moved, axis=1)
+    assert cosine.mean() > 0.7 and cosine.min() > 0.6
 
 
 def test_int8_graph_is_cached_per_calibration(int8_graph, tmp_path):

@@ -1,12 +1,16 @@
+import json
+
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto
+from onnx import TensorProto, helper, numpy_helper
 
 from tests.test_graph import _tiny_model
-from trtbench import graph
+from trtbench import artifacts, graph
 from trtbench.errors import TrtbenchError
-from trtbench.precision import graph_for, graph_path, parse_precisions
+from trtbench.inputs import VERIFY_SEED, seeded_input
+from trtbench.precision import GRAPH_KIND, INT8_METHOD, Calibration, graph_for, graph_path, parse_precisions
+from trtbench.verify import compare, judge
 
 
 @pytest.mark.parametrize("text", ["", "fp8", "fp16,", "int4,fp32"])
@@ -55,3 +59,107 @@ def test_fp16_graph_is_redone_when_the_export_changes(fp32_model):
     fc = [t for t in second.graph.initializer if t.name == "fc"][0]
     assert onnx.numpy_helper.to_array(fc).max() == 2.0
     assert first.SerializeToString() != second.SerializeToString()
+
+
+def _residual_model():
+    """A ResNet in miniature at the zoo's input shape: stem Conv+BN+Relu, a projection block
+    (two Conv+BN on the main branch, a 1x1 Conv+BN shortcut, Add, Relu), pooling and a Gemm head."""
+    rng = np.random.default_rng(8)
+    weights = {"stem": rng.normal(0, 0.3, (8, 3, 3, 3)), "a": rng.normal(0, 0.2, (8, 8, 3, 3)),
+               "b": rng.normal(0, 0.2, (8, 8, 3, 3)), "s": rng.normal(0, 0.4, (8, 8, 1, 1)),
+               "fc": rng.normal(0, 0.5, (5, 8)), "fc_bias": rng.normal(0, 0.1, 5)}
+    nodes = []
+    for conv, src, kernel, stride in (("stem", "x", 3, 8), ("a", "r0", 3, 1), ("b", "r1", 3, 1), ("s", "r0", 1, 1)):
+        pad = kernel // 2
+        nodes += [helper.make_node("Conv", [src, conv], [f"{conv}_c"], kernel_shape=[kernel, kernel],
+                                   strides=[stride, stride], pads=[pad] * 4),
+                  helper.make_node("BatchNormalization", [f"{conv}_c", *(f"{conv}_{p}" for p in "gbmv")],
+                                   [f"{conv}_n"])]
+        weights.update({f"{conv}_g": rng.uniform(0.5, 1.5, 8), f"{conv}_b": rng.normal(0, 0.2, 8),
+                        f"{conv}_m": rng.normal(0, 0.2, 8), f"{conv}_v": rng.uniform(0.5, 1.5, 8)})
+    nodes.insert(2, helper.make_node("Relu", ["stem_n"], ["r0"]))
+    nodes.insert(5, helper.make_node("Relu", ["a_n"], ["r1"]))
+    nodes += [helper.make_node("Add", ["b_n", "s_n"], ["sum"]),
+              helper.make_node("Relu", ["sum"], ["r2"]),
+              helper.make_node("GlobalAveragePool", ["r2"], ["g"]),
+              helper.make_node("Flatten", ["g"], ["f"]),
+              helper.make_node("Gemm", ["f", "fc", "fc_bias"], ["y"], transB=1)]
+    inits = [numpy_helper.from_array(v.astype(np.float32), k) for k, v in weights.items()]
+    g = helper.make_graph(nodes, "mini_resnet",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 224, 224])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5])], inits)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    return model
+
+
+@pytest.fixture
+def residual_model(tmp_path):
+    path = tmp_path / "Mini.onnx"
+    onnx.save(_residual_model(), str(path))
+    return path
+
+
+def test_int8_graph_places_qdq_where_tensorrt_fuses(residual_model):
+    model = onnx.load(str(graph_for(residual_model, "int8")))
+    onnx.checker.check_model(model, full_check=True)
+    nodes = list(model.graph.node)
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    producer = {out: node for node in nodes for out in node.output}
+    readers = {name: [n for n in nodes if name in n.input] for name in {i for n in nodes for i in n.input}}
+    assert "BatchNormalization" not in [n.op_type for n in nodes]
+    convs = {n.output[0].removesuffix("_n"): n for n in nodes if n.op_type == "Conv"}  # the BN's output, taken over
+    assert set(convs) == {"stem", "a", "b", "s"}
+    for node in [*convs.values(), *(n for n in nodes if n.op_type == "Gemm")]:
+        data, weight = (producer[name] for name in node.input[:2])
+        assert data.op_type == "DequantizeLinear" and producer[data.input[0]].op_type == "QuantizeLinear"
+        assert weight.op_type == "DequantizeLinear"
+        values, scales, zeros = (inits[name] for name in weight.input)
+        assert values.dtype == np.int8 and zeros.dtype == np.int8 and not zeros.any()
+        axis = next(a.i for a in weight.attribute if a.name == "axis")
+        assert axis == 0 and scales.shape == (values.shape[0],) and (scales > 0).all()  # Gemm: transB=1, (N, K)
+        if len(node.input) > 2:
+            assert inits[node.input[2]].dtype == np.float32  # biases stay float
+    # The stem's output is read by two Convs through one shared Q/DQ pair.
+    (quantize,) = [n for n in nodes if n.op_type == "QuantizeLinear" and n.input[0] == "r0"]
+    assert convs["a"].input[0] == convs["s"].input[0] == readers[quantize.output[0]][0].output[0]
+    # The Add goes into the main branch's last Conv (deeper than the shortcut), read straight;
+    # the shortcut Conv's output is the residual input, quantized.
+    (add,) = [n for n in nodes if n.op_type == "Add"]
+    assert producer[add.input[0]] is convs["b"]
+    assert producer[add.input[1]].op_type == "DequantizeLinear"
+    assert producer[producer[add.input[1]].input[0]].input[0] == convs["s"].output[0]
+    # Nothing sits between a Conv and the Relu after it.
+    assert producer["r0"].input[0] == convs["stem"].output[0] and producer["r1"].input[0] == convs["a"].output[0]
+
+
+def test_int8_activation_scale_is_the_calibration_range_over_127(residual_model):
+    model = onnx.load(str(graph_for(residual_model, "int8")))
+    (quantize,) = [n for n in model.graph.node if n.op_type == "QuantizeLinear" and n.input[0] == "x"]
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    amax = max(float(np.abs(x).max()) for x in Calibration().inputs())
+    assert inits[quantize.input[1]].shape == ()
+    np.testing.assert_allclose(inits[quantize.input[1]], amax / 127, rtol=1e-6)
+    assert inits[quantize.input[2]].dtype == np.int8 and inits[quantize.input[2]] == 0
+
+
+def test_int8_graph_runs_and_follows_fp32(residual_model):
+    import onnxruntime as ort
+
+    x = seeded_input(8, VERIFY_SEED)
+    full = ort.InferenceSession(str(residual_model)).run(None, {"x": x})[0]
+    quant = ort.InferenceSession(str(graph_for(residual_model, "int8"))).run(None, {"x": x})[0]
+    figures = compare(full, quant)
+    assert judge(figures, "int8") == [] and figures["max_rel_error"] < 0.05
+
+
+def test_int8_graphs_made_by_an_older_method_are_remade(residual_model):
+    path = graph_for(residual_model, "int8")
+    meta = artifacts.read_metadata(path, GRAPH_KIND)
+    assert meta["key"]["method"] == INT8_METHOD == "bn-folded explicit Q/DQ"
+    stale = json.loads(artifacts.metadata_path(path).read_text())
+    del stale["key"]["method"]  # as graph_for recorded the quantize_static graphs
+    artifacts.metadata_path(path).write_text(json.dumps(stale))
+    assert "method changed" in artifacts.why_not_reusable(path, GRAPH_KIND, meta["key"])
+    graph_for(residual_model, "int8")
+    assert artifacts.read_metadata(path, GRAPH_KIND)["key"]["method"] == INT8_METHOD

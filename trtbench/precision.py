@@ -11,6 +11,7 @@ import hashlib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trtbench import envinfo
 from trtbench.artifacts import sha256_file
@@ -20,6 +21,11 @@ from trtbench.inputs import CALIBRATION_SEED, seeded_input
 PRECISIONS = ("fp32", "fp16", "int8")
 CALIBRATION_IMAGES = 32  # images (or random inputs) the INT8 ranges are taken from
 GRAPH_KIND = "graph"
+INT8_METHOD = "bn-folded explicit Q/DQ"  # how INT8 graphs are made; part of their cache key
+
+if TYPE_CHECKING:
+    import numpy as np
+    import onnx
 
 
 def parse_precisions(text: str) -> list[str]:
@@ -109,7 +115,9 @@ def graph_for(fp32_path: Path, precision: str, calibration: Calibration | None =
                                 lambda tmp: _write_fp16(fp32_path, tmp))
     else:
         calibration = calibration or Calibration()
-        key["quantizer"] = f"onnxruntime {envinfo.package_version('onnxruntime')}"
+        key["method"] = INT8_METHOD
+        # ONNX Runtime runs the FP32 graph the activation ranges are read from
+        key["calibrator"] = f"onnxruntime {envinfo.package_version('onnxruntime')}"
         key["calibration"] = calibration.key()
         made = artifacts.ensure(graph_path(fp32_path, precision), GRAPH_KIND, key,
                                 lambda tmp: _write_int8(fp32_path, tmp, calibration))
@@ -130,34 +138,184 @@ def _write_fp16(source: Path, target: Path) -> None:
 
 
 def _write_int8(source: Path, target: Path, calibration: Calibration) -> None:
-    """A Q/DQ graph: symmetric INT8, per-channel weights, activation ranges from ``calibration``.
+    """A Q/DQ graph of ``source`` laid out for TensorRT's explicit quantization, ranges from ``calibration``.
 
-    Symmetric ranges are what TensorRT's explicit quantization expects.
+    BatchNormalization is folded into the Convs first, so no Q/DQ pair can sit between a Conv and
+    the BN/ReLU TensorRT fuses into it. Then: symmetric per-tensor INT8 on the activation input of
+    every Conv, Gemm and MatMul and on the residual input of every Add; symmetric per-channel INT8
+    weights (output-channel axis) behind a DequantizeLinear; biases stay float, as TensorRT wants
+    them (it rejects an INT32 bias DequantizeLinear).
     """
-    import logging
+    import onnx
 
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
+    from trtbench import graph
 
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self.feed = ({"x": data} for data in calibration.inputs())
+    model = graph.fold_batch_norms(onnx.load(str(source)))
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    if opset < 13:
+        raise TrtbenchError(f"{source} is opset {opset}: per-channel DequantizeLinear needs opset 13 or later")
+    plan = _quantization_plan(model)
+    ranges = _activation_ranges(model, sorted({name for name, _ in plan.activations}), calibration)
+    _insert_qdq(model, plan, ranges)
+    onnx.save(model, str(target))
 
-        def get_next(self):
-            return next(self.feed, None)
 
-    quiet = logging.getLogger()
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)  # the quantizer logs advice on every call
-    try:
-        quantize_static(str(source), str(target), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                        op_types_to_quantize=["Conv", "MatMul", "Add"], calibrate_method=CalibrationMethod.MinMax,
-                        extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
-    finally:
-        quiet.setLevel(level)
+@dataclass
+class _Plan:
+    """Where the Q/DQ pairs go: (tensor, node index) for activations, (node index, axis) for weights."""
+
+    activations: list[tuple[str, int]]  # the node at index reads the tensor through a Q/DQ pair
+    weights: list[tuple[int, int]]  # the node's input 1 becomes DequantizeLinear(int8 weight, axis)
+
+
+def _quantization_plan(model: onnx.ModelProto) -> _Plan:
+    """The Q/DQ placement TensorRT fuses best, for a graph whose BNs are already folded."""
+    nodes = list(model.graph.node)
+    initializers = {t.name for t in model.graph.initializer}
+    constants = initializers | {out for node in nodes if node.op_type == "Constant" for out in node.output}
+    producers = {out: node for node in nodes for out in node.output}
+    depth = _depths(model)
+    plan = _Plan([], [])
+    for index, node in enumerate(nodes):
+        if node.op_type in ("Conv", "Gemm", "MatMul"):
+            plan.activations += [(name, index) for name in node.input[:2 if node.op_type == "MatMul" else 1]
+                                 if name not in constants]
+            if node.input[1] in initializers:
+                plan.weights.append((index, _weight_axis(node, model)))
+        elif node.op_type == "Add" and len(node.input) == 2 and not constants.intersection(node.input):
+            # A residual Add. TensorRT fuses it into the Conv that produces one input, and runs that
+            # fused Conv in INT8 when the other (residual) input is quantized; a Q/DQ pair on the
+            # Conv side would split the fusion. So only the residual input gets one (NVIDIA's
+            # "quantize the residual input in Add"); with a Conv on both sides the Add goes into
+            # the deeper one (the main branch), and with none both inputs are quantized.
+            convs = [name for name in node.input if _through_identity(name, producers) == "Conv"]
+            fused = max(convs, key=lambda name: depth.get(name, 0)) if convs else None
+            plan.activations += [(name, index) for name in node.input if name != fused]
+    return plan
+
+
+def _through_identity(name: str, producers: dict) -> str | None:
+    """The op type that produces ``name``, looking through Identity nodes (paddle2onnx adds them)."""
+    node = producers.get(name)
+    while node is not None and node.op_type == "Identity":
+        node = producers.get(node.input[0])
+    return node.op_type if node is not None else None
+
+
+def _depths(model: onnx.ModelProto) -> dict[str, int]:
+    """Each tensor's longest distance, in nodes, from the graph inputs (nodes are in topological order)."""
+    depth: dict[str, int] = {}
+    for node in model.graph.node:
+        level = 1 + max((depth.get(name, 0) for name in node.input), default=0)
+        depth.update({out: level for out in node.output})
+    return depth
+
+
+def _weight_axis(node: onnx.NodeProto, model: onnx.ModelProto) -> int:
+    """The output-channel axis of a Conv, Gemm or MatMul weight: one scale per output channel."""
+    if node.op_type == "Conv":
+        return 0  # (out, in / groups, kh, kw)
+    if node.op_type == "Gemm":
+        trans_b = next((a.i for a in node.attribute if a.name == "transB"), 0)
+        return 0 if trans_b else 1  # B is (N, K) when transposed, else (K, N)
+    dims = next(t.dims for t in model.graph.initializer if t.name == node.input[1])
+    return len(dims) - 1  # MatMul: (..., K, N)
+
+
+def _activation_ranges(model: onnx.ModelProto, names: list[str], calibration: Calibration) -> dict[str, float]:
+    """max |x| of each tensor in ``names`` over all calibration inputs, from the FP32 graph on ONNX Runtime."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+
+    from trtbench import graph
+
+    input_name, _ = graph.input_shape(model)
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    fetched = [name for name in names if name != input_name]  # the input's range is read off the feed
+    outputs = {o.name for o in probe.graph.output}
+    probe.graph.output.extend(onnx.ValueInfoProto(name=name) for name in fetched if name not in outputs)
+    session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    amax = dict.fromkeys(names, 0.0)
+    for data in calibration.inputs():
+        values = dict(zip(fetched, session.run(fetched, {input_name: data}), strict=True))
+        values[input_name] = data
+        for name in names:
+            amax[name] = max(amax[name], float(np.abs(values[name]).max()))
+    return amax
+
+
+def _symmetric_scale(amax: float | np.ndarray) -> np.ndarray:
+    """INT8 symmetric scale amax / 127; 1 where amax is 0 (all values are 0, any positive scale is exact)."""
+    import numpy as np
+
+    amax = np.asarray(amax, dtype=np.float32)
+    return np.where(amax > 0, amax / 127, 1).astype(np.float32)
+
+
+def _insert_qdq(model: onnx.ModelProto, plan: _Plan, ranges: dict[str, float]) -> None:
+    """Rewrite ``model`` in place: Q/DQ pairs and int8 weights where ``plan`` says."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    from trtbench.graph import drop_unused_initializers
+
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    taken = set(inits) | {i.name for i in graph.input} | {out for node in graph.node for out in node.output}
+
+    def fresh(base: str) -> str:
+        name, index = base, 1
+        while name in taken:
+            name, index = f"{base}_{index}", index + 1
+        taken.add(name)
+        return name
+
+    nodes = list(graph.node)
+    after: dict[str, list] = {}  # tensor -> the Q/DQ nodes to place right after its producer
+    before: dict[int, list] = {}  # node index -> weight DequantizeLinear nodes to place before it
+    dequantized: dict[str, str] = {}  # one Q/DQ pair per tensor, shared by all the readers the plan names
+    for name, index in plan.activations:
+        if name not in dequantized:
+            scale, zero = fresh(f"{name}_scale"), fresh(f"{name}_zero_point")
+            graph.initializer.extend([numpy_helper.from_array(_symmetric_scale(ranges[name]), scale),
+                                      numpy_helper.from_array(np.zeros((), np.int8), zero)])
+            quantized, dequantized[name] = fresh(f"{name}_quantized"), fresh(f"{name}_dequantized")
+            after.setdefault(name, []).extend([
+                helper.make_node("QuantizeLinear", [name, scale, zero], [quantized], name=fresh(f"{name}_Q")),
+                helper.make_node("DequantizeLinear", [quantized, scale, zero], [dequantized[name]],
+                                 name=fresh(f"{name}_DQ")),
+            ])
+        node = nodes[index]
+        for slot, read in enumerate(node.input):
+            if read == name:
+                node.input[slot] = dequantized[name]
+    weights: dict[tuple[str, int], str] = {}
+    for index, axis in plan.weights:
+        node = nodes[index]
+        name = node.input[1]
+        if (name, axis) not in weights:
+            weight = numpy_helper.to_array(inits[name]).astype(np.float32)
+            others = tuple(a for a in range(weight.ndim) if a != axis)
+            scales = _symmetric_scale(np.abs(weight).max(axis=others))
+            shape = [-1 if a == axis else 1 for a in range(weight.ndim)]
+            # |w| <= amax, so |w / scale| <= 127: the clip only guards against rounding at the edge.
+            values = np.clip(np.rint(weight / scales.reshape(shape)), -127, 127).astype(np.int8)
+            int8, scale, zero = fresh(f"{name}_int8"), fresh(f"{name}_scale"), fresh(f"{name}_zero_point")
+            graph.initializer.extend([numpy_helper.from_array(values, int8),
+                                      numpy_helper.from_array(scales, scale),
+                                      numpy_helper.from_array(np.zeros(scales.shape, np.int8), zero)])
+            weights[name, axis] = fresh(f"{name}_dequantized")
+            before.setdefault(index, []).append(
+                helper.make_node("DequantizeLinear", [int8, scale, zero], [weights[name, axis]], axis=axis,
+                                 name=fresh(f"{name}_DQ")))
+        node.input[1] = weights[name, axis]
+    ordered = [n for i in graph.input for n in after.get(i.name, [])]
+    for index, node in enumerate(nodes):
+        ordered += before.get(index, [])
+        ordered.append(node)
+        ordered += [n for out in node.output for n in after.get(out, [])]
+    del graph.node[:]
+    graph.node.extend(ordered)
+    drop_unused_initializers(graph)  # the float weights, now read by no node
