@@ -1,18 +1,28 @@
-"""trtbench.cuda against the real cuda-python bindings (they import without a GPU or driver)."""
+"""trtbench.cuda against the real cuda-python bindings (they import without a GPU or driver), against
+recording stand-ins of cuda-python's runtime and of pycuda, and the test double's CUDA semantics."""
 
+import enum
 import re
+import sys
+import types
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 import trtbench.cuda as cuda_module
-from trtbench.cuda import CudaError, CudaPython, load_cuda
+from tests.fakes.cuda import FakeCuda, FakeGraph
+from trtbench.cuda import CudaError, CudaPython, PyCuda, load_cuda
 from trtbench.errors import TrtbenchError
 
-cudart = pytest.importorskip("cuda.bindings.runtime")
+
+@pytest.fixture
+def cudart():
+    return pytest.importorskip("cuda.bindings.runtime")
 
 
-def test_every_runtime_name_used_exists():
+def test_every_runtime_name_used_exists(cudart):
     source = Path(cuda_module.__file__).read_text()
     chains = set(re.findall(r"self\.rt\.([A-Za-z_][A-Za-z0-9_.]*[A-Za-z0-9_])", source))
     assert len(chains) > 20
@@ -27,7 +37,7 @@ def test_every_runtime_name_used_exists():
     assert not missing, f"cuda.bindings.runtime lacks {missing}"
 
 
-def test_without_a_gpu_the_first_call_is_a_clear_error():
+def test_without_a_gpu_the_first_call_is_a_clear_error(cudart):
     from trtbench.gpu import gpus
 
     if gpus():
@@ -38,8 +48,7 @@ def test_without_a_gpu_the_first_call_is_a_clear_error():
         cuda.stream()
 
 
-def test_tensorrt_backend_without_a_gpu_says_so():
-    from tests.fakes.cuda import FakeCuda
+def test_tensorrt_backend_without_a_gpu_says_so(cudart):
     from tests.fakes.tensorrt import FakeTensorRT
     from trtbench.backends.tensorrt import TensorRTBackend
     from trtbench.gpu import gpus
@@ -54,3 +63,286 @@ def test_tensorrt_backend_without_a_gpu_says_so():
 def test_unknown_bindings_name():
     with pytest.raises(TrtbenchError, match="unknown CUDA bindings"):
         load_cuda("cupy")
+
+
+# --- CudaPython over a runtime that records its calls --------------------------------------------
+
+
+class Err(enum.IntEnum):
+    """cudaError_t's members that the tests return, with CUDA's numbers."""
+
+    cudaSuccess = 0
+    cudaErrorMemoryAllocation = 2
+    cudaErrorNotSupported = 801
+    cudaErrorStreamCaptureInvalidated = 901
+
+
+class CaptureStatus(enum.IntEnum):
+    cudaStreamCaptureStatusNone = 0
+    cudaStreamCaptureStatusActive = 1
+    cudaStreamCaptureStatusInvalidated = 2
+
+
+class Handle(int):
+    """A CUDA handle (cudaGraph_t, cudaGraphExec_t): int() gives its address, 0 for NULL."""
+
+
+class RecordingRuntime:
+    """The names of cuda.bindings.runtime that capture uses, returning (error, values) the same way."""
+
+    cudaError_t = Err
+    cudaStreamCaptureStatus = CaptureStatus
+
+    def __init__(self, status=CaptureStatus.cudaStreamCaptureStatusActive, is_capturing_error=Err.cudaSuccess,
+                 end_error=Err.cudaSuccess, instantiate_error=Err.cudaSuccess, props=None):
+        self.status, self.is_capturing_error = status, is_capturing_error
+        self.end_error, self.instantiate_error = end_error, instantiate_error
+        self.props = props
+        self.graph, self.executable = Handle(0xA0), Handle(0xE0)
+        self.calls: list[tuple] = []
+
+    def cudaGetErrorString(self, err):
+        return Err.cudaSuccess, f"error {int(err)}".encode()
+
+    def cudaStreamIsCapturing(self, stream):
+        self.calls.append(("cudaStreamIsCapturing", stream))
+        return self.is_capturing_error, self.status
+
+    def cudaStreamEndCapture(self, stream):
+        self.calls.append(("cudaStreamEndCapture", stream))
+        # CUDA returns a NULL graph when the capture failed
+        return self.end_error, (self.graph if self.end_error == Err.cudaSuccess else Handle(0))
+
+    def cudaGraphInstantiate(self, graph, flags):
+        self.calls.append(("cudaGraphInstantiate", graph))
+        ok = self.instantiate_error == Err.cudaSuccess
+        return self.instantiate_error, (self.executable if ok else Handle(0))
+
+    def cudaGraphDestroy(self, graph):
+        self.calls.append(("cudaGraphDestroy", graph))
+        return (Err.cudaSuccess,)
+
+    def cudaGetDevice(self):
+        return Err.cudaSuccess, 0
+
+    def cudaGetDeviceProperties(self, device):
+        return Err.cudaSuccess, self.props
+
+    def called(self, name):
+        return [args for call, *args in self.calls if call == name]
+
+
+STREAM = Handle(0x5)
+
+
+def test_end_capture_returns_the_executable_and_destroys_the_captured_graph():
+    rt = RecordingRuntime()
+    assert CudaPython(runtime=rt).end_capture(STREAM) == rt.executable
+    assert rt.called("cudaGraphDestroy") == [[rt.graph]]
+
+
+def test_a_failed_instantiate_destroys_the_captured_graph_and_raises():
+    rt = RecordingRuntime(instantiate_error=Err.cudaErrorNotSupported)
+    with pytest.raises(CudaError, match="CUDA error 801"):
+        CudaPython(runtime=rt).end_capture(STREAM)
+    assert rt.called("cudaGraphDestroy") == [[rt.graph]]
+
+
+def test_abort_capture_ends_an_open_capture_and_destroys_its_graph():
+    rt = RecordingRuntime(status=CaptureStatus.cudaStreamCaptureStatusActive)
+    CudaPython(runtime=rt).abort_capture(STREAM)
+    assert [call[0] for call in rt.calls] == ["cudaStreamIsCapturing", "cudaStreamEndCapture", "cudaGraphDestroy"]
+    assert rt.called("cudaStreamEndCapture") == [[STREAM]] and rt.called("cudaGraphDestroy") == [[rt.graph]]
+
+
+def test_abort_capture_of_a_stream_not_capturing_does_nothing():
+    rt = RecordingRuntime(status=CaptureStatus.cudaStreamCaptureStatusNone)
+    CudaPython(runtime=rt).abort_capture(STREAM)
+    assert [call[0] for call in rt.calls] == ["cudaStreamIsCapturing"]
+
+
+def test_abort_capture_swallows_the_error_of_an_invalidated_capture():
+    rt = RecordingRuntime(status=CaptureStatus.cudaStreamCaptureStatusInvalidated,
+                          end_error=Err.cudaErrorStreamCaptureInvalidated)
+    CudaPython(runtime=rt).abort_capture(STREAM)  # no exception
+    assert rt.called("cudaStreamEndCapture") == [[STREAM]]
+    assert rt.called("cudaGraphDestroy") == [], "a NULL graph was destroyed"
+
+
+def test_abort_capture_ends_the_capture_when_its_status_cannot_be_read():
+    rt = RecordingRuntime(is_capturing_error=Err.cudaErrorStreamCaptureInvalidated)
+    CudaPython(runtime=rt).abort_capture(STREAM)
+    assert rt.called("cudaStreamEndCapture") == [[STREAM]] and rt.called("cudaGraphDestroy") == [[rt.graph]]
+
+
+def test_cuda_python_device_properties_name_the_pci_bus_id():
+    props = SimpleNamespace(name=b"NVIDIA H200\0", major=9, minor=0, totalGlobalMem=150 * 2**30,
+                            pciDomainID=0, pciBusID=0x3B, pciDeviceID=0)
+    found = CudaPython(runtime=RecordingRuntime(props=props)).device_properties()
+    assert found == {"name": "NVIDIA H200", "compute_capability": "9.0", "memory_total_mib": 150 * 1024,
+                     "pci_bus_id": "0000:3B:00.0"}
+
+
+# --- PyCuda over a stand-in of pycuda.driver -----------------------------------------------------
+
+
+@pytest.fixture
+def pycuda(monkeypatch):
+    """A pycuda.driver whose context stack is a list; exit hooks are collected, not registered."""
+    drv = types.ModuleType("pycuda.driver")
+    drv.Error = type("Error", (Exception,), {})
+    drv.MemoryError = type("MemoryError", (drv.Error,), {})
+    drv.stack = []
+    drv.pushes = drv.pops = 0
+
+    class Context:
+        def push(self):
+            drv.pushes += 1
+            drv.stack.append(self)
+
+        @staticmethod
+        def pop():  # pycuda's pop is static: it pops the current context, whoever calls it
+            if not drv.stack:
+                raise drv.Error("cannot pop: the context stack is empty")
+            drv.pops += 1
+            drv.stack.pop()
+
+    class Device:
+        def __init__(self, index):
+            self.index = index
+
+        def retain_primary_context(self):
+            return Context()
+
+        def compute_capability(self):
+            return 8, 9
+
+        def name(self):
+            return "NVIDIA L4"
+
+        def total_memory(self):
+            return 22 * 2**30
+
+        def pci_bus_id(self):
+            return "0000:82:00.0"
+
+    drv.init = lambda: None
+    drv.Device = Device
+    package = types.ModuleType("pycuda")
+    package.driver = drv
+    monkeypatch.setitem(sys.modules, "pycuda", package)
+    monkeypatch.setitem(sys.modules, "pycuda.driver", drv)
+    monkeypatch.setattr(cuda_module, "_open_pycuda", [])
+    monkeypatch.setattr(cuda_module, "_pycuda_exit_hook", False)
+    drv.exit_hooks = []
+    monkeypatch.setattr(cuda_module.atexit, "register", drv.exit_hooks.append)
+    return drv
+
+
+def test_pycuda_close_pops_the_context_it_pushed(pycuda):
+    cuda = PyCuda()
+    assert pycuda.pushes == 1 and len(pycuda.stack) == 1
+    cuda.close()
+    cuda.close()  # a second close must not pop someone else's context
+    assert pycuda.pops == 1 and pycuda.stack == []
+
+
+def test_pycuda_exit_hook_is_registered_once_and_pops_what_was_left(pycuda):
+    first, second = PyCuda(), PyCuda()
+    assert pycuda.pushes == 2
+    (hook,) = pycuda.exit_hooks
+    first.close()
+    hook()
+    assert pycuda.stack == [] and pycuda.pops == pycuda.pushes == 2
+    assert second.closed
+    hook()  # nothing left: nothing popped
+    assert pycuda.pops == 2
+
+
+def test_pycuda_failure_to_pop_is_a_cuda_error(pycuda):
+    cuda = PyCuda()
+    pycuda.stack.clear()  # popped behind its back
+    with pytest.raises(CudaError, match="stack is empty"):
+        cuda.close()
+
+
+def test_pycuda_device_properties_and_capture(pycuda):
+    cuda = PyCuda()
+    assert cuda.device_properties() == {"name": "NVIDIA L4", "compute_capability": "8.9",
+                                        "memory_total_mib": 22 * 1024, "pci_bus_id": "0000:82:00.0"}
+    cuda.abort_capture(object())  # nothing was captured: nothing to end
+    with pytest.raises(CudaError, match="cuda-python only"):
+        cuda.begin_capture(object())
+    cuda.close()
+
+
+# --- the test double fails where CUDA fails --------------------------------------------------------
+
+
+def test_double_copies_read_host_memory_when_they_run_not_when_queued():
+    gpu = FakeCuda()
+    stream = gpu.stream()
+    host = gpu.host_array((4,), np.float32)
+    device = gpu.device_alloc(host.nbytes)
+    host[:] = 1.0
+    gpu.copy_to_device(device, host, stream)
+    host[:] = 2.0  # after the enqueue, before the copy runs: this is what a GPU copies
+    gpu.synchronize(stream)
+    np.testing.assert_array_equal(gpu.read(device, (4,), np.float32), [2.0] * 4)
+
+
+def test_double_capture_forbids_synchronize_and_invalidates_the_capture():
+    gpu = FakeCuda()
+    stream = gpu.stream()
+    gpu.begin_capture(stream)
+    with pytest.raises(CudaError, match="CUDA error 900: operation not permitted when stream is capturing"):
+        gpu.synchronize(stream)
+    with pytest.raises(CudaError, match="CUDA error 901"):
+        gpu.end_capture(stream)
+    gpu.synchronize(stream)  # the failed end still ended the capture
+
+
+def test_double_capture_forbids_reading_events():
+    gpu = FakeCuda()
+    stream = gpu.stream()
+    start, end = gpu.event(), gpu.event()
+    gpu.record(start, stream)
+    gpu.record(end, stream)
+    gpu.begin_capture(stream)
+    with pytest.raises(CudaError, match="CUDA error 900"):
+        gpu.elapsed_ms(start, end)
+    gpu.abort_capture(stream)
+    assert gpu.elapsed_ms(start, end) == 0.0
+
+
+def test_double_failed_instantiate_ends_the_capture_and_frees_the_graph():
+    gpu = FakeCuda(instantiate_fails=True)
+    stream = gpu.stream()
+    gpu.begin_capture(stream)
+    with pytest.raises(CudaError, match="CUDA error 801"):
+        gpu.end_capture(stream)
+    assert [type(obj) for obj in gpu.freed] == [FakeGraph]
+    gpu.synchronize(stream)
+
+
+def test_double_abort_capture_frees_what_was_captured_and_frees_the_stream():
+    gpu = FakeCuda()
+    stream = gpu.stream()
+    gpu.abort_capture(stream)  # not capturing: nothing to do
+    assert gpu.freed == []
+    gpu.begin_capture(stream)
+    gpu.record(gpu.event(), stream)
+    gpu.abort_capture(stream)
+    (graph,) = gpu.freed
+    assert isinstance(graph, FakeGraph) and len(graph.ops) == 1
+    gpu.synchronize(stream)
+    gpu.begin_capture(stream)
+    with pytest.raises(CudaError):
+        gpu.synchronize(stream)
+    gpu.abort_capture(stream)  # an invalidated capture ends without a graph
+    assert len(gpu.freed) == 1
+    gpu.synchronize(stream)
+
+
+def test_double_device_properties_name_the_pci_bus_id():
+    assert FakeCuda(pci_bus_id="0000:C1:00.0").device_properties()["pci_bus_id"] == "0000:C1:00.0"

@@ -6,6 +6,7 @@ trtbench imports either; tests substitute a double with the same methods.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 from abc import ABC, abstractmethod
 
@@ -79,7 +80,16 @@ class Cuda(ABC):
 
     @abstractmethod
     def end_capture(self, stream):
-        """The captured work as an executable graph."""
+        """The captured work as an executable graph; the captured graph is freed even when this fails."""
+        raise NotImplementedError
+
+    @abstractmethod
+    def abort_capture(self, stream) -> None:
+        """End a capture left open by an exception, discarding what it captured; never raises.
+
+        A no-op when ``stream`` is not capturing. Until its capture ends a stream refuses to
+        synchronize, so a failed capture would otherwise break every later use of the stream.
+        """
         raise NotImplementedError
 
     @abstractmethod
@@ -92,8 +102,24 @@ class Cuda(ABC):
 
     @abstractmethod
     def device_properties(self) -> dict:
-        """name, compute_capability 'M.m', memory_total_mib of the current device."""
+        """name, compute_capability 'M.m', memory_total_mib and pci_bus_id of the current device.
+
+        pci_bus_id ('0000:3B:00.0') names the device the way NVML does; CUDA's device index does
+        not, as it counts only the devices CUDA_VISIBLE_DEVICES leaves.
+        """
         raise NotImplementedError
+
+
+def _import_cudart():
+    try:
+        from cuda.bindings import runtime
+    except ImportError:
+        try:
+            from cuda import cudart
+        except ImportError:
+            raise MissingDependency("cuda-python", "tensorrt") from None
+        return cudart
+    return runtime
 
 
 class CudaPython(Cuda):
@@ -101,15 +127,9 @@ class CudaPython(Cuda):
 
     name = "cuda-python"
 
-    def __init__(self) -> None:
-        try:
-            from cuda.bindings import runtime as cudart
-        except ImportError:
-            try:
-                from cuda import cudart
-            except ImportError:
-                raise MissingDependency("cuda-python", "tensorrt") from None
-        self.rt = cudart
+    def __init__(self, runtime=None) -> None:
+        """Over cuda-python's runtime module, or over ``runtime`` (an object with the same names)."""
+        self.rt = runtime if runtime is not None else _import_cudart()
         self._owned: dict[int, str] = {}
 
     def _check(self, result):
@@ -170,9 +190,30 @@ class CudaPython(Cuda):
 
     def end_capture(self, stream):
         graph = self._check(self.rt.cudaStreamEndCapture(stream))
-        executable = self._check(self.rt.cudaGraphInstantiate(graph, 0))
+        try:
+            executable = self._check(self.rt.cudaGraphInstantiate(graph, 0))
+        except CudaError:
+            # Unchecked: the instantiation error is the one worth reporting.
+            self.rt.cudaGraphDestroy(graph)
+            raise
+        # The executable graph does not depend on the captured one.
         self._check(self.rt.cudaGraphDestroy(graph))
         return executable
+
+    def abort_capture(self, stream) -> None:
+        """End ``stream``'s capture if it has one and destroy the graph it returns; never raises."""
+        try:
+            status = self._check(self.rt.cudaStreamIsCapturing(stream))
+        except CudaError:
+            # Unknown, so try to end it anyway: ending where no capture is only returns an error.
+            status = None
+        if status == self.rt.cudaStreamCaptureStatus.cudaStreamCaptureStatusNone:
+            return
+        # An invalidated capture ends with an error and no graph. Errors are not raised: the caller
+        # is already handling the exception that interrupted the capture.
+        _, graph = self.rt.cudaStreamEndCapture(stream)
+        if graph is not None and int(graph) != 0:
+            self.rt.cudaGraphDestroy(graph)
 
     def launch(self, graph, stream) -> None:
         self._check(self.rt.cudaGraphLaunch(graph, stream))
@@ -198,19 +239,42 @@ class CudaPython(Cuda):
         props = self._check(self.rt.cudaGetDeviceProperties(device))
         name = props.name.decode(errors="replace").rstrip("\0") if isinstance(props.name, bytes) else str(props.name)
         return {"name": name, "compute_capability": f"{props.major}.{props.minor}",
-                "memory_total_mib": int(props.totalGlobalMem) // 2**20}
+                "memory_total_mib": int(props.totalGlobalMem) // 2**20,
+                "pci_bus_id": f"{props.pciDomainID:04X}:{props.pciBusID:02X}:{props.pciDeviceID:02X}.0"}
+
+
+#: PyCuda instances whose context is still pushed, oldest first
+_open_pycuda: list[PyCuda] = []
+_pycuda_exit_hook = False
+
+
+def _close_open_pycuda() -> None:
+    """Pop every context a PyCuda pushed and did not pop, newest first (the exit hook)."""
+    for instance in reversed(list(_open_pycuda)):
+        try:
+            instance.close()
+        except CudaError:
+            pass  # the others still need popping; at exit there is no one to tell
 
 
 class PyCuda(Cuda):
-    """pycuda, on the device's primary context (the one TensorRT's runtime uses)."""
+    """pycuda, on the device's primary context (the one TensorRT's runtime uses).
+
+    The context is pushed on creation and must be popped before the interpreter exits: pycuda
+    aborts the process (a non-zero status after the results are written) when it finds a context
+    still on the stack. close() pops it; an exit hook closes whatever was not closed.
+    """
 
     name = "pycuda"
 
     def __init__(self) -> None:
+        global _pycuda_exit_hook
         try:
             import pycuda.driver as drv
         except ImportError:
             raise MissingDependency("pycuda", "pycuda") from None
+        self.drv = drv
+        self.closed = True
         try:
             drv.init()
             self.device = drv.Device(0)
@@ -218,7 +282,22 @@ class PyCuda(Cuda):
             self.context.push()
         except drv.Error as exc:
             raise CudaError(f"pycuda could not open the GPU: {exc}") from None
-        self.drv = drv
+        self.closed = False
+        _open_pycuda.append(self)
+        if not _pycuda_exit_hook:
+            atexit.register(_close_open_pycuda)
+            _pycuda_exit_hook = True
+
+    def close(self) -> None:
+        """Pop the context this instance pushed; later calls do nothing."""
+        if self.closed:
+            return
+        self.closed = True
+        if self in _open_pycuda:
+            _open_pycuda.remove(self)
+        # pycuda's Context.pop pops the calling thread's current context, which is ours as long as
+        # what was pushed after it was popped first (the exit hook pops newest first).
+        self._call(self.context.pop)
 
     def _call(self, fn, *args):
         try:
@@ -268,6 +347,9 @@ class PyCuda(Cuda):
     def end_capture(self, stream):
         raise CudaError("CUDA graph capture is implemented over cuda-python only")
 
+    def abort_capture(self, stream) -> None:
+        """Nothing to end: begin_capture never starts a capture over pycuda."""
+
     def launch(self, graph, stream) -> None:
         raise CudaError("CUDA graph capture is implemented over cuda-python only")
 
@@ -279,7 +361,8 @@ class PyCuda(Cuda):
     def device_properties(self) -> dict:
         major, minor = self.device.compute_capability()
         return {"name": self.device.name(), "compute_capability": f"{major}.{minor}",
-                "memory_total_mib": self.device.total_memory() // 2**20}
+                "memory_total_mib": self.device.total_memory() // 2**20,
+                "pci_bus_id": self.device.pci_bus_id()}
 
 
 def load_cuda(prefer: str = "auto") -> Cuda:

@@ -10,7 +10,15 @@ from trtbench import backends, envinfo
 from trtbench.backends.base import Check
 from trtbench.errors import TrtbenchError
 
-__all__ = ["Check", "checks", "backend_states"]
+__all__ = ["Check", "checks", "backend_states", "cuda_extra_check", "CUDA_EXTRAS"]
+
+#: The TensorRT extras, newest CUDA first: (extra, CUDA major, oldest driver branch, what it runs).
+CUDA_EXTRAS = (
+    ("tensorrt-cu13", 13, 580, "CUDA 13 runtime"),
+    ("tensorrt-cu12", 12, 525, "CUDA 12.x runtime, R525+ through minor-version compatibility"),
+)
+DRIVER_NEEDS = "tensorrt backend; " + "; ".join(f"{extra}: driver >= {oldest} ({runs})"
+                                                 for extra, _, oldest, runs in reversed(CUDA_EXTRAS))
 
 
 def _version_check(package: str, needed_for: str, fix: str) -> Check:
@@ -20,7 +28,7 @@ def _version_check(package: str, needed_for: str, fix: str) -> Check:
 
 def checks() -> list[Check]:
     """Every component trtbench can use, with its state on this machine."""
-    from trtbench.gpu import gpus
+    from trtbench.gpu import driver_version, gpus
 
     found = [
         Check("python", envinfo.host()["python"], "everything"),
@@ -33,6 +41,7 @@ def checks() -> list[Check]:
     gpu_text = "; ".join(f"{g['name']} (driver {g['driver']}, {g['memory_mib']} MiB)" for g in listed)
     found.append(Check("NVIDIA GPU", gpu_text, "tensorrt, onnxruntime-cuda",
                        "" if listed else "a machine with an NVIDIA GPU and its driver"))
+    found.append(cuda_extra_check(driver_version()))
     seen = {check.component for check in found}
     for name in backends.backend_names()[1:]:
         for check in backends.backend_class(name).checks():
@@ -41,6 +50,63 @@ def checks() -> list[Check]:
                 found.append(check)
     found.append(_version_check("matplotlib", "report --plot", "pip install 'trtbench[plot]'"))
     return found
+
+
+def _built_for(major: int, package_version) -> tuple[list[str], list[str]]:
+    """The installed packages built for CUDA ``major`` ('name version'), and those to uninstall to switch.
+
+    Only TensorRT needs uninstalling: tensorrt-cu12 and tensorrt-cu13 both provide the module
+    `tensorrt`, while installing the other extra moves cuda-python (and cuda-bindings) itself.
+    """
+    found, remove = [], []
+    bindings = next((name for name in ("cuda-bindings", "cuda-python") if package_version(name)), None)
+    if bindings and _major(package_version(bindings)) == major:
+        found.append(f"{bindings} {package_version(bindings)}")
+    trt = package_version(f"tensorrt-cu{major}")
+    if trt:
+        found.append(f"tensorrt-cu{major} {trt}")
+        # `tensorrt` itself: the meta package pulls tensorrt-cu13 back in
+        remove = [f"tensorrt-cu{major}", f"tensorrt-cu{major}-bindings", f"tensorrt-cu{major}-libs", "tensorrt"]
+    return found, remove
+
+
+def _major(version: str) -> int:
+    try:
+        return int(version.split(".")[0])
+    except ValueError:
+        return -1
+
+
+def cuda_extra_check(driver: str | None, package_version=envinfo.package_version) -> Check:
+    """Which TensorRT extra (per CUDA major) runs on the NVIDIA driver ``driver`` ('550.54.15').
+
+    CUDA 13 wheels on an older driver import fine and then fail every CUDA call, so the CUDA
+    packages installed are checked against the driver too.
+    """
+    component = "TensorRT extra for the driver"
+    if driver is None:
+        return Check(component, "", DRIVER_NEEDS, "no NVIDIA driver found: a machine with an NVIDIA GPU and driver")
+    branch = _major(driver)
+    if branch < 0:
+        return Check(component, "", DRIVER_NEEDS, f"driver version '{driver}' not understood")
+    fitting = [extra for extra, _, oldest, _ in CUDA_EXTRAS if branch >= oldest]
+    if not fitting:
+        oldest = min(oldest for _, _, oldest, _ in CUDA_EXTRAS)
+        return Check(component, "", DRIVER_NEEDS,
+                     f"driver {driver} is older than R{oldest}: no TensorRT extra runs on it; upgrade the driver")
+    others = " or ".join(f"trtbench[{extra}]" for extra in fitting[1:])
+    found = f"driver {driver}: trtbench[{fitting[0]}]" + (f" ({others} fits too)" if others else "")
+    wrong, remove = [], []
+    for _, major, oldest, _ in CUDA_EXTRAS:
+        if branch < oldest:
+            packages, uninstall = _built_for(major, package_version)
+            wrong += [f"{package} (needs driver >= {oldest})" for package in packages]
+            remove += uninstall
+    fix = ""
+    if wrong:
+        steps = ([f"pip uninstall -y {' '.join(remove)}"] if remove else []) + [f"pip install 'trtbench[{fitting[0]}]'"]
+        fix = f"installed for a newer driver: {', '.join(wrong)}; " + " && ".join(steps)
+    return Check(component, found, DRIVER_NEEDS, fix)
 
 
 def backend_states() -> tuple[dict[str, dict], str]:

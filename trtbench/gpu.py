@@ -1,11 +1,60 @@
-"""NVIDIA GPUs on this machine, through NVML (nvidia-ml-py) or, failing that, nvidia-smi."""
+"""NVIDIA GPUs on this machine, through NVML (nvidia-ml-py) or, failing that, nvidia-smi.
+
+NVML is initialized once per process and shut down at exit (nvmlInit counts references: an
+init per timed case without a shutdown keeps adding to it).
+"""
 
 from __future__ import annotations
 
+import atexit
 import functools
 import shutil
 import subprocess
+import threading
 from typing import Any
+
+
+class _Nvml:
+    """pynvml after one nvmlInit, shared by everything in the process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._module: Any = None
+        self._tried = False
+        #: whether nvidia-ml-py imported (known after the first get())
+        self.installed = False
+
+    def get(self):
+        """The initialized pynvml module, or None without nvidia-ml-py or without a driver."""
+        with self._lock:
+            if not self._tried:
+                self._tried = True
+                try:
+                    import pynvml
+                except ImportError:
+                    return None
+                self.installed = True
+                try:
+                    pynvml.nvmlInit()
+                except Exception:  # no driver: NVMLError_LibraryNotFound / DriverNotLoaded
+                    return None
+                self._module = pynvml
+                atexit.register(self.shutdown)
+            return self._module
+
+    def shutdown(self) -> None:
+        """Undo the nvmlInit, if there was one; the next get() initializes again."""
+        with self._lock:
+            module, self._module, self._tried = self._module, None, False
+        if module is not None:
+            atexit.unregister(self.shutdown)
+            try:
+                module.nvmlShutdown()
+            except Exception:  # at exit, a failed shutdown has no one to tell
+                pass
+
+
+_NVML = _Nvml()
 
 
 @functools.lru_cache(maxsize=1)
@@ -21,30 +70,35 @@ def gpu_name(index: int = 0) -> str | None:
     return listed[index]["name"] if len(listed) > index else None
 
 
+def driver_version() -> str | None:
+    """The NVIDIA driver's version ('550.54.15'), from NVML, else nvidia-smi; None without a driver."""
+    pynvml = _NVML.get()
+    if pynvml is not None:
+        try:
+            return _text(pynvml.nvmlSystemGetDriverVersion())
+        except Exception:  # an NVML that answers nothing else: nvidia-smi may still know
+            pass
+    listed = gpus()
+    return listed[0]["driver"] if listed else None
+
+
 def _from_nvml() -> list[dict] | None:
-    try:
-        import pynvml
-    except ImportError:
-        return None
-    try:
-        pynvml.nvmlInit()
-    except Exception:  # no driver: NVMLError_LibraryNotFound / DriverNotLoaded
-        return []
-    try:
-        driver = _text(pynvml.nvmlSystemGetDriverVersion())
-        listed = []
-        for index in range(pynvml.nvmlDeviceGetCount()):
-            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
-            listed.append({
-                "index": index,
-                "name": _text(pynvml.nvmlDeviceGetName(handle)),
-                "uuid": _text(pynvml.nvmlDeviceGetUUID(handle)),
-                "driver": driver,
-                "memory_mib": pynvml.nvmlDeviceGetMemoryInfo(handle).total // 2**20,
-            })
-        return listed
-    finally:
-        pynvml.nvmlShutdown()
+    """The GPUs NVML lists; None without nvidia-ml-py, [] without a driver."""
+    pynvml = _NVML.get()
+    if pynvml is None:
+        return [] if _NVML.installed else None
+    driver = _text(pynvml.nvmlSystemGetDriverVersion())
+    listed = []
+    for index in range(pynvml.nvmlDeviceGetCount()):
+        handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+        listed.append({
+            "index": index,
+            "name": _text(pynvml.nvmlDeviceGetName(handle)),
+            "uuid": _text(pynvml.nvmlDeviceGetUUID(handle)),
+            "driver": driver,
+            "memory_mib": pynvml.nvmlDeviceGetMemoryInfo(handle).total // 2**20,
+        })
+    return listed
 
 
 def _from_nvidia_smi() -> list[dict]:
@@ -72,63 +126,145 @@ class Telemetry:
     """Samples a GPU's actual SM clock, power and temperature in a thread while a case is timed.
 
     Application clocks say what the GPU may run at; the sampled SM clock says what it did, so a
-    throttled case shows in its record.
+    throttled case shows in its record. A quantity that cannot be read (NVML's "not supported" on
+    some boards, any other NVML error) is left out of the samples and named in the summary's
+    warnings: telemetry describes a case, it never fails one.
     """
 
     def __init__(self, read, period_s: float = 0.1):
         self.read = read  # () -> {"sm_clock_mhz": .., "power_w": .., "temperature_c": ..}
         self.period_s = period_s
         self.samples: list[dict] = []
-        self._stop = None
-        self._thread = None
+        self.warnings: list[str] = []
+        self._stop: threading.Event | None = None
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def for_device(cls, pci_bus_id: str):
+        """A sampler over NVML for the GPU at ``pci_bus_id`` (as in ``Cuda.device_properties()``).
+
+        A PCI bus id names the same GPU for CUDA and NVML; an index does not, since NVML counts
+        every GPU and CUDA only those CUDA_VISIBLE_DEVICES leaves. A null context when NVML is not
+        there (no nvidia-ml-py, no driver).
+        """
+        import contextlib
+
+        pynvml = _NVML.get()
+        if pynvml is None:
+            return contextlib.nullcontext(None)
+        try:
+            # bytes: older nvidia-ml-py passes the argument to ctypes as it is
+            handle = pynvml.nvmlDeviceGetHandleByPciBusId(pci_bus_id.encode())
+        except Exception as exc:  # NVMLError_NotFound and the like: sample nothing, say why
+            return cls.unavailable(f"NVML has no GPU at PCI bus id {pci_bus_id} ({_error_text(exc)})")
+        return cls._over_nvml(pynvml, handle)
 
     @classmethod
     def for_gpu(cls, index: int):
-        """A sampler over NVML for GPU ``index``, or a null context when NVML is not there."""
+        """A sampler over NVML for NVML's GPU ``index``, or a null context when NVML is not there.
+
+        NVML's index ignores CUDA_VISIBLE_DEVICES: for the GPU a CUDA context runs on, use
+        for_device with its PCI bus id.
+        """
         import contextlib
 
-        try:
-            import pynvml
-
-            pynvml.nvmlInit()
-            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
-        except Exception:  # no nvidia-ml-py, no driver: the record just has no telemetry
+        pynvml = _NVML.get()
+        if pynvml is None:
             return contextlib.nullcontext(None)
+        try:
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+        except Exception as exc:  # an index NVML does not have
+            return cls.unavailable(f"NVML has no GPU {index} ({_error_text(exc)})")
+        return cls._over_nvml(pynvml, handle)
 
-        def read():
-            return {
-                "sm_clock_mhz": pynvml.nvmlDeviceGetClockInfo(handle, pynvml.NVML_CLOCK_SM),
-                "power_w": pynvml.nvmlDeviceGetPowerUsage(handle) / 1000.0,
-                "temperature_c": pynvml.nvmlDeviceGetTemperature(handle, pynvml.NVML_TEMPERATURE_GPU),
-            }
+    @classmethod
+    def unavailable(cls, reason: str) -> Telemetry:
+        """A sampler that samples nothing, whose summary says ``reason``."""
+        sampler = cls(lambda: {})
+        sampler.warn(f"GPU telemetry unavailable: {reason}")
+        return sampler
 
-        return cls(read)
+    @classmethod
+    def _over_nvml(cls, pynvml, handle) -> Telemetry:
+        sampler = cls(lambda: {})
+        sampler.read = _NvmlReader(pynvml, handle, sampler.warn)  # which reports to the sampler it feeds
+        return sampler
+
+    def warn(self, message: str) -> None:
+        """Add ``message`` to the summary's warnings, once however often it recurs."""
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def _sample(self) -> None:
+        # A reader that raises must not end the sampling thread silently or fail the case at exit.
+        try:
+            sample = self.read()
+        except Exception as exc:
+            self.warn(f"GPU telemetry read failed ({_error_text(exc)})")
+            return
+        if sample:
+            self.samples.append(sample)
 
     def __enter__(self):
-        import threading
-
         self._stop = threading.Event()
-        self.samples.append(self.read())
+        self._sample()
+        stop = self._stop
 
         def loop():
-            while not self._stop.wait(self.period_s):
-                self.samples.append(self.read())
+            while not stop.wait(self.period_s):
+                self._sample()
 
         self._thread = threading.Thread(target=loop, name="trtbench-telemetry", daemon=True)
         self._thread.start()
         return self
 
     def __exit__(self, *exc):
+        assert self._stop is not None and self._thread is not None
         self._stop.set()
         self._thread.join()
-        self.samples.append(self.read())
+        self._sample()
 
     def summary(self) -> dict:
-        """min / median / max of each sampled quantity, and the sample count."""
+        """min / median / max of each sampled quantity, the sample count, and any warnings."""
         import statistics
 
         result: dict[str, Any] = {"samples": len(self.samples)}
-        for key in self.samples[0] if self.samples else ():
-            values = [s[key] for s in self.samples]
+        for key in dict.fromkeys(key for sample in self.samples for key in sample):
+            values = [sample[key] for sample in self.samples if key in sample]
             result[key] = {"min": min(values), "median": statistics.median(values), "max": max(values)}
+        if self.warnings:
+            result["warnings"] = list(self.warnings)
         return result
+
+
+class _NvmlReader:
+    """Reads one GPU's SM clock, power and temperature; a failed read is a warning, not an error."""
+
+    QUANTITIES = {
+        "sm_clock_mhz": lambda nvml, handle: nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_SM),
+        "power_w": lambda nvml, handle: nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0,
+        "temperature_c": lambda nvml, handle: nvml.nvmlDeviceGetTemperature(handle, nvml.NVML_TEMPERATURE_GPU),
+    }
+
+    def __init__(self, pynvml, handle, warn) -> None:
+        self.pynvml, self.handle, self.warn = pynvml, handle, warn
+        self.unsupported: set[str] = set()
+
+    def __call__(self) -> dict:
+        sample = {}
+        for key, read in self.QUANTITIES.items():
+            if key in self.unsupported:
+                continue
+            try:
+                sample[key] = read(self.pynvml, self.handle)
+            except self.pynvml.NVMLError_NotSupported as exc:
+                # The board cannot report it (power on some, clocks on MIG slices): no retry.
+                self.unsupported.add(key)
+                self.warn(f"GPU telemetry: {key} not read ({_error_text(exc)})")
+            except self.pynvml.NVMLError as exc:  # possibly transient: try again next sample
+                self.warn(f"GPU telemetry: {key} not read ({_error_text(exc)})")
+        return sample
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"

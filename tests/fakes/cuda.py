@@ -4,6 +4,10 @@ Work queued on a stream runs only when something waits for it (an event read, a 
 as on a GPU, so host-side enqueue times stay host-side. Each operation advances the GPU's
 virtual clock by a duration the test sets; events stamp that clock, so timing statistics are
 exactly computable.
+
+It fails where CUDA fails, so code that works only on the double is caught here: a capturing
+stream refuses to synchronize (and invalidates its capture) and events cannot be read while a
+capture is open; an async copy reads host memory when it runs, not when it is queued.
 """
 
 from __future__ import annotations
@@ -21,31 +25,49 @@ class FakeEvent:
     time_ms: float | None = None
 
 
+#: the messages of the CUDA errors the double raises, as CudaPython words them
+CAPTURE_UNSUPPORTED = "CUDA error 900: operation not permitted when stream is capturing"
+CAPTURE_INVALIDATED = "CUDA error 901: operation failed due to a previous error during capture"
+NOT_SUPPORTED = "CUDA error 801: operation not supported"
+
+
 @dataclass
 class FakeStream:
     handle: int
     queue: list = field(default_factory=list)
     capture: list | None = None
+    #: set when a forbidden call broke the capture: ending it then fails and yields no graph
+    capture_invalidated: bool = False
 
 
 class FakeGraph:
+    """A captured graph; end_capture returns it as the executable graph too."""
+
     def __init__(self, ops):
         self.ops = ops
 
 
 class FakeCuda(Cuda):
-    """Set ``compute_ms``/``h2d_ms``/``d2h_ms`` (numbers or sequences, cycled) and ``memory_limit``."""
+    """Set ``compute_ms``/``h2d_ms``/``d2h_ms`` (numbers or sequences, cycled) and ``memory_limit``.
+
+    ``capture_fails`` makes begin_capture fail; ``instantiate_fails`` makes end_capture fail the
+    way cudaGraphInstantiate does, after ending the capture and freeing the captured graph.
+    ``freed`` lists everything freed, graphs included.
+    """
 
     name = "fake-cuda"
 
     def __init__(self, compute_ms=1.0, h2d_ms=0.1, d2h_ms=0.05, memory_limit=2**40, capture_fails=False,
-                 gpu_name="Fake GPU 80GB", compute_capability="9.0"):
+                 gpu_name="Fake GPU 80GB", compute_capability="9.0", instantiate_fails=False,
+                 pci_bus_id="0000:17:00.0"):
         self.clock_ms = 0.0
         self._compute = itertools.cycle(compute_ms if isinstance(compute_ms, (list, tuple)) else [compute_ms])
         self.h2d_ms, self.d2h_ms = h2d_ms, d2h_ms
         self.memory_limit = memory_limit
         self.capture_fails = capture_fails
+        self.instantiate_fails = instantiate_fails
         self.gpu_name, self.compute_capability = gpu_name, compute_capability
+        self.pci_bus_id = pci_bus_id
         self.memory: dict[int, np.ndarray] = {}
         self.streams: dict[int, FakeStream] = {}
         self.freed: list = []
@@ -82,6 +104,9 @@ class FakeCuda(Cuda):
         return stream.handle
 
     def synchronize(self, stream) -> None:
+        if stream.capture is not None:
+            stream.capture_invalidated = True
+            raise CudaError(CAPTURE_UNSUPPORTED)
         self._flush(stream)
 
     def event(self):
@@ -94,6 +119,9 @@ class FakeCuda(Cuda):
         self.enqueue(stream.handle, stamp, 0.0)
 
     def elapsed_ms(self, start, end) -> float:
+        # Waiting on an event is among the calls a thread with an open capture may not make.
+        if any(stream.capture is not None for stream in self.streams.values()):
+            raise CudaError(CAPTURE_UNSUPPORTED)
         for stream in self.streams.values():
             self._flush(stream)
         if start.time_ms is None or end.time_ms is None:
@@ -116,9 +144,10 @@ class FakeCuda(Cuda):
         return np.zeros(shape, dtype=dtype)
 
     def copy_to_device(self, dst, src: np.ndarray, stream) -> None:
-        data = np.ascontiguousarray(src).view(np.uint8).reshape(-1).copy()
-
+        # Read when the copy runs, as the DMA engine reads pinned memory: a host write made after
+        # the enqueue but before the copy executes is what lands on the device.
         def copy():
+            data = np.ascontiguousarray(src).view(np.uint8).reshape(-1)
             self.memory[int(dst)][: data.size] = data
 
         self.enqueue(stream.handle, copy, self._duration(self.h2d_ms))
@@ -136,8 +165,28 @@ class FakeCuda(Cuda):
         stream.capture = []
 
     def end_capture(self, stream):
-        ops, stream.capture = stream.capture, None
-        return FakeGraph(ops)
+        if stream.capture is None:
+            raise CudaError("CUDA error 401: the operation cannot be performed in the present state")
+        ops, invalidated = self._end(stream)
+        if invalidated:
+            raise CudaError(CAPTURE_INVALIDATED)
+        graph = FakeGraph(ops)
+        if self.instantiate_fails:
+            self.freed.append(graph)
+            raise CudaError(NOT_SUPPORTED)
+        return graph
+
+    def abort_capture(self, stream) -> None:
+        if stream.capture is None:
+            return
+        ops, invalidated = self._end(stream)
+        if not invalidated:  # an invalidated capture ends without a graph
+            self.freed.append(FakeGraph(ops))
+
+    def _end(self, stream: FakeStream) -> tuple[list, bool]:
+        ops, invalidated = stream.capture, stream.capture_invalidated
+        stream.capture, stream.capture_invalidated = None, False
+        return ops or [], invalidated
 
     def launch(self, graph, stream) -> None:
         self.launches += 1
@@ -152,7 +201,8 @@ class FakeCuda(Cuda):
                 self.memory.pop(obj, None)
 
     def device_properties(self) -> dict:
-        return {"name": self.gpu_name, "compute_capability": self.compute_capability, "memory_total_mib": 81559}
+        return {"name": self.gpu_name, "compute_capability": self.compute_capability, "memory_total_mib": 81559,
+                "pci_bus_id": self.pci_bus_id}
 
     # --- helpers for tests -------------------------------------------------------------------
 
