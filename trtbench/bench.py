@@ -63,6 +63,7 @@ def run_case(backend: Backend, case: Case, onnx_path: Path, cache_dir: Path, pol
         record.engine = dict(engine.info)
         if sampler is not None:
             record.gpu_telemetry = sampler.summary()
+            record.warnings += [f"GPU telemetry: {w}" for w in record.gpu_telemetry.get("warnings", [])]
     except KeyboardInterrupt:
         raise
     except TrtbenchError as exc:

@@ -27,11 +27,16 @@ def test_declaration_is_complete(name):
     assert cls.checks(), f"{name} gives doctor nothing to check"
 
 
+def _names(requirements):
+    return {requirement.split(">")[0].split("=")[0].split("<")[0].split("[")[0].strip() for requirement in requirements}
+
+
 @pytest.mark.parametrize("name", [n for n in NAMES if backends.backend_class(n).extra])
-def test_the_extra_a_backend_names_exists_and_brings_its_packages(name):
+def test_the_extra_a_backend_names_exists_and_every_package_it_uses_comes_from_pyproject(name):
     cls = backends.backend_class(name)
-    extra = PYPROJECT["project"]["optional-dependencies"][cls.extra]
-    brought = {requirement.split(">")[0].split("=")[0].split("<")[0].strip() for requirement in extra}
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    assert cls.extra in extras
+    brought = _names(PYPROJECT["project"]["dependencies"]).union(*(_names(r) for r in extras.values()))
     assert set(cls.packages) <= brought
 
 

@@ -288,3 +288,44 @@ def test_layer_precisions_come_from_the_engine_inspector(model, tmp_path):
     assert set(fp32.engine["layer_precisions"]) == {"fp32"} and fp32.engine["layer_precisions"]["fp32"] > 20
     assert set(fp16.engine["layer_precisions"]) == {"fp16"}
     assert trt._builds[0]["verbosity"].label == "ProfilingVerbosity.DETAILED"
+
+
+@pytest.mark.parametrize("inflight,transfers,compute_ms", [
+    (1, True, 1.0 + 0.3 - 0.1),  # the gap, less the H2D copy that ran during it
+    (1, False, 1.0 + 0.3),  # no copy: all of the gap
+    (2, True, 1.0), (2, False, 1.0), (3, True, 1.0),
+])
+def test_host_gaps_between_launches_are_not_gpu_compute(model, tmp_path, inflight, transfers, compute_ms):
+    """Each enqueue spends 0.3 ms on the host before its 1.0 ms kernel is queued. Waiting for each
+    inference before launching the next (inflight 1) leaves the GPU idle after the 'copied in'
+    event, and the idle time is counted as compute; with two or more in flight it is not."""
+    gpu = FakeCuda(compute_ms=1.0, h2d_ms=0.1, d2h_ms=0.05, launch_gap_ms=0.3)
+    backend, trt, _ = backend_for(10, gpu=gpu, inflight=inflight, data_transfers=transfers)
+    record = run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "e", QUICK)
+    spans = record.spans_ms
+    assert spans["compute"]["median"] == pytest.approx(compute_ms)
+    assert spans["compute"]["max"] == pytest.approx(compute_ms)
+    copies = 0.15 if transfers else 0.0
+    assert spans["end_to_end"]["median"] == pytest.approx(compute_ms + copies)
+    assert record.method["inflight"] == inflight and f"{inflight} inferences in flight" in record.method["timer"]
+
+
+def test_a_graph_whose_captured_enqueue_failed_is_never_timed(model, tmp_path):
+    backend, trt, gpu = backend_for(11, cuda_graph=True)
+    trt.failing.add("enqueue_in_capture")
+    record = run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "e", QUICK)
+    assert record.status == "ok" and record.method["cuda_graph"] is False and gpu.launches == 0
+    assert "execute_async_v3 returned False while capturing" in record.method["cuda_graph_error"]
+    assert any("CUDA graph capture failed" in w for w in record.warnings)
+    assert all(stream.capture is None for stream in gpu.streams.values()), "the capture was left open"
+    assert record.spans_ms["compute"]["min"] > 0
+
+
+def test_a_graph_that_fails_to_instantiate_is_freed_and_plain_enqueues_are_timed(model, tmp_path):
+    from tests.fakes.cuda import FakeGraph
+
+    backend, trt, gpu = backend_for(11, gpu=FakeCuda(instantiate_fails=True), cuda_graph=True)
+    record = run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "e", QUICK)
+    assert record.status == "ok" and record.method["cuda_graph"] is False
+    assert any(isinstance(obj, FakeGraph) for obj in gpu.freed)
+    assert all(stream.capture is None for stream in gpu.streams.values())

@@ -21,7 +21,7 @@ FAST = ("--warmup-ms", "10", "--duration", "0.2", "--iterations", "3")
     (("--backend", "tensorflow"), "unknown backend 'tensorflow'"),
     (("--backend", "onnxruntime-cuda"), "backend onnxruntime-cuda is not available"),
     (("--backend", "tensorrt"), "backend tensorrt is not available: the tensorrt Python package is not installed; "
-                                "pip install 'trtbench[tensorrt]'"),
+                                "pip install 'trtbench[tensorrt-cu12]'"),
     (("--backend", "trtexec"), "backend trtexec is not available: trtexec is not on PATH"),
 ])
 def test_bad_options_are_one_line(invoke, tmp_path, args, message):

@@ -53,14 +53,21 @@ class FakeCuda(Cuda):
     ``capture_fails`` makes begin_capture fail; ``instantiate_fails`` makes end_capture fail the
     way cudaGraphInstantiate does, after ending the capture and freeing the captured graph.
     ``freed`` lists everything freed, graphs included.
+
+    The host has a clock too: ``launch_gap_ms`` is the host time each TensorRT enqueue takes before
+    its kernel reaches the stream (Python and TensorRT's enqueue prologue), and waiting for the GPU
+    moves the host clock to the awaited moment. An operation starts when the GPU is free and the
+    host has queued it, so a GPU left without queued work idles, and events show it.
     """
 
     name = "fake-cuda"
 
     def __init__(self, compute_ms=1.0, h2d_ms=0.1, d2h_ms=0.05, memory_limit=2**40, capture_fails=False,
                  gpu_name="Fake GPU 80GB", compute_capability="9.0", instantiate_fails=False,
-                 pci_bus_id="0000:17:00.0"):
+                 pci_bus_id="0000:17:00.0", launch_gap_ms=0.0):
         self.clock_ms = 0.0
+        self.host_ms = 0.0
+        self.launch_gap_ms = launch_gap_ms
         self._compute = itertools.cycle(compute_ms if isinstance(compute_ms, (list, tuple)) else [compute_ms])
         self.h2d_ms, self.d2h_ms = h2d_ms, d2h_ms
         self.memory_limit = memory_limit
@@ -79,8 +86,10 @@ class FakeCuda(Cuda):
     def enqueue(self, handle: int, op, duration_ms: float) -> None:
         """Queue ``op`` on the stream ``handle``; running it advances the GPU clock by ``duration_ms``."""
         stream = self.streams[handle]
+        queued_at = self.host_ms
 
         def run():
+            self.clock_ms = max(self.clock_ms, queued_at)  # the GPU idles until the host queued it
             op()
             self.clock_ms += duration_ms
 
@@ -88,6 +97,10 @@ class FakeCuda(Cuda):
 
     def next_compute_ms(self) -> float:
         return next(self._compute)
+
+    def host_work(self, ms: float) -> None:
+        """The host spends ``ms`` before its next call (the GPU goes on meanwhile)."""
+        self.host_ms += ms
 
     def _flush(self, stream: FakeStream) -> None:
         while stream.queue:
@@ -108,6 +121,7 @@ class FakeCuda(Cuda):
             stream.capture_invalidated = True
             raise CudaError(CAPTURE_UNSUPPORTED)
         self._flush(stream)
+        self.host_ms = max(self.host_ms, self.clock_ms)
 
     def event(self):
         return FakeEvent()
@@ -126,6 +140,7 @@ class FakeCuda(Cuda):
             self._flush(stream)
         if start.time_ms is None or end.time_ms is None:
             raise CudaError("event not recorded")
+        self.host_ms = max(self.host_ms, end.time_ms)  # the host waited until the GPU reached ``end``
         return end.time_ms - start.time_ms
 
     def device_alloc(self, nbytes: int):

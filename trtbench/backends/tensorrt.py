@@ -27,6 +27,8 @@ ENGINE_KIND = "engine"
 TIMING_CACHE_KIND = "timing-cache"
 ENQUEUE_BOUND = 0.8  # median enqueue / median compute above which the host limits the GPU (trtexec's rule)
 TIMING_CACHE = "timing.cache"
+INSTALL_FIX = ("pip install 'trtbench[tensorrt-cu12]' (NVIDIA driver R525 or newer) or 'trtbench[tensorrt-cu13]' "
+               "(R580 or newer) on a machine with a GPU; `trtbench doctor` says which fits its driver")
 #: how a changed engine-cache key is named in the rebuild reason
 ENGINE_KEY_LABELS = {"tensorrt": "TensorRT version", "gpu": "GPU", "compute_capability": "compute capability",
                      "onnx_sha256": "ONNX graph", "precision": "precision", "batch": "batch", "typing": "typing",
@@ -378,7 +380,7 @@ class TensorRTBackend(Backend):
     name = "tensorrt"
     metric = "GPU compute time"
     config_class = TensorRTConfig
-    packages = ("tensorrt", "cuda-python", "nvidia-ml-py")
+    packages = ("tensorrt", "tensorrt-cu12", "tensorrt-cu13", "cuda-python", "nvidia-ml-py")
     extra = "tensorrt"
     config: TensorRTConfig
 
@@ -418,21 +420,21 @@ class TensorRTBackend(Backend):
             except Exception as exc:  # the bindings import fails without libnvinfer
                 result.append(Check("tensorrt libraries", "", "tensorrt backend",
                                     f"the bindings {bindings} are installed but do not load ({type(exc).__name__}): "
-                                    "pip install 'trtbench[tensorrt]' on a machine that reaches NVIDIA's index"))
+                                    + INSTALL_FIX))
         result.insert(0, Check("tensorrt", loaded, "tensorrt backend",
-                               "" if loaded else "pip install 'trtbench[tensorrt]' (TensorRT 10.x or 11.x)"))
+                               "" if loaded else INSTALL_FIX))
         cuda = package_version("cuda-python") or package_version("cuda-bindings")
         pycuda = package_version("pycuda")
         found = ", ".join(f"{n} {v}" for n, v in (("cuda-python", cuda), ("pycuda", pycuda)) if v)
         result.append(Check("CUDA bindings", found, "tensorrt backend (buffers, events)",
-                            "" if found else "pip install 'trtbench[tensorrt]' (or 'trtbench[pycuda]')"))
+                            "" if found else f"{INSTALL_FIX} (or 'trtbench[pycuda]')"))
         version = package_version("nvidia-ml-py")
         result.append(Check("nvidia-ml-py", version or "", "GPU clocks/power in records",
-                            "" if version else "pip install 'trtbench[tensorrt]'"))
+                            "" if version else "pip install nvidia-ml-py (in both TensorRT extras)"))
         return result
 
     def availability_impl(self) -> Availability:
-        fix = "pip install 'trtbench[tensorrt]' (TensorRT 10.x or 11.x and cuda-python) on a machine with a GPU"
+        fix = INSTALL_FIX
         try:
             trt = self.trt
         except MissingDependency:
@@ -455,7 +457,8 @@ class TensorRTBackend(Backend):
     def telemetry(self):
         from trtbench.gpu import Telemetry
 
-        return Telemetry.for_gpu(0)
+        # By PCI bus id: NVML numbers GPUs without regard to CUDA_VISIBLE_DEVICES.
+        return Telemetry.for_device(self.cuda.device_properties()["pci_bus_id"])
 
     # --- build and cache ----------------------------------------------------------------------
 
