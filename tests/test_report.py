@@ -69,3 +69,14 @@ def test_plot_writes_a_png(tmp_path):
     path = tmp_path / "plot.png"
     report.plot(RECORDS, path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_title_says_when_fp32_was_allowed_tf32():
+    import dataclasses
+
+    key, group = report.latency_groups(RECORDS)[1]
+    assert report.group_title(key, group).startswith("FP32 latency (ms)")
+    all_tf32 = [dataclasses.replace(r, method={"tf32": True}) for r in group]
+    assert report.group_title(key, all_tf32).startswith("FP32 with TF32 latency (ms): onnxruntime-cpu")
+    some = [dataclasses.replace(group[0], method={"tf32": True}), *group[1:]]
+    assert report.group_title(key, some).startswith(f"FP32 (TF32 in 1 of {len(group)} cells) latency (ms)")

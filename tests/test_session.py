@@ -114,6 +114,12 @@ def test_verify_with_a_backend_that_only_times_is_one_line(invoke, tmp_path):
     assert "backend trtexec cannot run inferences (it only times engines): use --backend" in line
     line = _one_line_error(invoke("run", "ResNet18", "--verify", "--backend", "trtexec", "--models-dir", tmp_path))
     assert "cannot run inferences" in line
+    images = tmp_path / "images" / "n0000"
+    images.mkdir(parents=True)
+    (images / "a.png").write_bytes(b"not read before the refusal")
+    line = _one_line_error(invoke("eval", "ResNet18", "--data", tmp_path / "images", "--backend", "trtexec",
+                                  "--models-dir", tmp_path))
+    assert "backend trtexec cannot run inferences" in line
 
 
 def test_models_are_chosen_before_any_backend_work(tmp_path):

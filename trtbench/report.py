@@ -123,6 +123,10 @@ def group_title(key: GroupKey, records: list[LatencyRecord]) -> str:
     precision, backend, device = key
     metric = records[0].metric
     section = SECTION_TITLES.get(precision, precision.upper())
+    tf32 = sum(1 for r in records if r.method.get("tf32"))
+    if tf32:
+        # TF32 is not FP32: the title says so whenever any cell was allowed it.
+        section += " with TF32" if tf32 == len(records) else f" (TF32 in {tf32} of {len(records)} cells)"
     return f"{section} latency (ms): {backend} on {device}, median {metric}"
 
 
