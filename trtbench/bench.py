@@ -57,6 +57,7 @@ def run_case(backend: Backend, case: Case, onnx_path: Path, cache_dir: Path, pol
                 record.verify = verify(case, engine)
             # described while active: what ran (a CUDA graph, say) is known until the engine is freed
             record.method = {**policy.describe(), "percentile": PERCENTILE_DEFINITION, **engine.describe()}
+            record.precision_executed, record.precision_evidence = engine.executed_precision()
         _fill(record, timed, case.batch)
         record.warnings = list(engine.warnings) + _cov_warning(timed) + engine.check(timed)
         record.build_s = round(engine.build_s, 3)

@@ -18,7 +18,7 @@ from trtbench.artifacts import sha256_file
 from trtbench.errors import TrtbenchError
 from trtbench.inputs import CALIBRATION_SEED, seeded_input
 
-PRECISIONS = ("fp32", "fp16", "int8")
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 CALIBRATION_IMAGES = 32  # images (or random inputs) the INT8 ranges are taken from
 GRAPH_KIND = "graph"
 INT8_METHOD = "bn-folded explicit Q/DQ"  # how INT8 graphs are made; part of their cache key
@@ -106,8 +106,8 @@ def graph_for(fp32_path: Path, precision: str, calibration: Calibration | None =
 
     if precision not in PRECISIONS:
         raise TrtbenchError(f"unknown precision '{precision}': choose from {', '.join(PRECISIONS)}")
-    if precision == "fp32":
-        return fp32_path
+    if precision in ("fp32", "bf16"):
+        return fp32_path  # BF16 is the engine's choice (OpenVINO, oneDNN): it reads the FP32 graph
     key = {"precision": precision, "source_sha256": source_sha256(fp32_path)}
     if precision == "fp16":
         key["converter"] = f"onnxconverter-common {envinfo.package_version('onnxconverter-common')}"

@@ -28,8 +28,10 @@ class Record:
     model: str
     backend: str
     device: str
-    precision: str
+    precision: str  # as requested
     batch: int
+    precision_executed: str | None = None  # as the engine says it ran (None where it cannot say)
+    precision_evidence: str = ""  # how that was read, e.g. "TensorRT engine inspector: 53 int8 layers"
     status: str = "ok"
     error: str | None = None
     traceback: str | None = None

@@ -42,6 +42,19 @@ class BackendConfig:
 
 
 @dataclass(frozen=True)
+class CpuConfig(BackendConfig):
+    """The options every CPU backend shares, so that they are compared on the same threads."""
+
+    threads: int = option(0, "CPU threads (0: all physical cores), the same for every CPU backend.", minimum=0)
+
+    def thread_count(self) -> int:
+        """The threads to use: ``threads``, or all physical cores."""
+        from trtbench.cpu import physical_cores
+
+        return self.threads or physical_cores()
+
+
+@dataclass(frozen=True)
 class Availability:
     """Whether a backend can run on this machine; if not, why and what brings it."""
 
@@ -122,6 +135,13 @@ class Engine:
         """How this engine runs and is timed, for the record's ``method``."""
         return {}
 
+    def executed_precision(self) -> tuple[str | None, str]:
+        """The precision the engine really runs in, and how that was read (while active).
+
+        (None, why) where the engine cannot say; a backend that can read it back overrides this.
+        """
+        return None, "not read back from this engine"
+
     def activate_impl(self) -> None:
         """Allocate buffers and bind inputs/outputs."""
 
@@ -149,6 +169,7 @@ class Backend:
     #: label for the metric the tables show, e.g. "GPU compute time"
     metric: ClassVar[str] = "latency"
     config_class: ClassVar[type[BackendConfig]] = BackendConfig
+    #: the precisions it can run natively somewhere (``runs`` says whether on this machine)
     precisions: ClassVar[tuple[str, ...]] = PRECISIONS
     #: runs inferences on given inputs (verify, eval, run --verify)
     can_infer: ClassVar[bool] = True
@@ -166,6 +187,14 @@ class Backend:
     def availability(self) -> Availability:
         """Whether this backend can run here."""
         return self.availability_impl()
+
+    def runs(self, precision: str) -> tuple[bool, str]:
+        """Whether this backend runs ``precision`` natively here (not as another precision under its
+        name), and if not, why. A backend whose answer depends on the machine (BF16 on a CPU without
+        BF16 instructions) overrides this."""
+        if precision in self.precisions:
+            return True, ""
+        return False, f"{self.name} runs {', '.join(self.precisions)}, not {precision}"
 
     def require(self) -> None:
         """Raise a one-line error naming what is missing when the backend cannot run here."""

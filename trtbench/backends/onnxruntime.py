@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from trtbench import envinfo
-from trtbench.backends.base import Availability, Backend, BackendConfig, Check, Engine, option
+from trtbench.backends.base import Availability, Backend, Check, CpuConfig, Engine
 from trtbench.inputs import seeded_input
 from trtbench.precision import graph_for
-
-
-@dataclass(frozen=True)
-class OnnxRuntimeConfig(BackendConfig):
-    """ONNX Runtime's options."""
-
-    threads: int = option(0, "CPU threads for ONNX Runtime (0: its default).", minimum=0)
 
 
 class OnnxRuntimeEngine(Engine):
@@ -76,7 +68,7 @@ class OnnxRuntimeEngine(Engine):
             "data_transfers": False,
             "data_transfers_note": "input and output bound once in the provider's memory",
             "providers": self.session.get_providers(),
-            "intra_op_threads": options.intra_op_num_threads or "onnxruntime default (physical cores)",
+            "threads": options.intra_op_num_threads,
             "inter_op_threads": options.inter_op_num_threads,
             "graph_optimization_level": str(options.graph_optimization_level),
         }
@@ -87,11 +79,11 @@ class OnnxRuntimeBackend(Backend):
 
     name = "onnxruntime-cpu"
     metric = "session run time"
-    config_class = OnnxRuntimeConfig
+    config_class = CpuConfig
     packages = ("onnxruntime",)
     provider: ClassVar[str] = "CPUExecutionProvider"
     ort_device: ClassVar[str] = "cpu"
-    config: OnnxRuntimeConfig
+    config: CpuConfig
 
     @classmethod
     def checks(cls) -> list[Check]:
@@ -127,7 +119,7 @@ class OnnxRuntimeBackend(Backend):
         graph = graph_for(Path(onnx_path), precision, self.calibration)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = self.config.threads
+        options.intra_op_num_threads = self.config.thread_count()
         options.log_severity_level = 3
         session = ort.InferenceSession(str(graph), options, providers=[self.provider])
         return OnnxRuntimeEngine(session, batch, self.ort_device, build_s=time.perf_counter() - started, graph=graph)
