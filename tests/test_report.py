@@ -80,3 +80,14 @@ def test_the_title_says_when_fp32_was_allowed_tf32():
     assert report.group_title(key, all_tf32).startswith("FP32 with TF32 latency (ms): onnxruntime-cpu")
     some = [dataclasses.replace(group[0], method={"tf32": True}), *group[1:]]
     assert report.group_title(key, some).startswith(f"FP32 (TF32 in 1 of {len(group)} cells) latency (ms)")
+
+
+def test_the_title_names_the_precision_that_really_ran():
+    import dataclasses
+
+    key, group = report.latency_groups(RECORDS)[0]  # fp16
+    same = [dataclasses.replace(r, precision_executed="fp16") for r in group]
+    assert report.group_title(key, same).startswith("FP16 latency (ms)")
+    cast = [dataclasses.replace(r, precision_executed="fp32") for r in group]
+    assert report.group_title(key, cast).startswith(f"FP16 (ran as FP32 in {len(group)} of {len(group)} cells) "
+                                                    "latency (ms)")

@@ -90,17 +90,19 @@ def test_a_registered_backend_brings_its_options_checks_and_versions(echo):
 def test_a_registered_backend_runs_a_sweep(echo, tmp_path, monkeypatch):
     events = []
     session = Session(Workspace(tmp_path / "m", tmp_path / "e", tmp_path / "r"), "echo", {"repeats": 2},
-                      reporter=events.append, command=["test"])
+                      reporter=events.append, command=["test"], precisions=["fp32"])
     monkeypatch.setattr(session, "exports", lambda models: {m: _FakeExport(tmp_path / f"{m}.onnx") for m in models})
-    outcome = session.run(["ResNet18"], ["fp32"], [1, 4], QUICK)
+    outcome = session.run(["ResNet18"], [1, 4], QUICK)
     assert [(r.batch, r.status, r.median_ms) for r in outcome.records] == [(1, "ok", 1.0), (4, "ok", 1.0)]
     assert outcome.records[0].method["repeats"] == 2 and outcome.records[0].engine == {"repeats": 2}
     assert isinstance(outcome.records[0], LatencyRecord) and outcome.run_path.is_file()
     kinds = [type(e).__name__ for e in events]
-    assert kinds[:2] == ["Note", "StageStarted"] and kinds[-2:] == ["StageFinished", "RunSaved"]
+    assert kinds[:3] == ["Note", "Note", "StageStarted"] and kinds[-2:] == ["StageFinished", "RunSaved"]
+    assert [e.text for e in events[:2]] == [
+        "backend echo: always", "no GPU/TensorRT here: these are CPU numbers (echo), not TensorRT numbers"]
     assert kinds.count("CaseFinished") == 2
-    with pytest.raises(TrtbenchError, match="backend echo does not run fp16: it runs fp32"):
-        session.run(["ResNet18"], ["fp16"], [1], QUICK)
+    with pytest.raises(TrtbenchError, match="backend echo does not run fp16 here: echo runs fp32, not fp16"):
+        Session(Workspace(tmp_path / "m", tmp_path / "e", tmp_path / "r"), "echo", precisions=["fp16"])
 
 
 class _FakeExport:
@@ -141,7 +143,7 @@ def test_json_lines_reporter_writes_one_object_per_event(tmp_path):
     first, second = (json.loads(line) for line in stream.getvalue().splitlines())
     assert first == {"event": "stage_started", "stage": "run", "total": 1}
     assert second["event"] == "case_finished" and second["case"] == {"model": "ResNet18", "precision": "fp32",
-                                                                     "batch": 1}
+                                                                     "batch": 1, "backend": ""}
     assert second["record"]["kind"] == "latency" and second["warnings"] == ["w"]
 
 
@@ -209,10 +211,11 @@ def test_an_interrupted_stage_still_ends_and_keeps_its_records(echo, tmp_path, m
 
     monkeypatch.setattr(EchoBackend, "build", build)
     events = []
-    session = Session(Workspace(tmp_path / "m", tmp_path / "e", tmp_path / "r"), "echo", reporter=events.append)
+    session = Session(Workspace(tmp_path / "m", tmp_path / "e", tmp_path / "r"), "echo", reporter=events.append,
+                      precisions=["fp32"])
     monkeypatch.setattr(session, "exports", lambda models: {m: _FakeExport(tmp_path / f"{m}.onnx") for m in models})
     with pytest.raises(KeyboardInterrupt):
-        session.run(["ResNet18"], ["fp32"], [1, 4, 8], QUICK)
+        session.run(["ResNet18"], [1, 4, 8], QUICK)
     assert builds == [1, 4] and events[-1] == StageFinished("run", complete=False)
     (run_path,) = (tmp_path / "r").glob("*.json")
     assert [(r.batch, r.status) for r in load_run(run_path).records] == [(1, "ok")]

@@ -23,10 +23,12 @@ class Case:
     model: str
     precision: str
     batch: int
+    backend: str = ""  # named where a session runs several backends side by side
 
     def label(self) -> str:
         """How the case is named in progress lines."""
-        return f"{self.model} {self.precision} batch {self.batch}"
+        where = f" on {self.backend}" if self.backend else ""
+        return f"{self.model} {self.precision} batch {self.batch}{where}"
 
 
 def parse_batches(text: str) -> list[int]:

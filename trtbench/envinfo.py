@@ -58,14 +58,16 @@ def host() -> dict:
     }
 
 
-def environment(backend_name: str, device: str) -> dict:
-    """What a run file records about where it ran."""
+def environment(backends: list[tuple[str, str]]) -> dict:
+    """What a run file records about where it ran: the host and its CPU's features, the GPUs, the
+    (backend, device) pairs used, and the versions."""
+    from trtbench import cpu
     from trtbench.gpu import gpus
 
     return {
         "host": host(),
+        "cpu_features": cpu.describe(),
         "gpus": list(gpus()),
-        "backend": backend_name,
-        "device": device,
+        "backends": [{"name": name, "device": device} for name, device in backends],
         "versions": versions(),
     }

@@ -74,42 +74,59 @@ def select_models(models_dir: Path, names: Sequence[str], all_: bool = False) ->
 
 
 class Session:
-    """One command's work on one backend, told to ``reporter`` as events."""
+    """One command's work, told to ``reporter`` as events.
+
+    ``backend`` is what ``--backend`` says: ``auto`` (per precision, the first backend that runs it
+    natively here), a name, a comma-separated list or ``all`` (side by side). Each precision goes
+    only to backends that run it natively (``backends.assign``); ``native`` as the only precision
+    means every precision some chosen backend runs natively here.
+    """
 
     def __init__(self, workspace: Workspace, backend: str = "auto", options: dict[str, Any] | None = None,
                  calibration: Calibration | None = None, needs: Sequence[str] = ("time",),
-                 reporter: Reporter = quiet, command: list[str] | None = None):
+                 reporter: Reporter = quiet, command: list[str] | None = None,
+                 precisions: Sequence[str] = ("fp32",)):
         self.workspace = workspace
         self.calibration = calibration
         self.report = reporter
         self.command = command if command is not None else ["trtbench", *sys.argv[1:]]
-        self.backend: Backend
-        self.backend, self.why = backends.choose(backend, options, calibration, needs=needs)
+        if list(precisions) == ["native"]:
+            precisions = backends.native_precisions(backend, options, needs)
+            if not precisions:
+                raise TrtbenchError(f"no backend of --backend {backend} runs anything here")
+        self.precisions = list(precisions)
+        self.plan = backends.assign(backend, self.precisions, options, calibration, needs)
+        self.backends: list[Backend] = self.plan.backends()
 
-    def _announce(self, precisions: Sequence[str], timing: bool = False) -> None:
-        """Say which backend runs and what to keep in mind about its numbers (after the exports, so a
-        bad weights file or model fails on one line)."""
-        self.report(Note(f"backend: {self.why}"))
-        if timing and self.backend.name == "onnxruntime-cpu":
-            self.report(Note("no GPU/TensorRT here: these are ONNX Runtime CPU numbers, not TensorRT numbers",
+    @property
+    def backend(self) -> Backend:
+        """The first backend chosen (the only one, unless ``--backend`` named several)."""
+        return self.backends[0]
+
+    def _announce(self, timing: bool = False) -> None:
+        """Say which backends run what and what to keep in mind about their numbers (after the exports,
+        so a bad weights file or model fails on one line)."""
+        for line in self.plan.why:
+            self.report(Note(f"backend {line}"))
+        for line in self.plan.skipped:
+            self.report(Note(f"left out: {line}"))
+        if timing and not any(b.gpu for b in self.backends):
+            names = ", ".join(b.name for b in self.backends)
+            self.report(Note(f"no GPU/TensorRT here: these are CPU numbers ({names}), not TensorRT numbers",
                              warning=True))
-        if "int8" in precisions and (self.calibration is None or self.calibration.random):
+        if "int8" in self.precisions and (self.calibration is None or self.calibration.random):
             self.report(Note("WARNING: INT8 calibrated on random inputs (no --calib): its latency is real, its "
                              "accuracy is meaningless; give --calib DIR with real images", warning=True))
 
     # --- planning -------------------------------------------------------------------------------
 
-    def check_precisions(self, precisions: Sequence[str]) -> None:
-        """Refuse a precision the backend does not declare."""
-        for precision in precisions:
-            if precision not in self.backend.precisions:
-                raise TrtbenchError(f"backend {self.backend.name} does not run {precision}: it runs "
-                                    f"{', '.join(self.backend.precisions)}")
-
-    @staticmethod
-    def cases(models: Sequence[str], precisions: Sequence[str], batches: Sequence[int]) -> list[Case]:
-        """Every (model, precision, batch), models outermost, as the sweep runs them."""
-        return [Case(m, p, b) for m in models for p in precisions for b in batches]
+    def cases(self, models: Sequence[str], batches: Sequence[int]) -> list[tuple[Backend, Case]]:
+        """Every (backend, model, precision, batch) this session runs: backends outermost, then
+        models, precisions and batches, each precision only on the backends it was given to."""
+        several = len(self.backends) > 1
+        return [(backend, Case(m, p, b, backend.name if several else ""))
+                for backend in self.backends for m in models for p in self.precisions
+                if backend in self.plan.by_precision[p] for b in batches]
 
     # --- artifacts -------------------------------------------------------------------------------
 
@@ -126,15 +143,15 @@ class Session:
             found[name] = result
         return found
 
-    def engine(self, graph: Path, precision: str, batch: int) -> Engine:
+    def engine(self, backend: Backend, graph: Path, precision: str, batch: int) -> Engine:
         """The engine for (graph, precision, batch) with this session's options: the one every command uses."""
         ensure_writable_dir(self.workspace.engines)
-        return self.backend.build(graph, precision, batch, self.workspace.engines)
+        return backend.build(graph, precision, batch, self.workspace.engines)
 
     def _run_file(self) -> RunFile:
         ensure_writable_dir(self.workspace.results)
-        return RunFile(self.workspace.results, envinfo.environment(self.backend.name, self.backend.device()),
-                       self.command)
+        used = [(backend.name, backend.device()) for backend in self.backends]
+        return RunFile(self.workspace.results, envinfo.environment(used), self.command)
 
     # --- stages ----------------------------------------------------------------------------------
 
@@ -149,25 +166,24 @@ class Session:
         finally:
             self.report(StageFinished(stage, complete))
 
-    def run(self, models: Sequence[str], precisions: Sequence[str], batches: Sequence[int], policy: TimingPolicy,
+    def run(self, models: Sequence[str], batches: Sequence[int], policy: TimingPolicy,
             verify: bool = False) -> Outcome:
         """Time every case; each record is saved to the run file as soon as its case ends."""
-        self.check_precisions(precisions)
         graphs = {name: result.onnx_path for name, result in self.exports(models).items()}
-        self._announce(precisions, timing=True)
+        self._announce(timing=True)
         ensure_writable_dir(self.workspace.engines)
         check = _OutputCheck(graphs) if verify else None
         run_file = self._run_file()
-        cases = self.cases(models, precisions, batches)
+        cases = self.cases(models, batches)
         outcome = Outcome(run_path=run_file.path)
         with self._stage("run", len(cases)):
-            for index, case in enumerate(cases):
+            for index, (backend, case) in enumerate(cases):
                 self.report(CaseStarted(case, index, len(cases)))
 
                 def progress(count: int, median: float, case: Case = case) -> None:
                     self.report(CaseProgress(case, count, median_ms=median))
 
-                record = run_case(self.backend, case, graphs[case.model], self.workspace.engines, policy,
+                record = run_case(backend, case, graphs[case.model], self.workspace.engines, policy,
                                   progress, check)
                 run_file.add(record)
                 outcome.records.append(record)
@@ -177,49 +193,50 @@ class Session:
         self.report(RunSaved(run_file.path))
         return outcome
 
-    def verify(self, models: Sequence[str], precisions: Sequence[str], batch: int,
-               images: Path | None = None) -> Outcome:
+    def verify(self, models: Sequence[str], batch: int, images: Path | None = None) -> Outcome:
         """Each model's engines against Paddle's own output on ``batch`` inputs (seeded noise or images)."""
         from trtbench.verify import Reference, check_engine, verification_inputs
 
-        self.check_precisions(precisions)
         inputs = verification_inputs(batch, images)
         graphs = {name: result.onnx_path for name, result in self.exports(models).items()}
-        self._announce(precisions)
-        cases = self.cases(models, precisions, [batch])
+        self._announce()
+        cases = self.cases(models, [batch])
         outcome = Outcome()
         references = {name: Reference(path) for name, path in graphs.items()}
         with self._stage("verify", len(cases)):
-            for index, case in enumerate(cases):
+            for index, (backend, case) in enumerate(cases):
                 self.report(CaseStarted(case, index, len(cases)))
-                with self.engine(graphs[case.model], case.precision, batch) as engine:
+                with self.engine(backend, graphs[case.model], case.precision, batch) as engine:
                     figures = check_engine(engine, references[case.model], case.precision, inputs, key="inputs")
-                row = {"model": case.model, "precision": case.precision, "backend": self.backend.name,
+                    executed, evidence = engine.executed_precision()
+                row = {"model": case.model, "precision": case.precision, "backend": backend.name,
+                       "precision_executed": executed, "precision_evidence": evidence,
                        "engine": dict(engine.info), **figures}
                 outcome.rows.append(row)
                 verdict = "pass" if figures["passed"] else "FAIL: " + "; ".join(figures["failed"])
                 self.report(CaseFinished(case, figures["passed"], f"{case.label()}: {verdict}"))
         return outcome
 
-    def evaluate(self, models: Sequence[str], precisions: Sequence[str], batch: int, samples: list, data: Path,
+    def evaluate(self, models: Sequence[str], batch: int, samples: list, data: Path,
                  weights: Path | None = None, strict: bool = False) -> Outcome:
         """Top-1/Top-5 of each model's engines on labelled ``samples``, saved as accuracy records."""
         from trtbench.evaluate import evaluate
 
         if weights is not None and len(models) > 1:
             raise TrtbenchError("--weights fits one architecture: evaluate one model at a time with it")
-        self.check_precisions(precisions)
         # Exports first: a weights file for another architecture fails before anything else is set up.
         exports = self.exports(models, weights)
-        self._announce(precisions)
+        self._announce()
         run_file = self._run_file()
         outcome = Outcome(run_path=run_file.path)
-        cases = self.cases(models, precisions, [batch])
+        cases = self.cases(models, [batch])
+        warned: set[str] = set()
         with self._stage("eval", len(cases)):
-            for index, case in enumerate(cases):
+            for index, (backend, case) in enumerate(cases):
                 meta = exports[case.model].metadata
                 weights_text = meta["weights"]["description"]
-                if meta["weights"]["kind"] == "random" and case.precision == precisions[0]:
+                if meta["weights"]["kind"] == "random" and case.model not in warned:
+                    warned.add(case.model)
                     self.report(Note(f"WARNING: {case.model} was exported with {weights_text}: accuracy is meaningless "
                                      "without --weights", warning=True))
                 self.report(CaseStarted(case, index, len(cases), step="evaluating"))
@@ -227,10 +244,12 @@ class Session:
                 def progress(done: int, case: Case = case) -> None:
                     self.report(CaseProgress(case, done, total=len(samples)))
 
-                with self.engine(exports[case.model].onnx_path, case.precision, batch) as engine:
+                with self.engine(backend, exports[case.model].onnx_path, case.precision, batch) as engine:
                     figures = evaluate(engine, samples, batch, strict=strict, progress=progress)
-                record = AccuracyRecord(model=case.model, backend=self.backend.name, device=self.backend.device(),
+                    executed, evidence = engine.executed_precision()
+                record = AccuracyRecord(model=case.model, backend=backend.name, device=backend.device(),
                                         precision=case.precision, batch=batch, weights=weights_text, data=str(data),
+                                        precision_executed=executed, precision_evidence=evidence,
                                         finished_at=timestamp(), **figures)
                 run_file.add(record)
                 outcome.records.append(record)

@@ -25,7 +25,7 @@ _REGISTRY: dict[str, str | type[Backend]] = {
 AUTO_ORDER = ["tensorrt", "onnxruntime-cuda", "onnxruntime-cpu"]
 
 __all__ = ["Availability", "Backend", "BackendConfig", "Check", "Engine", "backend_names", "backend_class",
-           "register", "create", "choose", "config_for", "declared_options"]
+           "register", "create", "choose", "assign", "Assignment", "config_for", "declared_options"]
 
 
 def backend_names() -> list[str]:
@@ -121,3 +121,118 @@ def _require_ability(backend: Backend, needs: Sequence[str]) -> None:
             able = [n for n in _REGISTRY if _able(backend_class(n), needs)]
             what = "run inferences (it only times engines)" if need == "infer" else "time engines"
             raise TrtbenchError(f"backend {backend.name} cannot {what}: use --backend {' or '.join(able[:2])}")
+
+
+@dataclasses.dataclass
+class Assignment:
+    """Which backends run each precision, why, and what was left out."""
+
+    by_precision: dict[str, list[Backend]] = dataclasses.field(default_factory=dict)
+    why: list[str] = dataclasses.field(default_factory=list)  # one line per backend chosen
+    skipped: list[str] = dataclasses.field(default_factory=list)  # (backend, precision) pairs left out, with the reason
+
+    def backends(self) -> list[Backend]:
+        """Every backend that runs something, in the order they were chosen."""
+        found: dict[str, Backend] = {}
+        for chosen in self.by_precision.values():
+            for backend in chosen:
+                found.setdefault(backend.name, backend)
+        return list(found.values())
+
+
+def assign(spec: str, precisions: Sequence[str], values: dict[str, Any] | None = None,
+           calibration: Calibration | None = None, needs: Sequence[str] = ("time",)) -> Assignment:
+    """Backends for each precision from ``--backend``: a name, a comma list, ``all`` or ``auto``.
+
+    A precision is given only to a backend that runs it natively here (``Backend.runs``): never
+    silently run as another precision under its name. ``auto`` takes, per precision, the first
+    backend of AUTO_ORDER that can; a single name refuses what it cannot run; a list or ``all``
+    leaves out, with a reason, the pairs that cannot run.
+    """
+    plan = Assignment()
+    if spec == "auto":
+        made: dict[str, Backend] = {}  # one instance per backend, whatever precisions it takes
+        for precision in precisions:
+            backend, why = _auto_for(precision, values, calibration, needs, made)
+            plan.by_precision[precision] = [backend]
+            plan.why.append(f"{precision}: {why}")
+        return plan
+    names = list(_REGISTRY) if spec == "all" else [n.strip() for n in spec.split(",") if n.strip()]
+    if not names:
+        raise TrtbenchError(f"bad --backend '{spec}': name a backend, a comma-separated list, all or auto")
+    chosen: list[Backend] = []
+    for name in dict.fromkeys(names):
+        backend = create(name, values, calibration)
+        if spec == "all" and not (_able(backend, needs) and backend.availability().ok):
+            plan.skipped.append(f"{name}: {_unable_reason(backend, needs)}")
+            continue
+        _require_ability(backend, needs)
+        backend.require()
+        chosen.append(backend)
+        plan.why.append(f"{name}: {backend.availability().reason}")
+    for precision in precisions:
+        takers = []
+        for backend in chosen:
+            ok, reason = backend.runs(precision)
+            if ok:
+                takers.append(backend)
+            elif len(chosen) > 1:
+                plan.skipped.append(f"{backend.name} {precision}: {reason}")
+            else:
+                raise TrtbenchError(f"backend {backend.name} does not run {precision} here: {reason}"
+                                    f"{_who_runs(precision, values, calibration, needs)}")
+        if not takers:
+            raise TrtbenchError(f"none of the backends asked for runs {precision} here: "
+                                + "; ".join(plan.skipped) + _who_runs(precision, values, calibration, needs))
+        plan.by_precision[precision] = takers
+    return plan
+
+
+def _auto_for(precision: str, values, calibration, needs, made: dict[str, Backend]) -> tuple[Backend, str]:
+    skipped = []
+    for candidate in AUTO_ORDER:
+        backend = made.setdefault(candidate, create(candidate, values, calibration))
+        if not _able(backend, needs):
+            continue
+        state = backend.availability()
+        if not state.ok:
+            skipped.append(f"{candidate} unavailable: {state.reason}")
+            continue
+        ok, reason = backend.runs(precision)
+        if not ok:
+            skipped.append(f"{candidate}: {reason}")
+            continue
+        why = f" ({'; '.join(skipped)})" if skipped else ""
+        return backend, f"auto chose {candidate}: {state.reason}{why}"
+    raise TrtbenchError(f"no backend here runs {precision} natively: " + "; ".join(skipped))
+
+
+def _unable_reason(backend: Backend, needs: Sequence[str]) -> str:
+    if not _able(backend, needs):
+        return "cannot run inferences (it only times engines)" if "infer" in needs else "cannot time engines"
+    return f"unavailable: {backend.availability().reason}"
+
+
+def _who_runs(precision: str, values, calibration, needs) -> str:
+    """'; backends that run fp16 here: ...' or '' when there are none."""
+    able = []
+    for name in _REGISTRY:
+        backend = create(name, values, calibration)
+        if _able(backend, needs) and backend.runs(precision)[0] and backend.availability().ok:
+            able.append(name)
+    return f"; --backend {' or '.join(able)} runs it here" if able else ""
+
+
+def native_precisions(spec: str, values: dict[str, Any] | None = None, needs: Sequence[str] = ("time",)) -> list[str]:
+    """The precisions some backend of ``spec`` runs natively here (``--precision native``)."""
+    from trtbench.precision import PRECISIONS
+
+    names = list(_REGISTRY) if spec in ("all", "auto") else [n.strip() for n in spec.split(",") if n.strip()]
+    found = []
+    for precision in PRECISIONS:
+        for name in names:
+            backend = create(name, values)
+            if _able(backend, needs) and backend.availability().ok and backend.runs(precision)[0]:
+                found.append(precision)
+                break
+    return found

@@ -171,6 +171,8 @@ class Backend:
     config_class: ClassVar[type[BackendConfig]] = BackendConfig
     #: the precisions it can run natively somewhere (``runs`` says whether on this machine)
     precisions: ClassVar[tuple[str, ...]] = PRECISIONS
+    #: runs on an NVIDIA GPU (a session without one says its numbers are CPU numbers)
+    gpu: ClassVar[bool] = False
     #: runs inferences on given inputs (verify, eval, run --verify)
     can_infer: ClassVar[bool] = True
     #: times engines (run)

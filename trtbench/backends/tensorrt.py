@@ -379,6 +379,7 @@ class TensorRTBackend(Backend):
 
     name = "tensorrt"
     metric = "GPU compute time"
+    gpu = True
     config_class = TensorRTConfig
     packages = ("tensorrt", "tensorrt-cu12", "tensorrt-cu13", "cuda-python", "nvidia-ml-py")
     extra = "tensorrt"

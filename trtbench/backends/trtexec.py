@@ -276,6 +276,7 @@ class TrtexecBackend(Backend):
 
     name = "trtexec"
     metric = "GPU compute time (trtexec)"
+    gpu = True
     config_class = EngineBuildConfig
     can_infer = False
     config: EngineBuildConfig

@@ -37,5 +37,5 @@ def evaluate(app: App, names, data, list_file, weights, precisions, batch, limit
     folder = data if Path(data).is_dir() else Path(data).parent
     models = select_models(options["models_dir"], names)
     session = shared.open_session(app, options, needs=("infer",), precisions=precision_list, calib_fallback=folder)
-    outcome = session.evaluate(models, precision_list, batch, samples, data, weights, strict)
+    outcome = session.evaluate(models, batch, samples, data, weights, strict)
     app.console.print(report.accuracy_table(report.accuracy_records(outcome.records)))

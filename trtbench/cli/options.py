@@ -43,7 +43,8 @@ def model_selection(command: Callable) -> Callable:
 def precisions(default: str) -> Decorator:
     """--precision fp16,fp32."""
     return click.option("--precision", "precisions", default=default, show_default=True,
-                        help="Comma-separated: fp32, fp16, int8.")
+                        help="Comma-separated: fp32, fp16, bf16, int8; or native: every precision the backends "
+                             "run natively here.")
 
 
 def backend_options(command: Callable) -> Callable:
@@ -51,7 +52,9 @@ def backend_options(command: Callable) -> Callable:
     from trtbench import backends
 
     options: list[Decorator] = [click.option(
-        "--backend", default="auto", show_default=True, help=f"One of: {', '.join(backends.backend_names())}.")]
+        "--backend", default="auto", show_default=True,
+        help=f"auto (per precision, the first that runs it natively here), all, or one or more of "
+             f"{', '.join(backends.backend_names()[1:])} (comma-separated: side by side).")]
     for name, (field, users) in backends.declared_options().items():
         options.append(_declared_option(name, field, users))
     options.append(click.option("--calib", type=click.Path(path_type=Path),
@@ -97,5 +100,7 @@ def open_session(app: App, options: dict[str, Any], needs: Sequence[str] = ("tim
     progress = options.pop("progress")
     values = {name: options.pop(name) for name in list(backends.declared_options()) if name in options}
     reporter = ConsoleReporter(app) if progress == "rich" else JsonLinesReporter(sys.stderr)
-    calibration = calibration_from(calib or calib_fallback) if "int8" in precisions or calib else None
-    return Session(Workspace(**folders), backend, values, calibration, needs=needs, reporter=reporter)
+    int8 = "int8" in precisions or "native" in precisions
+    calibration = calibration_from(calib or calib_fallback) if int8 or calib else None
+    return Session(Workspace(**folders), backend, values, calibration, needs=needs, reporter=reporter,
+                   precisions=precisions)

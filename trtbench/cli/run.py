@@ -35,7 +35,7 @@ def run(app: App, names, all_, precisions, batches, warmup_ms, duration, iterati
     models = select_models(options["models_dir"], names, all_)
     session = shared.open_session(app, options, needs=needs, precisions=precision_list)
     policy = TimingPolicy(warmup_ms=warmup_ms, duration_s=duration, min_iterations=iterations)
-    outcome = session.run(models, precision_list, batch_list, policy, verify=verify_outputs)
+    outcome = session.run(models, batch_list, policy, verify=verify_outputs)
     for key, group in report.latency_groups(outcome.records):
         app.console.print(report.latency_table(key, group))
     failed = outcome.failed()

@@ -32,11 +32,11 @@ def verify(app: App, names, all_, precisions, batch, images, as_json, **options)
     precision_list = parse_precisions(precisions)
     models = select_models(options["models_dir"], names, all_)
     session = shared.open_session(app, options, needs=("infer",), precisions=precision_list, calib_fallback=images)
-    outcome = session.verify(models, precision_list, batch, images)
+    outcome = session.verify(models, batch, images)
     if as_json:
         click.echo(json.dumps(outcome.rows, indent=2))
     else:
-        app.console.print(report.verify_table(outcome.rows, session.backend.name, batch))
+        app.console.print(report.verify_table(outcome.rows, batch))
     failed = [r for r in outcome.rows if not r["passed"]]
     if failed:
         first = failed[0]
