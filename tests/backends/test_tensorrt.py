@@ -287,6 +287,8 @@ def test_layer_precisions_come_from_the_engine_inspector(model, tmp_path):
     fp16 = run_case(backend, Case("ResNet18", "fp16", 1), model, tmp_path / "e", QUICK)
     assert set(fp32.engine["layer_precisions"]) == {"fp32"} and fp32.engine["layer_precisions"]["fp32"] > 20
     assert set(fp16.engine["layer_precisions"]) == {"fp16"}
+    assert (fp32.precision_executed, fp16.precision_executed) == ("fp32", "fp16")
+    assert fp16.precision_evidence.startswith("TensorRT engine inspector, layers by output type: ")
     assert trt._builds[0]["verbosity"].label == "ProfilingVerbosity.DETAILED"
 
 

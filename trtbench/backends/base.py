@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from trtbench.errors import TrtbenchError
-from trtbench.precision import PRECISIONS, Calibration
+from trtbench.precision import Calibration
 from trtbench.timing import Timed, TimingPolicy, measure
 from trtbench.zoo import INPUT_SHAPE
 
@@ -169,8 +169,9 @@ class Backend:
     #: label for the metric the tables show, e.g. "GPU compute time"
     metric: ClassVar[str] = "latency"
     config_class: ClassVar[type[BackendConfig]] = BackendConfig
-    #: the precisions it can run natively somewhere (``runs`` says whether on this machine)
-    precisions: ClassVar[tuple[str, ...]] = PRECISIONS
+    #: the precisions it can run natively somewhere (``runs`` says whether on this machine); a
+    #: backend names each one it really runs, so a new precision is never run under another's name
+    precisions: ClassVar[tuple[str, ...]] = ("fp32",)
     #: runs on an NVIDIA GPU (a session without one says its numbers are CPU numbers)
     gpu: ClassVar[bool] = False
     #: runs inferences on given inputs (verify, eval, run --verify)

@@ -343,6 +343,15 @@ class TensorRTEngine(Engine):
         cuda.synchronize(self.stream)
         return result
 
+    def executed_precision(self) -> tuple[str | None, str]:
+        """The data type most of the engine's layers output, from TensorRT's engine inspector."""
+        counts = self.info.get("layer_precisions")
+        if not counts:
+            return None, "TensorRT's engine inspector gave no layer information"
+        ranked = sorted(counts.items(), key=lambda item: -item[1])
+        return ranked[0][0], "TensorRT engine inspector, layers by output type: " + ", ".join(
+            f"{count} {kind}" for kind, count in ranked)
+
     def check(self, timed: Timed) -> list[str]:
         compute = timed.spans["compute"].median
         enqueue = timed.spans["enqueue"].median
@@ -380,6 +389,7 @@ class TensorRTBackend(Backend):
     name = "tensorrt"
     metric = "GPU compute time"
     gpu = True
+    precisions = ("fp32", "fp16", "int8")
     config_class = TensorRTConfig
     packages = ("tensorrt", "tensorrt-cu12", "tensorrt-cu13", "cuda-python", "nvidia-ml-py")
     extra = "tensorrt"

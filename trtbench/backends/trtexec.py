@@ -277,6 +277,7 @@ class TrtexecBackend(Backend):
     name = "trtexec"
     metric = "GPU compute time (trtexec)"
     gpu = True
+    precisions = ("fp32", "fp16", "int8")
     config_class = EngineBuildConfig
     can_infer = False
     config: EngineBuildConfig
