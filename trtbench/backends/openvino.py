@@ -1,0 +1,226 @@
+"""OpenVINO on the CPU: FP32, BF16 and FP16 by its inference-precision hint on the FP32 export, INT8
+from the same explicit Q/DQ graph TensorRT runs (OpenVINO turns Q/DQ pairs into FakeQuantize and
+runs the quantized convolutions on int8 kernels).
+
+Compiled models are cached by OpenVINO itself in ``engines/openvino-cache`` (its CACHE_DIR), under
+OpenVINO's own key (the model, the options that change the compiled graph, the device, OpenVINO's
+version): a changed graph or batch is compiled again, a repeated build is loaded from the cache. The
+CPU plugin stores the transformed graph and applies the precision hint and thread count when it
+loads it, so FP32 and BF16 engines of one graph and batch share a blob; the runtime model read back
+says what ran.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trtbench import cpu, envinfo
+from trtbench.backends.base import Availability, Backend, CpuConfig, Engine
+from trtbench.inputs import seeded_input
+from trtbench.precision import graph_for
+from trtbench.zoo import INPUT_SHAPE
+
+CACHE_SUBDIR = "openvino-cache"  # under the session's engines/ folder
+#: OpenVINO's INFERENCE_PRECISION_HINT per trtbench precision; INT8 keeps OpenVINO's default, so the
+#: layers left unquantized run in the best precision the CPU has (bf16 where it has BF16 instructions)
+PRECISION_HINTS = {"fp32": "f32", "fp16": "f16", "bf16": "bf16"}
+#: OpenVINO's runtime precisions in trtbench's words
+RUNTIME_PRECISIONS = {"f32": "fp32", "f16": "fp16", "bf16": "bf16", "i8": "int8", "u8": "int8"}
+# Nodes of the runtime model that compute nothing: inputs, outputs and weights
+_NOT_COMPUTE_TYPES = {"Parameter", "Result", "Constant"}
+_NOT_COMPUTE_LAYERS = {"Input", "Output", "Const"}
+
+
+@dataclass(frozen=True)
+class OpenVinoConfig(CpuConfig):
+    """OpenVINO's options: only the thread count every CPU backend shares."""
+
+
+def runtime_precisions(runtime_model: Any) -> dict[str, collections.Counter]:
+    """Per layer type of a compiled model's runtime model, how many ops run in each precision
+    (OpenVINO's names: f32, bf16, f16, i8, u8), leaving out inputs, outputs and constants."""
+    found: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for op in runtime_model.get_ordered_ops():
+        if op.get_type_name() in _NOT_COMPUTE_TYPES:
+            continue
+        rt_info = op.get_rt_info()
+        if "runtimePrecision" not in rt_info:
+            continue
+        layer = rt_info["layerType"].astype(str) if "layerType" in rt_info else op.get_type_name()
+        if layer in _NOT_COMPUTE_LAYERS:
+            continue
+        found[layer][rt_info["runtimePrecision"].astype(str)] += 1
+    return dict(found)
+
+
+def executed_from(counts: dict[str, collections.Counter]) -> tuple[str | None, str]:
+    """The precision most convolutions run in (most ops of any kind where there is no convolution),
+    in trtbench's words, and the evidence."""
+    layer = "Convolution" if counts.get("Convolution") else "all"
+    tally: collections.Counter = counts["Convolution"] if layer == "Convolution" else sum(
+        counts.values(), collections.Counter())
+    if not tally:
+        return None, "OpenVINO runtime model: no op reports a runtime precision"
+    precision, count = tally.most_common(1)[0]
+    what = "Convolution ops" if layer == "Convolution" else "ops"
+    evidence = f"OpenVINO runtime model: {count} of {sum(tally.values())} {what} in {precision}"
+    others = sum(counts.values(), collections.Counter()) - tally
+    if others:
+        evidence += " (other ops: " + ", ".join(f"{n} {p}" for p, n in others.most_common()) + ")"
+    return RUNTIME_PRECISIONS.get(precision), evidence
+
+
+class OpenVinoEngine(Engine):
+    """A compiled model and one infer request whose input tensor is filled once, so the timed loop
+    only runs the request."""
+
+    spans = ("latency",)
+    request: Any = None
+    input_tensor: Any = None
+
+    def __init__(self, compiled: Any, batch: int, build_s: float, info: dict):
+        super().__init__(batch, info=info, build_s=build_s)
+        self.compiled = compiled
+
+    def activate_impl(self) -> None:
+        self.request = self.compiled.create_infer_request()
+        # The request's own tensor, written in place: no copy or rebinding per inference
+        self.input_tensor = self.request.get_input_tensor()
+        self.input_tensor.data[...] = seeded_input(self.batch)
+
+    def deactivate_impl(self) -> None:
+        self.request = self.input_tensor = None
+
+    def iterate_impl(self) -> dict[str, float]:
+        # infer() is synchronous: it returns once the outputs are written. share_outputs returns views
+        # of the request's output tensor instead of copying them on every timed iteration.
+        start = time.perf_counter_ns()
+        self.request.infer(share_outputs=True)
+        return {"latency": (time.perf_counter_ns() - start) / 1e6}
+
+    def infer_impl(self, data: np.ndarray) -> np.ndarray:
+        self.input_tensor.data[...] = data
+        self.request.infer(share_outputs=True)
+        result = np.array(self.request.get_output_tensor().data, dtype=np.float32, copy=True)
+        self.input_tensor.data[...] = seeded_input(self.batch)
+        return result
+
+    def describe(self) -> dict:
+        compiled = self.compiled
+        return {
+            "timer": "time.perf_counter_ns around InferRequest.infer (synchronous)",
+            "data_transfers": False,
+            "data_transfers_note": "input written once into the request's tensor",
+            "threads": int(compiled.get_property("INFERENCE_NUM_THREADS")),
+            "performance_hint": str(compiled.get_property("PERFORMANCE_HINT")),
+            "inference_precision_hint": _type_name(compiled.get_property("INFERENCE_PRECISION_HINT")),
+            "streams": int(compiled.get_property("NUM_STREAMS")),
+            "openvino": _openvino_version(),
+        }
+
+    def executed_precision(self) -> tuple[str | None, str]:
+        """What most convolutions of the compiled model run in, as OpenVINO's runtime model says."""
+        counts = runtime_precisions(self.compiled.get_runtime_model())
+        self.info["runtime_precisions"] = {layer: dict(tally) for layer, tally in sorted(counts.items())}
+        return executed_from(counts)
+
+
+class OpenVinoBackend(Backend):
+    """OpenVINO's CPU plugin, compiled for latency (one stream) on the configured threads."""
+
+    name = "openvino-cpu"
+    metric = "infer request time"
+    config_class = OpenVinoConfig
+    precisions = ("fp32", "fp16", "bf16", "int8")
+    packages = ("openvino",)
+    extra = None
+    config: OpenVinoConfig
+
+    def availability_impl(self) -> Availability:
+        try:
+            import openvino as ov
+        except ImportError as exc:
+            return Availability(False, f"openvino does not import ({exc})", "pip install openvino")
+        version = envinfo.package_version("openvino") or ov.__version__
+        try:
+            devices = ov.Core().available_devices
+        except RuntimeError as exc:  # a plugin that fails to load says so here, not in the first build
+            return Availability(False, f"openvino {version} cannot list its devices ({exc})",
+                                "pip install --force-reinstall openvino")
+        if "CPU" not in devices:
+            return Availability(False, f"openvino {version} sees no CPU device (devices: {', '.join(devices)})",
+                                "pip install --force-reinstall openvino")
+        return Availability(True, f"openvino {version} on CPU")
+
+    def runs(self, precision: str) -> tuple[bool, str]:
+        """FP32 and INT8 everywhere; BF16 and FP16 only where the CPU computes in them, since
+        OpenVINO quietly runs an unsupported precision hint in another precision."""
+        ok, reason = super().runs(precision)
+        if not ok:
+            return ok, reason
+        if precision == "bf16" and cpu.native_bf16() is None:
+            return False, ("this CPU has no BF16 instructions (avx512_bf16 or amx_bf16): OpenVINO would run "
+                           "bf16 as f32")
+        if precision == "fp16" and cpu.native_fp16() is None:
+            return False, ("this CPU has no FP16 arithmetic (avx512_fp16 or amx_fp16): OpenVINO would run "
+                           "fp16 as f32 or bf16")
+        return True, ""
+
+    def device(self) -> str:
+        return envinfo.cpu_name()
+
+    def build(self, onnx_path: Path, precision: str, batch: int, cache_dir: Path) -> Engine:
+        import openvino as ov
+
+        started = time.perf_counter()
+        # FP16 and BF16 are OpenVINO's choice on the FP32 graph (its precision hint); INT8 needs the
+        # Q/DQ graph, whose ranges OpenVINO takes as they are.
+        graph = graph_for(Path(onnx_path), "int8", self.calibration) if precision == "int8" else Path(onnx_path)
+        core = ov.Core()
+        model = core.read_model(str(graph))
+        model.reshape({model.input(0): ov.PartialShape([batch, *INPUT_SHAPE])})
+        model_cache = Path(cache_dir) / CACHE_SUBDIR
+        model_cache.mkdir(parents=True, exist_ok=True)
+        settings: dict[str, Any] = {
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_NUM_THREADS": self.config.thread_count(),
+            "CACHE_DIR": str(model_cache),
+        }
+        if precision in PRECISION_HINTS:
+            settings["INFERENCE_PRECISION_HINT"] = PRECISION_HINTS[precision]
+        compile_started = time.perf_counter()
+        compiled = core.compile_model(model, "CPU", settings)
+        compile_s = time.perf_counter() - compile_started
+        info = {
+            "graph": str(graph),
+            "model_cache": str(model_cache),
+            "loaded_from_cache": _loaded_from_cache(compiled),
+            "compile_s": round(compile_s, 3),
+            "inference_precision_hint": _type_name(compiled.get_property("INFERENCE_PRECISION_HINT")),
+        }
+        return OpenVinoEngine(compiled, batch, build_s=time.perf_counter() - started, info=info)
+
+
+def _loaded_from_cache(compiled: Any) -> bool | None:
+    """Whether OpenVINO loaded the compiled model from CACHE_DIR (None where it cannot say)."""
+    try:
+        return bool(compiled.get_property("LOADED_FROM_CACHE"))
+    except RuntimeError:
+        return None
+
+
+def _type_name(value: Any) -> str:
+    """'bf16' for OpenVINO's element type bfloat16 (a plain string passes through)."""
+    return value.get_type_name() if hasattr(value, "get_type_name") else str(value)
+
+
+def _openvino_version() -> str:
+    import openvino as ov
+
+    return str(ov.get_version())
