@@ -4,6 +4,7 @@ import numpy as np
 import onnx
 import pytest
 
+from trtbench import artifacts
 from trtbench import export as export_mod
 from trtbench.artifacts import metadata_path
 from trtbench.errors import TrtbenchError
@@ -74,6 +75,35 @@ def test_up_to_date_export_is_reused_and_force_redoes_it(exported, weights_file)
     assert export_variant(get_variant("ResNet18"), models_dir, weights=weights_file, force=True).skipped is False
 
 
+def test_the_export_keeps_its_paddle_model_beside_the_onnx(exported):
+    """The program paddle2onnx converted and its parameters, as artifacts tied to that very graph."""
+    models_dir, results = exported
+    for name, result in results.items():
+        program, params = result.paddle_model
+        assert (program.parent, program.name, params.name) == (models_dir, f"{name}.paddle.json",
+                                                               f"{name}.paddle.pdiparams")
+        graph = artifacts.valid(result.onnx_path, export_mod.EXPORT_KIND)
+        stored_params = artifacts.valid(params, export_mod.PADDLE_KIND)
+        stored_program = artifacts.valid(program, export_mod.PADDLE_KIND)
+        assert stored_params.key == {"export": graph.key, "onnx_sha256": graph.sha256}
+        assert stored_program.key == {**stored_params.key, "params_sha256": stored_params.sha256}
+        assert stored_program.info["saved_with_export"] is True and stored_program.info["paddlepaddle"]
+        assert json.loads(program.read_text())["base_code"]["magic"] == "pir"
+
+
+def test_a_failed_export_keeps_the_previous_graph_and_paddle_model(tmp_path, monkeypatch):
+    first = export_variant(get_variant("ResNet18"), tmp_path, verify=False)
+    files = [first.onnx_path, *first.paddle_model]
+    hashes = [artifacts.sha256_file(path) for path in files]
+    monkeypatch.setattr(export_mod, "_parity", lambda expected, path: {"checked": True, "max_rel_error": 0.5})
+    with pytest.raises(TrtbenchError, match="disagree"):
+        export_variant(get_variant("ResNet18"), tmp_path, force=True)
+    assert [artifacts.sha256_file(path) for path in files] == hashes
+    kinds = [export_mod.EXPORT_KIND, export_mod.PADDLE_KIND, export_mod.PADDLE_KIND]
+    assert all(artifacts.valid(path, kind) is not None for path, kind in zip(files, kinds, strict=True))
+    assert len(_files(tmp_path)) == 6  # three files and their metadata, no temporaries
+
+
 def test_failed_parity_keeps_no_artifact(tmp_path, monkeypatch):
     monkeypatch.setattr(export_mod, "_parity", lambda expected, path: {"checked": True, "max_rel_error": 0.5})
     with pytest.raises(TrtbenchError, match="disagree"):
@@ -112,3 +142,4 @@ def test_an_existing_export_serves_a_run_whatever_its_weights(exported):
     models_dir, results = exported
     found = ensure_exported(get_variant("ResNet18"), models_dir)
     assert found.skipped and found.metadata["weights"]["kind"] == "file"
+    assert found.paddle_model is None  # an ONNX-only run does not ask for the Paddle model

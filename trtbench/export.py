@@ -1,9 +1,16 @@
-"""Paddle -> ONNX: build a variant, load its weights, export with paddle2onnx, check parity."""
+"""Paddle -> ONNX: build a variant, load its weights, export with paddle2onnx, check parity.
+
+The program paddle.jit.save writes on the way (the Paddle inference model, which paddle2onnx
+converts) is kept beside the ONNX graph for the paddle-inference backend: two artifacts of kind
+``paddle-inference``, ``NAME.paddle.json`` and ``NAME.paddle.pdiparams``, keyed by the export's key
+and the ONNX graph's sha256, so they are valid only beside the graph they were made with.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 import time
 import warnings
@@ -17,7 +24,7 @@ from trtbench.artifacts import sha256_file
 from trtbench.errors import TrtbenchError
 from trtbench.inputs import PARITY_SEED, seeded_input
 from trtbench.lazy import import_paddle
-from trtbench.zoo import INPUT_SHAPE, Variant
+from trtbench.zoo import INPUT_SHAPE, Variant, get_variant
 
 OPSET_RANGE = (7, 21)  # what paddle2onnx 2.1 exports; it aborts the process above 21
 DEFAULT_OPSET = 17
@@ -25,6 +32,7 @@ DEFAULT_SEED = 0
 PARITY_TOLERANCE = 1e-4  # max |onnx - paddle| / max |paddle|
 PARITY_BATCH = 2
 EXPORT_KIND = "export"
+PADDLE_KIND = "paddle-inference"
 
 
 @dataclass
@@ -35,11 +43,19 @@ class ExportResult:
     onnx_path: Path
     metadata: dict
     skipped: bool  # True when an up-to-date export was reused
+    paddle_model: tuple[Path, Path] | None = None  # the Paddle inference model: program, parameters
 
 
 def onnx_path(output_dir: Path, name: str) -> Path:
     """Where the ONNX file of variant ``name`` lives."""
     return Path(output_dir) / f"{name}.onnx"
+
+
+def paddle_model_paths(onnx: Path) -> tuple[Path, Path]:
+    """Where the Paddle inference model of the export at ``onnx`` lives: its program (PIR JSON;
+    Paddle reads a program as PIR when its name ends in .json) and its parameters."""
+    onnx = Path(onnx)
+    return onnx.with_suffix(".paddle.json"), onnx.with_suffix(".paddle.pdiparams")
 
 
 def check_opset(opset: int) -> None:
@@ -91,6 +107,9 @@ def ensure_exported(variant: Variant, output_dir: Path) -> ExportResult:
     path = onnx_path(output_dir, variant.name)
     found = artifacts.valid(path, EXPORT_KIND)
     if found is not None and found.key.get("variant") == variant.name:
+        # The Paddle model is not asked for here: only the paddle-inference backend needs it
+        # (paddle_model_for makes it for an export that predates it), so an ONNX-only run never
+        # depends on the weights file being where it was at export time.
         return ExportResult(variant.name, path, export_metadata(found), skipped=True)
     return export_variant(variant, output_dir)
 
@@ -108,14 +127,101 @@ def export_variant(variant: Variant, output_dir: Path, weights: Path | None = No
     def unchecked(found: artifacts.Artifact) -> str | None:
         return "its parity was not checked" if verify and not found.info.get("parity", {}).get("checked") else None
 
-    made = artifacts.ensure(onnx_path(output_dir, variant.name), EXPORT_KIND, key,
-                            lambda tmp: _export(variant, weights, seed, opset, verify, tmp),
-                            usable=unchecked, force=force)
-    return ExportResult(variant.name, made.path, export_metadata(made), skipped=not made.made)
+    with tempfile.TemporaryDirectory(prefix="trtbench-export-") as work:
+        saved = Path(work) / "model"
+        made = artifacts.ensure(onnx_path(output_dir, variant.name), EXPORT_KIND, key,
+                                lambda tmp: _export(variant, weights, seed, opset, verify, tmp, saved),
+                                usable=unchecked, force=force)
+        # The Paddle model is stored only once the graph made from the same paddle.jit.save is in
+        # place: a failed export leaves the previous graph and Paddle model as they were.
+        paddle_model = _ensure_paddle_model(made, saved if made.made else None)
+    return ExportResult(variant.name, made.path, export_metadata(made), skipped=not made.made,
+                        paddle_model=paddle_model)
 
 
-def _export(variant: Variant, weights: Path | None, seed: int, opset: int, verify: bool, target: Path) -> dict:
-    """Paddle -> ONNX at ``target``, passes, checker and parity; what it found, for the metadata."""
+def paddle_model_for(onnx: Path) -> tuple[Path, Path]:
+    """The Paddle inference model (program, parameters) of the export at ``onnx``, made now when it
+    is missing or was not made with that graph (an export made before it was kept)."""
+    found = artifacts.valid(Path(onnx), EXPORT_KIND)
+    if found is None:
+        raise TrtbenchError(f"{onnx} is not a valid trtbench export (missing, changed, or not made by "
+                            "`trtbench export`): export the model again")
+    return _ensure_paddle_model(found)
+
+
+def _ensure_paddle_model(export: artifacts.Artifact, saved: Path | None = None) -> tuple[Path, Path]:
+    """The Paddle model beside ``export``: stored from ``saved`` (the prefix paddle.jit.save wrote
+    for this very export), else reused when valid for it, else saved again from the export's weights."""
+    program, params = paddle_model_paths(export.path)
+    key = {"export": export.key, "onnx_sha256": export.sha256}
+    if saved is not None:
+        return _store_paddle_model(saved, program, params, key, {"saved_with_export": True})
+    if _paddle_model_valid(program, params, key):
+        return program, params
+    variant = get_variant(export.key["variant"])
+    model = _paddle_model(variant, *_recorded_weights(export, variant))
+    # Made again from the recorded weights, it must compute what the export's graph computes.
+    parity = _parity(_paddle_output(model), export.path)
+    if not parity["max_rel_error"] <= PARITY_TOLERANCE:
+        raise TrtbenchError(f"{variant.name}: the Paddle model made again from the weights recorded for "
+                            f"{export.path.name} disagrees with that graph (relative error "
+                            f"{parity['max_rel_error']:.2e}); export it again with --force")
+    with tempfile.TemporaryDirectory(prefix="trtbench-paddle-") as work:
+        saved = Path(work) / "model"
+        with captured_native_output() as log:
+            try:
+                _paddle_save(model, saved)
+            except Exception as exc:  # Paddle raises many types; the native log usually says more
+                detail = last_error_line(log()) or f"{type(exc).__name__}: {exc}"
+                raise TrtbenchError(f"paddle.jit.save failed: {detail}") from None
+        return _store_paddle_model(saved, program, params, key, {"saved_with_export": False, "parity": parity})
+
+
+def _paddle_model_valid(program: Path, params: Path, key: dict) -> bool:
+    """Whether both files are valid for ``key`` and the program was stored with these parameters."""
+    found = artifacts.valid(params, PADDLE_KIND)
+    if found is None or artifacts.why_not_reusable(params, PADDLE_KIND, key) is not None:
+        return False
+    return artifacts.why_not_reusable(program, PADDLE_KIND, {**key, "params_sha256": found.sha256}) is None
+
+
+def _store_paddle_model(saved: Path, program: Path, params: Path, key: dict, info: dict) -> tuple[Path, Path]:
+    """Copy what paddle.jit.save wrote at prefix ``saved`` into the two artifacts, parameters first.
+
+    The program's key names the parameters' sha256: a program and parameters from two different
+    saves (two processes at once, or a crash between the two) are never a valid pair.
+    """
+    info = {**info, "paddlepaddle": envinfo.package_version("paddlepaddle")}
+
+    def copy(source: Path):
+        def make(tmp: Path) -> dict:
+            shutil.copyfile(source, tmp)
+            return info
+        return make
+
+    stored = artifacts.ensure(params, PADDLE_KIND, key, copy(Path(f"{saved}.pdiparams")), force=True)
+    artifacts.ensure(program, PADDLE_KIND, {**key, "params_sha256": stored.sha256}, copy(Path(f"{saved}.json")),
+                     force=True)
+    return program, params
+
+
+def _recorded_weights(export: artifacts.Artifact, variant: Variant) -> tuple[Path | None, int]:
+    """The weights an export was made from, as ``_paddle_model`` takes them: (file, seed)."""
+    source = export.key.get("weights") or {}
+    if source.get("kind") != "file":
+        return None, int(source.get("seed", DEFAULT_SEED))
+    path = Path(source["path"])
+    if not path.is_file() or sha256_file(path) != source.get("sha256"):
+        raise TrtbenchError(f"{variant.name}: the Paddle model beside {export.path} is missing and cannot be made "
+                            f"again: the weights file it was exported from ({path}) is gone or changed; export it "
+                            f"again with `trtbench export {variant.name} --weights FILE --force`")
+    return path, DEFAULT_SEED
+
+
+def _export(variant: Variant, weights: Path | None, seed: int, opset: int, verify: bool, target: Path,
+            saved: Path) -> dict:
+    """Paddle -> ONNX at ``target`` (the Paddle program saved at prefix ``saved`` on the way),
+    passes, checker and parity; what it found, for the metadata."""
     started = time.perf_counter()
     model = _paddle_model(variant, weights, seed)
     import onnx
@@ -124,7 +230,7 @@ def _export(variant: Variant, weights: Path | None, seed: int, opset: int, verif
 
     # Paddle's reference output, taken before to_static turns the layer into a static program.
     expected = _paddle_output(model) if verify else None
-    _paddle_to_onnx(model, target, opset)
+    _paddle_to_onnx(model, target, opset, saved)
     proto = onnx.load(str(target))
     graph.constants_to_initializers(proto)
     graph.name_batch_dimension(proto)
@@ -187,7 +293,7 @@ def load_state_dict(path: Path, model, name: str) -> dict:
 
 
 @contextlib.contextmanager
-def _captured_native_output():
+def captured_native_output():
     """Send what C++ code prints on stdout/stderr to a buffer; yields a function reading it."""
     import sys
 
@@ -211,30 +317,39 @@ def _captured_native_output():
                 os.close(fd)
 
 
-def _paddle_to_onnx(model, target: Path, opset: int) -> None:
-    """paddle.jit.save the layer, then paddle2onnx in-process (the CLI costs ~30 s a call)."""
+def _paddle_save(model, prefix: Path) -> None:
+    """paddle.jit.save the layer with a dynamic batch: PREFIX.json (the PIR program) and PREFIX.pdiparams."""
     paddle = import_paddle()
+    spec = [paddle.static.InputSpec([None, *INPUT_SHAPE], "float32", "x")]
+    static = paddle.jit.to_static(model, input_spec=spec, full_graph=True)
+    paddle.jit.save(static, str(prefix))
+    for suffix in (".json", ".pdiparams"):
+        if not Path(f"{prefix}{suffix}").is_file():
+            raise RuntimeError(f"paddle.jit.save wrote no {suffix} file (Paddle 3 writes a PIR program)")
+
+
+def _paddle_to_onnx(model, target: Path, opset: int, saved: Path) -> None:
+    """paddle.jit.save the layer at prefix ``saved``, then paddle2onnx in-process (the CLI costs
+    ~30 s a call)."""
     import paddle2onnx
 
-    spec = [paddle.static.InputSpec([None, *INPUT_SHAPE], "float32", "x")]
-    with tempfile.TemporaryDirectory() as work, _captured_native_output() as log:
-        prefix = os.path.join(work, "model")
+    with captured_native_output() as log:
+        prefix = str(saved)
         try:
-            static = paddle.jit.to_static(model, input_spec=spec, full_graph=True)
-            paddle.jit.save(static, prefix)
+            _paddle_save(model, saved)
             # paddle2onnx's own optimizer (polygraphy) takes minutes on deep models;
             # trtbench's graph pass does the little that is needed instead.
             paddle2onnx.export(prefix + ".json", prefix + ".pdiparams", save_file=str(target),
                                opset_version=opset, auto_upgrade_opset=False, enable_optimize=False,
                                enable_onnx_checker=False)
         except Exception as exc:
-            detail = _last_error_line(log()) or f"{type(exc).__name__}: {exc}"
+            detail = last_error_line(log()) or f"{type(exc).__name__}: {exc}"
             raise TrtbenchError(f"paddle2onnx failed: {detail}") from None
     if not target.is_file() or target.stat().st_size == 0:
         raise TrtbenchError("paddle2onnx failed: it wrote no model")
 
 
-def _last_error_line(text: str) -> str:
+def last_error_line(text: str) -> str:
     """The last line of native output that looks like an error."""
     lines = [line.strip() for line in text.splitlines() if "error" in line.lower()]
     return lines[-1] if lines else ""

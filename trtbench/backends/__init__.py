@@ -21,10 +21,11 @@ _REGISTRY: dict[str, str | type[Backend]] = {
     "onnxruntime-cpu": "trtbench.backends.onnxruntime:OnnxRuntimeBackend",
     "onnxruntime-cuda": "trtbench.backends.onnxruntime:OnnxRuntimeCudaBackend",
     "openvino-cpu": "trtbench.backends.openvino:OpenVinoBackend",
+    "paddle-inference": "trtbench.backends.paddle_inference:PaddleInferenceBackend",
 }
 #: what ``--backend auto`` tries for each precision, best first: the GPU engines, then the CPU engines
 #: fastest first (README, CPU engines: OpenVINO is faster than ONNX Runtime at FP32, BF16 and INT8)
-AUTO_ORDER = ["tensorrt", "onnxruntime-cuda", "openvino-cpu", "onnxruntime-cpu"]
+AUTO_ORDER = ["tensorrt", "onnxruntime-cuda", "openvino-cpu", "onnxruntime-cpu", "paddle-inference"]
 
 __all__ = ["Availability", "Backend", "BackendConfig", "Check", "Engine", "backend_names", "backend_class",
            "register", "create", "choose", "assign", "Assignment", "config_for", "declared_options"]

@@ -1,0 +1,195 @@
+"""The paddle-inference backend: Paddle's own program through Paddle Inference with oneDNN, checked
+against ONNX Runtime on the same export, BF16 against FP32, the Paddle model made on demand for an
+export that lacks it, and a session sweep through the backend registered from the tests."""
+
+import json
+import shutil
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from trtbench import artifacts, backends, cpu
+from trtbench.backends.paddle_inference import PaddleInferenceBackend, PaddleInferenceConfig, program_precision
+from trtbench.errors import TrtbenchError
+from trtbench.export import EXPORT_KIND, PADDLE_KIND, paddle_model_for, paddle_model_paths
+from trtbench.inputs import VERIFY_SEED, seeded_input
+from trtbench.timing import TimingPolicy
+
+QUICK = TimingPolicy(warmup_ms=0, duration_s=0, min_iterations=3)
+needs_bf16 = pytest.mark.skipif(cpu.native_bf16() is None,
+                                reason="no avx512_bf16 or AMX on this CPU: oneDNN would simulate BF16")
+
+
+def _backend(threads=2):
+    return PaddleInferenceBackend(PaddleInferenceConfig(threads=threads))
+
+
+def _ort(path, x):
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: x})[0]
+
+
+def _cosines(a, b):
+    return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def test_runs_fp32_and_native_bf16_only(monkeypatch):
+    backend = _backend()
+    assert backend.runs("fp32") == (True, "")
+    for precision in ("fp16", "int8"):
+        ok, why = backend.runs(precision)
+        assert not ok and "runs fp32, bf16" in why
+    monkeypatch.setattr(cpu, "native_bf16", lambda found=None: None)
+    ok, why = backend.runs("bf16")
+    assert not ok and "avx512_bf16 or AMX" in why
+    with pytest.raises(TrtbenchError, match="does not run bf16 here"):  # refused before any file is read
+        backend.build("no/such/export.onnx", "bf16", 1, "no/such/dir")
+    monkeypatch.setattr(cpu, "native_bf16", lambda found=None: "avx512_bf16")
+    assert backend.runs("bf16") == (True, "")
+
+
+def test_declares_itself_like_every_cpu_backend():
+    backend = PaddleInferenceBackend()
+    assert backend.availability().ok and "oneDNN" in backend.availability().reason
+    assert backend.config.thread_count() == cpu.physical_cores()  # threads 0: all physical cores
+    assert _backend(3).config.thread_count() == 3
+    assert backend.packages == ("paddlepaddle",) and backend.extra is None
+    assert backend.device()
+
+
+def test_program_precision_reads_the_onednn_data_type(tmp_path):
+    def op(name, data_type=None, out="f32"):
+        attributes = [{"N": "mkldnn_data_type", "AT": {"#": "0.a_str", "D": data_type}}] if data_type else []
+        return {"#": name, "A": attributes, "O": [{"%": 1, "TT": {"#": "0.t_dtensor", "D": [{"#": f"0.t_{out}"}]}}]}
+
+    ops = [op("onednn_op.fused_conv2d", "bfloat16", "bf16"), op("onednn_op.fc", "bfloat16"),
+           op("onednn_op.fused_conv2d", None, "f32"), op("onednn_op.fused_elementwise_add", "float32")]
+    path = tmp_path / "_optimized.json"
+    path.write_text(json.dumps({"program": {"regions": [{"blocks": [{"ops": ops}]}]}}))
+    assert program_precision(path) == {"compute_ops": {"bf16": 2, "fp32": 1}}  # the add is not counted
+    path.write_text("{not json")
+    assert "error" in program_precision(path)
+    assert "error" in program_precision(tmp_path / "missing.json")
+
+
+@pytest.mark.slow
+def test_fp32_matches_onnxruntime_on_the_same_export(exported):
+    models_dir, results = exported
+    export = results["ResNet18"]
+    x = seeded_input(2, seed=5)
+    expected = _ort(export.onnx_path, x)
+    with _backend().build(export.onnx_path, "fp32", 2, models_dir) as engine:
+        got = engine.infer(x)
+        executed, evidence = engine.executed_precision()
+        method = engine.describe()
+    assert got.shape == expected.shape and got.dtype == np.float32
+    assert np.abs(got - expected).max() <= 1e-4 * np.abs(expected).max()
+    assert executed == "fp32" and "optimized program" in evidence and "22 fp32" in evidence  # 21 conv + fc
+    assert method["onednn"] and method["ir_optim"] and method["threads"] == 2 and not method["bf16"]
+    assert engine.info["program"] == str(export.paddle_model[0]) and engine.info["paddlepaddle"]
+
+
+@pytest.mark.slow
+@needs_bf16
+def test_bf16_stays_close_to_fp32(exported):
+    models_dir, results = exported
+    path = results["ResNet50_vd"].onnx_path
+    x = seeded_input(16, seed=VERIFY_SEED)
+    outputs = {}
+    for precision in ("fp32", "bf16"):
+        with _backend().build(path, precision, 16, models_dir) as engine:
+            outputs[precision] = engine.infer(x)
+            executed, evidence = engine.executed_precision()
+        assert executed == precision, evidence
+    assert "bf16" in evidence and "fp32" not in evidence  # every conv and the fc ran oneDNN bf16 kernels
+    fp32, bf16 = outputs["fp32"], outputs["bf16"]
+    assert not np.array_equal(fp32, bf16)  # bf16 really computed something else
+    assert _cosines(fp32, bf16).min() >= 0.99
+    assert np.mean(fp32.argmax(1) == bf16.argmax(1)) >= 0.8
+
+
+@pytest.mark.slow
+def test_iterate_times_the_bound_input_and_infer_restores_it(exported):
+    models_dir, results = exported
+    export = results["ResNet18"]
+    with _backend().build(export.onnx_path, "fp32", 1, models_dir) as engine:
+        timing_output = engine.infer(seeded_input(1))
+        engine.infer(seeded_input(1, seed=9))
+        spans = engine.iterate()
+        assert set(spans) == {"latency"} and spans["latency"] > 0
+        # the timed loop ran on the timing input again, not on what infer was last given
+        np.testing.assert_array_equal(engine.output_handle.copy_to_cpu(), timing_output)
+        timed = engine.timed(QUICK)
+    assert timed.iterations >= 3 and timed.spans["latency"].median > 0
+    with pytest.raises(RuntimeError, match="outside its `with` block"):
+        engine.iterate()
+
+
+@pytest.mark.slow
+def test_an_export_without_the_paddle_model_gets_it_on_demand(exported, tmp_path):
+    models_dir, results = exported
+    source = results["ResNet18"].onnx_path
+    for path in (source, artifacts.metadata_path(source)):  # what an export made before this change left
+        shutil.copy(path, tmp_path / path.name)
+    onnx = tmp_path / source.name
+    program, params = paddle_model_paths(onnx)
+    assert not program.exists() and not params.exists()
+    with _backend().build(onnx, "fp32", 2, tmp_path) as engine:
+        np.testing.assert_allclose(engine.infer(seeded_input(2)), _ort(onnx, seeded_input(2)), rtol=0, atol=1e-3)
+    made = artifacts.valid(params, PADDLE_KIND)
+    assert made is not None and made.info["saved_with_export"] is False
+    assert made.info["parity"]["max_rel_error"] < 1e-4  # made again, it computes what the graph computes
+    assert made.key["onnx_sha256"] == artifacts.valid(onnx, EXPORT_KIND).sha256
+    stamp = program.stat().st_mtime_ns
+    assert paddle_model_for(onnx) == (program, params)
+    assert program.stat().st_mtime_ns == stamp  # valid: reused, not made again
+
+    def paired():
+        """The program was stored with the parameters that are there now."""
+        stored = artifacts.valid(params, PADDLE_KIND)
+        return stored is not None and artifacts.valid(program, PADDLE_KIND).key["params_sha256"] == stored.sha256
+
+    with open(params, "ab") as handle:  # changed behind trtbench's back: made again
+        handle.write(b"\0")
+    assert paddle_model_for(onnx) == (program, params) and paired()
+    # parameters valid for the export but not the ones the program was stored with: not a pair
+    artifacts.store(params, PADDLE_KIND, made.key, b"parameters of another save")
+    assert not paired()
+    assert paddle_model_for(onnx) == (program, params) and paired()
+
+
+@pytest.mark.slow
+def test_a_paddle_model_that_cannot_be_made_again_names_the_weights(exported, tmp_path):
+    models_dir, results = exported
+    source = results["ResNet18"].onnx_path
+    shutil.copy(source, tmp_path / source.name)
+    meta = json.loads(artifacts.metadata_path(source).read_text())
+    meta["key"]["weights"]["path"] = str(tmp_path / "moved.pdparams")
+    artifacts.metadata_path(tmp_path / source.name).write_text(json.dumps(meta))
+    with pytest.raises(TrtbenchError, match=r"weights file it was exported from \(.*moved\.pdparams\) is gone"):
+        paddle_model_for(tmp_path / source.name)
+    with pytest.raises(TrtbenchError, match="not a valid trtbench export"):
+        paddle_model_for(tmp_path / "ResNet34.onnx")
+
+
+@pytest.mark.slow
+def test_a_registered_session_sweep_records_the_precision_executed(exported, tmp_path):
+    from trtbench.session import Session, Workspace
+
+    models_dir, _ = exported
+    precisions = ["fp32", "bf16"] if cpu.native_bf16() else ["fp32"]
+    backends.register("paddle-inference", PaddleInferenceBackend)
+    try:
+        session = Session(Workspace(models_dir, tmp_path / "e", tmp_path / "r"), "paddle-inference",
+                          {"threads": 2}, precisions=precisions, command=["test"])
+        outcome = session.run(["ResNet18"], [1], QUICK)
+    finally:
+        backends.unregister("paddle-inference")
+    assert [(r.precision, r.status) for r in outcome.records] == [(p, "ok") for p in precisions]
+    for record in outcome.records:
+        assert record.backend == "paddle-inference" and record.median_ms > 0
+        assert record.precision_executed == record.precision, record.precision_evidence
+        assert "optimized program" in record.precision_evidence
+        assert record.method["threads"] == 2 and record.method["onednn"] is True
+    assert outcome.run_path.is_file()
