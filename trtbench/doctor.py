@@ -109,17 +109,24 @@ def cuda_extra_check(driver: str | None, package_version=envinfo.package_version
     return Check(component, found, DRIVER_NEEDS, fix)
 
 
-def backend_states() -> tuple[dict[str, dict], str]:
-    """Each backend's availability (reason and fix), and what `--backend auto` chooses."""
+def backend_states() -> tuple[dict[str, dict], dict[str, str]]:
+    """Each backend's availability (reason, fix, the precisions it runs natively here), and which
+    backend `--backend auto` gives each precision (or why none)."""
+    from trtbench.precision import PRECISIONS
+
     states = {}
     for name in backends.backend_names()[1:]:
-        state = backends.create(name).availability()
+        backend = backends.create(name)
+        state = backend.availability()
         states[name] = {"available": state.ok, "reason": state.reason, "fix": state.fix,
-                        "can_time": backends.backend_class(name).can_time,
-                        "can_infer": backends.backend_class(name).can_infer,
-                        "precisions": list(backends.backend_class(name).precisions)}
-    try:
-        _, choice = backends.choose("auto")
-    except TrtbenchError as exc:
-        choice = str(exc)
-    return states, choice
+                        "can_time": backend.can_time, "can_infer": backend.can_infer,
+                        "precisions": list(backend.precisions),
+                        "runs_here": [p for p in backend.precisions if state.ok and backend.runs(p)[0]]}
+    auto = {}
+    for precision in PRECISIONS:
+        try:
+            (chosen,) = backends.assign("auto", [precision]).by_precision[precision]
+            auto[precision] = chosen.name
+        except TrtbenchError as exc:
+            auto[precision] = f"none: {exc}"
+    return states, auto

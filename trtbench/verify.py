@@ -15,6 +15,8 @@ from trtbench.inputs import VERIFY_SEED, seeded_input
 THRESHOLDS = {
     "fp32": {"max_rel_error": 1e-4, "top1_agree": 1.0},
     "fp16": {"min_cosine": 0.999, "top1_agree": 0.9},
+    # BF16 keeps 8 bits of mantissa to FP16's 11: the same direction, less top-1 margin on near-ties
+    "bf16": {"min_cosine": 0.999, "top1_agree": 0.8},
     "int8": {"min_cosine": 0.99, "top1_agree": 0.8},
 }
 

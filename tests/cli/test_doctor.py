@@ -13,7 +13,10 @@ def test_doctor_reports_backends_and_what_brings_them(invoke):
     assert backends["onnxruntime-cpu"]["available"] is True
     assert backends["tensorrt"]["available"] is False
     assert "trtbench[tensorrt-cu12]" in backends["tensorrt"]["fix"]
-    assert report["auto"].startswith("auto chose onnxruntime-cpu")
+    assert report["auto"]["fp32"] == "openvino-cpu" and report["auto"]["int8"] == "openvino-cpu"
+    assert report["auto"]["fp16"].startswith("none: no backend here runs fp16 natively") or \
+        report["backends"]["openvino-cpu"]["runs_here"].count("fp16")
+    assert report["backends"]["onnxruntime-cpu"]["runs_here"] == ["fp32", "int8"]
     components = {c["component"]: c for c in report["checks"]}
     assert components["tensorrt"]["ok"] is False and "trtbench[tensorrt-cu13]" in components["tensorrt"]["fix"]
     assert components["onnxruntime"]["ok"] and components["paddlepaddle"]["ok"]

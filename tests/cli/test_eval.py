@@ -43,7 +43,7 @@ def test_eval_scores_100_percent_on_its_own_predictions(invoke, exported, labell
     models_dir, _ = exported
     results = tmp_path / "results"
     result = invoke("eval", "ResNet18", "--data", labelled, "--batch", "4", "--models-dir", models_dir,
-                    "--results-dir", results, "--engines-dir", tmp_path / "e")
+                    "--results-dir", results, "--engines-dir", tmp_path / "e", "--backend", "onnxruntime-cpu")
     assert result.exit_code == 0, result.output
     (run,) = results.glob("*.json")
     (record,) = json.loads(run.read_text())["records"]
@@ -87,19 +87,20 @@ def test_eval_with_weights_of_another_architecture(invoke, labelled, weights_fil
 
 def test_verify_passes_and_fails_with_exit_status(invoke, exported, tmp_path, monkeypatch):
     models_dir, _ = exported
-    ok = invoke("verify", "ResNet18", "--precision", "fp32,fp16", "--batch", "2", "--json",
-                "--models-dir", models_dir, "--engines-dir", tmp_path / "e")
+    ok = invoke("verify", "ResNet18", "--precision", "fp32", "--batch", "2", "--json", "--backend",
+                "onnxruntime-cpu,openvino-cpu", "--models-dir", models_dir, "--engines-dir", tmp_path / "e")
     assert ok.exit_code == 0, ok.output
     rows = json.loads(ok.stdout)
-    assert [(r["precision"], r["passed"]) for r in rows] == [("fp32", True), ("fp16", True)]
+    assert [(r["backend"], r["precision"], r["precision_executed"], r["passed"]) for r in rows] == [
+        ("onnxruntime-cpu", "fp32", "fp32", True), ("openvino-cpu", "fp32", "fp32", True)]
 
     from trtbench import verify
 
-    monkeypatch.setitem(verify.THRESHOLDS, "fp16", {"min_cosine": 1.1, "top1_agree": 0.0})
-    bad = invoke("verify", "ResNet18", "--precision", "fp16", "--batch", "2", "--models-dir", models_dir,
+    monkeypatch.setitem(verify.THRESHOLDS, "fp32", {"min_cosine": 1.1, "top1_agree": 0.0})
+    bad = invoke("verify", "ResNet18", "--precision", "fp32", "--batch", "2", "--models-dir", models_dir,
                  "--engines-dir", tmp_path / "e")
     assert bad.exit_code == 5
-    assert "error: 1 of 1 checks failed; first: ResNet18 fp16: cosine" in bad.output
+    assert "error: 1 of 1 checks failed; first: ResNet18 fp32: cosine" in bad.output
 
 
 def test_run_verify_puts_the_check_in_the_record(invoke, exported, tmp_path):
@@ -113,5 +114,6 @@ def test_run_verify_puts_the_check_in_the_record(invoke, exported, tmp_path):
     (record,) = json.loads(run.read_text())["records"]
     assert record["precision"] == "int8" and record["verify"]["samples"] == 2
     assert {"max_abs_error", "min_cosine", "top1_agree", "passed"} <= set(record["verify"])
+    assert record["precision_executed"] == "int8" and record["precision_evidence"]
     markdown = invoke("report", "--markdown", "--results-dir", tmp_path / "r", "--models-dir", models_dir).stdout
-    assert "## INT8 latency (ms): onnxruntime-cpu" in markdown
+    assert f"## INT8 latency (ms): {record['backend']}" in markdown

@@ -51,15 +51,15 @@ def test_report_of_a_foreign_file(invoke, tmp_path):
 def test_run_and_report_on_onnxruntime_cpu(invoke, exported, tmp_path):
     models_dir, _ = exported
     results = tmp_path / "results"
-    result = invoke("run", "ResNet18", "--precision", "fp16,fp32", "--batch", "1,2", "--backend", "auto",
+    result = invoke("run", "ResNet18", "--precision", "fp32,int8", "--batch", "1,2", "--backend", "onnxruntime-cpu",
                     "--models-dir", models_dir, "--results-dir", results, "--engines-dir", tmp_path / "e", *FAST)
     assert result.exit_code == 0, result.output
-    assert "auto chose onnxruntime-cpu" in result.stderr
-    assert "not TensorRT numbers" in result.stderr
+    assert "backend onnxruntime-cpu: onnxruntime" in result.stderr
+    assert "these are CPU numbers (onnxruntime-cpu), not TensorRT numbers" in result.stderr
     (run_path,) = results.glob("*.json")
     run = json.loads(run_path.read_text())
-    assert [(r["precision"], r["batch"], r["status"]) for r in run["records"]] == [
-        ("fp16", 1, "ok"), ("fp16", 2, "ok"), ("fp32", 1, "ok"), ("fp32", 2, "ok")]
+    assert [(r["precision"], r["batch"], r["status"], r["precision_executed"]) for r in run["records"]] == [
+        ("fp32", 1, "ok", "fp32"), ("fp32", 2, "ok", "fp32"), ("int8", 1, "ok", "int8"), ("int8", 2, "ok", "int8")]
     record = run["records"][0]
     assert record["backend"] == "onnxruntime-cpu" and record["iterations"] >= 3
     assert record["method"]["providers"] == ["CPUExecutionProvider"] and record["method"]["warmup_ms"] == 10
@@ -68,12 +68,12 @@ def test_run_and_report_on_onnxruntime_cpu(invoke, exported, tmp_path):
 
     markdown = invoke("report", "--markdown", "--results-dir", results, "--models-dir", models_dir).stdout
     lines = markdown.splitlines()
-    fp16 = lines.index(next(line for line in lines if line.startswith("## FP16 latency")))
     fp32 = lines.index(next(line for line in lines if line.startswith("## FP32 latency")))
-    assert fp16 < fp32 and "onnxruntime-cpu" in lines[fp16]
-    assert lines[fp16 + 2] == "| Models           | batch_size=1<br>(ms) | batch_size=2<br>(ms) |"
-    assert lines[fp16 + 3] == "|:--:|:--:|:--:|"
-    assert lines[fp16 + 4].startswith("| ResNet18         | ")
+    int8 = lines.index(next(line for line in lines if line.startswith("## INT8 latency")))
+    assert fp32 < int8 and "onnxruntime-cpu" in lines[fp32]
+    assert lines[fp32 + 2] == "| Models           | batch_size=1<br>(ms) | batch_size=2<br>(ms) |"
+    assert lines[fp32 + 3] == "|:--:|:--:|:--:|"
+    assert lines[fp32 + 4].startswith("| ResNet18         | ")
     assert "| ResNet50_vd_ssld |" in markdown  # the models table is there too
 
     rows = json.loads(invoke("report", "--json", "--results-dir", results).stdout)
@@ -88,7 +88,7 @@ def test_run_and_report_on_onnxruntime_cpu(invoke, exported, tmp_path):
     plot = tmp_path / "p.png"
     shown = invoke("report", "--reference", "--plot", plot, "--results-dir", results)
     assert shown.exit_code == 0, shown.output
-    assert "(0.966," in shown.stdout and plot.stat().st_size > 1000
+    assert "(1.127," in shown.stdout and plot.stat().st_size > 1000
 
 
 def test_ctrl_c_is_one_line_and_status_130(invoke, tmp_path, monkeypatch):
@@ -104,6 +104,6 @@ def test_ctrl_c_is_one_line_and_status_130(invoke, tmp_path, monkeypatch):
                               "metadata": {"weights": {"description": "random init, seed 0"}}})()
     monkeypatch.setattr(trtbench.session, "ensure_exported", lambda variant, d: exported)
     result = invoke("run", "ResNet18", "--models-dir", models, "--results-dir", tmp_path / "r",
-                    "--backend", "onnxruntime-cpu")
+                    "--backend", "onnxruntime-cpu", "--precision", "fp32")
     assert result.exit_code == 130 and "Traceback" not in result.output
     assert result.output.strip().splitlines()[-1] == "error: interrupted; finished results are kept"

@@ -37,4 +37,5 @@ def doctor(app: App, as_json: bool):
         mark = "ok" if state["available"] else "unavailable"
         fix = f" -> {state['fix']}" if state["fix"] else ""
         app.console.print(f"{name}: {mark}: {state['reason']}{fix}", markup=False)
-    app.console.print(f"--backend {choice}", markup=False)
+    for precision, chosen in choice.items():
+        app.console.print(f"--backend auto --precision {precision}: {chosen}", markup=False)
