@@ -9,7 +9,15 @@ from tests.test_graph import _tiny_model
 from trtbench import artifacts, graph
 from trtbench.errors import TrtbenchError
 from trtbench.inputs import VERIFY_SEED, seeded_input
-from trtbench.precision import GRAPH_KIND, INT8_METHOD, Calibration, graph_for, graph_path, parse_precisions
+from trtbench.precision import (
+    GRAPH_KIND,
+    INT8_METHOD,
+    INT8_ORT_METHOD,
+    Calibration,
+    graph_for,
+    graph_path,
+    parse_precisions,
+)
 from trtbench.verify import compare, judge
 
 
@@ -163,3 +171,72 @@ def test_int8_graphs_made_by_an_older_method_are_remade(residual_model):
     assert "method changed" in artifacts.why_not_reusable(path, GRAPH_KIND, meta["key"])
     graph_for(residual_model, "int8")
     assert artifacts.read_metadata(path, GRAPH_KIND)["key"]["method"] == INT8_METHOD
+
+
+def test_int8_onnxruntime_form_is_a_graph_of_its_own_with_its_own_key(residual_model):
+    import onnxruntime as ort
+
+    tensorrt = graph_for(residual_model, "int8")
+    ort_form = graph_for(residual_model, "int8", form="onnxruntime")
+    assert ort_form == graph_path(residual_model, "int8", "onnxruntime") == residual_model.with_name(
+        "Mini.int8-ort.onnx")
+    assert tensorrt == graph_path(residual_model, "int8") != ort_form
+    key = artifacts.read_metadata(ort_form, GRAPH_KIND)["key"]
+    assert key["form"] == "onnxruntime" and key["method"] == INT8_ORT_METHOD
+    assert key["quantizer"] == f"onnxruntime {ort.__version__}"
+    assert key["calibration"] == Calibration().key()
+    assert key["source_sha256"] == artifacts.sha256_file(residual_model)
+    # The TensorRT form keeps the key it had, so graphs cached before the second form stay valid.
+    assert set(artifacts.read_metadata(tensorrt, GRAPH_KIND)["key"]) == {
+        "precision", "source_sha256", "method", "calibrator", "calibration"}
+    stamp = ort_form.stat().st_mtime_ns
+    assert graph_for(residual_model, "int8", form="onnxruntime").stat().st_mtime_ns == stamp  # cached
+    other = graph_for(residual_model, "int8", Calibration(seed=1), form="onnxruntime")
+    assert other == ort_form and artifacts.read_metadata(other, GRAPH_KIND)["key"]["calibration"] == \
+        Calibration(seed=1).key()
+
+
+def test_unknown_int8_form_is_refused(residual_model):
+    with pytest.raises(TrtbenchError, match="unknown INT8 form 'openvino': choose from tensorrt, onnxruntime"):
+        graph_for(residual_model, "int8", form="openvino")
+
+
+def test_int8_onnxruntime_form_quantizes_around_every_conv_with_uint8_activations(residual_model):
+    model = onnx.load(str(graph_for(residual_model, "int8", form="onnxruntime")))
+    onnx.checker.check_model(model, full_check=True)
+    nodes = list(model.graph.node)
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    producer = {out: node for node in nodes for out in node.output}
+    readers = {name: [n for n in nodes if name in n.input] for name in {i for n in nodes for i in n.input}}
+    assert [n.op_type for n in nodes].count("BatchNormalization") == 0
+    assert [n.op_type for n in nodes].count("Relu") == 0  # each went into its Conv's uint8 zero point
+    convs = [n for n in nodes if n.op_type == "Conv"]
+    assert len(convs) == 4
+    for conv in convs:
+        data, weight, bias = (producer[name] for name in conv.input)
+        assert data.op_type == weight.op_type == bias.op_type == "DequantizeLinear", conv.name
+        quantize = producer[data.input[0]]
+        assert quantize.op_type == "QuantizeLinear" and inits[quantize.input[2]].dtype == np.uint8
+        values, scales, zeros = (inits[name] for name in weight.input)
+        axis = next((a.i for a in weight.attribute if a.name == "axis"), 1)
+        assert values.dtype == np.int8 and axis == 0 and scales.shape == (values.shape[0],)
+        assert zeros.dtype == np.int8 and not zeros.any() and np.abs(values).max() == 127  # symmetric
+        assert inits[bias.input[0]].dtype == np.int32
+        # The output goes to a QuantizeLinear only: what ONNX Runtime needs to fuse QLinearConv.
+        assert [n.op_type for n in readers[conv.output[0]]] == ["QuantizeLinear"], conv.name
+    for quantize in (n for n in nodes if n.op_type == "QuantizeLinear"):
+        assert inits[quantize.input[2]].dtype == np.uint8
+    # The stem read the image: a uint8 zero point away from 0 (asymmetric), the rest read ReLU outputs (0).
+    (image_q,) = [n for n in nodes if n.op_type == "QuantizeLinear" and n.input[0] == "x"]
+    assert 0 < inits[image_q.input[2]] < 255
+    assert model.graph.output[0].name == "y" and producer["y"].op_type == "Gemm"  # the logits stay float
+
+
+def test_int8_onnxruntime_form_follows_fp32(residual_model):
+    import onnxruntime as ort
+
+    x = seeded_input(8, VERIFY_SEED)
+    full = ort.InferenceSession(str(residual_model)).run(None, {"x": x})[0]
+    quant = ort.InferenceSession(str(graph_for(residual_model, "int8", form="onnxruntime"))).run(None, {"x": x})[0]
+    figures = compare(full, quant)
+    assert judge(figures, "int8") == [] and figures["max_rel_error"] < 0.05, figures
