@@ -4,6 +4,7 @@ import pytest
 from onnx import numpy_helper
 
 from trtbench.backends import create
+from trtbench.precision import PRECISIONS
 from trtbench.verify import THRESHOLDS, Reference, check_engine, compare, judge, verification_inputs
 
 
@@ -23,7 +24,7 @@ def test_judge_per_precision():
     assert judge({**good, "max_rel_error": 2e-2}, "fp16") == []  # fp16 is judged on cosine and agreement
     assert judge({**good, "min_cosine": 0.98, "top1_agree": 0.5}, "int8") == [
         "cosine 0.98000 < 0.99", "top-1 agreement 50.0% < 80%"]
-    assert set(THRESHOLDS) == {"fp32", "fp16", "int8"}
+    assert set(THRESHOLDS) == set(PRECISIONS)  # every precision has its bar
 
 
 @pytest.mark.slow

@@ -1,6 +1,6 @@
 """The paddle-inference backend: Paddle's own program through Paddle Inference with oneDNN, checked
 against ONNX Runtime on the same export, BF16 against FP32, the Paddle model made on demand for an
-export that lacks it, and a session sweep through the backend registered from the tests."""
+export that lacks it, and a session sweep through the registered backend."""
 
 import json
 import shutil
@@ -179,13 +179,10 @@ def test_a_registered_session_sweep_records_the_precision_executed(exported, tmp
 
     models_dir, _ = exported
     precisions = ["fp32", "bf16"] if cpu.native_bf16() else ["fp32"]
-    backends.register("paddle-inference", PaddleInferenceBackend)
-    try:
-        session = Session(Workspace(models_dir, tmp_path / "e", tmp_path / "r"), "paddle-inference",
-                          {"threads": 2}, precisions=precisions, command=["test"])
-        outcome = session.run(["ResNet18"], [1], QUICK)
-    finally:
-        backends.unregister("paddle-inference")
+    assert backends.backend_class("paddle-inference") is PaddleInferenceBackend
+    session = Session(Workspace(models_dir, tmp_path / "e", tmp_path / "r"), "paddle-inference",
+                      {"threads": 2}, precisions=precisions, command=["test"])
+    outcome = session.run(["ResNet18"], [1], QUICK)
     assert [(r.precision, r.status) for r in outcome.records] == [(p, "ok") for p in precisions]
     for record in outcome.records:
         assert record.backend == "paddle-inference" and record.median_ms > 0

@@ -231,6 +231,11 @@ def native_precisions(spec: str, values: dict[str, Any] | None = None, needs: Se
     from trtbench.precision import PRECISIONS
 
     names = list(_REGISTRY) if spec in ("all", "auto") else [n.strip() for n in spec.split(",") if n.strip()]
+    if spec not in ("all", "auto"):
+        for name in names:  # a backend named outright must be able and here: say so, not "nothing runs"
+            backend = create(name, values)
+            _require_ability(backend, needs)
+            backend.require()
     found = []
     for precision in PRECISIONS:
         for name in names:

@@ -10,7 +10,7 @@ from trtbench.cli.app import App, pass_app
 
 @click.command()
 @shared.model_selection
-@shared.precisions("fp16,fp32")
+@shared.precisions("native")
 @click.option("--batch", "batches", default="1,4,8,32", show_default=True, help="Comma-separated batch sizes.")
 @click.option("--warmup-ms", type=click.FloatRange(min=0), default=200.0, show_default=True)
 @click.option("--duration", type=click.FloatRange(min=0), default=3.0, show_default=True,

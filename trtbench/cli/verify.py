@@ -13,7 +13,7 @@ from trtbench.cli.app import App, pass_app
 
 @click.command()
 @shared.model_selection
-@shared.precisions("fp32,fp16")
+@shared.precisions("fp32")
 @click.option("--batch", type=click.IntRange(min=1), default=8, show_default=True, help="Inputs compared.")
 @click.option("--images", type=click.Path(path_type=Path), help="Compare on these images (default: seeded noise).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
