@@ -230,7 +230,7 @@ def test_int8_runs_in_int8_within_int8_thresholds(exported, tmp_path):
     with OpenVinoBackend().build(path, "int8", 16, tmp_path) as engine:
         got = engine.infer(x)
         executed, evidence = engine.executed_precision()
-    assert engine.info["graph"].endswith("ResNet18.int8.onnx")
+    assert engine.info["graph"].endswith("ResNet18.int8-ort.onnx")
     assert executed == "int8" and ("Convolution ops in u8" in evidence or "Convolution ops in i8" in evidence)
     assert judge(compare(expected, got), "int8") == []
     # measured: 0.80 (ONNX Runtime on the same Q/DQ graph: 0.82); the batch mean repeated scores 0
