@@ -27,7 +27,7 @@ test-fast: setup
 # precision this machine runs natively (FP32, BF16 where the CPU has it, INT8; FP16 where native).
 # The default set fits a 2-core CPU in minutes; `make bench BENCH_MODELS=--all` does the whole page.
 BENCH_MODELS ?= ResNet50 ResNet50_vd
-BENCH_ARGS ?= --precision native --batch 1,4,8,32
+BENCH_ARGS ?= --precision native --batch 1,4,8,32 --verify
 
 bench: setup
 	$(TRTBENCH) doctor

@@ -55,8 +55,8 @@ def models_markdown(rows: list[dict]) -> str:
 
 # --- latency tables -------------------------------------------------------------------------
 
-SECTION_TITLES = {"fp16": "FP16", "fp32": "FP32", "int8": "INT8"}
-PRECISION_ORDER = {"fp16": 0, "fp32": 1, "int8": 2}  # the page's order, INT8 after it
+SECTION_TITLES = {"fp16": "FP16", "fp32": "FP32", "bf16": "BF16", "int8": "INT8"}
+PRECISION_ORDER = {"fp16": 0, "fp32": 1, "bf16": 2, "int8": 3}  # the page's order, then what it lacks
 
 
 GroupKey = tuple[str, str, str]  # (precision, backend, device)
