@@ -187,7 +187,7 @@ class Session:
                                   progress, check)
                 run_file.add(record)
                 outcome.records.append(record)
-                self.report(CaseFinished(case, record.ok, _latency_summary(record), record,
+                self.report(CaseFinished(case, record.ok, _latency_summary(case, record), record,
                                          tuple(record.warnings)))
             run_file.finish()
         self.report(RunSaved(run_file.path))
@@ -274,11 +274,11 @@ class _OutputCheck:
         return check_engine(engine, self.references[case.model], case.precision, inputs, key=case.batch)
 
 
-def _latency_summary(record: LatencyRecord) -> str:
+def _latency_summary(case: Case, record: LatencyRecord) -> str:
     """'ResNet50 fp16 batch 8: 2.345 ms median, 3411.2 images/s[, output check passed]'."""
     if not record.ok:
-        return f"{record.label()}: FAILED: {record.error}"
-    text = f"{record.label()}: {record.median_ms:.3f} ms median, {record.throughput_ips:.1f} images/s"
+        return f"{case.label()}: FAILED: {record.error}"
+    text = f"{case.label()}: {record.median_ms:.3f} ms median, {record.throughput_ips:.1f} images/s"
     if record.verify:
         passed = record.verify["passed"]
         text += ", output check " + ("passed" if passed else "FAILED: " + "; ".join(record.verify["failed"]))
