@@ -28,6 +28,7 @@ def _version_check(package: str, needed_for: str, fix: str) -> Check:
 
 def checks() -> list[Check]:
     """Every component trtbench can use, with its state on this machine."""
+    from trtbench.backends.paddle_inference import compiled_tensorrt
     from trtbench.gpu import driver_version, gpus
 
     found = [
@@ -42,6 +43,11 @@ def checks() -> list[Check]:
     found.append(Check("NVIDIA GPU", gpu_text, "tensorrt, onnxruntime-cuda",
                        "" if listed else "a machine with an NVIDIA GPU and its driver"))
     found.append(cuda_extra_check(driver_version()))
+    paddle_trt = compiled_tensorrt()
+    found.append(Check("Paddle Inference TensorRT subgraph", paddle_trt,
+                       "paddle-inference on a GPU (the page's own method)",
+                       "" if paddle_trt else "a GPU build of paddlepaddle with TensorRT from Paddle's own package "
+                       "index (not on PyPI in a current version) on a machine with an NVIDIA GPU"))
     seen = {check.component for check in found}
     for name in backends.backend_names()[1:]:
         for check in backends.backend_class(name).checks():

@@ -4,6 +4,7 @@ export that lacks it, and a session sweep through the registered backend."""
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -190,3 +191,210 @@ def test_a_registered_session_sweep_records_the_precision_executed(exported, tmp
         assert "optimized program" in record.precision_evidence
         assert record.method["threads"] == 2 and record.method["onednn"] is True
     assert outcome.run_path.is_file()
+
+
+# --- the GPU route: Paddle Inference's TensorRT subgraph, through a fake paddle.inference ----------
+
+
+class _Handle:
+    def __init__(self, log, batch=1):
+        self.log, self.batch = log, batch
+
+    def copy_from_cpu(self, data):
+        self.log.append(("copy_from_cpu", data.shape, str(data.dtype)))
+
+    def copy_to_cpu(self):
+        return np.zeros((self.batch, 1000), dtype=np.float32)
+
+
+class _Predictor:
+    def __init__(self, log):
+        self.log = log
+
+    def get_input_names(self):
+        return ["x"]
+
+    def get_output_names(self):
+        return ["softmax_0.tmp_0"]
+
+    def get_input_handle(self, name):
+        return _Handle(self.log)
+
+    def get_output_handle(self, name):
+        return _Handle(self.log)
+
+    def run(self):
+        self.log.append("run")
+
+
+class _FakeInference:
+    """paddle.inference as a GPU build with TensorRT 8.6.1 shows it; every Config call is recorded,
+    and each predictor writes the optimized program Paddle would save, with ``engines`` TensorRT ops."""
+
+    PrecisionType = type("PrecisionType", (), {"Float32": "<Float32>", "Half": "<Half>", "Int8": "<Int8>"})
+
+    def __init__(self, trt=(8, 6, 1), engines=2):
+        self.trt, self.engines = trt, engines
+        self.log: list = []
+        self.configs: list[list] = []
+        fake = self
+
+        class Config:
+            def __init__(self, *args):
+                self.calls = [("Config", args, {})]
+                fake.configs.append(self.calls)
+
+            def __getattr__(self, name):
+                def record(*args, **kwargs):
+                    self.calls.append((name, args, kwargs))
+                return record
+
+        self.Config = Config
+
+    def get_trt_compile_version(self):
+        return self.trt
+
+    def get_trt_runtime_version(self):
+        return self.trt
+
+    def create_predictor(self, config):
+        self.log.append("create_predictor")
+        (optim,) = [args[0] for name, args, _ in config.calls if name == "set_optim_cache_dir"]
+        ops = [{"#": "pd_op.tensorrt_engine"}] * self.engines + [{"#": "pd_op.softmax"}]
+        (Path(optim) / "_optimized.json").write_text(json.dumps({"program": {"regions": [{"blocks": [{"ops": ops}]}]}}))
+        return _Predictor(self.log)
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch, tmp_path):
+    """A machine whose paddle is a GPU build with TensorRT and sees one GPU; the export's Paddle model
+    is two small files."""
+    import paddle
+
+    from trtbench import export
+    from trtbench.backends import paddle_inference
+
+    fake = _FakeInference()
+    monkeypatch.setattr(paddle_inference, "_inference", lambda: fake)
+    monkeypatch.setattr(paddle_inference, "_synchronize", lambda: fake.log.append("synchronize"))
+    monkeypatch.setattr(paddle.device, "is_compiled_with_cuda", lambda: True)
+    monkeypatch.setattr(paddle.device.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(paddle.device.cuda, "get_device_name", lambda device=None: "NVIDIA A100-SXM4-40GB")
+    program, params = tmp_path / "ResNet50.paddle.json", tmp_path / "ResNet50.paddle.pdiparams"
+    program.write_text("{}")
+    params.write_bytes(b"\0")
+    monkeypatch.setattr(export, "paddle_model_for", lambda onnx: (program, params))
+    return fake
+
+
+def test_the_gpu_route_runs_tensorrt_precisions_on_the_gpu(fake_gpu):
+    backend = _backend()
+    route = backend.route()
+    assert route.name == "gpu-tensorrt" and route.trt_compiled == route.trt_runtime == "8.6.1"
+    assert "TensorRT 8.6.1" in route.reason and "NVIDIA A100" in route.reason
+    assert backend.gpu is True and backend.device() == "NVIDIA A100-SXM4-40GB"
+    assert "route gpu-tensorrt" in backend.availability().reason
+    for precision in ("fp32", "fp16", "int8"):
+        assert backend.runs(precision) == (True, "")
+    ok, why = backend.runs("bf16")
+    assert not ok and "runs fp32, fp16, int8 on the gpu-tensorrt route, not bf16" in why
+
+
+def _expected_calls(program, params, precision_mode, batch, optim, calib):
+    shape = {"x": [batch, 3, 224, 224]}
+    return [
+        ("Config", (str(program), str(params)), {}),
+        ("enable_use_gpu", (256, 0), {}),
+        ("switch_ir_optim", (True,), {}),
+        ("enable_tensorrt_engine", (), {"workspace_size": 1 << 30, "max_batch_size": batch, "min_subgraph_size": 3,
+                                        "precision_mode": precision_mode, "use_static": True,
+                                        "use_calib_mode": calib}),
+        ("set_trt_dynamic_shape_info", (shape, shape, shape), {}),
+        ("set_optim_cache_dir", (str(optim),), {}),
+        ("enable_save_optim_model", (True,), {}),
+        ("disable_glog_info", (), {}),
+    ]
+
+
+@pytest.mark.parametrize("precision,mode", [("fp32", "<Float32>"), ("fp16", "<Half>")])
+def test_a_gpu_build_configures_the_tensorrt_subgraph(fake_gpu, tmp_path, precision, mode):
+    from trtbench import export
+
+    program, params = export.paddle_model_for("ResNet50.onnx")
+    engine = _backend().build(tmp_path / "ResNet50.onnx", precision, 8, tmp_path / "engines")
+    optim = tmp_path / "engines" / "paddle-tensorrt" / f"ResNet50.{precision}.b8"
+    assert fake_gpu.configs == [_expected_calls(program, params, mode, 8, optim, False)]
+    assert fake_gpu.log == ["create_predictor"]  # no calibration outside int8
+    with engine:
+        spans = engine.iterate()
+        assert spans["latency"] > 0
+        executed, evidence = engine.executed_precision()
+        method = engine.describe()
+    # the input is copied to the device once, outside the timed run; the span waits for the GPU
+    assert fake_gpu.log[1:] == [("copy_from_cpu", (8, 3, 224, 224), "float32"), "run", "synchronize"]
+    assert executed == precision
+    assert evidence == (f"config: Paddle TensorRT subgraph precision_mode {mode.strip('<>')}; "
+                        "Paddle's optimized program holds 2 TensorRT engine op(s)")
+    assert method["route"] == "gpu-tensorrt" and method["precision_mode"] == mode.strip("<>")
+    assert method["tensorrt_compiled"] == method["tensorrt_runtime"] == "8.6.1"
+    assert method["min_subgraph_size"] == 3 and method["use_static"] is True
+    assert method["data_transfers_note"].startswith("predictor.run(), inputs already on the device")
+
+
+def test_int8_calibrates_with_a_first_predictor_then_builds_from_its_table(fake_gpu, tmp_path):
+    from trtbench import export
+    from trtbench.precision import CALIBRATION_IMAGES, Calibration
+
+    program, params = export.paddle_model_for("ResNet50.onnx")
+    backend = PaddleInferenceBackend(PaddleInferenceConfig(threads=2), Calibration(seed=3))
+    engine = backend.build(tmp_path / "ResNet50.onnx", "int8", 5, tmp_path)
+    optim = tmp_path / "paddle-tensorrt" / "ResNet50.int8.b5"
+    expected = _expected_calls(program, params, "<Int8>", 5, optim, True)
+    assert fake_gpu.configs == [expected, expected]  # the calibrating predictor, then the INT8 one
+    batches = -(-CALIBRATION_IMAGES // 5)  # every sample once, the last batch filled up
+    assert fake_gpu.log == (["create_predictor"] + [("copy_from_cpu", (5, 3, 224, 224), "float32"), "run"] * batches
+                            + ["create_predictor"])
+    with engine:
+        assert engine.executed_precision()[0] == "int8"
+        assert engine.describe()["calibration"] == "Paddle's calibration mode"
+
+
+def test_no_tensorrt_engine_op_claims_no_precision(fake_gpu, tmp_path):
+    fake_gpu.engines = 0  # Paddle kept every op on its own GPU kernels
+    with _backend().build(tmp_path / "ResNet50.onnx", "fp16", 1, tmp_path) as engine:
+        executed, evidence = engine.executed_precision()
+    assert executed is None and "holds no TensorRT engine op" in evidence
+
+
+@pytest.mark.parametrize("cuda,gpus,trt,why", [
+    (False, 1, (8, 6, 1), "is a CPU build (not compiled with CUDA)"),
+    (True, 0, (8, 6, 1), "is compiled with CUDA but sees no GPU"),
+    (True, 1, (0, 0, 0), "is compiled with CUDA but not with TensorRT"),
+])
+def test_the_cpu_route_names_what_the_gpu_route_lacks(fake_gpu, monkeypatch, cuda, gpus, trt, why):
+    import paddle
+
+    monkeypatch.setattr(paddle.device, "is_compiled_with_cuda", lambda: cuda)
+    monkeypatch.setattr(paddle.device.cuda, "device_count", lambda: gpus)
+    fake_gpu.trt = trt
+    backend = _backend()
+    assert backend.route().name == "cpu" and why in backend.route().reason
+    assert backend.gpu is False and backend.runs("fp32") == (True, "")
+    ok, reason = backend.runs("int8")
+    assert not ok and why in reason
+
+
+def test_this_machine_takes_the_cpu_route_for_want_of_a_cuda_build():
+    import paddle
+
+    from trtbench import doctor
+    from trtbench.backends.paddle_inference import compiled_tensorrt, detect_route
+
+    if paddle.device.is_compiled_with_cuda():
+        pytest.skip("this paddle is a CUDA build: the CPU build's route is not what it detects")
+    route = detect_route()
+    assert route.name == "cpu" and "not compiled with CUDA" in route.reason
+    assert _backend().gpu is False and compiled_tensorrt() == ""
+    (check,) = [c for c in doctor.checks() if c.component == "Paddle Inference TensorRT subgraph"]
+    assert not check.ok and check.needed_for == "paddle-inference on a GPU (the page's own method)"
+    assert "from Paddle's own package index" in check.fix

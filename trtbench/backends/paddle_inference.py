@@ -1,4 +1,9 @@
-"""Paddle Inference on the CPU with oneDNN: the runtime PaddleClas's 2020 page was measured with.
+"""Paddle Inference: the runtime PaddleClas's 2020 page was measured with, on one of two routes.
+
+* ``gpu-tensorrt``: Paddle Inference's TensorRT subgraph engine on an NVIDIA GPU (FP32, FP16, INT8),
+  the page's own method. It needs a GPU build of paddlepaddle compiled with TensorRT, which comes
+  from Paddle's own package index or a source build, not from PyPI in a current version.
+* ``cpu``: Paddle Inference with oneDNN (FP32, BF16) everywhere else.
 
 It runs the Paddle inference model the export keeps beside the ONNX graph (``NAME.paddle.json`` and
 ``NAME.paddle.pdiparams``, see ``trtbench.export``), not the ONNX graph itself, so the numbers are
@@ -8,6 +13,7 @@ Paddle's own program through Paddle's own passes.
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import tempfile
 import time
@@ -21,9 +27,22 @@ from trtbench import artifacts, envinfo
 from trtbench.backends.base import Availability, Backend, CpuConfig, Engine
 from trtbench.errors import MissingDependency, TrtbenchError
 from trtbench.inputs import seeded_input
+from trtbench.precision import Calibration
+from trtbench.zoo import INPUT_SHAPE
 
 #: the file Paddle writes the optimized program to under its optim cache dir (analysis_predictor.cc)
 OPTIMIZED_PROGRAM = "_optimized.json"
+#: the routes: Paddle's TensorRT subgraph on a GPU, or oneDNN on the CPU
+GPU_TENSORRT, CPU = "gpu-tensorrt", "cpu"
+#: the precisions each route runs natively
+ROUTE_PRECISIONS = {GPU_TENSORRT: ("fp32", "fp16", "int8"), CPU: ("fp32", "bf16")}
+#: Paddle's TensorRT precision modes (paddle.inference.PrecisionType members)
+TRT_PRECISION_MODES = {"fp32": "Float32", "fp16": "Half", "int8": "Int8"}
+#: the TensorRT subgraph settings of the GPU route; a subgraph of fewer ops stays on Paddle's kernels
+TRT_WORKSPACE_BYTES = 1 << 30
+TRT_MIN_SUBGRAPH_SIZE = 3
+#: the input name the export gives the Paddle program (trtbench.export's InputSpec)
+INPUT_NAME = "x"
 #: ops whose kernel precision decides the speed: convolutions and fully connected / matmul ops
 _COMPUTE_OPS = ("conv2d", "fused_conv2d", "depthwise_conv2d", "fc", "matmul", "fused_matmul")
 _DTYPES = {"bfloat16": "bf16", "float32": "fp32", "bf16": "bf16", "f32": "fp32", "int8": "int8", "i8": "int8",
@@ -43,6 +62,67 @@ def _inference():
     from paddle import inference
 
     return inference
+
+
+def _synchronize() -> None:
+    """Wait for all work on the GPU (cudaDeviceSynchronize), whichever stream the predictor used."""
+    import paddle
+
+    paddle.device.synchronize()
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where Paddle Inference runs here: ``gpu-tensorrt`` or ``cpu``, why, and the TensorRT versions
+    Paddle was compiled with and loads ("" when none)."""
+
+    name: str
+    reason: str
+    trt_compiled: str = ""
+    trt_runtime: str = ""
+    gpu_name: str = ""
+
+
+def _version(parts) -> str:
+    """'8.6.1' from Paddle's (8, 6, 1); "" for (0, 0, 0), which is how Paddle says 'none'."""
+    numbers = [int(part) for part in parts or ()]
+    return ".".join(map(str, numbers)) if any(numbers) else ""
+
+
+def compiled_tensorrt() -> str:
+    """The TensorRT version paddle was compiled with ('8.6.1'), or "" (no TensorRT, or no paddle)."""
+    try:
+        return _version(_inference().get_trt_compile_version())
+    except (ImportError, MissingDependency):
+        return ""
+
+
+def detect_route() -> Route:
+    """The route this machine gives Paddle Inference: its TensorRT subgraph where paddle is compiled
+    with CUDA and TensorRT and sees a GPU, else oneDNN on the CPU, with the reason."""
+    try:
+        inference = _inference()
+    except (ImportError, MissingDependency) as exc:
+        return Route(CPU, f"paddle.inference does not import ({exc})")
+    import paddle
+
+    if not paddle.device.is_compiled_with_cuda():
+        return Route(CPU, f"paddlepaddle {paddle.__version__} is a CPU build (not compiled with CUDA)")
+    if paddle.device.cuda.device_count() < 1:
+        return Route(CPU, f"paddlepaddle {paddle.__version__} is compiled with CUDA but sees no GPU")
+    compiled = _version(inference.get_trt_compile_version())
+    if not compiled:
+        return Route(CPU, f"paddlepaddle {paddle.__version__} is compiled with CUDA but not with TensorRT")
+    try:
+        runtime = _version(inference.get_trt_runtime_version())
+    except Exception as exc:  # Paddle raises its own types when the TensorRT library cannot be loaded
+        return Route(CPU, f"paddle is compiled with TensorRT {compiled} but cannot load it ({type(exc).__name__})",
+                     compiled)
+    if not runtime:
+        return Route(CPU, f"paddle is compiled with TensorRT {compiled} but loads no TensorRT library", compiled)
+    name = str(paddle.device.cuda.get_device_name(0))
+    return Route(GPU_TENSORRT, f"paddle compiled with CUDA and TensorRT {compiled} (TensorRT {runtime} loaded), "
+                 f"GPU {name}", compiled, runtime, name)
 
 
 class PaddleInferenceEngine(Engine):
@@ -117,12 +197,13 @@ class PaddleInferenceEngine(Engine):
 
 
 class PaddleInferenceBackend(Backend):
-    """Paddle Inference's AnalysisPredictor on the CPU: oneDNN, IR optimization, FP32 or oneDNN BF16."""
+    """Paddle Inference's AnalysisPredictor: its TensorRT subgraph on a GPU (FP32, FP16, INT8) where
+    paddle has CUDA and TensorRT, else oneDNN on the CPU (FP32, oneDNN BF16)."""
 
     name = "paddle-inference"
     metric = "predictor run time"
     config_class = PaddleInferenceConfig
-    precisions = ("fp32", "bf16")
+    precisions = ("fp32", "bf16", "fp16", "int8")  # every route's; runs() answers for this machine's route
     packages = ("paddlepaddle",)
     extra = None  # paddlepaddle comes with trtbench (the export needs it)
     config: PaddleInferenceConfig
@@ -136,10 +217,31 @@ class PaddleInferenceBackend(Backend):
         import paddle
 
         onednn = "with oneDNN" if paddle.base.core.is_compiled_with_mkldnn() else "without oneDNN"
-        return Availability(True, f"paddle.inference {paddle.__version__} ({onednn})")
+        route = self.route()
+        return Availability(True, f"paddle.inference {paddle.__version__} ({onednn}); route {route.name}: "
+                                  f"{route.reason}")
+
+    @functools.cached_property
+    def _route(self) -> Route:
+        return detect_route()
+
+    def route(self) -> Route:
+        """This machine's route (``gpu-tensorrt`` or ``cpu``) and why; detected once per backend."""
+        return self._route
+
+    # The base declares a class-wide flag; this backend's device depends on the machine's route.
+    @property
+    def gpu(self) -> bool:  # type: ignore[override]
+        """Whether the engines run on a GPU: on the gpu-tensorrt route."""
+        return self.route().name == GPU_TENSORRT
 
     def runs(self, precision: str) -> tuple[bool, str]:
-        """fp32 everywhere; bf16 only on a CPU with native BF16 instructions."""
+        """On the GPU route fp32, fp16 and int8 (TensorRT's modes); on the CPU route fp32, and bf16
+        only on a CPU with native BF16 instructions."""
+        route = self.route()
+        if precision not in ROUTE_PRECISIONS[route.name]:
+            return False, (f"{self.name} runs {', '.join(ROUTE_PRECISIONS[route.name])} on the {route.name} route, "
+                           f"not {precision} (route {route.name}: {route.reason})")
         ok, why = super().runs(precision)
         if ok and precision == "bf16":
             from trtbench.cpu import native_bf16
@@ -152,17 +254,24 @@ class PaddleInferenceBackend(Backend):
         return ok, why
 
     def device(self) -> str:
-        """The CPU's model name."""
-        return envinfo.cpu_name()
+        """The GPU's name on the GPU route, else the CPU's model name."""
+        route = self.route()
+        return route.gpu_name if route.name == GPU_TENSORRT else envinfo.cpu_name()
 
     def build(self, onnx_path: Path, precision: str, batch: int, cache_dir: Path) -> Engine:
-        """A predictor for the Paddle model of the export at ``onnx_path``. Nothing is cached in
-        ``cache_dir``: Paddle Inference has no serialized engine, its passes run at every build."""
-        from trtbench.export import captured_native_output, last_error_line, paddle_model_for
-
+        """A predictor for the Paddle model of the export at ``onnx_path``. On the CPU route nothing is
+        cached in ``cache_dir`` (Paddle's passes run at every build); on the GPU route the serialized
+        TensorRT engines (and the INT8 calibration table) are kept under it."""
         ok, why = self.runs(precision)
         if not ok:
             raise TrtbenchError(f"backend {self.name} does not run {precision} here: {why}")
+        if self.route().name == GPU_TENSORRT:
+            return self._build_tensorrt(Path(onnx_path), precision, batch, Path(cache_dir))
+        return self._build_cpu(Path(onnx_path), precision, batch)
+
+    def _build_cpu(self, onnx_path: Path, precision: str, batch: int) -> Engine:
+        from trtbench.export import captured_native_output, last_error_line, paddle_model_for
+
         inference = _inference()
         started = time.perf_counter()
         program, params = paddle_model_for(Path(onnx_path))
@@ -189,6 +298,134 @@ class PaddleInferenceBackend(Backend):
                 "params": str(params), "params_sha256": artifacts.current_sha256(params), "bf16": precision == "bf16",
                 "paddlepaddle": envinfo.package_version("paddlepaddle"), **found}
         return PaddleInferenceEngine(predictor, config, batch, time.perf_counter() - started, info, found)
+
+    def _build_tensorrt(self, onnx_path: Path, precision: str, batch: int, cache_dir: Path) -> Engine:
+        """A predictor whose TensorRT subgraphs run in ``precision``'s mode, the shape fixed to ``batch``.
+
+        For INT8, Paddle's own calibration: a first predictor runs the calibration inputs and writes
+        its table into the optim cache dir when it is destroyed; the second one builds the INT8
+        engines from that table.
+        """
+        from trtbench.export import paddle_model_for
+
+        inference = _inference()
+        route = self.route()
+        started = time.perf_counter()
+        program, params = paddle_model_for(onnx_path)
+        # One folder per model, precision and batch: Paddle keys its engines itself, but a calibration
+        # table or optimized program left by another precision must not be picked up.
+        optim = cache_dir / "paddle-tensorrt" / f"{program.name.split('.')[0]}.{precision}.b{batch}"
+        optim.mkdir(parents=True, exist_ok=True)
+        (optim / OPTIMIZED_PROGRAM).unlink(missing_ok=True)
+        mode = TRT_PRECISION_MODES[precision]
+        if precision == "int8":
+            calibrating = self._predictor(inference, program, params, precision, batch, optim)
+            handle = calibrating.get_input_handle(calibrating.get_input_names()[0])
+            for data in _calibration_batches(self.calibration, batch):
+                handle.copy_from_cpu(data)
+                calibrating.run()
+            del calibrating, handle  # Paddle writes the calibration table when the predictor goes
+        config, predictor = self._predictor(inference, program, params, precision, batch, optim, keep_config=True)
+        found = program_engines(optim / OPTIMIZED_PROGRAM)
+        info = {"program": str(program), "program_sha256": artifacts.current_sha256(program),
+                "params": str(params), "params_sha256": artifacts.current_sha256(params), "bf16": False,
+                "paddlepaddle": envinfo.package_version("paddlepaddle") or envinfo.package_version("paddlepaddle-gpu"),
+                "route": route.name, "trt_compiled": route.trt_compiled, "trt_runtime": route.trt_runtime,
+                "precision_mode": mode, "optim_cache_dir": str(optim), **found}
+        return PaddleTensorRTEngine(predictor, config, batch, time.perf_counter() - started, info, found)
+
+    def _predictor(self, inference, program: Path, params: Path, precision: str, batch: int, optim: Path,
+                   keep_config: bool = False):
+        """A GPU predictor with the TensorRT subgraph in ``precision``'s mode (and its config)."""
+        from trtbench.export import captured_native_output, last_error_line
+
+        config = inference.Config(str(program), str(params))
+        config.enable_use_gpu(256, 0)
+        config.switch_ir_optim(True)
+        config.enable_tensorrt_engine(
+            workspace_size=TRT_WORKSPACE_BYTES, max_batch_size=batch, min_subgraph_size=TRT_MIN_SUBGRAPH_SIZE,
+            precision_mode=getattr(inference.PrecisionType, TRT_PRECISION_MODES[precision]),
+            use_static=True, use_calib_mode=precision == "int8")
+        # min = opt = max: one engine for exactly this batch, as the page timed a fixed shape
+        shape = {INPUT_NAME: [batch, *INPUT_SHAPE]}
+        config.set_trt_dynamic_shape_info(shape, shape, shape)
+        config.set_optim_cache_dir(str(optim))
+        config.enable_save_optim_model(True)  # read back: did TensorRT engine ops replace the subgraphs
+        config.disable_glog_info()
+        with captured_native_output() as log:
+            try:
+                predictor = inference.create_predictor(config)
+            except Exception as exc:  # Paddle raises many types; its native log says more
+                detail = last_error_line(log()) or f"{type(exc).__name__}: {exc}"
+                raise TrtbenchError(f"Paddle Inference with TensorRT could not load {program.name}: {detail}") \
+                    from None
+        return (config, predictor) if keep_config else predictor
+
+
+def _calibration_batches(calibration: Calibration | None, batch: int):
+    """The calibration inputs in batches of ``batch`` (the engine's only shape), the last one filled
+    up from the first samples; seeded random inputs where no calibration was given."""
+    samples = list((calibration or Calibration()).inputs())
+    for first in range(0, len(samples), batch):
+        chunk = [samples[(first + i) % len(samples)] for i in range(batch)]
+        yield np.ascontiguousarray(np.concatenate(chunk), dtype=np.float32)
+
+
+class PaddleTensorRTEngine(PaddleInferenceEngine):
+    """A GPU predictor with TensorRT subgraphs; the timed loop is predictor.run() and a device sync."""
+
+    def iterate_impl(self) -> dict[str, float]:
+        """One predictor.run() on the input already on the device, waited for, in milliseconds."""
+        # The input handle lives on the GPU, so no copy is timed; the synchronize makes sure the
+        # span holds the GPU work whether or not run() waits for its stream itself.
+        start = time.perf_counter_ns()
+        self.predictor.run()
+        _synchronize()
+        return {"latency": (time.perf_counter_ns() - start) / 1e6}
+
+    def describe(self) -> dict:
+        """The route, the TensorRT subgraph settings and versions, and what is timed."""
+        return {
+            "timer": "time.perf_counter_ns around predictor.run() and a device synchronize",
+            "data_transfers": False,
+            "data_transfers_note": "predictor.run(), inputs already on the device; outputs left there",
+            "route": self.info.get("route"),
+            "paddlepaddle": self.info.get("paddlepaddle"),
+            "tensorrt_compiled": self.info.get("trt_compiled"),
+            "tensorrt_runtime": self.info.get("trt_runtime"),
+            "precision_mode": self.info.get("precision_mode"),
+            "min_subgraph_size": TRT_MIN_SUBGRAPH_SIZE,
+            "use_static": True,
+            "workspace_bytes": TRT_WORKSPACE_BYTES,
+            "calibration": "Paddle's calibration mode" if self.info.get("precision_mode") == "Int8" else None,
+            "ir_optim": self.config.ir_optim(),
+        }
+
+    def executed_precision(self) -> tuple[str | None, str]:
+        """The precision mode the TensorRT subgraphs were configured with: Paddle does not say which
+        precision TensorRT picked per layer. Where the optimized program shows no TensorRT engine op,
+        the model ran on Paddle's own GPU kernels and no precision is claimed."""
+        mode = self.info.get("precision_mode")
+        precision = {value: key for key, value in TRT_PRECISION_MODES.items()}.get(str(mode))
+        config = f"config: Paddle TensorRT subgraph precision_mode {mode}"
+        engines = self.program.get("tensorrt_engines")
+        if engines is None:
+            why = self.program.get("error", "not read")
+            return precision, f"{config} (Paddle's optimized program not read: {why})"
+        if engines == 0:
+            return None, f"{config}, but Paddle's optimized program holds no TensorRT engine op"
+        return precision, f"{config}; Paddle's optimized program holds {engines} TensorRT engine op(s)"
+
+
+def program_engines(path: Path) -> dict:
+    """{"tensorrt_engines": count} of the TensorRT engine ops in a saved PIR program; {"error": why}
+    when it cannot be read."""
+    try:
+        program = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return {"error": f"{Path(path).name}: {type(exc).__name__}"}
+    ops = _ops(program.get("program", {}) if isinstance(program, dict) else {})
+    return {"tensorrt_engines": sum(str(op.get("#", "")).endswith("tensorrt_engine") for op in ops)}
 
 
 def program_precision(path: Path) -> dict:
