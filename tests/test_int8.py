@@ -128,12 +128,16 @@ def test_residual_adds_read_their_block_conv_straight_and_the_shortcut_quantized
         assert relu.op_type == "Relu" and g.made_by(relu.input[0]) == "Conv", add.name
 
 
-def test_int8_runs_on_onnxruntime_and_passes_verify_against_fp32(int8_graph):
-    fp32, int8 = int8_graph
+def _against_fp32(fp32, int8) -> dict:
+    """verify's figures of the INT8 graph against the FP32 one on ONNX Runtime, 16 seeded inputs."""
     x = seeded_input(16, VERIFY_SEED)
     full = ort.InferenceSession(str(fp32)).run(None, {"x": x})[0]
     quant = ort.InferenceSession(str(int8)).run(None, {"x": x})[0]
-    figures = compare(full, quant)
+    return compare(full, quant)
+
+
+def test_int8_runs_on_onnxruntime_and_passes_verify_against_fp32(int8_graph):
+    figures = _against_fp32(*int8_graph)
     assert judge(figures, "int8") == [], figures
 
 
@@ -236,11 +240,7 @@ def test_the_tensorrt_form_runs_its_convs_in_fp32_on_onnxruntime(int8_graph, tmp
 
 @pytest.mark.parametrize("name", ["ResNet18", "ResNet50_vd"])
 def test_onnxruntime_form_passes_verify_against_fp32(ort_graphs, name):
-    fp32, int8 = ort_graphs[name]
-    x = seeded_input(16, VERIFY_SEED)
-    full = ort.InferenceSession(str(fp32)).run(None, {"x": x})[0]
-    quant = ort.InferenceSession(str(int8)).run(None, {"x": x})[0]
-    figures = compare(full, quant)
+    figures = _against_fp32(*ort_graphs[name])
     assert judge(figures, "int8") == [], figures
 
 

@@ -98,11 +98,6 @@ class Session:
         self.plan = backends.assign(backend, self.precisions, options, calibration, needs)
         self.backends: list[Backend] = self.plan.backends()
 
-    @property
-    def backend(self) -> Backend:
-        """The first backend chosen (the only one, unless ``--backend`` named several)."""
-        return self.backends[0]
-
     def _announce(self, timing: bool = False) -> None:
         """Say which backends run what and what to keep in mind about their numbers (after the exports,
         so a bad weights file or model fails on one line)."""

@@ -5,7 +5,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from trtbench.backends import assign, choose, create, onnxruntime
+from trtbench.backends import assign, create, onnxruntime
 from trtbench.backends.onnxruntime import OnnxRuntimeCudaBackend, executed_from_graph
 from trtbench.errors import TrtbenchError
 from trtbench.inputs import seeded_input
@@ -14,9 +14,10 @@ pytestmark = pytest.mark.slow
 
 
 def test_without_a_gpu_auto_says_the_cuda_provider_is_missing():
-    backend, why = choose("auto")
+    plan = assign("auto", ["fp32"])
+    (backend,) = plan.by_precision["fp32"]
     assert not backend.gpu
-    assert f"onnxruntime-cuda unavailable: onnxruntime {ort.__version__} has no CUDAExecutionProvider" in why
+    assert f"onnxruntime-cuda unavailable: onnxruntime {ort.__version__} has no CUDAExecutionProvider" in plan.why[0]
 
 
 def test_engine_outputs_are_the_models_and_it_says_it_ran_fp32(exported, tmp_path):

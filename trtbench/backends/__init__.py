@@ -28,7 +28,7 @@ _REGISTRY: dict[str, str | type[Backend]] = {
 AUTO_ORDER = ["tensorrt", "onnxruntime-cuda", "openvino-cpu", "onnxruntime-cpu", "paddle-inference"]
 
 __all__ = ["Availability", "Backend", "BackendConfig", "Check", "Engine", "backend_names", "backend_class",
-           "register", "create", "choose", "assign", "Assignment", "config_for", "declared_options"]
+           "register", "create", "assign", "Assignment", "config_for", "declared_options"]
 
 
 def backend_names() -> list[str]:
@@ -90,28 +90,6 @@ def declared_options() -> dict[str, tuple[dataclasses.Field, list[str]]]:
 def create(name: str, values: dict[str, Any] | None = None, calibration: Calibration | None = None) -> Backend:
     """The backend called ``name``, configured from option values (by field name)."""
     return backend_class(name)(config_for(name, values or {}), calibration)
-
-
-def choose(name: str, values: dict[str, Any] | None = None, calibration: Calibration | None = None,
-           needs: Sequence[str] = ("time",)) -> tuple[Backend, str]:
-    """The backend to use and why: ``auto`` takes the first available in AUTO_ORDER that can do all
-    of ``needs`` ("time", "infer")."""
-    if name != "auto":
-        backend = create(name, values, calibration)
-        _require_ability(backend, needs)
-        backend.require()
-        return backend, f"{name}: {backend.availability().reason}"
-    skipped: list[str] = []
-    for candidate in AUTO_ORDER:
-        backend = create(candidate, values, calibration)
-        if not _able(backend, needs):
-            continue
-        state = backend.availability()
-        if state.ok:
-            why = f" ({'; '.join(skipped)})" if skipped else ""
-            return backend, f"auto chose {candidate}: {state.reason}{why}"
-        skipped.append(f"{candidate} unavailable: {state.reason}")
-    raise TrtbenchError("no backend can run here: " + "; ".join(skipped))
 
 
 def _able(backend: Backend | type[Backend], needs: Sequence[str]) -> bool:
