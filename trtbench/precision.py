@@ -49,7 +49,8 @@ def parse_precisions(text: str) -> list[str]:
         raise TrtbenchError(f"bad --precision '{text}': give a comma-separated list of {', '.join(PRECISIONS)}")
     unknown = [item for item in items if item not in PRECISIONS]
     if unknown:
-        raise TrtbenchError(f"unknown precision '{unknown[0]}': choose from {', '.join(PRECISIONS)}")
+        raise TrtbenchError(f"unknown precision '{unknown[0]}': choose from {', '.join(PRECISIONS)} "
+                            "(or native alone)")
     return list(dict.fromkeys(items))
 
 

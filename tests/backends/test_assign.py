@@ -79,3 +79,11 @@ def test_native_precisions_are_those_some_backend_runs_here(test_backends):
     assert "bf16" in backends.native_precisions("auto")
     assert "bf16" not in backends.native_precisions("onnxruntime-cpu")
     assert "fp16" not in backends.native_precisions("onnxruntime-cpu")
+
+
+@pytest.mark.parametrize("spec", [",", " , ", ""])
+def test_an_empty_backend_list_is_one_line(spec):
+    with pytest.raises(TrtbenchError, match="bad --backend"):
+        backends.assign(spec, ["fp32"])
+    with pytest.raises(TrtbenchError, match="bad --backend"):
+        backends.native_precisions(spec)

@@ -138,9 +138,7 @@ def assign(spec: str, precisions: Sequence[str], values: dict[str, Any] | None =
             plan.by_precision[precision] = [backend]
             plan.why.append(f"{precision}: {why}")
         return plan
-    names = list(_REGISTRY) if spec == "all" else [n.strip() for n in spec.split(",") if n.strip()]
-    if not names:
-        raise TrtbenchError(f"bad --backend '{spec}': name a backend, a comma-separated list, all or auto")
+    names = _named(spec)
     chosen: list[Backend] = []
     for name in dict.fromkeys(names):
         backend = create(name, values, calibration)
@@ -167,6 +165,14 @@ def assign(spec: str, precisions: Sequence[str], values: dict[str, Any] | None =
                                 + "; ".join(plan.skipped) + _who_runs(precision, values, calibration, needs))
         plan.by_precision[precision] = takers
     return plan
+
+
+def _named(spec: str) -> list[str]:
+    """The backend names ``--backend`` gives: every one for ``all``, else the comma-separated list."""
+    names = list(_REGISTRY) if spec == "all" else [n.strip() for n in spec.split(",") if n.strip()]
+    if not names:
+        raise TrtbenchError(f"bad --backend '{spec}': name a backend, a comma-separated list, all or auto")
+    return names
 
 
 def _auto_for(precision: str, values, calibration, needs, made: dict[str, Backend]) -> tuple[Backend, str]:
@@ -208,7 +214,7 @@ def native_precisions(spec: str, values: dict[str, Any] | None = None, needs: Se
     """The precisions some backend of ``spec`` runs natively here (``--precision native``)."""
     from trtbench.precision import PRECISIONS
 
-    names = list(_REGISTRY) if spec in ("all", "auto") else [n.strip() for n in spec.split(",") if n.strip()]
+    names = list(_REGISTRY) if spec == "auto" else _named(spec)
     if spec not in ("all", "auto"):
         for name in names:  # a backend named outright must be able and here: say so, not "nothing runs"
             backend = create(name, values)
