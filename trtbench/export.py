@@ -13,7 +13,6 @@ import os
 import shutil
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -265,16 +264,13 @@ def _paddle_model(variant: Variant, weights: Path | None, seed: int):
 
 
 def load_state_dict(path: Path, model, name: str) -> dict:
-    """A .pdparams file as a state dict, checked key by key and shape by shape against ``model``."""
-    paddle = import_paddle()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            state = paddle.load(str(path))
-    except Exception as exc:  # paddle raises many types for a file that is not its own
-        raise TrtbenchError(f"{path} is not a Paddle state dict (.pdparams): {type(exc).__name__}") from None
-    if not isinstance(state, dict) or not state:
-        raise TrtbenchError(f"{path} is not a Paddle state dict (.pdparams): it holds {type(state).__name__}")
+    """A .pdparams file as a state dict, checked key by key and shape by shape against ``model``.
+
+    Read as data (trtbench.weights): a file whose pickle would run code is refused, not loaded.
+    """
+    from trtbench.weights import read_pdparams
+
+    state = read_pdparams(Path(path))
     expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}
     missing = [key for key in expected if key not in state]
     unexpected = [key for key in state if key not in expected]

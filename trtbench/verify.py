@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from trtbench.artifacts import sha256_file
 from trtbench.errors import TrtbenchError
 from trtbench.inputs import VERIFY_SEED, seeded_input
 
@@ -98,6 +99,11 @@ def paddle_model_of_export(model_path: Path):
         if not path.is_file():
             raise TrtbenchError(f"the weights {path} this model was exported with are gone: "
                                 "export again with --weights")
+        # Only the very file the export was made from: another one (hostile, or other weights of the
+        # same shape) would make the reference, and the engine, look wrong.
+        if sha256_file(path) != weights.get("sha256"):
+            raise TrtbenchError(f"the weights {path} changed since {Path(model_path).name} was exported from "
+                                "them: export again with --weights --force")
         state = load_state_dict(path, model, meta["variant"])
     else:
         state = random_state_dict(model, weights["seed"])

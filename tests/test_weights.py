@@ -1,0 +1,85 @@
+"""Weights files are read as data: what a Paddle state dict holds loads, anything else is refused
+before it can run."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from tests.cli.test_export import _one_line_error
+from trtbench.errors import TrtbenchError
+from trtbench.weights import read_pdparams
+
+
+class _Hostile:
+    """Unpickling this runs a shell command (what a malicious .pdparams would carry)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_paddle_saved_state_dict_reads_as_paddle_reads_it(weights_file):
+    from trtbench.lazy import import_paddle
+
+    paddle = import_paddle()
+    ours = read_pdparams(weights_file)
+    theirs = paddle.load(str(weights_file))
+    assert set(ours) == set(theirs) and len(ours) > 100
+    for key, value in ours.items():
+        np.testing.assert_array_equal(value, np.asarray(theirs[key]))
+
+
+def test_a_pickle_that_would_run_code_is_refused_and_nothing_runs(tmp_path):
+    marker = tmp_path / "PWNED"
+    evil = tmp_path / "evil.pdparams"
+    evil.write_bytes(pickle.dumps({"fc.weight": _Hostile(marker)}))
+    with pytest.raises(TrtbenchError, match=r"evil.pdparams is refused: it names posix.system"):
+        read_pdparams(evil)
+    assert not marker.exists()
+
+
+def test_the_command_line_refuses_it_in_one_line(invoke, tmp_path):
+    marker = tmp_path / "PWNED"
+    evil = tmp_path / "evil.pdparams"
+    evil.write_bytes(pickle.dumps({"fc.weight": _Hostile(marker)}))
+    line = _one_line_error(invoke("export", "ResNet18", "--weights", evil, "--output-dir", tmp_path / "m"))
+    assert "a weights file holds arrays, not code" in line and not marker.exists()
+
+
+def test_paddle_2_tuples_plain_dicts_and_broken_files(tmp_path):
+    old = tmp_path / "old.pdparams"
+    old.write_bytes(pickle.dumps({"fc.weight": ("linear_0.w_0", np.ones((2, 3), np.float32))}, protocol=2))
+    assert read_pdparams(old)["fc.weight"].shape == (2, 3)
+    truncated = tmp_path / "cut.pdparams"
+    truncated.write_bytes(old.read_bytes()[:20])
+    with pytest.raises(TrtbenchError, match="is not a Paddle state dict"):
+        read_pdparams(truncated)
+    scalar = tmp_path / "scalar.pdparams"
+    scalar.write_bytes(pickle.dumps({"fc.weight": 5}))
+    with pytest.raises(TrtbenchError, match="entry 'fc.weight' is int, not an array"):
+        read_pdparams(scalar)
+    with pytest.raises(TrtbenchError, match="cannot read weights file"):
+        read_pdparams(tmp_path / "missing.pdparams")
+
+
+@pytest.mark.slow
+def test_verify_reloads_only_the_weights_the_export_was_made_from(weights_file, tmp_path):
+    import shutil
+
+    from trtbench.export import export_variant
+    from trtbench.verify import paddle_model_of_export
+    from trtbench.zoo import get_variant
+
+    copy = tmp_path / "ResNet18.pdparams"
+    shutil.copy(weights_file, copy)
+    result = export_variant(get_variant("ResNet18"), tmp_path / "models", weights=copy, verify=False)
+    assert paddle_model_of_export(result.onnx_path) is not None
+    with open(copy, "ab") as handle:  # swapped behind trtbench's back
+        handle.write(b"\0")
+    with pytest.raises(TrtbenchError, match="changed since ResNet18.onnx was exported from them"):
+        paddle_model_of_export(result.onnx_path)
