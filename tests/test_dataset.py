@@ -60,3 +60,11 @@ def test_unreadable_images_are_skipped_and_counted_or_fatal_with_strict(folder):
     assert got[0][0].shape == (4, 3, 224, 224) and not np.any(got[1][0][2:])
     with pytest.raises(TrtbenchError, match="cannot read image .*broken.jpg"):
         list(batches(samples, 4, strict=True))
+
+
+@pytest.mark.parametrize("label", ["²", "--5", "1.5", "٣"])
+def test_a_label_that_is_not_ascii_digits_names_its_line(tmp_path, label):
+    listing = tmp_path / "val.txt"
+    listing.write_text(f"a.png 1\nb.png {label}\n", encoding="utf-8")
+    with pytest.raises(TrtbenchError, match=r"val.txt:2: expected 'relative/path label'"):
+        samples_from(tmp_path, listing)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -36,7 +37,8 @@ def parse_batches(text: str) -> list[int]:
     items = [item.strip() for item in text.split(",")]
     batches = []
     for item in items:
-        if not item.isdigit() or int(item) < 1:
+        # ASCII digits only: str.isdigit() also takes '²', which int() then refuses
+        if not re.fullmatch(r"[0-9]+", item) or int(item) < 1:
             raise TrtbenchError(f"bad --batch '{text}': '{item}' is not a positive whole number "
                                 "(e.g. --batch 1,4,8,32)")
         batches.append(int(item))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +47,8 @@ def _from_list(list_file: Path, root: Path, num_classes: int) -> list[Sample]:
         if not line.strip():
             continue
         parts = line.split()
-        if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+        # ASCII digits only: str.isdigit() also takes '²', which int() then refuses
+        if len(parts) != 2 or not re.fullmatch(r"-?[0-9]+", parts[1]):
             raise TrtbenchError(f"{list_file}:{number}: expected 'relative/path label', got '{line.strip()}'")
         label = int(parts[1])
         if not 0 <= label < num_classes:

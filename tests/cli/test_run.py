@@ -107,3 +107,19 @@ def test_ctrl_c_is_one_line_and_status_130(invoke, tmp_path, monkeypatch):
                     "--backend", "onnxruntime-cpu", "--precision", "fp32")
     assert result.exit_code == 130 and "Traceback" not in result.output
     assert result.output.strip().splitlines()[-1] == "error: interrupted; finished results are kept"
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--duration", "nan"), "nan is not a finite number >= 0"),
+    (("--duration", "inf"), "inf is not a finite number >= 0"),
+    (("--warmup-ms", "nan"), "nan is not a finite number >= 0"),
+    (("--warmup-ms", "-1"), "-1 is not a finite number >= 0"),
+    (("--duration", "x"), "'x' is not a number"),
+    (("--batch", "²"), "bad --batch"),
+    (("--threads", "100000", "--backend", "onnxruntime-cpu"), "--threads 100000 is more than"),
+])
+def test_numbers_that_would_hang_or_swamp_the_machine_are_one_line(invoke, tmp_path, args, message):
+    result = invoke("run", "ResNet18", "--models-dir", tmp_path, "--results-dir", tmp_path, *args)
+    assert result.exit_code in (1, 2)
+    line = _one_line_error(result, code=result.exit_code)
+    assert message in line

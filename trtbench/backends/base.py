@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -46,6 +47,13 @@ class CpuConfig(BackendConfig):
     """The options every CPU backend shares, so that they are compared on the same threads."""
 
     threads: int = option(0, "CPU threads (0: all physical cores), the same for every CPU backend.", minimum=0)
+
+    def __post_init__(self) -> None:
+        # Tens of thousands of threads swamp the machine and ignore Ctrl-C: refuse them up front.
+        limit = 4 * (os.cpu_count() or 1)
+        if self.threads > limit:
+            raise TrtbenchError(f"--threads {self.threads} is more than {limit} (4 per logical CPU here): "
+                                "give fewer, or 0 for all physical cores")
 
     def thread_count(self) -> int:
         """The threads to use: ``threads``, or all physical cores."""

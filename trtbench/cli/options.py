@@ -6,6 +6,7 @@ The backend options are not written here: each backend's config declares them (s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,25 @@ def _apply(options: Sequence[Decorator]) -> Decorator:
         return command
 
     return decorate
+
+
+class FiniteFloat(click.ParamType):
+    """A float that is finite and at least ``minimum`` (NaN passes a plain range check and then
+    never ends a timing loop)."""
+
+    name = "number"
+
+    def __init__(self, minimum: float = 0.0):
+        self.minimum = minimum
+
+    def convert(self, value, param, ctx):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"'{value}' is not a number", param, ctx)
+        if not math.isfinite(number) or number < self.minimum:
+            self.fail(f"{value} is not a finite number >= {self.minimum:g}", param, ctx)
+        return number
 
 
 def workspace(*folders: str) -> Decorator:

@@ -12,8 +12,8 @@ from trtbench.cli.app import App, pass_app
 @shared.model_selection
 @shared.precisions("native")
 @click.option("--batch", "batches", default="1,4,8,32", show_default=True, help="Comma-separated batch sizes.")
-@click.option("--warmup-ms", type=click.FloatRange(min=0), default=200.0, show_default=True)
-@click.option("--duration", type=click.FloatRange(min=0), default=3.0, show_default=True,
+@click.option("--warmup-ms", type=shared.FiniteFloat(), default=200.0, show_default=True)
+@click.option("--duration", type=shared.FiniteFloat(), default=3.0, show_default=True,
               help="Seconds to time each case, at least.")
 @click.option("--iterations", type=click.IntRange(min=1), default=10, show_default=True,
               help="Iterations to time each case, at least.")
