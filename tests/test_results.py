@@ -94,3 +94,11 @@ def test_a_record_of_an_unknown_kind_is_one_clear_error(tmp_path):
                                 "records": [{"kind": "latency", "model": "ResNet18"}]}))
     with pytest.raises(TrtbenchError, match="record 1: a latency record is incomplete"):
         load_run(path)
+
+
+@pytest.mark.parametrize("version", ['"1"', "null", "0", "true"])
+def test_a_schema_version_that_is_not_a_number_is_not_called_newer(tmp_path, version):
+    path = tmp_path / "r.json"
+    path.write_text('{"tool": "trtbench", "schema_version": ' + version + ', "records": []}')
+    with pytest.raises(TrtbenchError, match="is not a schema number"):
+        load_run(path)

@@ -76,16 +76,16 @@ def weights_source(weights: Path | None, seed: int) -> dict:
             "description": path.name}
 
 
-def ensure_writable_dir(directory: Path) -> Path:
-    """Create ``directory`` if needed and make sure files can be written there."""
+def ensure_writable_dir(directory: Path, option: str = "--output-dir") -> Path:
+    """Create ``directory`` if needed and make sure files can be written there; errors name ``option``."""
     directory = Path(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise TrtbenchError(f"cannot create output directory {directory}: {exc.strerror}; "
-                            "choose another with --output-dir") from None
+        raise TrtbenchError(f"cannot create directory {directory}: {exc.strerror}; choose another with {option}") \
+            from None
     if not directory.is_dir() or not os.access(directory, os.W_OK | os.X_OK):
-        raise TrtbenchError(f"output directory {directory} is not writable; choose another with --output-dir")
+        raise TrtbenchError(f"directory {directory} is not writable; choose another with {option}")
     return directory
 
 

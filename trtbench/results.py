@@ -80,7 +80,10 @@ def load_run(path: Path) -> Run:
     if not isinstance(data, dict) or data.get("tool") != TOOL or not isinstance(data.get("records"), list):
         raise TrtbenchError(f"{path} is not a trtbench results file")
     version = data.get("schema_version")
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise TrtbenchError(f"{path} is not a trtbench results file (its schema_version {version!r} is not a "
+                            "schema number)")
+    if version > SCHEMA_VERSION:
         raise TrtbenchError(f"{path} uses results schema {version}, newer than this trtbench reads "
                             f"({SCHEMA_VERSION}): upgrade trtbench")
     run = Run(run_id=str(data.get("run_id") or path.stem), started_at=data.get("started_at") or "",

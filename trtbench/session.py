@@ -140,11 +140,11 @@ class Session:
 
     def engine(self, backend: Backend, graph: Path, precision: str, batch: int) -> Engine:
         """The engine for (graph, precision, batch) with this session's options: the one every command uses."""
-        ensure_writable_dir(self.workspace.engines)
+        ensure_writable_dir(self.workspace.engines, "--engines-dir")
         return backend.build(graph, precision, batch, self.workspace.engines)
 
     def _run_file(self) -> RunFile:
-        ensure_writable_dir(self.workspace.results)
+        ensure_writable_dir(self.workspace.results, "--results-dir")
         used = [(backend.name, backend.device()) for backend in self.backends]
         return RunFile(self.workspace.results, envinfo.environment(used), self.command)
 
@@ -164,9 +164,11 @@ class Session:
     def run(self, models: Sequence[str], batches: Sequence[int], policy: TimingPolicy,
             verify: bool = False) -> Outcome:
         """Time every case; each record is saved to the run file as soon as its case ends."""
+        # Where results and engines go is checked first: a bad folder is one line, before any work.
+        ensure_writable_dir(self.workspace.results, "--results-dir")
+        ensure_writable_dir(self.workspace.engines, "--engines-dir")
         graphs = {name: result.onnx_path for name, result in self.exports(models).items()}
         self._announce(timing=True)
-        ensure_writable_dir(self.workspace.engines)
         check = _OutputCheck(graphs) if verify else None
         run_file = self._run_file()
         cases = self.cases(models, batches)

@@ -123,3 +123,24 @@ def test_numbers_that_would_hang_or_swamp_the_machine_are_one_line(invoke, tmp_p
     assert result.exit_code in (1, 2)
     line = _one_line_error(result, code=result.exit_code)
     assert message in line
+
+
+def test_bare_trtbench_shows_its_help(invoke):
+    result = invoke()
+    assert result.exit_code == 0 and result.output.startswith("Usage: ") and "Commands:" in result.output
+    assert "error:" not in result.output
+
+
+def test_a_results_dir_that_is_a_file_names_the_right_option(invoke, tmp_path, monkeypatch):
+    import trtbench.session
+
+    models = tmp_path / "models"
+    models.mkdir()
+    exported = type("R", (), {"skipped": True, "onnx_path": models / "x.onnx",
+                              "metadata": {"weights": {"description": "random init, seed 0"}}})()
+    monkeypatch.setattr(trtbench.session, "ensure_exported", lambda variant, d: exported)
+    blocker = tmp_path / "results.txt"
+    blocker.write_text("not a folder")
+    line = _one_line_error(invoke("run", "ResNet18", "--models-dir", models, "--results-dir", blocker,
+                                  "--backend", "onnxruntime-cpu", "--precision", "fp32"))
+    assert "choose another with --results-dir" in line

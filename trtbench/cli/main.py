@@ -19,6 +19,10 @@ class TrtbenchGroup(click.Group):
                                   standalone_mode=False, **extra)
         except TrtbenchError as exc:
             _fail(str(exc), exc.exit_code)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            # A bare `trtbench` (or a group without its command) asks for help: give it, not an error.
+            click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
+            sys.exit(0)
         except click.ClickException as exc:
             _fail(exc.format_message() + _help_hint(exc), exc.exit_code)
         except (click.Abort, KeyboardInterrupt):
