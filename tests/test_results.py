@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -101,4 +102,26 @@ def test_a_schema_version_that_is_not_a_number_is_not_called_newer(tmp_path, ver
     path = tmp_path / "r.json"
     path.write_text('{"tool": "trtbench", "schema_version": ' + version + ', "records": []}')
     with pytest.raises(TrtbenchError, match="is not a schema number"):
+        load_run(path)
+
+
+@pytest.mark.parametrize("change,problem", [
+    ({"batch": "x"}, "batch is not a positive whole number"),
+    ({"batch": 0}, "batch is not a positive whole number"),
+    ({"model": 5}, "model is not text"),
+    ({"latency_ms": {"median": "fast"}}, "latency_ms is not a table of numbers"),
+    ({"latency_ms": None}, "an ok record has no median latency"),
+    ({"throughput_qps": "many"}, "throughput_qps is not a number"),
+    ({"method": 5}, "method is not a table"),
+    ({"warnings": "one"}, "warnings is not a list of text"),
+])
+def test_a_malformed_record_is_one_clear_error(tmp_path, change, problem):
+    good = {"kind": "latency", "model": "ResNet18", "backend": "b", "device": "d", "precision": "fp32", "batch": 1,
+            "latency_ms": {"median": 1.0}}
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"tool": "trtbench", "schema_version": SCHEMA_VERSION, "records": [good]}))
+    assert load_run(path).records[0].median_ms == 1.0
+    path.write_text(json.dumps({"tool": "trtbench", "schema_version": SCHEMA_VERSION,
+                                "records": [{**good, **change}]}))
+    with pytest.raises(TrtbenchError, match=re.escape(f"record 1: a latency record is malformed ({problem})")):
         load_run(path)

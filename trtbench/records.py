@@ -134,6 +134,44 @@ def record_from_json(data: dict, version: int = SCHEMA_VERSION, where: str = "ru
     try:
         # Fields a newer patch release added are dropped rather than refused: the schema version
         # is what guards against a change of meaning.
-        return cls(**{name: value for name, value in data.items() if name in known})
+        record = cls(**{name: value for name, value in data.items() if name in known})
     except TypeError as exc:
         raise TrtbenchError(f"{where}: a {cls.kind} record is incomplete ({exc})") from None
+    problem = _malformed(record)
+    if problem:
+        raise TrtbenchError(f"{where}: a {cls.kind} record is malformed ({problem})")
+    return record
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _malformed(record: Record) -> str:
+    """What is wrong with the types of the fields reports read, or ''."""
+    for name in ("model", "backend", "device", "precision", "status"):
+        if not isinstance(getattr(record, name), str):
+            return f"{name} is not text"
+    if not isinstance(record.batch, int) or isinstance(record.batch, bool) or record.batch < 1:
+        return "batch is not a positive whole number"
+    if not isinstance(record.warnings, list) or not all(isinstance(w, str) for w in record.warnings):
+        return "warnings is not a list of text"
+    if not isinstance(record.finished_at, str):
+        return "finished_at is not text"
+    if isinstance(record, LatencyRecord):
+        if record.latency_ms is not None and (not isinstance(record.latency_ms, dict) or not all(
+                _is_number(v) or v is None for v in record.latency_ms.values())):
+            return "latency_ms is not a table of numbers"
+        if record.ok and (record.latency_ms is None or not _is_number(record.latency_ms.get("median"))):
+            return "an ok record has no median latency"
+        for name in ("throughput_qps", "throughput_ips", "cov"):
+            if getattr(record, name) is not None and not _is_number(getattr(record, name)):
+                return f"{name} is not a number"
+        for name in ("method", "engine", "spans_ms"):
+            if not isinstance(getattr(record, name), dict):
+                return f"{name} is not a table"
+    if isinstance(record, AccuracyRecord):
+        for name in ("top1", "top5"):
+            if getattr(record, name) is not None and not _is_number(getattr(record, name)):
+                return f"{name} is not a number"
+    return ""

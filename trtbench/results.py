@@ -101,9 +101,21 @@ def run_files(results_dir: Path) -> list[Path]:
     return sorted(p for p in Path(results_dir).glob("*.json") if not p.name.startswith("."))
 
 
-def load_records(paths: list[Path]) -> list[Record]:
-    """All records of the given run files, each with its run id and environment attached."""
-    return [record for path in paths for record in load_run(path).records]
+def load_records(paths: list[Path], skipped: list[str] | None = None) -> list[Record]:
+    """All records of the given run files, each with its run id and environment attached.
+
+    With ``skipped`` (a list), a file that cannot be read is left out and its one-line reason
+    appended there, so one damaged file in results/ does not hide every other run.
+    """
+    records = []
+    for path in paths:
+        try:
+            records += load_run(path).records
+        except TrtbenchError as exc:
+            if skipped is None:
+                raise
+            skipped.append(str(exc))
+    return records
 
 
 def latest(records: list[Record]) -> list[Record]:

@@ -144,3 +144,20 @@ def test_a_results_dir_that_is_a_file_names_the_right_option(invoke, tmp_path, m
     line = _one_line_error(invoke("run", "ResNet18", "--models-dir", models, "--results-dir", blocker,
                                   "--backend", "onnxruntime-cpu", "--precision", "fp32"))
     assert "choose another with --results-dir" in line
+
+
+def test_one_damaged_run_file_does_not_hide_the_others(invoke, tmp_path):
+    from trtbench.records import LatencyRecord
+    from trtbench.results import RunFile
+
+    run = RunFile(tmp_path, {}, ["test"])
+    run.add(LatencyRecord(model="ResNet18", backend="onnxruntime-cpu", device="CPU", precision="fp32", batch=1,
+                          latency_ms={"median": 1.5}, finished_at="2026-01-01T00:00:00Z"))
+    run.finish()
+    (tmp_path / "broken.json").write_text('{"tool": "trtbench", "schema_version": 2, "records": [{"kind": 3}]}')
+    shown = invoke("report", "--json", "--results-dir", tmp_path)
+    assert shown.exit_code == 0, shown.output
+    assert [r["latency_ms"]["median"] for r in json.loads(shown.stdout)] == [1.5]
+    assert "skipped: " in shown.stderr and "broken.json record 1: unknown record kind '3'" in shown.stderr
+    named = invoke("report", tmp_path / "broken.json")
+    assert named.exit_code == 1 and "unknown record kind" in named.output

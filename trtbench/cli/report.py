@@ -28,7 +28,11 @@ def report(app: App, result_files, form, reference, plot_path, results_dir, mode
     paths = list(result_files) or results.run_files(results_dir)
     if not paths:
         app.abort(f"no results in {results_dir}: run `trtbench run` first")
-    records = results.latest(results.load_records(paths))
+    # Files named outright must all read; in a results folder a damaged one is left out, loudly.
+    skipped: list[str] | None = None if result_files else []
+    records = results.latest(results.load_records(paths, skipped))
+    for reason in skipped or ():
+        app.note(f"skipped: {reason}")
     if not records:
         app.abort("the results files hold no records yet: run `trtbench run` first")
     if form == "json":
