@@ -9,6 +9,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, numpy_helper
 
+from tests.centred import centred_cosines
 from tests.fakes.cuda import FakeCuda
 from tests.fakes.tensorrt import FakeTensorRT
 from trtbench.backends import create
@@ -128,12 +129,20 @@ def test_residual_adds_read_their_block_conv_straight_and_the_shortcut_quantized
         assert relu.op_type == "Relu" and g.made_by(relu.input[0]) == "Conv", add.name
 
 
-def _against_fp32(fp32, int8) -> dict:
-    """verify's figures of the INT8 graph against the FP32 one on ONNX Runtime, 16 seeded inputs."""
+def _outputs(fp32, int8):
+    """FP32 and INT8 graphs' logits on ONNX Runtime for the same 16 seeded inputs."""
     x = seeded_input(16, VERIFY_SEED)
-    full = ort.InferenceSession(str(fp32)).run(None, {"x": x})[0]
-    quant = ort.InferenceSession(str(int8)).run(None, {"x": x})[0]
-    return compare(full, quant)
+    return tuple(ort.InferenceSession(str(graph)).run(None, {"x": x})[0] for graph in (fp32, int8))
+
+
+def _against_fp32(fp32, int8) -> dict:
+    """verify's figures of the INT8 graph against the FP32 one."""
+    return compare(*_outputs(fp32, int8))
+
+
+def _centred_against_fp32(fp32, int8):
+    """Per input, how the INT8 graph follows what the input changes in the FP32 logits (tests/centred.py)."""
+    return centred_cosines(*_outputs(fp32, int8))
 
 
 def test_int8_runs_on_onnxruntime_and_passes_verify_against_fp32(int8_graph):
@@ -146,13 +155,7 @@ def test_int8_follows_how_the_logits_move_with_the_input(int8_graph):
     # the cosine is ~0.9999 even for a badly broken quantization), so the check above is weak. What
     # the input changes, the logits minus their mean over the batch, must still point the same way:
     # 0.82 measured here (quantize_static's graph: 0.67; activation scales off by 4x: 0.39 or less).
-    fp32, int8 = int8_graph
-    x = seeded_input(16, VERIFY_SEED)
-    full = ort.InferenceSession(str(fp32)).run(None, {"x": x})[0].astype(np.float64)
-    quant = ort.InferenceSession(str(int8)).run(None, {"x": x})[0]
-    mean = full.mean(0)
-    moved, quant_moved = full - mean, quant - mean
-    cosine = np.sum(moved * quant_moved, 1) / np.linalg.norm(moved, axis=1) / np.linalg.norm(quant_moved, axis=1)
+    cosine = _centred_against_fp32(*int8_graph)
     assert cosine.mean() > 0.7 and cosine.min() > 0.6
 
 
@@ -250,11 +253,5 @@ def test_onnxruntime_form_follows_how_the_logits_move_with_the_input(ort_graphs)
     # (the TensorRT form: 0.82, 0.73). ResNet18 only: with ResNet50_vd's random init the logits
     # move with the input by a thirtieth of INT8's error (0.001 against 0.03; cosines of 0.05 for
     # both forms), so there is nothing to follow.
-    fp32, int8 = ort_graphs["ResNet18"]
-    x = seeded_input(16, VERIFY_SEED)
-    full = ort.InferenceSession(str(fp32)).run(None, {"x": x})[0].astype(np.float64)
-    quant = ort.InferenceSession(str(int8)).run(None, {"x": x})[0]
-    mean = full.mean(0)
-    moved, quant_moved = full - mean, quant - mean
-    cosine = np.sum(moved * quant_moved, 1) / np.linalg.norm(moved, axis=1) / np.linalg.norm(quant_moved, axis=1)
+    cosine = _centred_against_fp32(*ort_graphs["ResNet18"])
     assert cosine.mean() > 0.8 and cosine.min() > 0.7, cosine

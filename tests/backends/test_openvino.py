@@ -10,6 +10,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from tests.centred import centred_cosines
 from trtbench import backends, cpu
 from trtbench.backends.base import CpuConfig
 from trtbench.backends.openvino import (
@@ -35,15 +36,8 @@ def _fp32_reference(path, data: np.ndarray) -> np.ndarray:
 
 
 def _centred_cosine(reference: np.ndarray, got: np.ndarray) -> float:
-    """Mean cosine of each output's departure from the reference's batch mean.
-
-    With random weights and noise inputs every input gets nearly the same logits: the reference's
-    batch mean repeated passes verify's thresholds by itself (measured: cosine 0.9999, top-1 100%
-    on ResNet18). This asks that an engine also follows what is particular to each input; the mean
-    repeated scores 0.
-    """
-    mean = reference.astype(np.float64).mean(0)
-    return compare(reference.astype(np.float64) - mean, got.astype(np.float64) - mean)["mean_cosine"]
+    """Mean over the inputs of tests/centred.py's cosines."""
+    return float(centred_cosines(reference, got).mean())
 
 
 @pytest.fixture
