@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from trtbench import __version__
+from trtbench import __version__, interrupt
 from trtbench.errors import TrtbenchError
 
 
@@ -14,6 +14,7 @@ class TrtbenchGroup(click.Group):
     """A click group that turns user errors into a single ``error: ...`` line."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        interrupt.install()
         try:
             result = super().main(args=args, prog_name=prog_name or "trtbench", complete_var=complete_var,
                                   standalone_mode=False, **extra)
@@ -26,7 +27,7 @@ class TrtbenchGroup(click.Group):
         except click.ClickException as exc:
             _fail(exc.format_message() + _help_hint(exc), exc.exit_code)
         except (click.Abort, KeyboardInterrupt):
-            _fail("interrupted; finished results are kept", 130)
+            _fail("interrupted; finished results and artifacts are kept", interrupt.exit_code())
         code = result if isinstance(result, int) else 0
         if standalone_mode:
             sys.exit(code)
