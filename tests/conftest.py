@@ -49,3 +49,12 @@ def exported(tmp_path_factory, weights_file):
         "ResNet50_vd": export_variant(get_variant("ResNet50_vd"), models_dir),
     }
     return models_dir, results
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_device_locks(tmp_path_factory):
+    """Device locks of the tests' own (subprocesses inherit it): a real run on this machine and the
+    suite do not wait for each other."""
+    import os
+
+    os.environ["TRTBENCH_LOCK_DIR"] = str(tmp_path_factory.mktemp("device-locks"))

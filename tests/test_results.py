@@ -21,7 +21,8 @@ def test_each_record_is_on_disk_as_soon_as_it_is_added(tmp_path):
     on_disk = load_run(run.path)
     assert [r.batch for r in on_disk.records] == [1, 4] and on_disk.finished_at is None
     run.finish()
-    assert load_run(run.path).finished_at
+    run.close()
+    assert load_run(run.path).finished_at and load_run(run.path).status == "complete"
     assert [p.name for p in tmp_path.iterdir()] == [run.path.name]  # no temporary files left
 
 

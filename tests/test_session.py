@@ -14,7 +14,7 @@ from trtbench import backends
 from trtbench.backends.base import Availability, Backend, BackendConfig, Engine, option
 from trtbench.backends.tensorrt import TensorRTBackend
 from trtbench.errors import TrtbenchError
-from trtbench.events import CaseFinished, JsonLinesReporter, StageStarted
+from trtbench.events import CaseFinished, JsonLinesReporter, Note, StageStarted
 from trtbench.records import LatencyRecord
 from trtbench.session import Session, Workspace, select_models
 from trtbench.timing import TimingPolicy
@@ -198,7 +198,7 @@ def test_verify_and_eval_check_the_engine_run_timed(invoke, exported, fake_tenso
 
 
 def test_an_interrupted_stage_still_ends_and_keeps_its_records(echo, tmp_path, monkeypatch):
-    from trtbench.events import StageFinished
+    from trtbench.events import RunInterrupted, StageFinished
     from trtbench.results import load_run
 
     builds = []
@@ -216,6 +216,129 @@ def test_an_interrupted_stage_still_ends_and_keeps_its_records(echo, tmp_path, m
     monkeypatch.setattr(session, "exports", lambda models: {m: _FakeExport(tmp_path / f"{m}.onnx") for m in models})
     with pytest.raises(KeyboardInterrupt):
         session.run(["ResNet18"], [1, 4, 8], QUICK)
-    assert builds == [1, 4] and events[-1] == StageFinished("run", complete=False)
+    assert builds == [1, 4] and events[-2] == StageFinished("run", complete=False)
     (run_path,) = (tmp_path / "r").glob("*.json")
-    assert [(r.batch, r.status) for r in load_run(run_path).records] == [(1, "ok")]
+    run = load_run(run_path)
+    assert [(r.batch, r.status) for r in run.records] == [(1, "ok")]
+    assert run.status == "interrupted" and run.interruptions[0]["records"] == 1
+    assert events[-1] == RunInterrupted(run_path, run.run_id, 1, 3,
+                                        f"trtbench run --resume {run.run_id} --results-dir {tmp_path / 'r'}")
+
+
+# --- interruption and resume ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def echo_exports(echo, tmp_path, monkeypatch):
+    """Sessions of the echo backend whose exports are stand-ins (every session, resumed ones too)."""
+    monkeypatch.setattr(Session, "exports", lambda self, models: {m: _FakeExport(tmp_path / f"{m}.onnx")
+                                                                  for m in models})
+    return Workspace(tmp_path / "m", tmp_path / "e", tmp_path / "r")
+
+
+def _stop_at(monkeypatch, batch):
+    """The echo backend raises KeyboardInterrupt when it builds ``batch`` (as Ctrl-C would)."""
+    built = []
+
+    def build(self, onnx_path, precision, b, cache_dir):
+        built.append(b)
+        if b == batch:
+            raise KeyboardInterrupt
+        return EchoEngine(b, 1)
+
+    monkeypatch.setattr(EchoBackend, "build", build)
+    return built
+
+
+def test_resume_runs_only_the_missing_cases_into_the_same_run_file(echo_exports, monkeypatch):
+    from trtbench.results import load_run
+
+    workspace = echo_exports
+    built = _stop_at(monkeypatch, 4)
+    with pytest.raises(KeyboardInterrupt):
+        Session(workspace, "echo", precisions=["fp32"]).run(["ResNet18", "ResNet34"], [1, 4, 8], QUICK)
+    (run_path,) = workspace.results.glob("*.json")
+    assert load_run(run_path).status == "interrupted" and built == [1, 4]
+
+    built = _stop_at(monkeypatch, None)
+    events = []
+    session, run_file = Session.resuming(workspace.results, None, reporter=events.append)
+    plan = run_file.run.plan
+    session.run(plan["models"], plan["batches"], TimingPolicy(**plan["policy"]), plan["verify"], resume=run_file)
+    run = load_run(run_path)
+    cases = [(r.model, r.batch) for r in run.records]
+    assert cases == [("ResNet18", 1), ("ResNet18", 4), ("ResNet18", 8), ("ResNet34", 1), ("ResNet34", 4),
+                     ("ResNet34", 8)]
+    assert built == [4, 8, 1, 4, 8] and run.status == "complete" and run.finished_at and len(run.resumed_at) == 1
+    assert Note("resuming run " + run.run_id + ": 1 of 6 cases recorded, 5 to run") in events
+    assert [p.name for p in workspace.results.iterdir()] == [run_path.name]  # no lock left behind
+
+
+def test_a_failed_case_has_its_record_and_is_not_run_again(echo_exports, monkeypatch):
+    from trtbench.results import load_run
+
+    workspace = echo_exports
+
+    def build(self, onnx_path, precision, batch, cache_dir):
+        if batch == 1:
+            raise TrtbenchError("out of memory")
+        if batch == 8:
+            raise KeyboardInterrupt
+        return EchoEngine(batch, 1)
+
+    monkeypatch.setattr(EchoBackend, "build", build)
+    with pytest.raises(KeyboardInterrupt):
+        Session(workspace, "echo", precisions=["fp32"]).run(["ResNet18"], [1, 4, 8], QUICK)
+    _stop_at(monkeypatch, None)
+    session, run_file = Session.resuming(workspace.results, None)
+    session.run(["ResNet18"], [1, 4, 8], QUICK, resume=run_file)
+    (run_path,) = workspace.results.glob("*.json")
+    assert [(r.batch, r.status) for r in load_run(run_path).records] == [(1, "failed"), (4, "ok"), (8, "ok")]
+
+
+def test_what_cannot_be_resumed_is_one_line(echo_exports, monkeypatch):
+    workspace = echo_exports
+    workspace.results.mkdir()
+    with pytest.raises(TrtbenchError, match="no interrupted run in .* to resume"):
+        Session.resuming(workspace.results, None)
+    with pytest.raises(TrtbenchError, match="no run nope in"):
+        Session.resuming(workspace.results, "nope")
+    done = Session(workspace, "echo", precisions=["fp32"]).run(["ResNet18"], [1], QUICK)
+    with pytest.raises(TrtbenchError, match="is complete: nothing to resume"):
+        Session.resuming(workspace.results, done.run_path.stem)
+
+    _stop_at(monkeypatch, 4)
+    with pytest.raises(KeyboardInterrupt):
+        Session(workspace, "echo", precisions=["fp32"]).run(["ResNet18"], [1, 4], QUICK)
+    _stop_at(monkeypatch, None)
+    session, run_file = Session.resuming(workspace.results, None)
+    try:  # while one process completes it, no other may
+        with pytest.raises(TrtbenchError, match="is still running in another trtbench process"):
+            Session.resuming(workspace.results, run_file.run_id)
+    finally:
+        run_file.close()
+
+
+def test_a_run_measured_with_other_versions_is_not_resumed(echo_exports, monkeypatch):
+    import json
+
+    workspace = echo_exports
+    _stop_at(monkeypatch, 4)
+    with pytest.raises(KeyboardInterrupt):
+        Session(workspace, "echo", precisions=["fp32"]).run(["ResNet18"], [1, 4], QUICK)
+    (run_path,) = workspace.results.glob("*.json")
+    data = json.loads(run_path.read_text())
+    data["environment"]["versions"]["numpy"] = "0.1"
+    run_path.write_text(json.dumps(data))
+    with pytest.raises(TrtbenchError, match=r"other package versions .*numpy: 0.1 then"):
+        Session.resuming(workspace.results, None)
+    data["plan"] = {"kind": "run"}
+    run_path.write_text(json.dumps(data))
+    with pytest.raises(TrtbenchError, match="plan is damaged"):
+        Session.resuming(workspace.results, None)
+
+
+def test_resume_takes_its_options_from_the_run(invoke, tmp_path):
+    line = _one_line_error(invoke("run", "--resume", "--batch", "8", "--duration", "1", "--results-dir", tmp_path))
+    assert line == "error: --resume continues a run with the options it started with: drop --batch, --duration"
+    assert "no interrupted run in" in _one_line_error(invoke("run", "--resume", "--results-dir", tmp_path))

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import time
 import traceback
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 from trtbench.backends.base import Backend, Engine
+from trtbench.devicelock import DeviceBusy, DeviceUse
 from trtbench.errors import TrtbenchError
 from trtbench.records import LatencyRecord
 from trtbench.results import timestamp
@@ -45,31 +48,45 @@ def parse_batches(text: str) -> list[int]:
     return list(dict.fromkeys(batches))
 
 
+Exclusive = Callable[[Backend], AbstractContextManager[DeviceUse]]
+
+
 def run_case(backend: Backend, case: Case, onnx_path: Path, cache_dir: Path, policy: TimingPolicy,
              progress: Callable[[int, float], None] | None = None,
-             verify: Callable[[Case, Engine], dict] | None = None) -> LatencyRecord:
-    """Build and time one case; any failure becomes the record's error instead of an exception."""
+             verify: Callable[[Case, Engine], dict] | None = None,
+             exclusive: Exclusive | None = None) -> LatencyRecord:
+    """Build and time one case; any failure becomes the record's error instead of an exception.
+
+    With ``exclusive``, the timing (only it: not the build, not the output check) holds the
+    device's lock and measures what else used the device meanwhile (see trtbench.devicelock).
+    A device that is busy under ``--no-wait`` (DeviceBusy) and Ctrl-C end the sweep instead.
+    """
     record = LatencyRecord(model=case.model, precision=case.precision, batch=case.batch, backend=backend.name,
                            device=backend.device(), metric=backend.metric)
     started = time.perf_counter()
     try:
         engine = backend.build(onnx_path, case.precision, case.batch, cache_dir)
         with engine:
-            with backend.telemetry() as sampler:
-                timed = engine.timed(policy, progress)
+            with exclusive(backend) if exclusive is not None else contextlib.nullcontext() as use:
+                with backend.telemetry() as sampler:
+                    timing_began = timestamp()
+                    timed = engine.timed(policy, progress)
+                    record.timed_between = [timing_began, timestamp()]
+            if use is not None:
+                _fill_device_use(record, use)
             if verify is not None:
                 record.verify = verify(case, engine)
             # described while active: what ran (a CUDA graph, say) is known until the engine is freed
             record.method = {**policy.describe(), "percentile": PERCENTILE_DEFINITION, **engine.describe()}
             record.precision_executed, record.precision_evidence = engine.executed_precision()
         _fill(record, timed, case.batch)
-        record.warnings = list(engine.warnings) + _cov_warning(timed) + engine.check(timed)
+        record.warnings = list(engine.warnings) + _cov_warning(timed) + engine.check(timed) + record.warnings
         record.build_s = round(engine.build_s, 3)
         record.engine = dict(engine.info)
         if sampler is not None:
             record.gpu_telemetry = sampler.summary()
             record.warnings += [f"GPU telemetry: {w}" for w in record.gpu_telemetry.get("warnings", [])]
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, DeviceBusy):
         raise
     except TrtbenchError as exc:
         record.failed(str(exc))
@@ -78,6 +95,12 @@ def run_case(backend: Backend, case: Case, onnx_path: Path, cache_dir: Path, pol
     record.case_s = round(time.perf_counter() - started, 3)
     record.finished_at = timestamp()
     return record
+
+
+def _fill_device_use(record: LatencyRecord, use: DeviceUse) -> None:
+    record.device_wait_s, record.device_shared, record.device_sharing = use.waited_s, use.shared, use.evidence
+    if use.shared:
+        record.warnings.append(f"device shared while timed: {use.evidence}")
 
 
 def _cov_warning(timed: Timed) -> list[str]:

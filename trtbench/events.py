@@ -89,12 +89,25 @@ class RunSaved:
     path: Path
 
 
-Event = Note | Exported | StageStarted | CaseStarted | CaseProgress | CaseFinished | StageFinished | RunSaved
+@dataclass(frozen=True)
+class RunInterrupted:
+    """The sweep was stopped after ``done`` of ``total`` cases; the run file keeps them, and
+    ``resume`` is the command that runs the rest."""
+
+    path: Path
+    run_id: str
+    done: int
+    total: int
+    resume: str
+
+
+Event = (Note | Exported | StageStarted | CaseStarted | CaseProgress | CaseFinished | StageFinished | RunSaved
+         | RunInterrupted)
 Reporter = Callable[[Event], None]
 
 EVENT_NAMES = {Note: "note", Exported: "exported", StageStarted: "stage_started", CaseStarted: "case_started",
                CaseProgress: "case_progress", CaseFinished: "case_finished", StageFinished: "stage_finished",
-               RunSaved: "run_saved"}
+               RunSaved: "run_saved", RunInterrupted: "run_interrupted"}
 
 
 def quiet(event: Event) -> None:

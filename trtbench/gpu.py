@@ -82,6 +82,34 @@ def driver_version() -> str | None:
     return listed[0]["driver"] if listed else None
 
 
+def visible_gpu_uuid() -> str | None:
+    """The UUID of the GPU CUDA calls device 0 (the first of CUDA_VISIBLE_DEVICES), or None."""
+    import os
+
+    first = os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0].strip()
+    if first.startswith(("GPU-", "MIG-")):
+        return first
+    listed = gpus()
+    index = int(first) if first.isascii() and first.isdigit() else 0
+    return listed[index]["uuid"] if index < len(listed) else None
+
+
+def other_processes(uuid: str | None) -> list[int] | None:
+    """The pids of processes other than this one that NVML lists on GPU ``uuid``; None without NVML."""
+    import os
+
+    pynvml = _NVML.get()
+    if pynvml is None:
+        return None
+    try:
+        handle = pynvml.nvmlDeviceGetHandleByUUID(uuid) if uuid else pynvml.nvmlDeviceGetHandleByIndex(0)
+        listed = list(pynvml.nvmlDeviceGetComputeRunningProcesses(handle))
+        listed += list(pynvml.nvmlDeviceGetGraphicsRunningProcesses(handle))
+    except Exception:  # NVML raises an error class per status; unreadable is not "unshared"
+        return None
+    return sorted({p.pid for p in listed} - {os.getpid()})
+
+
 def _from_nvml() -> list[dict] | None:
     """The GPUs NVML lists; None without nvidia-ml-py, [] without a driver."""
     pynvml = _NVML.get()

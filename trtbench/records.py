@@ -83,6 +83,10 @@ class LatencyRecord(Record):
     method: dict = field(default_factory=dict)  # timing policy, timer, toggles
     gpu_telemetry: dict | None = None
     verify: dict | None = None  # `run --verify` figures
+    timed_between: list[str] = field(default_factory=list)  # [start, end] of the timing, UTC
+    device_wait_s: float | None = None  # waited for another trtbench run to finish timing on the device
+    device_shared: bool | None = None  # whether other processes used the device while timed (None: unknown)
+    device_sharing: str = ""  # how that was read, e.g. "other processes used 0.03 of 2 CPUs ..."
 
     @property
     def median_ms(self) -> float | None:

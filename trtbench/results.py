@@ -1,7 +1,15 @@
-"""Run files: one JSON per run in results/, rewritten atomically as each case ends."""
+"""Run files: one JSON per run in results/, rewritten atomically as each case ends.
+
+A run file says what it set out to do (its ``plan``: the cases and the options that make them)
+and how far it got (``status``: running, interrupted or complete), so an interrupted or killed
+run can be completed later by `trtbench run --resume`. While a process writes a run, it holds
+the run's lock (``.RUN_ID.lock`` beside it): a run whose lock is free and that is not complete
+was stopped.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
@@ -31,20 +39,53 @@ class Run:
     records: list[Record] = field(default_factory=list)
     finished_at: str | None = None
     schema_version: int = SCHEMA_VERSION
+    status: str = "running"  # running, interrupted or complete
+    plan: dict | None = None  # what `--resume` needs to run the missing cases (None: cannot be resumed)
+    interruptions: list[dict] = field(default_factory=list)  # when and after how many records, each time
+    resumed_at: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         """The run file's JSON form (always the current schema)."""
-        return {"tool": TOOL, "schema_version": SCHEMA_VERSION, "run_id": self.run_id,
+        return {"tool": TOOL, "schema_version": SCHEMA_VERSION, "run_id": self.run_id, "status": self.status,
                 "started_at": self.started_at, "finished_at": self.finished_at, "command": self.command,
-                "environment": self.environment, "records": [r.to_json() for r in self.records]}
+                "environment": self.environment, "plan": self.plan, "interruptions": self.interruptions,
+                "resumed_at": self.resumed_at, "records": [r.to_json() for r in self.records]}
 
 
 class RunFile:
-    """A run being written: its header and the records so far, saved after every record."""
+    """A run being written: its header and the records so far, saved after every record.
 
-    def __init__(self, results_dir: Path, environment: dict, command: list[str]):
-        self.run = Run(run_id=new_run_id(), started_at=timestamp(), command=command, environment=environment)
+    It holds the run's lock from creation until ``close`` (or the process's end).
+    """
+
+    def __init__(self, results_dir: Path, environment: dict, command: list[str], plan: dict | None = None):
+        self.run = Run(run_id=new_run_id(), started_at=timestamp(), command=command, environment=environment,
+                       plan=plan)
         self.path = Path(results_dir) / f"{self.run.run_id}.json"
+        self._lock = _run_lock(self.path)
+        self._lock.acquire()
+
+    @classmethod
+    def reopen(cls, path: Path) -> RunFile:
+        """An unfinished run, to be completed (its lock taken: a run still being written is refused)."""
+        from filelock import Timeout
+
+        self = cls.__new__(cls)
+        self.path = Path(path)
+        self._lock = _run_lock(self.path)
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            raise TrtbenchError(f"run {self.path.stem} is still running in another trtbench process: wait for it "
+                                "to end, or stop it (Ctrl-C) and resume it then") from None
+        try:
+            self.run = load_run(self.path)
+        except BaseException:
+            _release(self._lock)
+            raise
+        self.run.resumed_at.append(timestamp())
+        self.run.status = "running"
+        return self
 
     @property
     def run_id(self) -> str:
@@ -62,10 +103,79 @@ class RunFile:
     def finish(self) -> None:
         """Mark the run as complete."""
         self.run.finished_at = timestamp()
+        self.run.status = "complete"
         self.save()
+
+    def interrupt(self, reason: str) -> None:
+        """Mark the run as stopped before its end (Ctrl-C, SIGTERM, a busy device): resumable."""
+        self.run.status = "interrupted"
+        self.run.interruptions.append({"at": timestamp(), "records": len(self.run.records), "reason": reason})
+        self.save()
+
+    def close(self) -> None:
+        """Let the run go (its lock): from now on, if not complete, it can be resumed."""
+        _release(self._lock)
+
+    def __enter__(self) -> RunFile:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def save(self) -> None:
         atomic_write_json(self.path, self.run.to_json())
+
+
+def _run_lock(path: Path):
+    from filelock import FileLock
+
+    return FileLock(str(path.with_name(f".{path.stem}.lock")))
+
+
+def _release(lock) -> None:
+    """Release a run's lock and remove its file, so results/ holds only run files."""
+    if lock.is_locked:
+        lock.release()
+        with contextlib.suppress(OSError):
+            Path(lock.lock_file).unlink()
+
+
+def resumable(results_dir: Path, run_id: str | None = None) -> Path:
+    """The run file `--resume [RUN_ID]` completes: RUN_ID's, or the newest run that did not finish."""
+    results_dir = Path(results_dir)
+    if run_id:
+        path = results_dir / f"{run_id}.json"
+        if not path.is_file():
+            raise TrtbenchError(f"no run {run_id} in {results_dir} (run ids are the names of its .json files; "
+                                "give --results-dir if it is elsewhere)")
+        run = load_run(path)
+        if run.status == "complete" or run.finished_at:
+            raise TrtbenchError(f"run {run_id} is complete: nothing to resume")
+        if run.plan is None:
+            raise TrtbenchError(f"run {run_id} did not record its plan (made by `trtbench eval` or an older "
+                                "trtbench): it cannot be resumed; start a new run")
+        return path
+    for path in reversed(run_files(results_dir)):
+        try:
+            run = load_run(path)
+        except TrtbenchError:
+            continue
+        if run.status != "complete" and not run.finished_at and run.plan is not None and not _locked(path):
+            return path
+    raise TrtbenchError(f"no interrupted run in {results_dir} to resume (give its RUN_ID, or --results-dir "
+                        "where it is)")
+
+
+def _locked(path: Path) -> bool:
+    from filelock import Timeout
+
+    lock = _run_lock(path)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    _release(lock)
+    return False
 
 
 def load_run(path: Path) -> Run:
@@ -88,12 +198,25 @@ def load_run(path: Path) -> Run:
                             f"({SCHEMA_VERSION}): upgrade trtbench")
     run = Run(run_id=str(data.get("run_id") or path.stem), started_at=data.get("started_at") or "",
               command=data.get("command") or [], environment=data.get("environment") or {},
-              finished_at=data.get("finished_at"), schema_version=version)
+              finished_at=data.get("finished_at"), schema_version=version,
+              status=_text_or(data.get("status"), "complete" if data.get("finished_at") else "interrupted"),
+              plan=data.get("plan") if isinstance(data.get("plan"), dict) else None,
+              interruptions=_list_of_dicts(data.get("interruptions")),
+              resumed_at=[t for t in data.get("resumed_at") or [] if isinstance(t, str)]
+              if isinstance(data.get("resumed_at"), list) else [])
     for index, item in enumerate(data["records"]):
         record = record_from_json(item, version, where=f"{path} record {index + 1}")
         record.run_id, record.environment = run.run_id, run.environment
         run.records.append(record)
     return run
+
+
+def _text_or(value, default: str) -> str:
+    return value if isinstance(value, str) else default
+
+
+def _list_of_dicts(value) -> list[dict]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def run_files(results_dir: Path) -> list[Path]:

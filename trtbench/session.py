@@ -17,6 +17,7 @@ from typing import Any
 from trtbench import backends, envinfo, zoo
 from trtbench.backends.base import Backend, Engine
 from trtbench.bench import Case, run_case
+from trtbench.devicelock import DeviceBusy, DeviceLock, DeviceUse, timed_alone
 from trtbench.errors import TrtbenchError
 from trtbench.events import (
     CaseFinished,
@@ -25,6 +26,7 @@ from trtbench.events import (
     Exported,
     Note,
     Reporter,
+    RunInterrupted,
     RunSaved,
     StageFinished,
     StageStarted,
@@ -33,7 +35,7 @@ from trtbench.events import (
 from trtbench.export import ExportResult, ensure_exported, ensure_writable_dir, export_variant, onnx_path
 from trtbench.precision import Calibration
 from trtbench.records import AccuracyRecord, LatencyRecord, Record
-from trtbench.results import RunFile, timestamp
+from trtbench.results import RunFile, resumable, timestamp
 from trtbench.timing import TimingPolicy
 
 
@@ -85,9 +87,14 @@ class Session:
     def __init__(self, workspace: Workspace, backend: str = "auto", options: dict[str, Any] | None = None,
                  calibration: Calibration | None = None, needs: Sequence[str] = ("time",),
                  reporter: Reporter = quiet, command: list[str] | None = None,
-                 precisions: Sequence[str] = ("fp32",)):
+                 precisions: Sequence[str] = ("fp32",), wait_for_device: bool = True):
         self.workspace = workspace
+        self.backend_spec = backend
+        self.options = dict(options or {})
+        self.needs = tuple(needs)
         self.calibration = calibration
+        #: a timing waits for another trtbench run's timing on the same device (False: --no-wait)
+        self.wait_for_device = wait_for_device
         self.report = reporter
         self.command = command if command is not None else ["trtbench", *sys.argv[1:]]
         if list(precisions) == ["native"]:
@@ -143,10 +150,56 @@ class Session:
         ensure_writable_dir(self.workspace.engines, "--engines-dir")
         return backend.build(graph, precision, batch, self.workspace.engines)
 
-    def _run_file(self) -> RunFile:
+    def _environment(self) -> dict:
+        return envinfo.environment([(backend.name, backend.device()) for backend in self.backends])
+
+    def _run_file(self, plan: dict | None = None) -> RunFile:
         ensure_writable_dir(self.workspace.results, "--results-dir")
-        used = [(backend.name, backend.device()) for backend in self.backends]
-        return RunFile(self.workspace.results, envinfo.environment(used), self.command)
+        return RunFile(self.workspace.results, self._environment(), self.command, plan)
+
+    def _plan(self, models: Sequence[str], batches: Sequence[int], policy: TimingPolicy, verify: bool,
+              cases: list[tuple[Backend, Case]]) -> dict:
+        """What `run --resume` needs to make the same session and run the cases still missing."""
+        calibration = None if self.calibration is None else {
+            "images": [str(p) for p in self.calibration.images], "seed": self.calibration.seed}
+        return {"kind": "run", "models": list(models), "batches": list(batches), "precisions": self.precisions,
+                "backend": self.backend_spec, "options": self.options, "calibration": calibration,
+                "policy": policy.describe(), "verify": verify, "needs": list(self.needs),
+                "models_dir": str(self.workspace.models), "engines_dir": str(self.workspace.engines),
+                "cases": [list(_case_key(backend.name, case)) for backend, case in cases]}
+
+    @classmethod
+    def resuming(cls, results: Path, run_id: str | None, reporter: Reporter = quiet,
+                 wait_for_device: bool = True) -> tuple[Session, RunFile]:
+        """The session that completes an unfinished run (RUN_ID's, or the newest), and its run file."""
+        run_file = RunFile.reopen(resumable(results, run_id))
+        try:
+            plan = run_file.run.plan or {}
+            calibration = plan.get("calibration")
+            session = cls(Workspace(Path(plan["models_dir"]), Path(plan["engines_dir"]), Path(results)),
+                          plan["backend"], plan["options"],
+                          None if calibration is None else Calibration(tuple(Path(p) for p in calibration["images"]),
+                                                                       calibration["seed"]),
+                          needs=plan["needs"], reporter=reporter, precisions=plan["precisions"],
+                          wait_for_device=wait_for_device)
+            session._same_environment(run_file)
+        except (KeyError, TypeError, ValueError) as exc:
+            run_file.close()
+            raise TrtbenchError(f"run {run_file.run_id}'s plan is damaged ({type(exc).__name__}: {exc}): it cannot "
+                                "be resumed; start a new run") from None
+        except BaseException:
+            run_file.close()
+            raise
+        return session, run_file
+
+    def _same_environment(self, run_file: RunFile) -> None:
+        """Refuse to add records measured elsewhere (other devices, other versions) to a run."""
+        before, now = run_file.run.environment, self._environment()
+        for key, what in (("backends", "backends and devices"), ("versions", "package versions")):
+            if before.get(key) != now.get(key):
+                raise TrtbenchError(f"run {run_file.run_id} was measured with other {what} than this machine has "
+                                    f"now ({_first_difference(before.get(key), now.get(key))}): its cases would not "
+                                    "compare; start a new run")
 
     # --- stages ----------------------------------------------------------------------------------
 
@@ -162,33 +215,94 @@ class Session:
             self.report(StageFinished(stage, complete))
 
     def run(self, models: Sequence[str], batches: Sequence[int], policy: TimingPolicy,
-            verify: bool = False) -> Outcome:
-        """Time every case; each record is saved to the run file as soon as its case ends."""
-        # Where results and engines go is checked first: a bad folder is one line, before any work.
-        ensure_writable_dir(self.workspace.results, "--results-dir")
-        ensure_writable_dir(self.workspace.engines, "--engines-dir")
-        graphs = {name: result.onnx_path for name, result in self.exports(models).items()}
-        self._announce(timing=True)
-        check = _OutputCheck(graphs) if verify else None
-        run_file = self._run_file()
-        cases = self.cases(models, batches)
+            verify: bool = False, resume: RunFile | None = None) -> Outcome:
+        """Time every case; each record is saved to the run file as soon as its case ends.
+
+        With ``resume`` (an unfinished run, see ``resuming``), only its planned cases that have no
+        record yet run, and their records complete that run file. Ctrl-C, SIGTERM or a busy device
+        under --no-wait stop the sweep: the case under way is dropped, every finished record is
+        kept, and the run file says it was interrupted and can be resumed.
+        """
+        try:
+            # Where results and engines go is checked first: a bad folder is one line, before any work.
+            ensure_writable_dir(self.workspace.results, "--results-dir")
+            ensure_writable_dir(self.workspace.engines, "--engines-dir")
+            if not self.wait_for_device:
+                self._device_free_now()
+            graphs = {name: result.onnx_path for name, result in self.exports(models).items()}
+            self._announce(timing=True)
+            check = _OutputCheck(graphs) if verify else None
+            cases = self.cases(models, batches)
+            if resume is None:
+                run_file = self._run_file(self._plan(models, batches, policy, verify, cases))
+            else:
+                run_file, cases = resume, self._missing(resume, cases)
+        except BaseException:
+            if resume is not None:
+                resume.close()
+            raise
+        try:
+            return self._sweep(run_file, cases, graphs, policy, check)
+        finally:
+            run_file.close()
+
+    def _sweep(self, run_file: RunFile, cases: list[tuple[Backend, Case]], graphs: dict[str, Path],
+               policy: TimingPolicy, check: _OutputCheck | None) -> Outcome:
         outcome = Outcome(run_path=run_file.path)
-        with self._stage("run", len(cases)):
-            for index, (backend, case) in enumerate(cases):
-                self.report(CaseStarted(case, index, len(cases)))
+        try:
+            with self._stage("run", len(cases)):
+                for index, (backend, case) in enumerate(cases):
+                    self.report(CaseStarted(case, index, len(cases)))
 
-                def progress(count: int, median: float, case: Case = case) -> None:
-                    self.report(CaseProgress(case, count, median_ms=median))
+                    def progress(count: int, median: float, case: Case = case) -> None:
+                        self.report(CaseProgress(case, count, median_ms=median))
 
-                record = run_case(backend, case, graphs[case.model], self.workspace.engines, policy,
-                                  progress, check)
-                run_file.add(record)
-                outcome.records.append(record)
-                self.report(CaseFinished(case, record.ok, _latency_summary(case, record), record,
-                                         tuple(record.warnings)))
-            run_file.finish()
+                    record = run_case(backend, case, graphs[case.model], self.workspace.engines, policy,
+                                      progress, check, exclusive=self._exclusive)
+                    run_file.add(record)
+                    outcome.records.append(record)
+                    self.report(CaseFinished(case, record.ok, _latency_summary(case, record), record,
+                                             tuple(record.warnings)))
+                run_file.finish()
+        except (KeyboardInterrupt, DeviceBusy) as exc:
+            reason = str(exc) if isinstance(exc, DeviceBusy) else f"stopped ({type(exc).__name__}: {exc})".replace(
+                " ()", "")
+            run_file.interrupt(reason)
+            self.report(RunInterrupted(run_file.path, run_file.run_id, len(outcome.records), len(cases),
+                                       self._resume_command(run_file)))
+            raise
         self.report(RunSaved(run_file.path))
         return outcome
+
+    def _resume_command(self, run_file: RunFile) -> str:
+        where = "" if self.workspace.results == Path("results") else f" --results-dir {self.workspace.results}"
+        return f"trtbench run --resume {run_file.run_id}{where}"
+
+    def _missing(self, run_file: RunFile, cases: list[tuple[Backend, Case]]) -> list[tuple[Backend, Case]]:
+        """The planned cases of ``run_file`` that have no record yet (failed ones have one)."""
+        planned = [tuple(key) for key in (run_file.run.plan or {}).get("cases", [])]
+        recorded = {_case_key(r.backend, r) for r in run_file.records}
+        here = {_case_key(backend.name, case): (backend, case) for backend, case in cases}
+        missing = [key for key in planned if key not in recorded]
+        cannot = [key for key in missing if key not in here]
+        if cannot:
+            backend, model, precision, batch = cannot[0]
+            raise TrtbenchError(f"run {run_file.run_id} planned {len(cannot)} case(s) this machine cannot run now "
+                                f"(first: {model} {precision} batch {batch} on {backend}): start a new run")
+        self.report(Note(f"resuming run {run_file.run_id}: {len(run_file.records)} of {len(planned)} cases "
+                         f"recorded, {len(missing)} to run"))
+        return [here[key] for key in missing]
+
+    def _exclusive(self, backend: Backend) -> contextlib.AbstractContextManager[DeviceUse]:
+        """The device's lock for one timing (see trtbench.devicelock)."""
+        return timed_alone(backend.device_key(), self.wait_for_device,
+                           on_wait=lambda text: self.report(Note(text, warning=True)))
+
+    def _device_free_now(self) -> None:
+        """--no-wait: refuse before any work when another run is timing on one of our devices."""
+        for key in dict.fromkeys(backend.device_key() for backend in self.backends):
+            with DeviceLock(key, wait=False).held():
+                pass
 
     def verify(self, models: Sequence[str], batch: int, images: Path | None = None) -> Outcome:
         """Each model's engines against Paddle's own output on ``batch`` inputs (seeded noise or images)."""
@@ -217,14 +331,24 @@ class Session:
     def evaluate(self, models: Sequence[str], batch: int, samples: list, data: Path,
                  weights: Path | None = None, strict: bool = False) -> Outcome:
         """Top-1/Top-5 of each model's engines on labelled ``samples``, saved as accuracy records."""
-        from trtbench.evaluate import evaluate
-
         if weights is not None and len(models) > 1:
             raise TrtbenchError("--weights fits one architecture: evaluate one model at a time with it")
         # Exports first: a weights file for another architecture fails before anything else is set up.
         exports = self.exports(models, weights)
         self._announce()
         run_file = self._run_file()
+        try:
+            return self._evaluate(run_file, models, batch, samples, data, exports, weights, strict)
+        except KeyboardInterrupt as exc:
+            run_file.interrupt(f"stopped ({type(exc).__name__})")
+            raise
+        finally:
+            run_file.close()
+
+    def _evaluate(self, run_file: RunFile, models: Sequence[str], batch: int, samples: list, data: Path,
+                  exports: dict[str, ExportResult], weights: Path | None, strict: bool) -> Outcome:
+        from trtbench.evaluate import evaluate
+
         outcome = Outcome(run_path=run_file.path)
         cases = self.cases(models, [batch])
         warned: set[str] = set()
@@ -254,6 +378,18 @@ class Session:
             run_file.finish()
         self.report(RunSaved(run_file.path))
         return outcome
+
+
+def _case_key(backend: str, case: Case | Record) -> tuple[str, str, str, int]:
+    return backend, case.model, case.precision, case.batch
+
+
+def _first_difference(before, now) -> str:
+    if isinstance(before, dict) and isinstance(now, dict):
+        for key in sorted(set(before) | set(now)):
+            if before.get(key) != now.get(key):
+                return f"{key}: {before.get(key)} then, {now.get(key)} now"
+    return f"{before} then, {now} now"
 
 
 class _OutputCheck:

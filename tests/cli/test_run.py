@@ -106,7 +106,12 @@ def test_ctrl_c_is_one_line_and_status_130(invoke, tmp_path, monkeypatch):
     result = invoke("run", "ResNet18", "--models-dir", models, "--results-dir", tmp_path / "r",
                     "--backend", "onnxruntime-cpu", "--precision", "fp32")
     assert result.exit_code == 130 and "Traceback" not in result.output
-    assert result.output.strip().splitlines()[-1] == "error: interrupted; finished results are kept"
+    lines = result.output.strip().splitlines()
+    assert lines[-1] == "error: interrupted; finished results and artifacts are kept"
+    stopped = next(line for line in lines if line.startswith("interrupted after"))
+    assert stopped.startswith("interrupted after 0 of 4 cases; every finished case is in ")
+    run_id = stopped.split()[-3]
+    assert stopped.endswith(f"run the rest with: trtbench run --resume {run_id} --results-dir {tmp_path / 'r'}")
 
 
 @pytest.mark.parametrize("args,message", [

@@ -227,6 +227,15 @@ class Backend:
         """The device the engines run on, in words (CPU or GPU model)."""
         raise NotImplementedError
 
+    def device_key(self) -> str:
+        """What a timing must have to itself: "cpu" (the host's cores), or "gpu-<UUID>" (the GPU CUDA
+        calls device 0). A GPU timing does not lock the CPU: GPUs of one host time in parallel."""
+        if not self.gpu:
+            return "cpu"
+        from trtbench.gpu import visible_gpu_uuid
+
+        return f"gpu-{visible_gpu_uuid() or 'unknown'}"
+
     def telemetry(self):
         """A context manager sampling the device while a case is timed (GPU clocks, power)."""
         return contextlib.nullcontext(None)

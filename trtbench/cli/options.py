@@ -106,21 +106,26 @@ def _declared_option(name: str, field, users: list[str]) -> Decorator:
 def open_session(app: App, options: dict[str, Any], needs: Sequence[str] = ("time",), precisions: Sequence[str] = (),
                  calib_fallback: Path | None = None):
     """A Session from the shared options (popped from ``options``), reporting to the console or as JSON."""
-    import sys
-
     from trtbench import backends
-    from trtbench.cli.progress import ConsoleReporter
-    from trtbench.events import JsonLinesReporter
     from trtbench.precision import calibration_from
     from trtbench.session import Session, Workspace
 
     folders = {key: options.pop(f"{key}_dir") for key in ("models", "engines", "results") if f"{key}_dir" in options}
     backend = options.pop("backend")
     calib = options.pop("calib")
-    progress = options.pop("progress")
     values = {name: options.pop(name) for name in list(backends.declared_options()) if name in options}
-    reporter = ConsoleReporter(app) if progress == "rich" else JsonLinesReporter(sys.stderr)
     int8 = "int8" in precisions or "native" in precisions
     calibration = calibration_from(calib or calib_fallback) if int8 or calib else None
-    return Session(Workspace(**folders), backend, values, calibration, needs=needs, reporter=reporter,
-                   precisions=precisions)
+    return Session(Workspace(**folders), backend, values, calibration, needs=needs,
+                   reporter=reporter_for(app, options.pop("progress")), precisions=precisions,
+                   wait_for_device=not options.pop("no_wait", False))
+
+
+def reporter_for(app: App, progress: str):
+    """--progress rich: a bar and a line per case on stderr; json: one JSON object per event."""
+    import sys
+
+    from trtbench.cli.progress import ConsoleReporter
+    from trtbench.events import JsonLinesReporter
+
+    return ConsoleReporter(app) if progress == "rich" else JsonLinesReporter(sys.stderr)

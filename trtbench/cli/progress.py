@@ -12,6 +12,7 @@ from trtbench.events import (
     Event,
     Exported,
     Note,
+    RunInterrupted,
     RunSaved,
     StageFinished,
     StageStarted,
@@ -29,7 +30,7 @@ class ConsoleReporter:
     def line(self, text: str) -> None:
         """A line on stderr that does not tear the progress bar."""
         console = self.progress.console if self.progress is not None else self.app.messages
-        console.print(text, markup=False, highlight=False)
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Note):
@@ -61,6 +62,9 @@ class ConsoleReporter:
             self.progress = self.task = None
         elif isinstance(event, RunSaved):
             self.line(f"results: {event.path}")
+        elif isinstance(event, RunInterrupted):
+            self.line(f"interrupted after {event.done} of {event.total} cases; every finished case is in "
+                      f"{event.path}; run the rest with: {event.resume}")
 
     def _describe(self, text: str) -> None:
         if self.progress is not None and self.task is not None:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import click
+from click.core import ParameterSource
 
 from trtbench.cli import options as shared
 from trtbench.cli.app import App, pass_app
+
+#: what --resume takes from the command line; everything else comes from the run's plan
+RESUME_OPTIONS = {"resume", "results_dir", "progress", "no_wait"}
 
 
 @click.command()
 @shared.model_selection
 @shared.precisions("native")
-@click.option("--batch", "batches", default="1,4,8,32", show_default=True, help="Comma-separated batch sizes.")
+@click.option("--batch", "batches", multiple=True, default=["1,4,8,32"], show_default=True,
+              help="Comma-separated batch sizes (may be repeated: --batch 1 --batch 8).")
 @click.option("--warmup-ms", type=shared.FiniteFloat(), default=200.0, show_default=True)
 @click.option("--duration", type=shared.FiniteFloat(), default=3.0, show_default=True,
               help="Seconds to time each case, at least.")
@@ -19,27 +24,57 @@ from trtbench.cli.app import App, pass_app
               help="Iterations to time each case, at least.")
 @click.option("--verify", "verify_outputs", is_flag=True,
               help="Check each engine's outputs against Paddle's and record the figures.")
+@click.option("--resume", is_flag=False, flag_value="", default=None, metavar="[RUN_ID]",
+              help="Complete an interrupted run (default: the newest in --results-dir): only its cases without a "
+                   "record run, with the options it started with.")
+@click.option("--no-wait", is_flag=True,
+              help="Refuse, instead of waiting, when another trtbench run is timing on the same device.")
 @shared.backend_options
 @shared.workspace("models", "engines", "results")
 @pass_app
-def run(app: App, names, all_, precisions, batches, warmup_ms, duration, iterations, verify_outputs, **options):
+@click.pass_context
+def run(ctx: click.Context, app: App, names, all_, precisions, batches, warmup_ms, duration, iterations,
+        verify_outputs, resume, **options):
     """Time NAME... (default: every model exported in --models-dir) and save a run file."""
     from trtbench import report
     from trtbench.bench import parse_batches
     from trtbench.precision import parse_precisions
-    from trtbench.session import select_models
+    from trtbench.session import Session, select_models
     from trtbench.timing import TimingPolicy
 
-    precision_list, batch_list = parse_precisions(precisions), parse_batches(batches)
-    needs = ("time", "infer") if verify_outputs else ("time",)
-    models = select_models(options["models_dir"], names, all_)
-    session = shared.open_session(app, options, needs=needs, precisions=precision_list)
-    policy = TimingPolicy(warmup_ms=warmup_ms, duration_s=duration, min_iterations=iterations)
-    outcome = session.run(models, batch_list, policy, verify=verify_outputs)
-    for key, group in report.latency_groups(outcome.records):
+    if resume is not None:
+        given = [name for name, value in ctx.params.items() if name not in RESUME_OPTIONS
+                 and ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)]
+        if given:
+            app.abort(f"--resume continues a run with the options it started with: drop "
+                      f"{', '.join(_flag(ctx, name) for name in given)}")
+        session, run_file = Session.resuming(options["results_dir"], resume or None,
+                                             shared.reporter_for(app, options["progress"]),
+                                             wait_for_device=not options["no_wait"])
+        plan = run_file.run.plan or {}
+        outcome = session.run(plan["models"], plan["batches"], TimingPolicy(**plan["policy"]), plan["verify"],
+                              resume=run_file)
+        records = run_file.records
+    else:
+        precision_list, batch_list = parse_precisions(precisions), parse_batches(",".join(batches))
+        needs = ("time", "infer") if verify_outputs else ("time",)
+        models = select_models(options["models_dir"], names, all_)
+        session = shared.open_session(app, options, needs=needs, precisions=precision_list)
+        policy = TimingPolicy(warmup_ms=warmup_ms, duration_s=duration, min_iterations=iterations)
+        outcome = session.run(models, batch_list, policy, verify=verify_outputs)
+        records = outcome.records
+    for key, group in report.latency_groups(records):
         app.console.print(report.latency_table(key, group))
-    failed = outcome.failed()
+    failed = [r for r in records if not r.ok]
     if failed:
         first = failed[0]
-        app.abort(f"{len(failed)} of {len(outcome.records)} cases failed (errors are in {outcome.run_path}); "
+        app.abort(f"{len(failed)} of {len(records)} cases failed (errors are in {outcome.run_path}); "
                   f"first: {first.label()}: {first.error}", code=4)
+
+
+def _flag(ctx: click.Context, name: str) -> str:
+    """How the user wrote option ``name`` ('--batch'), or NAME for the model arguments."""
+    for param in ctx.command.params:
+        if param.name == name:
+            return param.opts[0] if isinstance(param, click.Option) else "NAME..."
+    return name

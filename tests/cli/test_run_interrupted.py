@@ -1,0 +1,106 @@
+"""Real `trtbench run` processes stopped mid-sweep (SIGTERM, SIGKILL) and resumed, and two run at
+once: every case is recorded exactly once, and no two timings overlap."""
+
+import itertools
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from trtbench.results import load_run
+
+BATCHES = "1,2,3,4,5,6"
+CASES = [("ResNet18", "fp32", b) for b in range(1, 7)]
+FAST = ("--warmup-ms", "20", "--duration", "0.3", "--iterations", "3")
+
+pytestmark = pytest.mark.slow
+
+
+def _trtbench(*args, **popen):
+    return subprocess.Popen([sys.executable, "-m", "trtbench", *map(str, args)], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+
+
+def _sweep(models_dir, results, batches=BATCHES):
+    return _trtbench("run", "ResNet18", "--backend", "onnxruntime-cpu", "--precision", "fp32", "--batch", batches,
+                     "--threads", "1", "--models-dir", models_dir, "--results-dir", results, "--progress", "json",
+                     *FAST)
+
+
+def _cases(run):
+    return sorted((r.model, r.precision, r.batch) for r in run.records)
+
+
+def test_sigterm_mid_sweep_keeps_every_finished_case_and_resume_completes_the_run(exported, tmp_path):
+    models_dir, _ = exported
+    results = tmp_path / "results"
+    process = _sweep(models_dir, results)
+    finished = 0
+    for line in process.stderr:
+        if json.loads(line)["event"] == "case_finished":
+            finished += 1
+            if finished == 2:
+                break
+    stopped_at = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    err = process.stderr.read()
+    assert process.wait(30) == 143
+    assert time.monotonic() - stopped_at < 5  # within a second or two of the signal
+    assert "Traceback" not in err
+    interrupted = json.loads([line for line in err.splitlines() if '"run_interrupted"' in line][0])
+    assert interrupted["resume"].startswith("trtbench run --resume ")
+    (run_path,) = results.glob("*.json")
+    run = load_run(run_path)
+    assert run.status == "interrupted" and len(run.records) >= 2 and all(r.ok for r in run.records)
+
+    resumed = _trtbench("run", "--resume", "--results-dir", results)
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    run = load_run(run_path)
+    assert _cases(run) == CASES and run.status == "complete" and run.resumed_at
+    assert list(results.iterdir()) == [run_path]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_sigkill_at_a_random_moment_loses_nothing_finished(exported, tmp_path, seed):
+    models_dir, _ = exported
+    results = tmp_path / "results"
+    process = _sweep(models_dir, results, "1,2,3")
+    time.sleep(random.Random(seed).uniform(1.0, 6.0))
+    process.kill()
+    process.communicate(timeout=30)
+    found = list(results.glob("*.json"))
+    if not found:  # killed before the run file was made: nothing to resume, one line saying so
+        resumed = _trtbench("run", "--resume", "--results-dir", results)
+        _, err = resumed.communicate(timeout=120)
+        assert resumed.returncode == 1 and err.strip().splitlines()[-1].startswith("error: no interrupted run")
+        return
+    (run_path,) = found
+    before = load_run(run_path)  # a complete, valid file whatever the moment
+    assert all(r.ok for r in before.records)
+    resumed = _trtbench("run", "--resume", "--results-dir", results)
+    _, err = resumed.communicate(timeout=300)
+    if before.status == "complete":
+        assert resumed.returncode == 1 and "no interrupted run" in err
+    else:
+        assert resumed.returncode == 0, err
+    run = load_run(run_path)
+    assert _cases(run) == CASES[:3] and run.status == "complete"
+    assert [r.finished_at for r in run.records[:len(before.records)]] == [r.finished_at for r in before.records]
+
+
+def test_two_runs_at_once_never_time_together(exported, tmp_path):
+    models_dir, _ = exported
+    runs = [_sweep(models_dir, tmp_path / name, "1,2,4") for name in ("a", "b")]
+    for process in runs:
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+    records = [r for name in ("a", "b") for path in (tmp_path / name).glob("*.json") for r in load_run(path).records]
+    windows = sorted(r.timed_between for r in records)
+    assert len(windows) == 6 and all(len(w) == 2 for w in windows)
+    assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(windows))
+    assert all(r.device_shared is not None and "CPUs on average while timed" in r.device_sharing for r in records)
