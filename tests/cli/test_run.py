@@ -166,3 +166,27 @@ def test_one_damaged_run_file_does_not_hide_the_others(invoke, tmp_path):
     assert "skipped: " in shown.stderr and "broken.json record 1: unknown record kind '3'" in shown.stderr
     named = invoke("report", tmp_path / "broken.json")
     assert named.exit_code == 1 and "unknown record kind" in named.output
+
+
+def test_no_wait_refuses_before_any_work_when_the_device_is_busy(invoke, tmp_path):
+    from trtbench.devicelock import DeviceLock
+
+    with DeviceLock("cpu").held():
+        result = invoke("run", "ResNet18", "--backend", "onnxruntime-cpu", "--precision", "fp32", "--no-wait",
+                        "--models-dir", tmp_path / "m", "--results-dir", tmp_path / "r")
+    assert result.exit_code == 6 and "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1].startswith(
+        "error: cpu is busy: another trtbench run is timing on it (pid ")
+    assert not (tmp_path / "m").exists() and not list((tmp_path / "r").glob("*.json"))  # nothing exported or saved
+
+
+def test_repeated_batch_options_add_up(invoke, tmp_path, monkeypatch):
+    import trtbench.session
+
+    seen = []
+    monkeypatch.setattr(trtbench.session.Session, "run",
+                        lambda self, models, batches, *a, **k: seen.append(batches) or trtbench.session.Outcome())
+    result = invoke("run", "ResNet18", "--backend", "onnxruntime-cpu", "--precision", "fp32", "--batch", "1,4",
+                    "--batch", "8", "--batch", "4", "--models-dir", tmp_path, "--results-dir", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert seen == [[1, 4, 8]]
