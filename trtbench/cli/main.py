@@ -40,8 +40,14 @@ def _help_hint(exc: click.ClickException) -> str:
 
 
 def _fail(message: str, code: int):
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {one_line(message)}", err=True)
     sys.exit(code)
+
+
+def one_line(message: str) -> str:
+    """``message`` on one printable line: a control character or an undecodable byte of a file name
+    that the user gave (a newline, a lone surrogate) is shown escaped, as Python writes it."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in message)
 
 
 @click.group(cls=TrtbenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,13 +57,14 @@ def main():
 
 
 def _register():
-    from trtbench.cli import doctor, export, models, report, run, verify
+    from trtbench.cli import compare, doctor, export, models, report, run, verify
     from trtbench.cli import eval as eval_command
 
     main.add_command(models.models)
     main.add_command(export.export)
     main.add_command(run.run)
     main.add_command(report.report)
+    main.add_command(compare.compare)
     main.add_command(doctor.doctor)
     main.add_command(verify.verify)
     main.add_command(eval_command.evaluate)
