@@ -1,11 +1,25 @@
+import os
+
 import numpy as np
 import onnx
 import pytest
 from onnx import numpy_helper
+from PIL import Image
 
+from tests.test_preprocess import deadline, forged_png
 from trtbench.backends import create
+from trtbench.errors import TrtbenchError
 from trtbench.precision import PRECISIONS
-from trtbench.verify import THRESHOLDS, Reference, check_engine, compare, judge, verification_inputs
+from trtbench.preprocess import load_image
+from trtbench.verify import (
+    THRESHOLDS,
+    Reference,
+    check_engine,
+    compare,
+    judge,
+    verification_images,
+    verification_inputs,
+)
 
 
 def test_compare_by_hand():
@@ -53,3 +67,50 @@ def test_a_corrupted_graph_fails_the_check(exported, tmp_path):
     with create("onnxruntime-cpu").build(corrupted, "fp32", 4, tmp_path) as engine:
         result = check_engine(engine, Reference(path), "fp32", inputs)
     assert not result["passed"] and result["failed"][0].startswith("relative error")
+
+
+@pytest.fixture
+def mixed_images(tmp_path):
+    """a.png junk, b.png an image, c.jpg truncated, d.png a forged 30000x30000 header, e.png a FIFO."""
+    (tmp_path / "a.png").write_bytes(b"junk")
+    Image.new("RGB", (256, 300), (9, 8, 7)).save(tmp_path / "b.png")
+    Image.new("RGB", (256, 300), (1, 2, 3)).save(tmp_path / "c.jpg")
+    (tmp_path / "c.jpg").write_bytes((tmp_path / "c.jpg").read_bytes()[:300])
+    forged_png(tmp_path / "d.png", 30000, 30000)
+    os.mkfifo(tmp_path / "e.png")
+    return tmp_path
+
+
+def test_verification_images_skip_and_count_the_unreadable(mixed_images):
+    with deadline():
+        inputs, skipped = verification_images(3, mixed_images)
+    good = load_image(mixed_images / "b.png")
+    assert inputs.shape == (3, 3, 224, 224) and all(np.array_equal(row, good) for row in inputs)  # cycled
+    assert [text.split(": ")[:2] for text in skipped] == [
+        [str(mixed_images / "a.png"), "not an image file Pillow can identify"],
+        [str(mixed_images / "c.jpg"), "Truncated File Read"],  # Pillow's words
+        [str(mixed_images / "d.png"), "a possible decompression bomb"],
+        [str(mixed_images / "e.png"), "not a regular file"]]
+    # only as many images as the batch takes are read
+    first_only = verification_images(1, mixed_images)[1]
+    assert first_only == [f"{mixed_images / 'a.png'}: not an image file Pillow can identify"]
+    assert np.array_equal(verification_inputs(1, mixed_images)[0], good)
+
+
+def test_verification_images_none_readable_is_one_error(mixed_images):
+    (mixed_images / "b.png").unlink()
+    with deadline(), pytest.raises(TrtbenchError) as refused:
+        verification_inputs(2, mixed_images)
+    assert str(refused.value) == (f"none of the 4 images in --images {mixed_images} could be read; first: "
+                                  f"{mixed_images / 'a.png'}: not an image file Pillow can identify")
+
+
+def test_verification_images_folder_errors_name_the_option(tmp_path):
+    with pytest.raises(TrtbenchError, match="--images folder not found: .*nope"):
+        verification_inputs(1, tmp_path / "nope")
+    (tmp_path / "file.png").write_bytes(b"junk")
+    with pytest.raises(TrtbenchError, match="--images .*file.png is not a folder"):
+        verification_inputs(1, tmp_path / "file.png")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TrtbenchError, match="--images .*empty holds no images"):
+        verification_inputs(1, tmp_path / "empty")

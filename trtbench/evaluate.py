@@ -6,12 +6,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from trtbench.dataset import Sample, batches
+from trtbench.dataset import Sample, batches, nothing_readable
 
 
 def evaluate(engine, samples: list[Sample], batch: int, strict: bool = False,
              progress: Callable[[int], None] | None = None) -> dict:
-    """Accuracy figures of ``engine`` (already active) over ``samples``."""
+    """Accuracy figures of ``engine`` (already active) over ``samples``.
+
+    Unreadable images are skipped and counted ('skipped_files' keeps the first 20 as 'PATH: REASON');
+    when none can be read, this is an error naming the first, raised before any figure exists.
+    """
     skipped: list[str] = []
     seen = top1 = top5 = 0
     for inputs, labels in batches(samples, batch, strict=strict, skipped=skipped):
@@ -25,5 +29,7 @@ def evaluate(engine, samples: list[Sample], batch: int, strict: bool = False,
             top5 += int(label in best5[row])
         if progress is not None:
             progress(seen + len(skipped))
+    if not seen:
+        raise nothing_readable(len(samples), skipped[0] if skipped else None)
     return {"images": seen, "skipped": len(skipped), "skipped_files": skipped[:20],
-            "top1": top1 / seen if seen else None, "top5": top5 / seen if seen else None}
+            "top1": top1 / seen, "top5": top5 / seen}

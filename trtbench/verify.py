@@ -112,15 +112,50 @@ def paddle_model_of_export(model_path: Path):
 
 
 def verification_inputs(batch: int, images: Path | None = None, seed: int = VERIFY_SEED) -> np.ndarray:
-    """``batch`` inputs: the first images of a folder (cycled if too few), or seeded random ones."""
+    """``batch`` inputs: the first readable images of a folder (cycled if too few), or seeded random ones."""
     if images is None:
         return seeded_input(batch, seed)
-    from trtbench.preprocess import IMAGE_SUFFIXES, load_image
+    return verification_images(batch, images)[0]
 
-    files = sorted(p for p in Path(images).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+
+def verification_images(batch: int, images: Path) -> tuple[np.ndarray, list[str]]:
+    """``batch`` inputs from the first readable images of the --images folder (sorted, cycled if too
+    few), and the unreadable ones met on the way, as 'PATH: REASON'.
+
+    Only as many images as the batch takes are read; none readable is an error naming the first.
+    """
+    from trtbench.dataset import printable
+    from trtbench.preprocess import UnreadableImage, load_image
+
+    files = _image_files(Path(images))
+    inputs: list[np.ndarray] = []
+    skipped: list[str] = []
+    for path in files:
+        if len(inputs) == batch:
+            break
+        try:
+            inputs.append(load_image(path))
+        except UnreadableImage as exc:
+            skipped.append(f"{printable(path)}: {exc}")
+    if not inputs:
+        raise TrtbenchError(f"none of the {len(files)} images in --images {printable(images)} could be read; "
+                            f"first: {skipped[0]}")
+    return np.stack([inputs[i % len(inputs)] for i in range(batch)]), skipped
+
+
+def _image_files(folder: Path) -> list[Path]:
+    """The image files under the --images folder, sorted."""
+    from trtbench.dataset import printable
+    from trtbench.preprocess import IMAGE_SUFFIXES
+
+    if not folder.exists():
+        raise TrtbenchError(f"--images folder not found: {printable(folder)}")
+    if not folder.is_dir():
+        raise TrtbenchError(f"--images {printable(folder)} is not a folder")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise TrtbenchError(f"{images} holds no images")
-    return np.stack([load_image(files[i % len(files)]) for i in range(batch)])
+        raise TrtbenchError(f"--images {printable(folder)} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    return files
 
 
 def check_engine(engine, reference: Reference, precision: str, inputs: np.ndarray, key=None) -> dict:

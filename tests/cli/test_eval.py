@@ -1,14 +1,14 @@
 """`trtbench eval` and `trtbench verify` from the command line."""
 
 import json
+import os
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from tests.cli.test_export import _one_line_error
-
-pytestmark = pytest.mark.slow
+from tests.test_preprocess import deadline, forged_png
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +39,7 @@ def labelled(exported, tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_eval_scores_100_percent_on_its_own_predictions(invoke, exported, labelled, tmp_path):
     models_dir, _ = exported
     results = tmp_path / "results"
@@ -70,21 +71,29 @@ def test_eval_scores_100_percent_on_its_own_predictions(invoke, exported, labell
     (("--data", "{tmp}"), "no class sub-folders"),
     (("--data", "{tmp}", "--list", "{tmp}/bad.txt"), "bad.txt:2: expected 'relative/path label'"),
     (("--data", "{tmp}", "--list", "{tmp}/range.txt"), "range.txt:1: label 1000 is outside 0..999"),
+    (("--data", "{tmp}", "--list", "{tmp}/escape.txt"), "escape.txt:2: '../../etc/passwd' leads outside {tmp}"),
+    (("--data", "{tmp}", "--list", "{tmp}/absolute.txt"), "absolute.txt:1: '/etc/shadow' leads outside {tmp}"),
+    (("--data", "{tmp}", "--list", "{tmp}/nope.txt"), "--list file not found: {tmp}/nope.txt"),
 ])
 def test_eval_data_errors(invoke, tmp_path, args, message):
     (tmp_path / "bad.txt").write_text("a.png 1\nb.png\n")
     (tmp_path / "range.txt").write_text("a.png 1000\n")
+    (tmp_path / "escape.txt").write_text("a.png 1\n../../etc/passwd 3\n")
+    (tmp_path / "absolute.txt").write_text("/etc/shadow 1\n")
+    message = message.format(tmp=tmp_path)
     args = [a.format(tmp=tmp_path) for a in args]
     line = _one_line_error(invoke("eval", "ResNet18", *args, "--models-dir", tmp_path / "m"))
     assert message in line
 
 
+@pytest.mark.slow
 def test_eval_with_weights_of_another_architecture(invoke, labelled, weights_file, tmp_path):
     line = _one_line_error(invoke("eval", "ResNet50", "--data", labelled, "--weights", weights_file,
                                   "--models-dir", tmp_path / "m", "--results-dir", tmp_path / "r"))
     assert "does not fit ResNet50" in line
 
 
+@pytest.mark.slow
 def test_verify_passes_and_fails_with_exit_status(invoke, exported, tmp_path, monkeypatch):
     models_dir, _ = exported
     ok = invoke("verify", "ResNet18", "--precision", "fp32", "--batch", "2", "--json", "--backend",
@@ -103,6 +112,7 @@ def test_verify_passes_and_fails_with_exit_status(invoke, exported, tmp_path, mo
     assert "error: 1 of 1 checks failed; first: ResNet18 fp32: cosine" in bad.output
 
 
+@pytest.mark.slow
 def test_run_verify_puts_the_check_in_the_record(invoke, exported, tmp_path):
     models_dir, _ = exported
     result = invoke("run", "ResNet18", "--precision", "int8", "--batch", "2", "--verify", "--models-dir", models_dir,
@@ -117,3 +127,17 @@ def test_run_verify_puts_the_check_in_the_record(invoke, exported, tmp_path):
     assert record["precision_executed"] == "int8" and record["precision_evidence"]
     markdown = invoke("report", "--markdown", "--results-dir", tmp_path / "r", "--models-dir", models_dir).stdout
     assert f"## INT8 latency (ms): {record['backend']}" in markdown
+
+
+def test_eval_with_no_readable_image_is_one_line_before_any_work(invoke, tmp_path):
+    data = tmp_path / "data" / "n0000"
+    data.mkdir(parents=True)
+    (data / "a.png").write_bytes(b"junk")
+    forged_png(data / "b.png", 30000, 30000)
+    os.mkfifo(data / "c.png")
+    with deadline(120):
+        line = _one_line_error(invoke("eval", "ResNet18", "--data", tmp_path / "data", "--models-dir", tmp_path / "m",
+                                      "--results-dir", tmp_path / "r", "--backend", "onnxruntime-cpu"))
+    assert line == (f"error: none of the 3 images could be read; first: {data / 'a.png'}: "
+                    "not an image file Pillow can identify")
+    assert not (tmp_path / "r").exists() and not (tmp_path / "m").exists()  # no export, no run file

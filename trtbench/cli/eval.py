@@ -13,9 +13,10 @@ from trtbench.cli.app import App, pass_app
 @click.command(name="eval")
 @click.argument("names", nargs=-1, required=True)
 @click.option("--data", type=click.Path(path_type=Path), required=True,
-              help="ImageNet-style folder (a sub-folder per class, sorted), or a list file.")
+              help="ImageNet-style folder (a sub-folder per class, sorted), or a list file. Every image must lie "
+                   "inside it, symlinks followed.")
 @click.option("--list", "list_file", type=click.Path(path_type=Path),
-              help="PaddleClas list file of 'relative/path label' lines, paths relative to --data.")
+              help="PaddleClas list file of 'relative/path label' lines, paths relative to --data and inside it.")
 @click.option("--weights", type=click.Path(path_type=Path), help="PaddleClas .pdparams (exported first).")
 @shared.precisions("fp32")
 @click.option("--batch", type=click.IntRange(min=1), default=8, show_default=True)
@@ -26,16 +27,23 @@ from trtbench.cli.app import App, pass_app
 @pass_app
 def evaluate(app: App, names, data, list_file, weights, precisions, batch, limit, strict, **options):
     """Top-1/Top-5 of NAME... on --data, per precision, saved as accuracy records (INT8 calibrated on --data
-    unless --calib says otherwise)."""
+    unless --calib says otherwise).
+
+    Unreadable images (damaged, not regular files, or claiming too many pixels) are skipped and counted, or
+    end the run with --strict; a list entry leading outside --data, or no readable image at all, is an error.
+    """
     from trtbench import report
-    from trtbench.dataset import samples_from
+    from trtbench.dataset import check_readable, samples_from
+    from trtbench.inputs import check_batch_fits
     from trtbench.precision import parse_precisions
     from trtbench.session import select_models
 
     precision_list = parse_precisions(precisions)
+    check_batch_fits(batch)
     samples = samples_from(data, list_file)[:limit]
     folder = data if Path(data).is_dir() else Path(data).parent
     models = select_models(options["models_dir"], names)
     session = shared.open_session(app, options, needs=("infer",), precisions=precision_list, calib_fallback=folder)
+    check_readable(samples)
     outcome = session.evaluate(models, batch, samples, data, weights, strict)
     app.console.print(report.accuracy_table(report.accuracy_records(outcome.records)))

@@ -15,7 +15,8 @@ from trtbench.cli.app import App, pass_app
 @shared.model_selection
 @shared.precisions("fp32")
 @click.option("--batch", type=click.IntRange(min=1), default=8, show_default=True, help="Inputs compared.")
-@click.option("--images", type=click.Path(path_type=Path), help="Compare on these images (default: seeded noise).")
+@click.option("--images", type=click.Path(path_type=Path),
+              help="Compare on the first images of this folder, unreadable ones skipped (default: seeded noise).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @shared.backend_options
 @shared.workspace("models", "engines")
@@ -26,10 +27,14 @@ def verify(app: App, names, all_, precisions, batch, images, as_json, **options)
     The engines are the ones `trtbench run` times with the same options (the same cached files).
     """
     from trtbench import report
+    from trtbench.inputs import check_batch_fits
     from trtbench.precision import parse_precisions
     from trtbench.session import select_models
 
     precision_list = parse_precisions(precisions)
+    check_batch_fits(batch)
+    if images is not None:
+        _note_skipped_images(app, batch, images)
     models = select_models(options["models_dir"], names, all_)
     session = shared.open_session(app, options, needs=("infer",), precisions=precision_list, calib_fallback=images)
     outcome = session.verify(models, batch, images)
@@ -42,3 +47,13 @@ def verify(app: App, names, all_, precisions, batch, images, as_json, **options)
         first = failed[0]
         app.abort(f"{len(failed)} of {len(outcome.rows)} checks failed; first: {first['model']} {first['precision']}: "
                   + "; ".join(first["failed"]), code=5)
+
+
+def _note_skipped_images(app: App, batch: int, images: Path) -> None:
+    """Tell the user which of the images verify takes cannot be read (none readable is an error)."""
+    from trtbench.verify import verification_images
+
+    skipped = verification_images(batch, images)[1]
+    if skipped:
+        count = f"{len(skipped)} unreadable image" + ("s" if len(skipped) > 1 else "")
+        app.note(f"{count} in --images skipped; first: {skipped[0]}")
