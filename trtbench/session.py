@@ -306,9 +306,14 @@ class Session:
 
     def verify(self, models: Sequence[str], batch: int, images: Path | None = None) -> Outcome:
         """Each model's engines against Paddle's own output on ``batch`` inputs (seeded noise or images)."""
-        from trtbench.verify import Reference, check_engine, verification_inputs
+        from trtbench.verify import Reference, check_engine, verification_images, verification_inputs
 
-        inputs = verification_inputs(batch, images)
+        # the images first: none readable is one line before any export or engine
+        inputs, skipped = verification_images(batch, images) if images is not None \
+            else (verification_inputs(batch), [])
+        if skipped:
+            count = f"{len(skipped)} unreadable image" + ("s" if len(skipped) > 1 else "")
+            self.report(Note(f"{count} in --images skipped; first: {skipped[0]}", warning=True))
         graphs = {name: result.onnx_path for name, result in self.exports(models).items()}
         self._announce()
         cases = self.cases(models, [batch])

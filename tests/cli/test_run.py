@@ -17,6 +17,7 @@ FAST = ("--warmup-ms", "10", "--duration", "0.2", "--iterations", "3")
     (("--batch", "1,x"), "bad --batch"),
     (("--batch", "0"), "bad --batch"),
     (("--batch", "-4"), "bad --batch"),
+    (("--batch", "1,10000000"), "--batch 10000000 needs at least 48169.0 GB: 6021.1 GB for its input alone"),
     (("--batch", ""), "bad --batch"),
     (("--backend", "tensorflow"), "unknown backend 'tensorflow'"),
     (("--backend", "onnxruntime-cuda"), "backend onnxruntime-cuda is not available"),

@@ -38,6 +38,7 @@ def run(ctx: click.Context, app: App, names, all_, precisions, batches, warmup_m
     """Time NAME... (default: every model exported in --models-dir) and save a run file."""
     from trtbench import report
     from trtbench.bench import parse_batches
+    from trtbench.inputs import check_batch_fits
     from trtbench.precision import parse_precisions
     from trtbench.session import Session, select_models
     from trtbench.timing import TimingPolicy
@@ -57,6 +58,7 @@ def run(ctx: click.Context, app: App, names, all_, precisions, batches, warmup_m
         records = run_file.records
     else:
         precision_list, batch_list = parse_precisions(precisions), parse_batches(",".join(batches))
+        check_batch_fits(max(batch_list))
         needs = ("time", "infer") if verify_outputs else ("time",)
         models = select_models(options["models_dir"], names, all_)
         session = shared.open_session(app, options, needs=needs, precisions=precision_list)

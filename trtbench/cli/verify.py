@@ -33,8 +33,6 @@ def verify(app: App, names, all_, precisions, batch, images, as_json, **options)
 
     precision_list = parse_precisions(precisions)
     check_batch_fits(batch)
-    if images is not None:
-        _note_skipped_images(app, batch, images)
     models = select_models(options["models_dir"], names, all_)
     session = shared.open_session(app, options, needs=("infer",), precisions=precision_list, calib_fallback=images)
     outcome = session.verify(models, batch, images)
@@ -48,12 +46,3 @@ def verify(app: App, names, all_, precisions, batch, images, as_json, **options)
         app.abort(f"{len(failed)} of {len(outcome.rows)} checks failed; first: {first['model']} {first['precision']}: "
                   + "; ".join(first["failed"]), code=5)
 
-
-def _note_skipped_images(app: App, batch: int, images: Path) -> None:
-    """Tell the user which of the images verify takes cannot be read (none readable is an error)."""
-    from trtbench.verify import verification_images
-
-    skipped = verification_images(batch, images)[1]
-    if skipped:
-        count = f"{len(skipped)} unreadable image" + ("s" if len(skipped) > 1 else "")
-        app.note(f"{count} in --images skipped; first: {skipped[0]}")
