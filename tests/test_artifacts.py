@@ -1,11 +1,17 @@
 """The artifact cache: reuse by key and hash, atomic making, a lock per artifact across processes."""
 
+import errno
 import json
 import multiprocessing
+import os
+import signal
+import subprocess
+import tempfile
 
 import pytest
 
-from trtbench import artifacts
+from trtbench import artifacts, interrupt
+from trtbench.errors import TrtbenchError
 
 
 def _writer(content: bytes, calls: list | None = None, info: dict | None = None):
@@ -129,3 +135,175 @@ def test_artifacts_get_the_permissions_of_a_plain_new_file(tmp_path):
         os.umask(previous)
     assert made.path.stat().st_mode & 0o777 == 0o644
     assert artifacts.metadata_path(made.path).stat().st_mode & 0o777 == 0o644
+
+
+# --- metadata that cannot be believed counts as no artifact ---------------------------------------------
+
+
+@pytest.mark.parametrize("damaged", ["{not json", "[1, 2]", '{"schema": "trtbench.artifact/1"}', "null"])
+def test_damaged_metadata_makes_the_artifact_absent_and_it_is_made_again(tmp_path, damaged):
+    path = tmp_path / "m.bin"
+    artifacts.ensure(path, "thing", {"v": 1}, _writer(b"one"))
+    artifacts.metadata_path(path).write_text(damaged)
+    assert artifacts.valid(path, "thing") is None and artifacts.read_metadata(path, "thing") is None
+    again = artifacts.ensure(path, "thing", {"v": 1}, _writer(b"two"))
+    assert again.made and again.reason.startswith("thing metadata is damaged (")
+    assert artifacts.valid(path, "thing").sha256 == again.sha256
+
+
+def test_a_kind_can_declare_what_its_metadata_must_hold(tmp_path):
+    artifacts.declare("counted", lambda meta: None if isinstance(meta["info"].get("n"), int) else "n is not a number")
+    path = tmp_path / "c.bin"
+    artifacts.ensure(path, "counted", {}, _writer(b"x", info={"n": 3}))
+    meta = json.loads(artifacts.metadata_path(path).read_text())
+    meta["info"]["n"] = "three"
+    artifacts.metadata_path(path).write_text(json.dumps(meta))
+    assert artifacts.valid(path, "counted") is None
+    assert artifacts.why_not_reusable(path, "counted", {}) == "counted metadata is damaged (n is not a number)"
+
+
+# --- temporaries: private names, removed on every exit, stale ones of killed processes removed ----------
+
+
+def _dead_pid() -> int:
+    """The PID of a process that has ended (and been reaped)."""
+    done = subprocess.Popen(["true"])
+    done.wait()
+    return done.pid
+
+
+def test_temporaries_left_by_dead_processes_are_removed_and_no_others(tmp_path):
+    host = artifacts.owner_tag().split("@")[1]
+    dead, other_host = _dead_pid(), "0000000f" if host != "0000000f" else "000000f0"
+    kept = [f".m.bin.{os.getpid()}@{host}-abc.tmp", f".m.bin.{os.getppid()}@{host}-abc.tmp",
+            f".m.bin.{dead}@{other_host}-abc.tmp", ".m.bin.ab12cd34.tmp", f"m.bin.{dead}@{host}-abc.tmp.keep"]
+    stale = [f".m.bin.{dead}@{host}-ab_12.tmp", f".m.bin.json.{dead}@{host}-x9y.tmp",
+             f".other.onnx.{dead}@{host}-q1.tmp"]
+    for name in kept + stale:
+        (tmp_path / name).write_bytes(b"partial")
+    artifacts.ensure(tmp_path / "m.bin", "thing", {}, _writer(b"x"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept + [".m.bin.lock", "m.bin", "m.bin.json"])
+    (tmp_path / stale[0]).write_bytes(b"partial")
+    artifacts.atomic_write_json(tmp_path / "run.json", {})
+    assert not (tmp_path / stale[0]).exists()
+
+
+def test_scratch_folders_are_private_removed_on_any_exit_and_stale_ones_go_first(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    host = artifacts.owner_tag().split("@")[1]
+    stale = tmp_path / f"trtbench-export-{_dead_pid()}@{host}-abc"
+    live = tmp_path / f"trtbench-int8-ort-{os.getppid()}@{host}-abc"
+    for folder in (stale, live):
+        folder.mkdir()
+        (folder / "model.pdiparams").write_bytes(b"partial")
+    seen = []
+    for stop in (RuntimeError("failed"), KeyboardInterrupt()):
+        with pytest.raises(type(stop)), artifacts.scratch_dir("export") as work:
+            seen.append(work)
+            (work / "model.json").write_text("{}")
+            raise stop
+    assert seen[0] != seen[1] and all(f"-{artifacts.owner_tag()}-" in work.name for work in seen)
+    assert [p.name for p in tmp_path.iterdir()] == [live.name]
+
+
+# --- a full disk: one line, no partial file, the previous artifact kept ---------------------------------
+
+
+def _disk_fills_after(monkeypatch, room: int, code: int = errno.ENOSPC) -> None:
+    """os.write on files (not the terminal) succeeds for ``room`` bytes, then fails with ``code``."""
+    real, used = os.write, [0]
+
+    def write(fd, data):
+        if fd <= 2:
+            return real(fd, data)
+        if used[0] >= room:
+            raise OSError(code, os.strerror(code))
+        done = real(fd, bytes(data[:room - used[0]]))
+        used[0] += done
+        return done
+
+    monkeypatch.setattr(os, "write", write)
+
+
+def _only_the_artifact(folder, name="m.bin"):
+    return sorted(p.name for p in folder.iterdir()) == sorted([f".{name}.lock", name, f"{name}.json"])
+
+
+@pytest.mark.parametrize("code, fix", [(errno.ENOSPC, "free space or choose another folder"),
+                                       (errno.EDQUOT, "free space or choose another folder"),
+                                       (errno.EROFS, "choose a writable folder")])
+def test_a_full_disk_while_storing_is_one_line_and_keeps_the_previous_artifact(tmp_path, monkeypatch, code, fix):
+    path = tmp_path / "m.bin"
+    good = artifacts.store(path, "thing", {"v": 1}, b"good")
+    _disk_fills_after(monkeypatch, room=1 << 20, code=code)
+    with pytest.raises(TrtbenchError) as caught:
+        artifacts.store(path, "thing", {"v": 2}, b"x" * (3 << 20))
+    assert str(caught.value) == f"cannot write {path}: {os.strerror(code)}; {fix}"
+    assert artifacts.valid(path, "thing").sha256 == good.sha256 and _only_the_artifact(tmp_path)
+
+
+def test_a_full_disk_while_making_or_writing_its_metadata_keeps_the_previous_artifact(tmp_path, monkeypatch):
+    path = tmp_path / "m.bin"
+    good = artifacts.ensure(path, "thing", {"v": 1}, _writer(b"good"))
+
+    def half_then_full(tmp):
+        with open(tmp, "wb") as handle:
+            handle.write(b"half")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp))
+
+    with pytest.raises(TrtbenchError, match=f"^cannot write {path}: No space left on device; free space"):
+        artifacts.ensure(path, "thing", {"v": 2}, half_then_full)
+    assert artifacts.valid(path, "thing").sha256 == good.sha256 and _only_the_artifact(tmp_path)
+    _disk_fills_after(monkeypatch, room=10)  # the artifact is written whole, its metadata is not
+    with pytest.raises(TrtbenchError, match="No space left on device"):
+        artifacts.ensure(path, "thing", {"v": 2}, _writer(b"complete"))
+    assert artifacts.valid(path, "thing").sha256 == good.sha256 and _only_the_artifact(tmp_path)
+    assert path.read_bytes() == b"good"
+
+
+def test_a_full_disk_while_writing_json_keeps_the_old_file(tmp_path, monkeypatch):
+    target = tmp_path / "run.json"
+    artifacts.atomic_write_json(target, {"records": 1})
+    _disk_fills_after(monkeypatch, room=100)
+    with pytest.raises(TrtbenchError, match=f"^cannot write {target}: No space left on device"):
+        artifacts.atomic_write_json(target, {"records": list(range(1000))})
+    assert json.loads(target.read_text()) == {"records": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
+
+
+def test_a_file_elsewhere_that_cannot_be_read_is_not_called_a_full_disk(tmp_path):
+    def unreadable_source(tmp):
+        raise PermissionError(errno.EACCES, "Permission denied", "/elsewhere/source.onnx")
+
+    with pytest.raises(PermissionError):
+        artifacts.ensure(tmp_path / "m.bin", "thing", {}, unreadable_source)
+
+
+# --- a stop is a stop, whatever error it surfaces as ------------------------------------------------------
+
+
+@pytest.fixture
+def signal_handlers():
+    """Commands install their own SIGINT/SIGTERM handlers: put pytest's back afterwards."""
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
+    interrupt.reset()
+
+
+def test_a_make_that_fails_because_of_ctrl_c_is_a_stop_and_keeps_the_previous_artifact(tmp_path, signal_handlers):
+    path = tmp_path / "m.bin"
+    good = artifacts.ensure(path, "thing", {"v": 1}, _writer(b"good"))
+    interrupt.install()
+
+    def native_builder(tmp):
+        tmp.write_bytes(b"half")
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+        except KeyboardInterrupt:
+            raise RuntimeError("builder failed") from None
+
+    with pytest.raises(interrupt.Interrupted):
+        artifacts.ensure(path, "thing", {"v": 2}, native_builder)
+    assert artifacts.valid(path, "thing").sha256 == good.sha256 and _only_the_artifact(tmp_path)

@@ -1,10 +1,16 @@
+import errno
 import json
+import os
+import shutil
+import signal
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
 
-from trtbench import artifacts
+from trtbench import artifacts, interrupt
 from trtbench import export as export_mod
 from trtbench.artifacts import metadata_path
 from trtbench.errors import TrtbenchError
@@ -143,3 +149,153 @@ def test_an_existing_export_serves_a_run_whatever_its_weights(exported):
     found = ensure_exported(get_variant("ResNet18"), models_dir)
     assert found.skipped and found.metadata["weights"]["kind"] == "file"
     assert found.paddle_model is None  # an ONNX-only run does not ask for the Paddle model
+
+
+# --- a failure or a stop at any moment leaves the previous export valid and in use -----------------------
+
+
+@pytest.fixture(scope="module")
+def good_export_dir(tmp_path_factory):
+    """A folder holding a valid ResNet18 export (random weights, seed 0), made once for this module."""
+    folder = tmp_path_factory.mktemp("good")
+    export_variant(get_variant("ResNet18"), folder, verify=False)
+    return folder
+
+
+@pytest.fixture
+def good_export(good_export_dir, tmp_path):
+    """A copy of ``good_export_dir`` for one test, and what its files hold."""
+    models = tmp_path / "models"
+    shutil.copytree(good_export_dir, models)
+    return models, _contents(models)
+
+
+@pytest.fixture
+def signal_handlers():
+    """The CLI installs its own SIGINT/SIGTERM handlers: put pytest's back afterwards."""
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
+    interrupt.reset()
+
+
+def _contents(models):
+    """sha256 of every file in ``models`` but the lock files."""
+    return {path.name: artifacts.sha256_file(path) for path in _files(models)}
+
+
+def _assert_previous_export_kept(models, contents):
+    """The same files, byte for byte, nothing else (no temporaries), the export valid; no scratch folder
+    of this process left in the temporary folder."""
+    assert _contents(models) == contents
+    assert export_mod.existing_export(onnx_path(models, "ResNet18"))["weights"]["seed"] == 0
+    program, params = export_mod.paddle_model_paths(onnx_path(models, "ResNet18"))
+    assert artifacts.valid(program, export_mod.PADDLE_KIND) and artifacts.valid(params, export_mod.PADDLE_KIND)
+    mine = f"-{artifacts.owner_tag()}-"
+    assert [p.name for p in Path(tempfile.gettempdir()).glob("trtbench-*") if mine in p.name] == []
+
+
+@pytest.fixture
+def nan_weights(tmp_path):
+    """A ResNet18 .pdparams (saved as paddle.save saves them) with a NaN in one BatchNorm's variance."""
+    from trtbench.architectures import build_model, random_state_dict
+    from trtbench.lazy import import_paddle
+
+    paddle = import_paddle()
+    state = random_state_dict(build_model(get_variant("ResNet18")), seed=7)
+    name = next(key for key in state if key.endswith("_variance"))
+    state[name] = np.array(state[name], dtype=np.float32)
+    state[name][3] = np.nan
+    path = tmp_path / "nan.pdparams"
+    paddle.save({key: paddle.to_tensor(value) for key, value in state.items()}, str(path))
+    return path, name
+
+
+def test_weights_holding_nan_are_refused_and_the_previous_export_stays(good_export, nan_weights, invoke):
+    from tests.cli.test_export import _one_line_error
+
+    models, contents = good_export
+    path, name = nan_weights
+    with pytest.raises(TrtbenchError, match=f"holds NaN or infinite values \\(in {name}\\)"):
+        export_variant(get_variant("ResNet18"), models, weights=path, force=True)
+    # Without the parity check nothing else would notice: the weights are refused before any export.
+    line = _one_line_error(invoke("export", "ResNet18", "--weights", path, "--no-verify", "--force",
+                                  "--output-dir", models))
+    assert "not usable weights" in line
+    _assert_previous_export_kept(models, contents)
+
+
+@pytest.mark.parametrize("opset", [7, 8])
+def test_an_opset_below_9_is_refused_before_it_touches_the_previous_export(good_export, invoke, opset):
+    from tests.cli.test_export import _one_line_error
+
+    models, contents = good_export
+    line = _one_line_error(invoke("export", "ResNet18", "--opset", opset, "--force", "--output-dir", models))
+    assert "choose 9..21" in line and "TensorRT's ONNX parser supports opset 9 and later" in line
+    _assert_previous_export_kept(models, contents)
+
+
+def test_opset_9_is_the_lowest_that_exports_and_agrees_with_paddle(tmp_path):
+    made = export_variant(get_variant("ResNet18"), tmp_path, opset=export_mod.OPSET_RANGE[0])
+    assert made.metadata["opset"] == 9 and made.metadata["parity"]["max_rel_error"] < export_mod.PARITY_TOLERANCE
+
+
+def test_ctrl_c_during_a_forced_export_keeps_the_previous_one(good_export, weights_file, invoke, monkeypatch,
+                                                             signal_handlers):
+    import paddle2onnx
+
+    models, contents = good_export
+    real = paddle2onnx.export
+
+    def stopped_half_way(*args, **kwargs):
+        real(*args, **kwargs)  # the new graph is in its temporary file
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(paddle2onnx, "export", stopped_half_way)
+    result = invoke("export", "ResNet18", "--force", "--weights", weights_file, "--output-dir", models)
+    assert result.exit_code == 130, result.output
+    # (paddle2onnx's own log lines come first here: the test runner's stdout is not the process's)
+    assert result.output.strip().splitlines()[-1] == "error: interrupted; finished results and artifacts are kept"
+    _assert_previous_export_kept(models, contents)
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stop_that_native_code_turns_into_an_error_is_still_a_stop(good_export, invoke, monkeypatch,
+                                                                    signal_handlers, signum, code):
+    """paddle2onnx, deep in its C++ when Ctrl-C comes, reports it as an error of its own."""
+    import paddle2onnx
+
+    models, contents = good_export
+
+    def native(*args, **kwargs):
+        try:
+            os.kill(os.getpid(), signum)
+        except KeyboardInterrupt as exc:
+            raise SystemError("<built-in method export> returned a result with an exception set") from exc
+
+    monkeypatch.setattr(paddle2onnx, "export", native)
+    result = invoke("export", "ResNet18", "--seed", "5", "--output-dir", models)
+    assert result.exit_code == code, result.output
+    assert "paddle2onnx failed" not in result.output and "interrupted" in result.output
+    _assert_previous_export_kept(models, contents)
+
+
+def test_a_full_disk_during_an_export_is_one_line_and_keeps_the_previous_one(good_export, invoke, monkeypatch):
+    import onnx
+
+    models, contents = good_export
+
+    def disk_full(proto, path, *args, **kwargs):
+        with open(path, "wb") as handle:
+            handle.write(proto.SerializeToString()[:100_000])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(onnx, "save", disk_full)
+    result = invoke("export", "ResNet18", "--seed", "5", "--no-verify", "--output-dir", models)
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    # (paddle2onnx's own log lines come first here: the test runner's stdout is not the process's)
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: cannot write {onnx_path(models, 'ResNet18')}: No space left on device; "
+        "free space or choose another folder")
+    _assert_previous_export_kept(models, contents)

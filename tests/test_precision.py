@@ -240,3 +240,43 @@ def test_int8_onnxruntime_form_follows_fp32(residual_model):
     quant = ort.InferenceSession(str(graph_for(residual_model, "int8", form="onnxruntime"))).run(None, {"x": x})[0]
     figures = compare(full, quant)
     assert judge(figures, "int8") == [] and figures["max_rel_error"] < 0.05, figures
+
+
+def _int8_in_a_process(path, form, counter, barrier, queue):
+    """One of two processes asking for the same INT8 graph at the same moment; each make is counted."""
+    from trtbench import precision
+
+    for name in ("_write_int8", "_write_int8_ort"):
+        real = getattr(precision, name)
+
+        def counted(*args, real=real):
+            with open(counter, "a") as handle:
+                handle.write("made\n")
+            return real(*args)
+
+        setattr(precision, name, counted)
+    barrier.wait()
+    made = precision.graph_for(path, "int8", form=form)
+    queue.put((str(made), artifacts.valid(made, GRAPH_KIND).sha256, artifacts.sha256_file(made)))
+
+
+@pytest.mark.parametrize("form", ["tensorrt", "onnxruntime"])
+def test_two_processes_asking_for_one_int8_graph_both_get_it_made_once(residual_model, tmp_path, form):
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # onnxruntime's threads do not survive a fork
+    counter = tmp_path / "made.txt"
+    barrier, queue = context.Barrier(2), context.Queue()
+    workers = [context.Process(target=_int8_in_a_process, args=(residual_model, form, counter, barrier, queue))
+               for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    results = [queue.get(timeout=300) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    assert [worker.exitcode for worker in workers] == [0, 0]
+    assert counter.read_text() == "made\n"
+    assert len(set(results)) == 1 and results[0][1] == results[0][2]
+    assert results[0][0] == str(graph_path(residual_model, "int8", form))
+    leftovers = [p.name for p in residual_model.parent.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == []

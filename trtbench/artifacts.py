@@ -6,22 +6,40 @@ valid only while that hash matches; it is made under a per-artifact file lock, i
 file renamed into place, so two processes never make the same artifact at once and never read a
 half-written one: the second waits, finds it valid, and reuses it. A failed make leaves the
 previous artifact and its metadata as they were.
+
+Metadata is checked for its form before it is believed (``metadata_problem``): a hand-edited or
+damaged metadata file makes its artifact count as absent, never a crash. Temporary files and
+folders carry their maker's PID and machine (``owner_tag``), so those a killed process left behind
+are recognised and removed by the next cache operation, and a running process's never are.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import functools
 import hashlib
 import json
 import os
+import re
+import shutil
+import socket
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trtbench import interrupt
+from trtbench.errors import TrtbenchError
+
 ARTIFACT_SCHEMA = "trtbench.artifact/1"
 _CHUNK = 1 << 20
+#: write failures the user fixes by freeing space or choosing another folder
+DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES})
+#: the owner part of a temporary's name: PID@HOST-random (HOST: 8 hex digits of the host name's sha256)
+_OWNED = re.compile(r"[.-](\d+)@([0-9a-f]{8})-[a-z0-9_]+(?:\.tmp)?$")
 
 # sha256 of files already hashed by this process, by (path, size, mtime, inode): a sweep checks the
 # same 100-300 MB export for every case and should read it once.
@@ -39,8 +57,7 @@ def sha256_file(path: Path) -> str:
 
 def current_sha256(path: Path) -> str:
     """sha256 of ``path`` as it is now; a file this process already hashed and that did not change is not read again."""
-    stat = os.stat(path)
-    stamp = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    stamp = _stamp(path)
     if stamp not in _hashed:
         _hashed[stamp] = sha256_file(path)
     return _hashed[stamp]
@@ -79,21 +96,45 @@ class Artifact:
         return self.meta["sha256"]
 
 
+#: per kind, what its metadata must hold beyond what every artifact's holds (see ``declare``)
+_checks: dict[str, Callable[[dict], str | None]] = {}
+
+
+def declare(kind: str, check: Callable[[dict], str | None]) -> None:
+    """Make ``check`` part of what valid metadata of a ``kind`` artifact is: it gets metadata whose
+    common fields are in order and returns what is wrong with the rest, or None."""
+    _checks[kind] = check
+
+
+def metadata_problem(meta: Any, kind: str) -> str | None:
+    """What makes ``meta`` unusable as the metadata of a ``kind`` artifact (a hand edit, a damaged
+    file), or None when it can be believed."""
+    if not isinstance(meta, dict):
+        return "it is not a JSON object"
+    for field, wanted in (("schema", ARTIFACT_SCHEMA), ("kind", kind)):
+        if meta.get(field) != wanted:
+            return f"{field} is not {wanted!r}"
+    for field, types in (("key", dict), ("sha256", str), ("info", dict)):
+        if not isinstance(meta.get(field), types):
+            return f"{field} is missing or not a {types.__name__}"
+    check = _checks.get(kind)
+    return check(meta) if check is not None else None
+
+
 def read_metadata(path: Path, kind: str) -> dict | None:
-    """The recorded metadata of a ``kind`` artifact, unchecked against its file (cheap; for display only)."""
+    """The recorded metadata of a ``kind`` artifact when its form is sound, unchecked against its
+    file (cheap; for display only); None when it is missing or malformed."""
     meta = read_json(metadata_path(path))
-    if not isinstance(meta, dict) or meta.get("schema") != ARTIFACT_SCHEMA or meta.get("kind") != kind:
-        return None
-    return meta
+    return meta if metadata_problem(meta, kind) is None else None
 
 
 def valid(path: Path, kind: str) -> Artifact | None:
-    """The artifact at ``path`` if its file is there and matches its recorded sha256, else None."""
+    """The artifact at ``path`` if its metadata is sound and its file matches the recorded sha256, else None."""
     meta = read_metadata(path, kind)
-    if meta is None or not isinstance(meta.get("key"), dict):
+    if meta is None:
         return None
     try:
-        if current_sha256(path) != meta.get("sha256"):
+        if current_sha256(path) != meta["sha256"]:
             return None
     except OSError:
         return None
@@ -103,12 +144,13 @@ def valid(path: Path, kind: str) -> Artifact | None:
 def why_not_reusable(path: Path, kind: str, key: dict, labels: dict[str, str] | None = None) -> str | None:
     """None when a valid artifact made for ``key`` is at ``path``; else why it must be made
     (a changed key field is named by ``labels`` where given)."""
-    meta = read_metadata(path, kind)
-    if meta is None or not Path(path).is_file():
+    if not Path(path).is_file() or not metadata_path(path).is_file():
         return f"no cached {kind}"
-    recorded = meta.get("key")
-    if not isinstance(recorded, dict):
-        return f"{kind} metadata is damaged"
+    meta = read_json(metadata_path(path))
+    problem = metadata_problem(meta, kind)
+    if problem is not None:
+        return f"{kind} metadata is damaged ({problem})"
+    recorded = meta["key"]
     for name, wanted in key.items():
         if recorded.get(name) != wanted:
             label = (labels or {}).get(name, name)
@@ -130,6 +172,7 @@ def ensure(path: Path, kind: str, key: dict, make: Maker, usable: Callable[[Arti
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path.parent)
     with _locked(path):
         reason = "remade on request" if force else why_not_reusable(path, kind, key, labels)
         if reason is None:
@@ -145,9 +188,10 @@ def store(path: Path, kind: str, key: dict, data: bytes, info: dict | None = Non
     """Save ``data`` as the ``kind`` artifact at ``path`` (replacing any), under its lock."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path.parent)
 
     def write(tmp: Path) -> dict | None:
-        tmp.write_bytes(data)
+        _write_file(tmp, data)
         return info
 
     with _locked(path):
@@ -155,28 +199,36 @@ def store(path: Path, kind: str, key: dict, data: bytes, info: dict | None = Non
 
 
 def _make(path: Path, kind: str, key: dict, make: Maker, reason: str) -> Artifact:
+    """Make the artifact and its metadata beside their places, complete and synced, then rename
+    both into place: until the first rename the previous artifact is untouched and valid."""
     started = time.perf_counter()
-    tmp = temporary_path(path)
+    tmp = meta_tmp = None
     try:
+        tmp = temporary_path(path)
         info = make(tmp) or {}
-        _fsync(tmp)
-        # From the rename until the metadata is written the old metadata's sha256 does not match:
-        # a crash in between leaves an invalid artifact, never a wrong valid one.
+        digest = _synced_sha256(tmp)
+        meta = {
+            "schema": ARTIFACT_SCHEMA,
+            "kind": kind,
+            "key": key,
+            "sha256": digest,
+            "bytes": tmp.stat().st_size,
+            "made_at": timestamp_local(),
+            "make_s": round(time.perf_counter() - started, 3),
+            "info": info,
+        }
+        meta_tmp = _written_temporary(metadata_path(path), _json_bytes(meta))
+        # Between these two renames the new file sits beside the old metadata, whose sha256 does
+        # not match it: a crash there leaves an invalid artifact, never a wrong valid one.
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    meta = {
-        "schema": ARTIFACT_SCHEMA,
-        "kind": kind,
-        "key": key,
-        "sha256": current_sha256(path),
-        "bytes": path.stat().st_size,
-        "made_at": timestamp_local(),
-        "make_s": round(time.perf_counter() - started, 3),
-        "info": info,
-    }
-    atomic_write_json(metadata_path(path), meta)
+        os.replace(meta_tmp, metadata_path(path))
+    except BaseException as exc:
+        _discard(tmp, meta_tmp)
+        translated = _user_error(exc, path)
+        if translated is None:
+            raise
+        raise translated from exc
+    _hashed[_stamp(path)] = digest
     return Artifact(path, meta, made=True, reason=reason)
 
 
@@ -201,9 +253,19 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:28] + "..." + text[-28:]
 
 
-def _fsync(path: Path) -> None:
+def _synced_sha256(path: Path) -> str:
+    """sha256 of a file just written, after making sure its bytes are on disk."""
+    digest = hashlib.sha256()
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _stamp(path: Path) -> tuple:
+    stat = os.stat(path)
+    return str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino
 
 
 def timestamp_local() -> str:
@@ -211,10 +273,65 @@ def timestamp_local() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
+@functools.cache
+def _host_id() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def owner_tag() -> str:
+    """This process's mark in the names of its temporary files and folders: PID@HOST."""
+    return f"{os.getpid()}@{_host_id()}"
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (one of another user counts as running)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, but is not ours to signal
+    return True
+
+
+def is_stale(name: str) -> bool:
+    """Whether a temporary file or folder named ``name`` was left by a process of this machine that
+    no longer runs (killed before it could clean up). Names without an owner tag are never stale."""
+    match = _OWNED.search(name)
+    return match is not None and match.group(2) == _host_id() and not process_alive(int(match.group(1)))
+
+
+def remove_stale_temporaries(folder: Path, prefix: str = ".") -> None:
+    """Remove the temporaries named ``prefix...`` in ``folder`` that dead processes left behind."""
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith(prefix) and is_stale(entry.name):
+            with contextlib.suppress(OSError):  # another process may be removing it too
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+
+
+@contextlib.contextmanager
+def scratch_dir(what: str) -> Iterator[Path]:
+    """A private temporary folder (trtbench-WHAT-PID@HOST-... in the system's temporary folder),
+    removed on every exit Python sees; those of killed trtbench processes are removed first."""
+    root = Path(tempfile.gettempdir())
+    remove_stale_temporaries(root, "trtbench-")
+    with tempfile.TemporaryDirectory(prefix=f"trtbench-{what}-{owner_tag()}-") as work:
+        yield Path(work)
+
+
 def temporary_path(target: Path) -> Path:
-    """A fresh temporary path in ``target``'s directory (so a later rename is atomic), with the
-    permissions a plain new file would get (mkstemp's are owner-only)."""
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    """A fresh temporary path in ``target``'s directory (so a later rename is atomic), named after
+    its owner (``owner_tag``), with the permissions a plain new file would get (mkstemp's are owner-only)."""
+    handle, name = tempfile.mkstemp(prefix=f".{target.name}.{owner_tag()}-", suffix=".tmp", dir=target.parent)
     os.close(handle)
     os.chmod(name, 0o666 & ~_umask())
     return Path(name)
@@ -226,23 +343,82 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write_bytes(target: Path, data: bytes) -> None:
-    """Write ``data`` to ``target`` through a temporary file and an atomic rename."""
+def _write_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to the existing file ``path`` and sync it to disk."""
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view[:_CHUNK]):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _written_temporary(target: Path, data: bytes) -> Path:
+    """A temporary beside ``target`` holding ``data``, synced; removed again if writing fails."""
     tmp = temporary_path(target)
     try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        _write_file(tmp, data)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return tmp
+
+
+def _discard(*paths: Path | None) -> None:
+    for path in paths:
+        if path is not None:
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+
+
+def unwritable(path: Path, exc: OSError) -> TrtbenchError | None:
+    """The one-line error for writing ``path`` (or a temporary beside it) failing for lack of space
+    or permission; None for any other failure."""
+    if exc.errno not in DISK_ERRORS:
+        return None
+    failed = Path(exc.filename) if exc.filename else None
+    if exc.errno == errno.EACCES and failed is not None and failed.parent != Path(path).parent:
+        return None  # a file elsewhere could not be read: not this write's problem
+    reason = exc.strerror or os.strerror(exc.errno)
+    fix = "free space or choose another folder" if exc.errno in (errno.ENOSPC, errno.EDQUOT) \
+        else "choose a writable folder"
+    return TrtbenchError(f"cannot write {path}: {reason}; {fix}")
+
+
+def _user_error(exc: BaseException, path: Path) -> BaseException | None:
+    """What a failed write of ``path`` means to the user: a stop they asked for (Ctrl-C, SIGTERM;
+    native code often turns it into an error of its own), a full or read-only disk, or None."""
+    if isinstance(exc, Exception) and not isinstance(exc, KeyboardInterrupt) and interrupt.requested():
+        return interrupt.Interrupted()
+    return unwritable(path, exc) if isinstance(exc, OSError) else None
+
+
+def atomic_write_bytes(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` through a synced temporary file and an atomic rename: ``target``
+    is the old file or the new one, never a partial one (a full disk is one clear error)."""
+    target = Path(target)
+    remove_stale_temporaries(target.parent)
+    tmp = None
+    try:
+        tmp = _written_temporary(target, data)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        _discard(tmp)
+        translated = _user_error(exc, target)
+        if translated is None:
+            raise
+        raise translated from exc
+
+
+def _json_bytes(data) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=False) + "\n").encode("utf-8")
 
 
 def atomic_write_json(target: Path, data) -> None:
     """Write ``data`` as indented JSON to ``target`` atomically."""
-    atomic_write_bytes(target, (json.dumps(data, indent=2, sort_keys=False) + "\n").encode("utf-8"))
+    atomic_write_bytes(target, _json_bytes(data))
 
 
 def read_json(path: Path):

@@ -9,6 +9,8 @@ and the ONNX graph's sha256, so they are valid only beside the graph they were m
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import shutil
 import tempfile
@@ -18,20 +20,26 @@ from pathlib import Path
 
 import numpy as np
 
-from trtbench import artifacts, envinfo
+from trtbench import artifacts, envinfo, interrupt
 from trtbench.artifacts import sha256_file
 from trtbench.errors import TrtbenchError
 from trtbench.inputs import PARITY_SEED, seeded_input
 from trtbench.lazy import import_paddle
 from trtbench.zoo import INPUT_SHAPE, Variant, get_variant
 
-OPSET_RANGE = (7, 21)  # what paddle2onnx 2.1 exports; it aborts the process above 21
+#: the opsets offered: paddle2onnx 2.1 aborts the process above 21, and below 9 it writes ONNX IR 3
+#: (weights as Constant nodes, which IR 3 allows as initializers only when they are also graph
+#: inputs), while TensorRT's ONNX parser supports opset 9 and later
+OPSET_RANGE = (9, 21)
 DEFAULT_OPSET = 17
 DEFAULT_SEED = 0
 PARITY_TOLERANCE = 1e-4  # max |onnx - paddle| / max |paddle|
 PARITY_BATCH = 2
 EXPORT_KIND = "export"
 PADDLE_KIND = "paddle-inference"
+#: the ONNX metadata property in which an export names the weights it holds (kind, file name and
+#: sha256, or seed): the graph says so itself even when its metadata file is lost or damaged
+WEIGHTS_PROPERTY = "trtbench.weights"
 
 
 @dataclass
@@ -58,11 +66,15 @@ def paddle_model_paths(onnx: Path) -> tuple[Path, Path]:
 
 
 def check_opset(opset: int) -> None:
-    """Reject an opset paddle2onnx cannot export (it would abort the process)."""
+    """Reject an opset outside ``OPSET_RANGE``, before any work, saying why."""
     low, high = OPSET_RANGE
-    if not low <= opset <= high:
+    if opset > high:
         raise TrtbenchError(f"opset {opset} is not supported by paddle2onnx: choose {low}..{high} "
                             f"(default {DEFAULT_OPSET})")
+    if opset < low:
+        raise TrtbenchError(f"opset {opset} is not offered: choose {low}..{high} (default {DEFAULT_OPSET}); "
+                            f"below {low} paddle2onnx writes the old ONNX IR 3 and TensorRT's ONNX parser "
+                            f"supports opset {low} and later")
 
 
 def weights_source(weights: Path | None, seed: int) -> dict:
@@ -95,6 +107,51 @@ def export_metadata(artifact: artifacts.Artifact) -> dict:
     return {**artifact.key, **artifact.info, "onnx_sha256": artifact.sha256}
 
 
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def weights_problem(source) -> str | None:
+    """What is wrong with a recorded weights source (``weights_source``'s form), or None."""
+    if not isinstance(source, dict) or not isinstance(source.get("description"), str):
+        return "weights is not a weights record"
+    if source.get("kind") == "random":
+        return None if isinstance(source.get("seed"), int) else "weights seed is not a whole number"
+    if source.get("kind") == "file":
+        fields_ok = isinstance(source.get("path"), str) and isinstance(source.get("sha256"), str)
+        return None if fields_ok else "weights file path or sha256 is missing"
+    return "weights kind is neither file nor random"
+
+
+def export_metadata_problem(meta: dict) -> str | None:
+    """What makes an export's metadata unusable (a hand edit, a damaged file), or None: the one place
+    where the fields every reader of an export relies on are checked for their types."""
+    key, info = meta["key"], meta["info"]
+    parity, shape = info.get("parity"), info.get("input")
+    checks = (
+        (isinstance(key.get("variant"), str), "variant is not a name"),
+        (_whole(key.get("opset")), "opset is not a whole number"),
+        (isinstance(key.get("versions"), dict), "versions is not an object"),
+        (_whole(info.get("macs")), "macs is not a whole number"),
+        (_whole(info.get("params")), "params is not a whole number"),
+        (_number(info.get("flops_g")), "flops_g is not a number"),
+        (_number(info.get("export_seconds")), "export_seconds is not a number"),
+        (isinstance(shape, dict) and isinstance(shape.get("name"), str) and isinstance(shape.get("shape"), list),
+         "input is not a name and a shape"),
+        (isinstance(parity, dict) and isinstance(parity.get("checked"), bool)
+         and (not parity["checked"] or _number(parity.get("max_rel_error"))), "parity is not a parity record"),
+    )
+    problem = next((why for ok, why in checks if not ok), None)
+    return problem or weights_problem(key.get("weights"))
+
+
+artifacts.declare(EXPORT_KIND, export_metadata_problem)
+
+
 def existing_export(model_path: Path) -> dict | None:
     """The metadata of a valid export at ``model_path`` (its file matches its recorded sha256), else None."""
     found = artifacts.valid(model_path, EXPORT_KIND)
@@ -102,7 +159,14 @@ def existing_export(model_path: Path) -> dict | None:
 
 
 def ensure_exported(variant: Variant, output_dir: Path) -> ExportResult:
-    """The variant's export in ``output_dir`` whatever its weights; exported with defaults if missing."""
+    """The variant's export in ``output_dir`` whatever its weights; exported with defaults (random
+    weights) when there is none.
+
+    An ONNX file that is there but is not a valid export (its metadata is damaged, missing, or does
+    not match it) counts as absent only when it is known to hold random weights, or is not a model at
+    all. One made from a weights file, or one whose weights cannot be told, is a one-line error
+    saying how to export it again: a run never silently swaps pretrained weights for random ones.
+    """
     path = onnx_path(output_dir, variant.name)
     found = artifacts.valid(path, EXPORT_KIND)
     if found is not None and found.key.get("variant") == variant.name:
@@ -110,7 +174,49 @@ def ensure_exported(variant: Variant, output_dir: Path) -> ExportResult:
         # (paddle_model_for makes it for an export that predates it), so an ONNX-only run never
         # depends on the weights file being where it was at export time.
         return ExportResult(variant.name, path, export_metadata(found), skipped=True)
+    if found is None and path.is_file():
+        _refuse_to_replace_unless_random(path, variant)
     return export_variant(variant, output_dir)
+
+
+def _refuse_to_replace_unless_random(path: Path, variant: Variant) -> None:
+    """Raise the one-line error of ``ensure_exported`` unless the file at ``path`` may be replaced."""
+    held = _held_weights(path)
+    if held is not None and held["kind"] in ("random", "none"):
+        return
+    why = artifacts.why_not_reusable(path, EXPORT_KIND, {}) or "it is not a valid export"
+    if held is not None:
+        raise TrtbenchError(f"{path} holds {variant.name} exported from the weights {held['description']}, but {why}; "
+                            f"export it again with `trtbench export {variant.name} --weights FILE --force`")
+    raise TrtbenchError(f"{path} is not a valid export ({why}) and its weights cannot be told; export it again "
+                        f"with `trtbench export {variant.name} --force` (with --weights FILE for pretrained weights)")
+
+
+def _held_weights(path: Path) -> dict | None:
+    """The weights the ONNX file at ``path`` holds, as its export recorded them: in the file itself,
+    else in its metadata when that much is readable and the file's sha256 still matches it;
+    ``{"kind": "none"}`` when the file is not a model at all; None when nothing tells."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # not a protobuf at all: onnx raises several types
+        return {"kind": "none"}
+    if not model.graph.node:
+        return {"kind": "none"}
+    recorded = next((prop.value for prop in model.metadata_props if prop.key == WEIGHTS_PROPERTY), None)
+    try:
+        source = json.loads(recorded) if recorded is not None else None
+    except ValueError:
+        source = None
+    if isinstance(source, dict) and source.get("kind") in ("random", "file") \
+            and isinstance(source.get("description"), str):
+        return source
+    meta = artifacts.read_json(artifacts.metadata_path(path))
+    if not isinstance(meta, dict) or meta.get("sha256") != artifacts.current_sha256(path):
+        return None
+    source = meta.get("key", {}).get("weights") if isinstance(meta.get("key"), dict) else None
+    return source if weights_problem(source) is None else None
 
 
 def export_variant(variant: Variant, output_dir: Path, weights: Path | None = None,
@@ -126,10 +232,11 @@ def export_variant(variant: Variant, output_dir: Path, weights: Path | None = No
     def unchecked(found: artifacts.Artifact) -> str | None:
         return "its parity was not checked" if verify and not found.info.get("parity", {}).get("checked") else None
 
-    with tempfile.TemporaryDirectory(prefix="trtbench-export-") as work:
-        saved = Path(work) / "model"
+    remove_stale_paddle_temporaries()
+    with artifacts.scratch_dir("export") as work:
+        saved = work / "model"
         made = artifacts.ensure(onnx_path(output_dir, variant.name), EXPORT_KIND, key,
-                                lambda tmp: _export(variant, weights, seed, opset, verify, tmp, saved),
+                                lambda tmp: _export(variant, weights, source, opset, verify, tmp, saved),
                                 usable=unchecked, force=force)
         # The Paddle model is stored only once the graph made from the same paddle.jit.save is in
         # place: a failed export leaves the previous graph and Paddle model as they were.
@@ -165,14 +272,14 @@ def _ensure_paddle_model(export: artifacts.Artifact, saved: Path | None = None) 
         raise TrtbenchError(f"{variant.name}: the Paddle model made again from the weights recorded for "
                             f"{export.path.name} disagrees with that graph (relative error "
                             f"{parity['max_rel_error']:.2e}); export it again with --force")
-    with tempfile.TemporaryDirectory(prefix="trtbench-paddle-") as work:
-        saved = Path(work) / "model"
+    remove_stale_paddle_temporaries()
+    with artifacts.scratch_dir("paddle") as work:
+        saved = work / "model"
         with captured_native_output() as log:
             try:
                 _paddle_save(model, saved)
             except Exception as exc:  # Paddle raises many types; the native log usually says more
-                detail = last_error_line(log()) or f"{type(exc).__name__}: {exc}"
-                raise TrtbenchError(f"paddle.jit.save failed: {detail}") from None
+                raise native_failure("paddle.jit.save", exc, log()) from None
         return _store_paddle_model(saved, program, params, key, {"saved_with_export": False, "parity": parity})
 
 
@@ -217,12 +324,13 @@ def _recorded_weights(export: artifacts.Artifact, variant: Variant) -> tuple[Pat
     return path, DEFAULT_SEED
 
 
-def _export(variant: Variant, weights: Path | None, seed: int, opset: int, verify: bool, target: Path,
+def _export(variant: Variant, weights: Path | None, source: dict, opset: int, verify: bool, target: Path,
             saved: Path) -> dict:
     """Paddle -> ONNX at ``target`` (the Paddle program saved at prefix ``saved`` on the way),
-    passes, checker and parity; what it found, for the metadata."""
+    passes, checker and parity; what it found, for the metadata. The graph names the weights it
+    holds (``WEIGHTS_PROPERTY``; the file's name, not its path)."""
     started = time.perf_counter()
-    model = _paddle_model(variant, weights, seed)
+    model = _paddle_model(variant, weights, source.get("seed", DEFAULT_SEED))
     import onnx
 
     from trtbench import graph
@@ -233,6 +341,8 @@ def _export(variant: Variant, weights: Path | None, seed: int, opset: int, verif
     proto = onnx.load(str(target))
     graph.constants_to_initializers(proto)
     graph.name_batch_dimension(proto)
+    held = {name: source[name] for name in ("kind", "description", "seed", "sha256") if name in source}
+    onnx.helper.set_model_props(proto, {WEIGHTS_PROPERTY: json.dumps(held)})
     onnx.checker.check_model(proto)
     onnx.save(proto, str(target))
     parity = _parity(expected, target) if expected is not None else {"checked": False}
@@ -285,7 +395,12 @@ def load_state_dict(path: Path, model, name: str) -> dict:
         if wrong:
             parts.append(f"shape {'; '.join(wrong[:3])}")
         raise TrtbenchError(f"{path} does not fit {name}: {' | '.join(parts)}")
-    return {key: np.asarray(state[key], dtype=np.float32) for key in expected}
+    arrays = {key: np.asarray(state[key], dtype=np.float32) for key in expected}
+    broken = [key for key, value in arrays.items() if not np.isfinite(value).all()]
+    if broken:
+        raise TrtbenchError(f"{path} holds NaN or infinite values (in {', '.join(broken[:3])}"
+                            f"{', ...' if len(broken) > 3 else ''}): these are not usable weights")
+    return arrays
 
 
 @contextlib.contextmanager
@@ -339,16 +454,38 @@ def _paddle_to_onnx(model, target: Path, opset: int, saved: Path) -> None:
                                opset_version=opset, auto_upgrade_opset=False, enable_optimize=False,
                                enable_onnx_checker=False)
         except Exception as exc:
-            detail = last_error_line(log()) or f"{type(exc).__name__}: {exc}"
-            raise TrtbenchError(f"paddle2onnx failed: {detail}") from None
+            raise native_failure("paddle2onnx", exc, log()) from None
     if not target.is_file() or target.stat().st_size == 0:
         raise TrtbenchError("paddle2onnx failed: it wrote no model")
+
+
+def native_failure(what: str, exc: Exception, log: str) -> BaseException:
+    """What to raise when ``what`` (paddle2onnx, paddle.jit.save) failed with ``exc``: the user's stop
+    when Ctrl-C or SIGTERM came (native code turns the KeyboardInterrupt raised inside it into an
+    error of its own), else one line, the native log's last error where there is one."""
+    if interrupt.requested():
+        return interrupt.Interrupted()
+    detail = last_error_line(log) or f"{type(exc).__name__}: {exc}"
+    return TrtbenchError(f"{what} failed: {detail}")
 
 
 def last_error_line(text: str) -> str:
     """The last line of native output that looks like an error."""
     lines = [line.strip() for line in text.splitlines() if "error" in line.lower()]
     return lines[-1] if lines else ""
+
+
+def remove_stale_paddle_temporaries() -> None:
+    """Remove Paddle's to_static folders (~/.cache/paddle/to_static_tmp/PID) of processes that no
+    longer run: Paddle removes its own at exit, which a killed process never reaches."""
+    folder = Path(os.path.expanduser("~/.cache")) / "paddle" / "to_static_tmp"
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.isdigit() and not artifacts.process_alive(int(entry.name)):
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def parity_input() -> np.ndarray:

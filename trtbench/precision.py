@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from trtbench import envinfo
+from trtbench import artifacts, envinfo
 from trtbench.artifacts import sha256_file
 from trtbench.errors import TrtbenchError
 from trtbench.inputs import CALIBRATION_SEED, seeded_input
@@ -111,8 +110,6 @@ def calibration_from(folder: Path | None, seed: int = CALIBRATION_SEED) -> Calib
 
 def source_sha256(path: Path) -> str:
     """sha256 of the graph a derived graph or an engine is made from (checked against its file)."""
-    from trtbench import artifacts
-
     return artifacts.current_sha256(Path(path))
 
 
@@ -123,8 +120,6 @@ def graph_for(fp32_path: Path, precision: str, calibration: Calibration | None =
     ``form`` picks the INT8 layout (``INT8_FORMS``): "tensorrt" for TensorRT and trtexec,
     "onnxruntime" for ONNX Runtime's CPU provider; other precisions have one form.
     """
-    from trtbench import artifacts
-
     if precision not in PRECISIONS:
         raise TrtbenchError(f"unknown precision '{precision}': choose from {', '.join(PRECISIONS)}")
     if form not in INT8_FORMS:
@@ -221,8 +216,8 @@ def _write_int8_ort(source: Path, target: Path, calibration: Calibration) -> dic
     level = tools_log.level
     tools_log.setLevel(logging.WARNING)  # its steps are logged at INFO; trtbench reports its own progress
     try:
-        with tempfile.TemporaryDirectory(prefix="trtbench-int8-ort-") as work:
-            prepared = Path(work) / "prepared.onnx"
+        with artifacts.scratch_dir("int8-ort") as work:
+            prepared = work / "prepared.onnx"
             quant_pre_process(model, prepared)
             quantize_static(prepared, target, _CalibrationFeed(input_name, calibration),
                             quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,

@@ -7,15 +7,17 @@ from pathlib import Path
 import click
 
 from trtbench.cli.app import App, pass_app
-from trtbench.export import DEFAULT_OPSET, DEFAULT_SEED
+from trtbench.export import DEFAULT_OPSET, DEFAULT_SEED, OPSET_RANGE
 
 
 @click.command()
 @click.argument("names", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Export all 14 variants.")
 @click.option("--weights", type=click.Path(path_type=Path), help="A PaddleClas .pdparams for the model.")
-@click.option("--output-dir", type=click.Path(path_type=Path), default=Path("models"), show_default=True)
-@click.option("--opset", type=int, default=DEFAULT_OPSET, show_default=True, help="ONNX opset (7..21).")
+@click.option("--output-dir", "--models-dir", "output_dir", type=click.Path(path_type=Path), default=Path("models"),
+              show_default=True, help="Where the exports go (the folder other commands read with --models-dir).")
+@click.option("--opset", type=int, default=DEFAULT_OPSET, show_default=True,
+              help=f"ONNX opset ({OPSET_RANGE[0]}..{OPSET_RANGE[1]}).")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
               help="Seed of the random weights used when --weights is not given.")
 @click.option("--force", is_flag=True, help="Export again even when an identical export exists.")
