@@ -91,3 +91,52 @@ def test_the_title_names_the_precision_that_really_ran():
     cast = [dataclasses.replace(r, precision_executed="fp32") for r in group]
     assert report.group_title(key, cast).startswith(f"FP16 (ran as FP32 in {len(group)} of {len(group)} cells) "
                                                     "latency (ms)")
+
+
+def test_names_and_errors_from_a_run_file_are_never_read_as_markup():
+    import dataclasses
+
+    from rich.console import Console
+
+    from trtbench.records import AccuracyRecord
+
+    odd = [dataclasses.replace(RECORDS[0], model="[/x]", device="[bold]GPU"),
+           dataclasses.replace(RECORDS[5], error="[/oops] boom")]
+    console = Console(width=200, record=True)
+    for key, group in report.latency_groups(odd):
+        console.print(report.latency_table(key, group))
+    console.print(report.accuracy_table([AccuracyRecord(model="[/a]", backend="b", device="d", precision="fp32",
+                                                        batch=1, weights="[/w]", top1=0.5)]))
+    text = " ".join(console.export_text().split())  # titles and captions wrap
+    assert "[/x]" in text and "on [bold]GPU" in text and "failed: [/oops] boom" in text
+    assert "Weights: [/a]: [/w]" in text
+
+
+def _comparison():
+    from trtbench import compare
+
+    base = [_rec("ResNet18", "fp32", 1, 1.0), _rec("ResNet18", "fp32", 4, 4.0), _rec("ResNet50_vd", "fp32", 1, 2.0)]
+    new = [_rec("ResNet18", "fp32", 1, 1.5), _rec("ResNet18", "fp32", 4, 3.0), _rec("ResNet50_vd", "fp32", 1, 2.0,
+                                                                                   status="failed")]
+    return compare.compare(base, new)
+
+
+def test_the_comparison_colours_regressions_red_and_improvements_green():
+    from rich.console import Console
+
+    plain = Console(width=120, record=True)
+    plain.print(report.comparison_table(_comparison(), "base.json", "new.json"))
+    text = plain.export_text()
+    assert ("median latency (ms), onnxruntime-cpu on Test CPU: NEW new.json against BASE base.json, threshold 5%"
+            in " ".join(text.split()))
+    assert "ResNet50_vd fp32 batch 1 on onnxruntime-cpu: failed in NEW: boom" in text
+    rows = [line.split() for line in text.splitlines() if line.lstrip().startswith("ResNet")]
+    assert rows[:3] == [["ResNet18", "fp32", "1", "1.000", "1.500", "+50.0%", "regressed"],
+                    ["ResNet18", "fp32", "4", "4.000", "3.000", "-25.0%", "improved"],
+                    ["ResNet50_vd", "fp32", "1", "failed", "in", "NEW"]]
+    console = Console(width=120, record=True, force_terminal=True, color_system="standard")
+    console.print(report.comparison_table(_comparison(), "base.json", "new.json"))
+    styled = [line.split() for line in console.export_text(styles=True).splitlines() if "ResNet" in line][:3]
+    # 31: red, 32: green
+    assert [row[0][:len("\x1b[31mResNet")] for row in styled] == ["\x1b[31mResNet", "\x1b[32mResNet",
+                                                                 "\x1b[31mResNet"]

@@ -7,6 +7,7 @@ this schema and, through ``migrate``, for every older one.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -148,7 +149,10 @@ def record_from_json(data: dict, version: int = SCHEMA_VERSION, where: str = "ru
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    # A whole number too large for a float (JSON allows 10**400) cannot be shown or compared.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return abs(value) <= sys.float_info.max
+    return isinstance(value, float)
 
 
 def _malformed(record: Record) -> str:

@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
+from trtbench.compare import (
+    FAILED,
+    FAILED_BOTH,
+    FIXED,
+    IMPROVED,
+    NO_VALUE,
+    ONLY_BASE,
+    ONLY_NEW,
+    REGRESSED,
+    Comparison,
+    Metric,
+    Row,
+)
+from trtbench.errors import TrtbenchError
 from trtbench.figures import FLOPS_CONVENTION, MISMATCH
+from trtbench.lazy import import_optional
 from trtbench.records import AccuracyRecord, LatencyRecord, Record
 from trtbench.zoo import VARIANTS, model_order_key
 
@@ -139,13 +158,14 @@ def group_title(key: GroupKey, records: list[LatencyRecord]) -> str:
 def latency_table(key: GroupKey, records: list[LatencyRecord], reference: bool = False) -> Table:
     """One precision/backend/device as the page lays it out: a row per model, a column per batch."""
     precision = key[0]
-    table = Table(title=group_title(key, records), box=box.SIMPLE_HEAD)
+    # Names and errors come from run files: shown as written, never read as rich markup.
+    table = Table(title=escape(group_title(key, records)), box=box.SIMPLE_HEAD)
     table.add_column("Models", no_wrap=True)
     batches = _batches(records)
     for batch in batches:
         table.add_column(f"batch_size={batch} (ms)", justify="right")
     for name, row in _cell_rows(records, precision, batches, reference):
-        table.add_row(name, *row)
+        table.add_row(escape(name), *map(escape, row))
     notes = ["'~': coefficient of variation above 2.5%, the number is unstable"]
     if any(r.verify for r in records):
         notes.append("'✗': the engine failed its output check against Paddle (trtbench run --verify)")
@@ -153,7 +173,7 @@ def latency_table(key: GroupKey, records: list[LatencyRecord], reference: bool =
         notes.append("(page's 2020 V100 value, measured / page): the page timed Paddle Inference's "
                      "TensorRT subgraph on a V100 without copies")
     notes += [f"{r.model} batch {r.batch} failed: {r.error}" for r in records if not r.ok]
-    table.caption = "\n".join(notes)
+    table.caption = escape("\n".join(notes))
     return table
 
 
@@ -227,10 +247,39 @@ def sort_records(records: list[Record]) -> list[Record]:
                                           model_order_key(r.model), r.batch))
 
 
-def plot(records: list[Record], path) -> None:
-    """A PNG: latency against batch per model, a panel per precision, and FP16 speed-up over FP32."""
-    import matplotlib
+PLOT_NAME = "latency.png"  # what `--plot FOLDER` writes inside the folder
 
+
+def plot_formats() -> list[str]:
+    """The file extensions matplotlib writes (png, svg, pdf, ...)."""
+    import_optional("matplotlib", "matplotlib", "plot")
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return sorted(FigureCanvasBase.get_supported_filetypes())
+
+
+def plot_target(name: str) -> Path:
+    """The file `--plot NAME` writes: NAME itself, latency.png inside NAME when it is a folder, NAME.png
+    when it has no extension. A missing folder, or an extension matplotlib cannot write (one line names
+    those it can), is refused before any work."""
+    path = Path(name)
+    if name.endswith(("/", os.sep)) or path.is_dir():
+        path = path / PLOT_NAME
+    elif not path.suffix:
+        path = path.with_name(path.name + ".png")
+    if not path.parent.is_dir():
+        raise TrtbenchError(f"--plot {name}: there is no folder {path.parent}")
+    formats = plot_formats()
+    if path.suffix[1:].lower() not in formats:
+        raise TrtbenchError(f"--plot {name}: matplotlib cannot write '{path.suffix}' files; "
+                            f"name a file ending in one of: {', '.join('.' + f for f in formats)}")
+    return path
+
+
+def plot(records: list[Record], path) -> None:
+    """A plot (its format from the file's extension): latency against batch per model, a panel per
+    precision, and FP16 speed-up over FP32."""
+    matplotlib = import_optional("matplotlib", "matplotlib", "plot")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -259,8 +308,10 @@ def plot(records: list[Record], path) -> None:
     devices = sorted({f"{r.backend} on {r.device}" for r in ok})
     fig.suptitle("; ".join(devices), fontsize="small")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        fig.savefig(path, dpi=100, format=Path(path).suffix[1:].lower() or None)
+    finally:
+        plt.close(fig)
 
 
 # --- accuracy (trtbench eval) ---------------------------------------------------------------
@@ -283,10 +334,10 @@ def accuracy_table(records: list[AccuracyRecord]) -> Table:
     for header in ("Models", "Top1", "Top5", "backend", "precision", "images", "Top1 ours", "Top5 ours"):
         table.add_column(header, justify="left" if header in ("Models", "backend", "precision") else "right")
     for record, variant in _accuracy_rows(records):
-        table.add_row(record.model, _fmt(variant.top1 if variant else None), _fmt(variant.top5 if variant else None),
-                      f"{record.backend} on {record.device}", record.precision, str(record.images),
-                      _fmt(record.top1), _fmt(record.top5))
-    table.caption = "Weights: " + "; ".join(sorted({f"{r.model}: {r.weights or '?'}" for r in records}))
+        table.add_row(*map(escape, (record.model, _fmt(variant.top1 if variant else None),
+                                    _fmt(variant.top5 if variant else None), f"{record.backend} on {record.device}",
+                                    record.precision, str(record.images), _fmt(record.top1), _fmt(record.top5))))
+    table.caption = escape("Weights: " + "; ".join(sorted({f"{r.model}: {r.weights or '?'}" for r in records})))
     return table
 
 
@@ -320,3 +371,81 @@ def verify_table(rows: list[dict], batch: int) -> Table:
                       f"{row['min_cosine']:.6f}", f"{row['top1_agree']:.1%}", f"{row['top5_agree']:.1%}",
                       "pass" if row["passed"] else "FAIL: " + "; ".join(row["failed"]))
     return table
+
+
+# --- regression gate (trtbench compare) -----------------------------------------------------
+
+_RESULT_STYLES = {REGRESSED: "red", FAILED: "red", IMPROVED: "green", FIXED: "green", ONLY_BASE: "dim",
+                  ONLY_NEW: "dim"}
+
+
+def _compare_cells(row: Row, metric: Metric, where: str) -> list[str]:
+    """Model, precision (with what really ran where the sides differ), batch, [where], values, change, result."""
+    model, backend, device, precision, batch = row.case
+    if row.precision_changed:
+        precision += f" (ran {row.precision_executed[0]} -> {row.precision_executed[1]})"
+    digits = 1 if metric.higher_is_better else 3
+    change = "" if row.change_pct is None else f"{row.change_pct:+.1f}%"
+    if row.change_pct is None and row.result in (REGRESSED, IMPROVED):
+        change = "too large"
+    place = {"": [], "backend": [backend], "device": [device], "backend on device": [f"{backend} on {device}"]}
+    return [model, precision, str(batch), *place[where], _fmt(row.base_value, digits),
+            _fmt(row.new_value, digits), change, row.result]
+
+
+def _comparison_title(comparison: Comparison, base_name: str, new_name: str) -> tuple[str, str]:
+    """The title, naming the backend and the device when every row shares them, and the column that names
+    them where the rows differ ('' when none is needed)."""
+    metric = comparison.metric
+    backends = {row.case[1] for row in comparison.rows}
+    devices = {row.case[2] for row in comparison.rows}
+    one_backend, one_device = len(backends) == 1, len(devices) == 1
+    where = {(True, True): "", (False, True): "backend", (True, False): "device",
+             (False, False): "backend on device"}[(one_backend, one_device)]
+    shared = " ".join(filter(None, (next(iter(backends)) if one_backend else "",
+                                    f"on {next(iter(devices))}" if one_device else "")))
+    title = f"{metric.label} ({metric.unit})" + (f", {shared}" if shared else "")
+    return f"{title}: NEW {new_name} against BASE {base_name}, threshold {comparison.threshold_pct:g}%", where
+
+
+def comparison_notes(comparison: Comparison) -> list[str]:
+    """Why cases were not compared as numbers: each failure with its error; missing values, counted."""
+    failures = [f"{row.label}: {row.why}" for row in comparison.rows if row.result in (FAILED, FIXED, FAILED_BOTH)]
+    missing: dict[str, int] = {}
+    for row in comparison.rows:
+        if row.result == NO_VALUE:
+            missing[row.why] = missing.get(row.why, 0) + 1
+    return failures + [f"{why} ({count} {'case' if count == 1 else 'cases'})" for why, count in missing.items()]
+
+
+def comparison_table(comparison: Comparison, base_name: str, new_name: str) -> Table:
+    """NEW against BASE, a row per case: regressions in red, improvements in green."""
+    metric = comparison.metric
+    title, where = _comparison_title(comparison, base_name, new_name)
+    table = Table(title=escape(title), box=box.SIMPLE_HEAD, pad_edge=False)
+    for header in ("Models", "precision", "batch", *filter(None, [where]), f"BASE ({metric.unit})",
+                   f"NEW ({metric.unit})", "change", "result"):
+        table.add_column(header, justify="right" if header in ("batch", "change") or "(" in header else "left",
+                         no_wrap=header in ("Models", "precision", "batch", "change", "result"))
+    for row in comparison.rows:
+        table.add_row(*(escape(cell) for cell in _compare_cells(row, metric, where)),
+                      style=_RESULT_STYLES.get(row.result))
+    table.caption = escape("\n".join(comparison_notes(comparison)))
+    return table
+
+
+def comparison_markdown(comparison: Comparison, base_name: str, new_name: str) -> str:
+    """The comparison as a markdown table, for a pull request or a CI summary."""
+    metric = comparison.metric
+    title, where = _comparison_title(comparison, base_name, new_name)
+    headers = ["Models", "Precision", "Batch", *filter(None, [where.capitalize()]), f"BASE ({metric.unit})",
+               f"NEW ({metric.unit})", "Change", "Result"]
+    aligns = [":--" if header in ("Models", "Precision", "Result", where.capitalize()) else "--:" for header in headers]
+    lines = [f"## {title}", "", "| " + " | ".join(headers) + " |", "|" + "|".join(aligns) + "|"]
+    for row in comparison.rows:
+        cells = [cell.replace("|", "\\|") for cell in _compare_cells(row, metric, where)]
+        if row.result in (REGRESSED, FAILED):
+            cells[-1] = f"**{cells[-1]}**"
+        lines.append("| " + " | ".join(cells) + " |")
+    notes = comparison_notes(comparison)
+    return "\n".join(lines + ([""] + [f"- {note}" for note in notes] if notes else []))

@@ -16,15 +16,18 @@ from trtbench.cli.app import App, pass_app
 @click.option("--csv", "form", flag_value="csv", help="One CSV row per record.")
 @click.option("--json", "form", flag_value="json", help="A JSON list of records.")
 @click.option("--reference", is_flag=True, help="Show the page's 2020 value and the ratio beside each one.")
-@click.option("--plot", "plot_path", type=click.Path(path_type=Path), help="Also write a PNG plot here.")
+@click.option("--plot", "plot_name", metavar="FILE", help="Also write a plot: FILE.png, .svg, .pdf, ... (a folder "
+              "gets latency.png inside it).")
 @click.option("--results-dir", type=click.Path(path_type=Path), default=Path("results"), show_default=True)
 @click.option("--models-dir", type=click.Path(path_type=Path), default=Path("models"), show_default=True)
 @pass_app
-def report(app: App, result_files, form, reference, plot_path, results_dir, models_dir):
+def report(app: App, result_files, form, reference, plot_name, results_dir, models_dir):
     """Report RESULT_FILES (default: every run in --results-dir, latest record per case)."""
     from trtbench import report as render
     from trtbench import results, zoo
 
+    # The plot's name is checked before any work, so a bad one costs nothing.
+    plot_path = render.plot_target(plot_name) if plot_name is not None else None
     paths = list(result_files) or results.run_files(results_dir)
     if not paths:
         app.abort(f"no results in {results_dir}: run `trtbench run` first")
@@ -36,14 +39,14 @@ def report(app: App, result_files, form, reference, plot_path, results_dir, mode
     if not records:
         app.abort("the results files hold no records yet: run `trtbench run` first")
     if form == "json":
-        click.echo(json.dumps(render.json_records(records), indent=2))
+        app.echo(json.dumps(render.json_records(records), indent=2))
     elif form == "csv":
-        click.echo(render.csv_text(records), nl=False)
+        app.echo(render.csv_text(records), nl=False)
     elif form == "markdown":
         from trtbench.figures import model_row
 
         rows = [model_row(zoo.get_variant(n), models_dir) for n in zoo.PAGE_ORDER]
-        click.echo(render.markdown_report(records, rows, reference))
+        app.echo(render.markdown_report(records, rows, reference))
     else:
         for key, group in render.latency_groups(records):
             app.console.print(render.latency_table(key, group, reference))
@@ -53,8 +56,8 @@ def report(app: App, result_files, form, reference, plot_path, results_dir, mode
     if plot_path is not None:
         try:
             render.plot(records, plot_path)
-        except ImportError:
-            app.abort("--plot needs matplotlib: pip install 'trtbench[plot]'")
-        except OSError as exc:
-            app.abort(f"cannot write plot {plot_path}: {exc.strerror}")
+        except (OSError, RuntimeError) as exc:
+            # OSError: the folder; RuntimeError: a format that needs a program (.pgf needs LaTeX)
+            reason = getattr(exc, "strerror", None) or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            app.abort(f"cannot write plot {plot_path}: {reason}")
         app.note(f"plot: {plot_path}")

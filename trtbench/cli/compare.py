@@ -1,0 +1,77 @@
+"""`trtbench compare`: a regression gate, NEW against BASE case by case; exit status 1 on a regression."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from trtbench.cli.app import App, pass_app
+from trtbench.compare import DEFAULT_THRESHOLD_PCT, METRICS
+
+NO_VERDICT = 2  # nothing compared: no matching case, unreadable inputs, bad options
+
+
+@click.command()
+@click.argument("base", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option("--threshold", default=f"{DEFAULT_THRESHOLD_PCT:g}%", show_default=True,
+              help="How much worse a case may get before it counts as a regression, in percent: 5% or 5.")
+@click.option("--metric", type=click.Choice(list(METRICS)), default="median", show_default=True,
+              help="Latency statistic (ms, lower is better) or throughput (images/s, higher is better).")
+@click.option("--markdown", "form", flag_value="markdown", help="A markdown table, e.g. for a CI summary.")
+@click.option("--json", "form", flag_value="json", help="A JSON object: every case and the verdict.")
+@pass_app
+def compare(app: App, base: Path, new: Path, threshold: str, metric: str, form: str | None):
+    """Compare NEW with BASE (each a run file or a results folder), case by case.
+
+    Exit status 0: no case regressed; 1: some case got worse past --threshold, or failed in NEW
+    after working in BASE; 2: nothing could be compared (no case in both, or unreadable input).
+    """
+    from trtbench import compare as gate
+    from trtbench import report as render
+    from trtbench.errors import TrtbenchError
+
+    try:
+        threshold_pct = gate.parse_threshold(threshold)
+        base_records, new_records = _records(app, base, "BASE"), _records(app, new, "NEW")
+    except TrtbenchError as exc:
+        app.abort(str(exc), NO_VERDICT)
+    comparison = gate.compare(base_records, new_records, metric, threshold_pct)
+    if comparison.nothing_compared:
+        app.abort(f"nothing to compare: {comparison.nothing_compared}", NO_VERDICT)
+    if form == "json":
+        app.echo(json.dumps({"base": str(base), "new": str(new), **comparison.to_json()}, indent=2))
+    else:
+        if form == "markdown":
+            app.echo(render.comparison_markdown(comparison, str(base), str(new)))
+            app.echo("")
+        else:
+            app.console.print(render.comparison_table(comparison, str(base), str(new)))
+        for line in (comparison.summary(), *comparison.notes):
+            app.echo(line)
+    regressions = comparison.regressions
+    if regressions:
+        first = regressions[0]
+        change = f" {first.change_pct:+.1f}%" if first.change_pct is not None else ""
+        compared = comparison.count(*gate.DECIDED)
+        app.abort(f"{len(regressions)} of {compared} compared case{'s' if compared > 1 else ''} regressed "
+                  f"(threshold {threshold_pct:g}%, {metric}); first: {first.label}: {first.result}{change}")
+
+
+def _records(app: App, path: Path, side: str) -> list:
+    """The latest record per case of a run file, or of every run file in a folder (damaged ones skipped)."""
+    from trtbench import results
+    from trtbench.errors import TrtbenchError
+
+    if not path.is_dir():
+        return results.load_run(path).records
+    paths = results.run_files(path)
+    if not paths:
+        raise TrtbenchError(f"{side} {path}: no run files in this folder")
+    skipped: list[str] = []
+    records = results.latest(results.load_records(paths, skipped))
+    for reason in skipped:
+        app.note(f"skipped: {reason}")
+    return records

@@ -1,0 +1,276 @@
+"""Did a run get slower? Compare the cases of two sets of records, case by case, against a threshold.
+
+A case is (model, backend, device, precision, batch): only the same case is ever compared, so a
+run on another GPU or with another backend is never measured against this one. Latency metrics
+regress when they grow by more than the threshold, throughput when it shrinks by more; a case that
+worked in BASE and failed in NEW is a regression too. Accuracy records are not compared.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from trtbench.errors import TrtbenchError
+from trtbench.records import LatencyRecord, Record
+from trtbench.zoo import model_order_key
+
+CASE_FIELDS = ("model", "backend", "device", "precision", "batch")
+DEFAULT_THRESHOLD_PCT = 5.0
+MAX_THRESHOLD_PCT = 1000.0
+
+# Results of one case, in the words the table shows.
+REGRESSED = "regressed"
+IMPROVED = "improved"
+UNCHANGED = "unchanged"
+FAILED = "failed in NEW"  # ok in BASE: a regression
+FIXED = "fixed in NEW"  # failed in BASE, ok in NEW
+FAILED_BOTH = "failed in both"
+NO_VALUE = "no value"
+ONLY_BASE = "only in BASE"
+ONLY_NEW = "only in NEW"
+#: results that say something about NEW against BASE (the others could not be compared)
+DECIDED = (REGRESSED, IMPROVED, UNCHANGED, FAILED, FIXED)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """What is compared: a latency statistic (ms, lower is better) or throughput (higher is better)."""
+
+    name: str
+    label: str
+    unit: str
+    higher_is_better: bool = False
+
+    def value(self, record: LatencyRecord) -> float | None:
+        """The record's figure for this metric, or None when it has none."""
+        if self.name == "throughput":
+            value = record.throughput_ips
+        else:
+            value = (record.latency_ms or {}).get(self.name)
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+METRICS = {metric.name: metric for metric in (
+    Metric("median", "median latency", "ms"),
+    Metric("mean", "mean latency", "ms"),
+    Metric("p90", "p90 latency", "ms"),
+    Metric("p95", "p95 latency", "ms"),
+    Metric("p99", "p99 latency", "ms"),
+    Metric("min", "min latency", "ms"),
+    Metric("throughput", "throughput", "images/s", higher_is_better=True),
+)}
+
+_PERCENT = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*%?", re.ASCII)
+
+
+def parse_threshold(text: str) -> float:
+    """A threshold in percent: "5%" and "5" both mean 5 percent; 0 to 1000."""
+    match = _PERCENT.fullmatch(str(text).strip())
+    value = float(match.group(1)) if match else math.nan
+    if not 0 <= value <= MAX_THRESHOLD_PCT:  # also refuses NaN
+        raise TrtbenchError(f"bad --threshold '{text}': give a percentage from 0 to {MAX_THRESHOLD_PCT:g}, "
+                            "e.g. 5% or 5")
+    return value
+
+
+@dataclass
+class Row:
+    """One case: its figure in BASE and in NEW, and what the comparison says."""
+
+    case: tuple  # CASE_FIELDS
+    result: str
+    base: LatencyRecord | None = None
+    new: LatencyRecord | None = None
+    base_value: float | None = None
+    new_value: float | None = None
+    change_pct: float | None = None  # None where nothing was compared, or the change is not finite
+    why: str = ""  # why a case was not compared, or a failed side's error
+
+    @property
+    def label(self) -> str:
+        model, backend, device, precision, batch = self.case
+        return f"{model} {precision} batch {batch} on {backend}"
+
+    @property
+    def precision_executed(self) -> tuple[str | None, str | None]:
+        """The precision each side says it really ran (None where it cannot say)."""
+        return (self.base.precision_executed if self.base else None,
+                self.new.precision_executed if self.new else None)
+
+    @property
+    def precision_changed(self) -> bool:
+        """Both sides say which precision ran, and they differ."""
+        base, new = self.precision_executed
+        return base is not None and new is not None and base != new
+
+    def to_json(self) -> dict:
+        base_executed, new_executed = self.precision_executed
+        return {**dict(zip(CASE_FIELDS, self.case, strict=True)), "result": self.result,
+                "base": _finite(self.base_value), "new": _finite(self.new_value), "change_pct": self.change_pct,
+                "base_status": self.base.status if self.base else None,
+                "new_status": self.new.status if self.new else None,
+                "base_precision_executed": base_executed, "new_precision_executed": new_executed,
+                "why": self.why}
+
+
+@dataclass
+class Comparison:
+    """Every case of BASE and NEW, and the verdict."""
+
+    metric: Metric
+    threshold_pct: float
+    rows: list[Row]
+    notes: list[str] = field(default_factory=list)
+    nothing_compared: str = ""  # why no case could be compared, or ''
+
+    def count(self, *results: str) -> int:
+        return sum(1 for row in self.rows if row.result in results)
+
+    @property
+    def regressions(self) -> list[Row]:
+        """Cases slower (or less throughput) past the threshold, and cases that failed only in NEW."""
+        return [row for row in self.rows if row.result in (REGRESSED, FAILED)]
+
+    @property
+    def exit_status(self) -> int:
+        """0: no regression; 1: some case regressed; 2: nothing could be compared."""
+        return 1 if self.regressions else 2 if self.nothing_compared else 0
+
+    def summary(self) -> str:
+        """'1 regressed, 2 improved, 5 unchanged (threshold 5%); 3 cases only in BASE, 2 only in NEW'."""
+        parts = [f"{self.count(result)} {result}" for result in (REGRESSED, IMPROVED, UNCHANGED, FAILED, FIXED,
+                                                                  FAILED_BOTH, NO_VALUE) if self.count(result)]
+        line = ", ".join(parts or ["no case in both"]) + f" (threshold {self.threshold_pct:g}%)"
+        only_base, only_new = self.count(ONLY_BASE), self.count(ONLY_NEW)
+        if only_base or only_new:
+            line += f"; {_cases(only_base)} only in BASE, {only_new} only in NEW"
+        return line
+
+    def to_json(self) -> dict:
+        return {"metric": self.metric.name, "unit": self.metric.unit,
+                "higher_is_better": self.metric.higher_is_better, "threshold_pct": self.threshold_pct,
+                "exit_status": self.exit_status, "regressed": len(self.regressions),
+                "compared": self.count(*DECIDED), "only_in_base": self.count(ONLY_BASE),
+                "only_in_new": self.count(ONLY_NEW), "summary": self.summary(), "notes": self.notes,
+                "cases": [row.to_json() for row in self.rows]}
+
+
+def compare(base: list[Record], new: list[Record], metric: str = "median",
+            threshold_pct: float = DEFAULT_THRESHOLD_PCT) -> Comparison:
+    """Each case of ``base`` and ``new`` (latency records, one per case) compared on ``metric``."""
+    chosen = METRICS[metric]
+    base_cases, new_cases = _by_case(base), _by_case(new)
+    rows = []
+    for case in sorted(base_cases.keys() | new_cases.keys(), key=_case_order):
+        if case not in new_cases:
+            rows.append(Row(case, ONLY_BASE, base=base_cases[case]))
+        elif case not in base_cases:
+            rows.append(Row(case, ONLY_NEW, new=new_cases[case]))
+        else:
+            rows.append(_compare_case(case, base_cases[case], new_cases[case], chosen, threshold_pct))
+    # Cases in one side only come last: the table leads with what was compared.
+    rows.sort(key=lambda row: row.result in (ONLY_BASE, ONLY_NEW))
+    comparison = Comparison(chosen, threshold_pct, rows, notes=_notes(base_cases, new_cases, rows))
+    if not any(row.result in DECIDED for row in rows):
+        comparison.nothing_compared = _why_nothing_compared(base_cases, new_cases, rows, chosen)
+    return comparison
+
+
+def _compare_case(case: tuple, base: LatencyRecord, new: LatencyRecord, metric: Metric, threshold_pct: float) -> Row:
+    row = Row(case, NO_VALUE, base=base, new=new)
+    if not base.ok or not new.ok:
+        row.result = FAILED_BOTH if not base.ok and not new.ok else FIXED if new.ok else FAILED
+        row.why = "; ".join(f"failed in {side}: {_one_line(record.error)}"
+                            for side, record in (("BASE", base), ("NEW", new)) if not record.ok)
+        return row
+    row.base_value, row.new_value = metric.value(base), metric.value(new)
+    for side, value in (("BASE", row.base_value), ("NEW", row.new_value)):
+        if value is None:
+            row.why = f"{side} has no {metric.label}"
+            return row
+        if not (math.isfinite(value) and value > 0):
+            row.why = f"{side}'s {metric.label} is not a positive number"
+            return row
+    assert row.base_value is not None and row.new_value is not None
+    change = (row.new_value / row.base_value - 1) * 100
+    row.change_pct = change if math.isfinite(change) else None
+    worse = -change if metric.higher_is_better else change
+    # Rounding noise must not decide: 1.05 ms against 1.00 ms is 5%, not past a 5% threshold.
+    past = threshold_pct + 1e-9
+    row.result = REGRESSED if worse > past else IMPROVED if -worse > past else UNCHANGED
+    return row
+
+
+def _by_case(records: list[Record]) -> dict[tuple, LatencyRecord]:
+    """Latency records by case; for a case given twice, the newest."""
+    cases: dict[tuple, LatencyRecord] = {}
+    for record in records:
+        if isinstance(record, LatencyRecord):
+            case = tuple(getattr(record, name) for name in CASE_FIELDS)
+            if case not in cases or record.finished_at >= cases[case].finished_at:
+                cases[case] = record
+    return cases
+
+
+def _case_order(case: tuple):
+    model, backend, device, precision, batch = case
+    return precision, backend, device, model_order_key(model), batch
+
+
+def _notes(base_cases: dict, new_cases: dict, rows: list[Row]) -> list[str]:
+    """What a reader must know beside the table: runs from other devices or backends, changed precisions."""
+    notes = []
+    for index, plural in ((2, "devices"), (1, "backends")):
+        if _values(base_cases, index) and _values(new_cases, index) and \
+                _values(base_cases, index) != _values(new_cases, index):
+            notes.append(f"{_sides(base_cases, new_cases, index)}: nothing was compared across {plural}")
+    changed = [row for row in rows if row.precision_changed]
+    if changed:
+        first = changed[0]
+        notes.append(f"{_cases(len(changed))} ran in another precision in NEW than in BASE "
+                     f"(first: {first.label}: {first.precision_executed[0]} -> {first.precision_executed[1]})")
+    return notes
+
+
+def _why_nothing_compared(base_cases: dict, new_cases: dict, rows: list[Row], metric: Metric) -> str:
+    """One line: why no case of NEW could be compared with BASE."""
+    if not base_cases or not new_cases:
+        empty = [side for side, cases in (("BASE", base_cases), ("NEW", new_cases)) if not cases]
+        return f"{' and '.join(empty)} {'holds' if len(empty) == 1 else 'hold'} no latency records"
+    matched = [row for row in rows if row.result not in (ONLY_BASE, ONLY_NEW)]
+    if not matched:
+        # In the order a reader should hear about them: another device explains everything else.
+        for index, same in ((2, "device"), (1, "backend"), (0, "models"), (3, "precisions"), (4, "batch sizes")):
+            if not set(_values(base_cases, index)) & set(_values(new_cases, index)):
+                return f"no case is in both: {_sides(base_cases, new_cases, index)}: compare runs of the same {same}"
+        return "no case (model, backend, device, precision, batch) is in both BASE and NEW"
+    if all(row.result == FAILED_BOTH for row in matched):
+        return f"{_cases(len(matched))} in both, failed in both"
+    unvalued = [row for row in matched if row.result == NO_VALUE]
+    return f"{_cases(len(matched))} in both, none with a {metric.label} in both ({unvalued[0].why})"
+
+
+def _sides(base_cases: dict, new_cases: dict, index: int) -> str:
+    """'BASE ran on X, NEW on Y' for the case field at ``index``."""
+    base_says, new_says = {2: ("ran on", "on "), 1: ("used", ""), 0: ("timed", ""), 3: ("timed", ""),
+                           4: ("timed batch", "")}[index]
+    return (f"BASE {base_says} {', '.join(_values(base_cases, index))}, "
+            f"NEW {new_says}{', '.join(_values(new_cases, index))}")
+
+
+def _values(cases: dict, index: int) -> list[str]:
+    return [str(value) for value in sorted({case[index] for case in cases})]
+
+
+def _cases(count: int) -> str:
+    return f"{count} case" if count == 1 else f"{count} cases"
+
+
+def _one_line(text) -> str:
+    return " ".join(str(text or "failed").split())
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
