@@ -16,7 +16,7 @@ NO_VERDICT = 2  # nothing compared: no matching case, unreadable inputs, bad opt
 @click.command()
 @click.argument("base", type=click.Path(path_type=Path))
 @click.argument("new", type=click.Path(path_type=Path))
-@click.option("--threshold", default=f"{DEFAULT_THRESHOLD_PCT:g}%", show_default=True,
+@click.option("--threshold", metavar="PERCENT", default=f"{DEFAULT_THRESHOLD_PCT:g}%", show_default=True,
               help="How much worse a case may get before it counts as a regression, in percent: 5% or 5.")
 @click.option("--metric", type=click.Choice(list(METRICS)), default="median", show_default=True,
               help="Latency statistic (ms, lower is better) or throughput (images/s, higher is better).")
