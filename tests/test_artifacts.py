@@ -307,3 +307,34 @@ def test_a_make_that_fails_because_of_ctrl_c_is_a_stop_and_keeps_the_previous_ar
     with pytest.raises(interrupt.Interrupted):
         artifacts.ensure(path, "thing", {"v": 2}, native_builder)
     assert artifacts.valid(path, "thing").sha256 == good.sha256 and _only_the_artifact(tmp_path)
+
+
+def _killed_while_replacing(path, moment):
+    """Replace the artifact at ``path``, SIGKILLed just before or just after its file is renamed into place."""
+    from pathlib import Path
+
+    real = os.replace
+
+    def replace(source, target):
+        if Path(target) == path and moment == "before":
+            os.kill(os.getpid(), signal.SIGKILL)
+        real(source, target)
+        if Path(target) == path and moment == "after":
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    os.replace = replace
+    artifacts.ensure(path, "thing", {"v": 2}, _writer(b"new"))
+
+
+@pytest.mark.parametrize("moment, expected", [("before", (b"old", {"v": 1})), ("after", (b"new", {"v": 2}))])
+def test_killed_as_the_file_goes_into_place_it_is_the_old_or_the_new_artifact_and_valid(tmp_path, moment, expected):
+    path = tmp_path / "m.bin"
+    artifacts.ensure(path, "thing", {"v": 1}, _writer(b"old"))
+    killed = multiprocessing.get_context("fork").Process(target=_killed_while_replacing, args=(path, moment))
+    killed.start()
+    killed.join(timeout=60)
+    assert killed.exitcode == -signal.SIGKILL
+    found = artifacts.valid(path, "thing")
+    assert found is not None and (path.read_bytes(), found.key) == expected
+    assert artifacts.why_not_reusable(path, "thing", expected[1]) is None
+    assert artifacts.ensure(path, "thing", expected[1], _writer(b"unused")).made is False

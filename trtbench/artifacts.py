@@ -129,16 +129,23 @@ def read_metadata(path: Path, kind: str) -> dict | None:
 
 
 def valid(path: Path, kind: str) -> Artifact | None:
-    """The artifact at ``path`` if its metadata is sound and its file matches the recorded sha256, else None."""
+    """The artifact at ``path`` if its metadata is sound and its file matches the recorded sha256, else None.
+
+    While an artifact is replaced its metadata also records the one it replaces (``previous``):
+    whichever of the two the file holds is valid, so a crash between writing the metadata and
+    renaming the file never leaves an artifact without valid metadata.
+    """
     meta = read_metadata(path, kind)
     if meta is None:
         return None
     try:
-        if current_sha256(path) != meta["sha256"]:
-            return None
+        found = current_sha256(path)
     except OSError:
         return None
-    return Artifact(Path(path), meta)
+    for recorded in (meta, meta.get("previous")):
+        if isinstance(recorded, dict) and metadata_problem(recorded, kind) is None and recorded["sha256"] == found:
+            return Artifact(Path(path), {name: value for name, value in recorded.items() if name != "previous"})
+    return None
 
 
 def why_not_reusable(path: Path, kind: str, key: dict, labels: dict[str, str] | None = None) -> str | None:
@@ -150,13 +157,21 @@ def why_not_reusable(path: Path, kind: str, key: dict, labels: dict[str, str] | 
     problem = metadata_problem(meta, kind)
     if problem is not None:
         return f"{kind} metadata is damaged ({problem})"
-    recorded = meta["key"]
+    changed = _changed(meta["key"], key, labels)
+    if changed is not None and metadata_problem(meta.get("previous"), kind) is not None:
+        return changed  # known without reading the file
+    found = valid(path, kind)
+    if found is None:
+        return f"{kind} file does not match its recorded sha256 (corrupt or replaced)"
+    return _changed(found.key, key, labels)
+
+
+def _changed(recorded: dict, key: dict, labels: dict[str, str] | None) -> str | None:
+    """The first field of ``key`` that ``recorded`` holds otherwise, said for the user; None if none."""
     for name, wanted in key.items():
         if recorded.get(name) != wanted:
             label = (labels or {}).get(name, name)
             return f"{label} changed ({_short(recorded.get(name))} -> {_short(wanted)})"
-    if valid(path, kind) is None:
-        return f"{kind} file does not match its recorded sha256 (corrupt or replaced)"
     return None
 
 
@@ -199,10 +214,10 @@ def store(path: Path, kind: str, key: dict, data: bytes, info: dict | None = Non
 
 
 def _make(path: Path, kind: str, key: dict, make: Maker, reason: str) -> Artifact:
-    """Make the artifact and its metadata beside their places, complete and synced, then rename
-    both into place: until the first rename the previous artifact is untouched and valid."""
+    """Make the artifact beside its place, complete and synced, then put it in place so that at every
+    moment the file at ``path`` is the previous artifact or the new one, each with valid metadata."""
     started = time.perf_counter()
-    tmp = meta_tmp = None
+    tmp = None
     try:
         tmp = temporary_path(path)
         info = make(tmp) or {}
@@ -217,18 +232,21 @@ def _make(path: Path, kind: str, key: dict, make: Maker, reason: str) -> Artifac
             "make_s": round(time.perf_counter() - started, 3),
             "info": info,
         }
-        meta_tmp = _written_temporary(metadata_path(path), _json_bytes(meta))
-        # Between these two renames the new file sits beside the old metadata, whose sha256 does
-        # not match it: a crash there leaves an invalid artifact, never a wrong valid one.
+        replaced = valid(path, kind)
+        # First metadata that knows both files, then the new file: see ``valid``.
+        atomic_write_json(metadata_path(path), meta if replaced is None else {**meta, "previous": replaced.meta})
         os.replace(tmp, path)
-        os.replace(meta_tmp, metadata_path(path))
     except BaseException as exc:
-        _discard(tmp, meta_tmp)
+        _discard(tmp)
         translated = _user_error(exc, path)
         if translated is None:
             raise
         raise translated from exc
     _hashed[_stamp(path)] = digest
+    if replaced is not None:
+        # Only tidying: the metadata above is already valid for the new file.
+        with contextlib.suppress(OSError):
+            atomic_write_json(metadata_path(path), meta)
     return Artifact(path, meta, made=True, reason=reason)
 
 
