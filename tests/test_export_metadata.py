@@ -193,3 +193,33 @@ def test_run_and_verify_refuse_a_damaged_pretrained_export_in_one_line(invoke, p
                     ("verify", "ResNet18", *common)):
         line = _one_line_error(invoke(*command))
         assert "--weights FILE --force" in line and "macs is not a whole number" in line
+
+
+@pytest.mark.slow
+def test_a_graph_whose_weights_cannot_be_told_is_not_replaced_either(pretrained_export):
+    """An export made before graphs named their weights, with its metadata unreadable: nothing says what
+    it holds, so a run asks instead of guessing."""
+    import onnx
+
+    from trtbench.export import WEIGHTS_PROPERTY
+
+    models, path = pretrained_export
+    model = onnx.load(str(path))
+    kept = [prop for prop in model.metadata_props if prop.key != WEIGHTS_PROPERTY]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    onnx.save(model, str(path))
+    artifacts.metadata_path(path).write_text("{not json")
+    with pytest.raises(TrtbenchError, match=r"weights cannot be told; export it again with "
+                                            r"`trtbench export ResNet18 --force` \(with --weights FILE"):
+        ensure_exported(get_variant("ResNet18"), models)
+
+
+@pytest.mark.slow
+def test_a_file_that_is_no_graph_at_all_is_exported_again(tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    onnx_path(models, "ResNet18").write_bytes(b"\xff" * 1000)
+    artifacts.metadata_path(onnx_path(models, "ResNet18")).write_text("{not json")
+    again = ensure_exported(get_variant("ResNet18"), models)
+    assert not again.skipped and existing_export(again.onnx_path) is not None
