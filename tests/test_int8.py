@@ -255,3 +255,22 @@ def test_onnxruntime_form_follows_how_the_logits_move_with_the_input(ort_graphs)
     # both forms), so there is nothing to follow.
     cosine = _centred_against_fp32(*ort_graphs["ResNet18"])
     assert cosine.mean() > 0.8 and cosine.min() > 0.7, cosine
+
+
+def test_calibration_skips_damaged_images_and_never_opens_a_fifo(tmp_path):
+    import os
+
+    from PIL import Image
+
+    from trtbench.errors import TrtbenchError
+    from trtbench.precision import calibration_from
+
+    Image.new("RGB", (8, 8), "blue").save(tmp_path / "a.png")
+    (tmp_path / "b.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    os.mkfifo(tmp_path / "c.png")
+    calibration = calibration_from(tmp_path)
+    assert [p.name for p in calibration.images] == ["a.png", "b.jpg"]
+    assert len(list(calibration.inputs())) == 1
+    (tmp_path / "a.png").unlink()
+    with pytest.raises(TrtbenchError, match="none of the 1 calibration images can be read"):
+        list(calibration_from(tmp_path).inputs())

@@ -87,10 +87,19 @@ class Calibration:
         if self.random:
             yield from (sample[None] for sample in seeded_input(CALIBRATION_IMAGES, self.seed))
             return
-        from trtbench.preprocess import load_image
+        from trtbench.preprocess import UnreadableImage, load_image
 
+        read = 0
         for path in self.images:
-            yield load_image(path)[None]
+            try:
+                image = load_image(path)
+            except UnreadableImage:  # a damaged file among the calibration images is left out
+                continue
+            read += 1
+            yield image[None]
+        if not read:
+            raise TrtbenchError(f"none of the {len(self.images)} calibration images can be read (first: "
+                                f"{self.images[0]}): give --calib a folder of images that open")
 
 
 def calibration_from(folder: Path | None, seed: int = CALIBRATION_SEED) -> Calibration:
@@ -102,7 +111,9 @@ def calibration_from(folder: Path | None, seed: int = CALIBRATION_SEED) -> Calib
     folder = Path(folder)
     if not folder.is_dir():
         raise TrtbenchError(f"calibration folder not found: {folder}")
-    images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:CALIBRATION_IMAGES]
+    # regular files only: hashing or decoding a FIFO named x.jpg would wait forever
+    images = sorted(p for p in folder.rglob("*")
+                    if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())[:CALIBRATION_IMAGES]
     if not images:
         raise TrtbenchError(f"{folder} holds no images to calibrate INT8 with")
     return Calibration(images=tuple(images), seed=seed)

@@ -10,7 +10,6 @@ read back from the graph ONNX Runtime optimized for it.
 from __future__ import annotations
 
 import collections
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from trtbench import envinfo
+from trtbench.artifacts import scratch_dir
 from trtbench.backends.base import Availability, Backend, Check, CpuConfig, Engine
 from trtbench.errors import TrtbenchError
 from trtbench.inputs import seeded_input
@@ -231,11 +231,11 @@ class OnnxRuntimeBackend(Backend):
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = self.config.thread_count()
         options.log_severity_level = 3
-        with tempfile.TemporaryDirectory(prefix="trtbench-ort-") as work:
+        with scratch_dir("ort") as work:
             # ONNX Runtime writes the graph it will run (after its fusions) once, while the session is
             # made; reading it back says which kernels run, and the timed loop never sees the file.
             # Its weights go to a file of their own, so reading the graph back parses none of them.
-            optimized = Path(work) / "optimized.onnx"
+            optimized = work / "optimized.onnx"
             options.optimized_model_filepath = str(optimized)
             options.add_session_config_entry("session.optimized_model_external_initializers_file_name",
                                              "optimized.weights")

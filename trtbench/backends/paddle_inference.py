@@ -15,7 +15,6 @@ from __future__ import annotations
 import collections
 import functools
 import json
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -284,8 +283,8 @@ class PaddleInferenceBackend(Backend):
         config.switch_ir_optim(True)
         config.disable_glog_info()
         # Paddle saves the program its passes produced; read once, it says which kernels run in BF16.
-        with tempfile.TemporaryDirectory(prefix="trtbench-paddle-optim-") as optim:
-            config.set_optim_cache_dir(optim)
+        with artifacts.scratch_dir("paddle-optim") as optim:
+            config.set_optim_cache_dir(str(optim))
             config.enable_save_optim_model(True)
             with captured_native_output() as log:
                 try:

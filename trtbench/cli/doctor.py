@@ -22,7 +22,7 @@ def doctor(app: App, as_json: bool):
     found = checks()
     states, choice = backend_states()
     if as_json:
-        click.echo(json.dumps({"checks": [{"component": c.component, "found": c.found, "ok": c.ok,
+        app.echo(json.dumps({"checks": [{"component": c.component, "found": c.found, "ok": c.ok,
                                            "needed_for": c.needed_for, "fix": c.fix} for c in found],
                                "backends": states, "auto": choice}, indent=2))
         return

@@ -23,8 +23,8 @@ def models(app: App, as_json: bool, markdown: bool, models_dir: Path):
 
     rows = [model_row(zoo.get_variant(name), models_dir) for name in zoo.PAGE_ORDER]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        app.echo(json.dumps(rows, indent=2))
     elif markdown:
-        click.echo(report.models_markdown(rows))
+        app.echo(report.models_markdown(rows))
     else:
         app.console.print(report.models_table(rows))

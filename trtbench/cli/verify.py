@@ -37,7 +37,7 @@ def verify(app: App, names, all_, precisions, batch, images, as_json, **options)
     session = shared.open_session(app, options, needs=("infer",), precisions=precision_list, calib_fallback=images)
     outcome = session.verify(models, batch, images)
     if as_json:
-        click.echo(json.dumps(outcome.rows, indent=2))
+        app.echo(json.dumps(outcome.rows, indent=2))
     else:
         app.console.print(report.verify_table(outcome.rows, batch))
     failed = [r for r in outcome.rows if not r["passed"]]
