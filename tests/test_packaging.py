@@ -35,3 +35,18 @@ def test_mypy_checks_against_the_minimum_python(pyproject):
 
 def test_running_interpreter_satisfies_requires_python(pyproject):
     assert sys.version_info[:2] >= minimum_python(pyproject)
+
+
+def test_every_test_the_readme_names_exists():
+    """The README's "What happens when" table names a test per fault: each must be there
+    (`file.py::test`, or `::test` for one more in the file named before it)."""
+    root = Path(__file__).resolve().parent
+    text = (root.parent / "README.md").read_text(encoding="utf-8")
+    current, checked, missing = None, 0, []
+    for path, test in re.findall(r"`((?:cli/|backends/)?test_\w+\.py)?(?:::(test_\w+))?`", text):
+        current = path or current
+        if test and current:
+            checked += 1
+            if f"def {test}(" not in (root / current).read_text(encoding="utf-8"):
+                missing.append(f"{current}::{test}")
+    assert checked > 30 and not missing

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -51,6 +52,8 @@ def test_eval_scores_100_percent_on_its_own_predictions(invoke, exported, labell
     assert record["kind"] == "accuracy" and record["images"] == 6 and record["skipped"] == 0
     assert record["top1"] == 1.0 and record["top5"] == 1.0
     assert record["weights"] == "ResNet18_pretrained.pdparams"
+    # an accuracy record says when it finished, so "latest" is decided by time, not by file name
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", record["finished_at"])
 
     listed = invoke("eval", "ResNet18", "--data", labelled, "--list", labelled / "val_list.txt", "--batch", "4",
                     "--limit", "5", "--models-dir", models_dir, "--results-dir", tmp_path / "r2",
