@@ -5,10 +5,11 @@ from trtbench import report
 from trtbench.records import LatencyRecord
 
 
-def _rec(model, precision, batch, median, status="ok", cov_warning=False):
+def _rec(model, precision, batch, median, status="ok", cov_warning=False, backend="onnxruntime-cpu",
+         device="Test CPU", metric="session run time"):
     return LatencyRecord(
-        model=model, backend="onnxruntime-cpu", device="Test CPU", precision=precision, batch=batch, status=status,
-        error=None if status == "ok" else "boom", metric="session run time", cov=0.01, cov_warning=cov_warning,
+        model=model, backend=backend, device=device, precision=precision, batch=batch, status=status,
+        error=None if status == "ok" else "boom", metric=metric, cov=0.01, cov_warning=cov_warning,
         latency_ms={"mean": median, "median": median, "p90": median, "p95": median, "p99": median,
                     "min": median, "max": median, "stdev": 0.0} if status == "ok" else None,
         throughput_qps=1000 / median, throughput_ips=batch * 1000 / median, iterations=10,
@@ -140,3 +141,178 @@ def test_the_comparison_colours_regressions_red_and_improvements_green():
     # 31: red, 32: green
     assert [row[0][:len("\x1b[31mResNet")] for row in styled] == ["\x1b[31mResNet", "\x1b[32mResNet",
                                                                  "\x1b[31mResNet"]
+
+
+# --- a fleet: two GPUs and a CPU server, FP16 and FP32 ---------------------------------------
+
+A100, T4, EPYC = "NVIDIA A100-SXM4-80GB", "Tesla T4", "AMD EPYC 7B13"
+
+
+def _gpu(model, precision, batch, median, device, **fields):
+    return _rec(model, precision, batch, median, backend="tensorrt", device=device, metric="GPU compute time",
+                **fields)
+
+
+FLEET = [
+    _gpu("ResNet50_vd", "fp16", 1, 0.9, A100), _rec("ResNet18", "fp32", 1, 9.0, device=EPYC),
+    _gpu("ResNet18", "fp16", 1, 0.4, A100), _gpu("ResNet18", "fp16", 8, 0.8, A100),
+    _gpu("ResNet18", "fp16", 1, 0.7, T4), _gpu("ResNet18", "fp16", 8, 2.5, T4, status="failed"),
+    _gpu("ResNet50_vd", "fp16", 8, 1.6, A100, cov_warning=True), _gpu("ResNet18", "fp32", 1, 1.3, T4),
+    _gpu("ResNet18", "fp32", 1, 0.6, A100), _gpu("ResNet18", "fp32", 8, 1.5, A100),
+    _rec("ResNet18", "fp32", 8, 60.0, device=EPYC), _rec("ResNet50_vd", "fp32", 1, 20.0, device=EPYC),
+    _rec("ResNet18", "fp32", 1, 8.0, backend="openvino-cpu", device=EPYC),
+    _rec("ResNet18", "fp32", 1, 2.0, backend="onnxruntime-cuda", device=T4),
+]
+FP32_HEADERS = [f"{EPYC} (onnxruntime-cpu)", f"{EPYC} (openvino-cpu)", A100, f"{T4} (onnxruntime-cuda)",
+                f"{T4} (tensorrt)"]
+
+
+def test_a_fleet_gets_a_table_per_precision_backend_and_device_in_device_order():
+    groups = report.latency_groups(FLEET)
+    assert [key for key, _ in groups] == [
+        ("fp16", "tensorrt", A100), ("fp16", "tensorrt", T4), ("fp32", "onnxruntime-cpu", EPYC),
+        ("fp32", "openvino-cpu", EPYC), ("fp32", "tensorrt", A100), ("fp32", "onnxruntime-cuda", T4),
+        ("fp32", "tensorrt", T4)]
+    assert all(report.group_title(key, group).split(": ")[1].startswith(f"{key[1]} on {key[2]}, median ")
+               for key, group in groups)
+    listed = dict.fromkeys((r["precision"], r["device"]) for r in report.json_records(FLEET))
+    assert list(listed) == [("fp16", A100), ("fp16", T4), ("fp32", EPYC), ("fp32", A100), ("fp32", T4)]
+
+
+def test_by_device_a_section_per_precision_and_batch_with_a_column_per_device():
+    sections = report.device_sections(FLEET)
+    assert [(s.precision, s.batch, s.title) for s in sections] == [
+        ("fp16", 1, "FP16 latency (ms), batch_size=1"), ("fp16", 8, "FP16 latency (ms), batch_size=8"),
+        ("fp32", 1, "FP32 latency (ms), batch_size=1"), ("fp32", 8, "FP32 latency (ms), batch_size=8")]
+    # A device's backend is named only where the device ran two at that precision.
+    assert [c.header() for c in sections[0].columns] == [A100, T4]
+    assert [c.header() for c in sections[3].columns] == FP32_HEADERS
+
+
+def test_by_device_markdown_has_each_devices_cell_the_pages_value_and_empty_cells():
+    sections = report.device_sections(FLEET)
+    lines = report.device_markdown(sections[2]).splitlines()
+    assert lines[:6] == [
+        "## FP32 latency (ms), batch_size=1", "",
+        "| Models | " + " | ".join(FP32_HEADERS) + " | V100 (page) |",
+        "|:--:|:--:|:--:|:--:|:--:|:--:|:--:|",
+        "| ResNet18 | 9.000 | 8.000 | 0.600 | 2.000 | 1.300 | 1.127 |",  # page: ResNet18 FP32 batch 1 = 1.127 ms
+        "| ResNet50_vd | 20.000 |  |  |  |  | 2.649 |"]
+    assert f"- {EPYC} (onnxruntime-cpu): median session run time" in lines
+    assert f"- {A100}: tensorrt, median GPU compute time" in lines
+    fp16 = report.device_markdown(sections[1]).splitlines()
+    assert fp16[4:6] == ["| ResNet18 | 0.800 | failed | 1.263 |", "| ResNet50_vd | 1.600~ |  | 2.833 |"]
+    assert fp16[-1] == f"- ResNet18 batch 8 on {T4} failed: boom"
+    batch8 = report.device_markdown(sections[3]).splitlines()
+    assert batch8[4:6] == ["| ResNet18 | 60.000 |  | 1.500 |  |  | 2.352 |", ""]
+
+
+def test_by_device_with_reference_gives_each_cell_its_ratio_to_the_page():
+    section = report.device_sections(FLEET)[2]
+    row = report.device_markdown(section, reference=True).splitlines()[4]
+    assert row.startswith("| ResNet18 | 9.000 (1.127, 7.99x) | 8.000 (1.127, 7.10x) | 0.600 (1.127, 0.53x) |")
+
+
+def test_by_device_has_the_pages_column_only_where_the_page_times_the_precision():
+    records = [_rec("ResNet18", "int8", 1, 3.0), _rec("ResNet18", "fp32", 2, 5.0), _rec("MyNet", "fp32", 2, 4.0)]
+    fp32, int8 = report.device_sections(records)
+    assert report.device_markdown(int8).splitlines()[2:5] == ["| Models | Test CPU |", "|:--:|:--:|",
+                                                              "| ResNet18 | 3.000 |"]
+    # the page has no batch 2, and no MyNet
+    assert report.device_markdown(fp32).splitlines()[4:6] == ["| ResNet18 | 5.000 |  |", "| MyNet | 4.000 |  |"]
+
+
+def test_by_device_notes_say_what_a_column_really_ran():
+    import dataclasses
+
+    tf32 = [dataclasses.replace(r, method={"tf32": True}) if r.device == A100 else r for r in FLEET]
+    lines = report.device_markdown(report.device_sections(tf32)[2]).splitlines()
+    assert f"- {A100}: tensorrt, median GPU compute time; FP32 with TF32" in lines
+    assert f"- {T4} (tensorrt): median GPU compute time" in lines
+
+
+def test_by_device_on_the_terminal():
+    from rich.console import Console
+
+    console = Console(width=200, record=True)
+    tables = report.latency_tables(FLEET, by_device=True)
+    assert len(tables) == 4
+    console.print(tables[2])
+    text = console.export_text()
+    rows = [line.split() for line in text.splitlines() if line.lstrip().startswith("ResNet")]
+    assert rows == [["ResNet18", "9.000", "8.000", "0.600", "2.000", "1.300", "1.127"],
+                    ["ResNet50_vd", "20.000", "2.649"]]
+    assert "V100 (page)" in text and "V100 (page): the page's 2020 figure" in text
+
+
+def test_markdown_report_by_device_puts_the_sections_after_the_models_table():
+    headings = [line for line in report.markdown_report(FLEET, [], by_device=True).splitlines()
+                if line.startswith("## ")]
+    assert headings == ["## Accuracy, FLOPS and parameters", "## FP16 latency (ms), batch_size=1",
+                        "## FP16 latency (ms), batch_size=8", "## FP32 latency (ms), batch_size=1",
+                        "## FP32 latency (ms), batch_size=8"]
+
+
+def test_at_batches_keeps_those_latency_records_and_every_accuracy_record():
+    from trtbench.records import AccuracyRecord
+
+    accuracy = AccuracyRecord(model="ResNet18", backend="b", device="d", precision="fp32", batch=4, top1=0.7)
+    kept = report.at_batches([*FLEET, accuracy], [8])
+    assert kept[-1] is accuracy
+    assert sorted(r.label() for r in kept[:-1]) == sorted(r.label() for r in FLEET if r.batch == 8)
+
+
+def _lines(axis):
+    return {line.get_label(): line for line in axis.get_lines()}
+
+
+def test_the_plot_draws_a_line_per_device_and_model_and_the_page_dashed():
+    figure = report.plot_figure(FLEET)
+    axes = {axis.get_title(): axis for axis in figure.axes}
+    assert set(axes) == {"FP16 median latency", "FP32 median latency", "FP16 throughput", "FP32 throughput",
+                         "FP16 speed-up over FP32", ""}
+    page = "V100 (page, 2020)"
+    fp32 = _lines(axes["FP32 median latency"])
+    assert set(fp32) == {f"{header}: ResNet18" for header in FP32_HEADERS} | {
+        f"{EPYC} (onnxruntime-cpu): ResNet50_vd", f"{page}: ResNet18", f"{page}: ResNet50_vd"}
+    a100 = fp32[f"{A100}: ResNet18"]
+    assert (list(a100.get_xdata()), list(a100.get_ydata())) == ([1, 8], [0.6, 1.5])
+    assert list(fp32[f"{page}: ResNet18"].get_ydata()) == [1.127, 2.352]
+    assert fp32[f"{page}: ResNet18"].get_linestyle() == "--" and a100.get_linestyle() == "-"
+    # A colour per model (the page's line too), a marker per device.
+    assert a100.get_color() == fp32[f"{page}: ResNet18"].get_color() != fp32[f"{page}: ResNet50_vd"].get_color()
+    fp16 = _lines(axes["FP16 median latency"])
+    t4 = f"{T4} (tensorrt)"  # the T4 ran two backends in all
+    assert set(fp16) == {f"{A100}: ResNet18", f"{A100}: ResNet50_vd", f"{t4}: ResNet18", f"{page}: ResNet18",
+                         f"{page}: ResNet50_vd"}
+    assert fp16[f"{A100}: ResNet18"].get_marker() == fp16[f"{A100}: ResNet50_vd"].get_marker()
+    assert fp16[f"{A100}: ResNet18"].get_marker() != fp16[f"{t4}: ResNet18"].get_marker()
+    assert list(fp16[f"{t4}: ResNet18"].get_xdata()) == [1]  # batch 8 failed
+    throughput = _lines(axes["FP32 throughput"])
+    assert list(throughput[f"{A100}: ResNet18"].get_ydata()) == [1000 / 0.6, 8000 / 1.5]
+    assert list(throughput[f"{page}: ResNet18"].get_ydata()) == [1000 / 1.127, 8000 / 2.352]
+    speedup = _lines(axes["FP16 speed-up over FP32"])
+    assert {label: list(line.get_ydata()) for label, line in speedup.items() if ": " in label} == {
+        f"{A100}: ResNet18": [0.6 / 0.4, 1.5 / 0.8], f"{t4}: ResNet18": [1.3 / 0.7]}
+    legend = [text.get_text() for text in axes[""].get_legend().get_texts()]
+    assert legend == [*FP32_HEADERS, "ResNet18", "ResNet50_vd", page]
+
+
+def test_the_plot_of_one_device_and_precision_has_no_speed_up_panel():
+    axes = {axis.get_title(): axis for axis in
+            report.plot_figure([r for r in FLEET if r.device == A100 and r.precision == "fp32"]).axes}
+    assert sorted(axes) == ["", "FP32 median latency", "FP32 throughput"]
+    legend = [text.get_text() for text in axes[""].get_legend().get_texts()]
+    assert legend == [A100, "ResNet18", "V100 (page, 2020)"]
+
+
+def test_the_plot_leaves_out_what_a_log_axis_cannot_show_and_reads_no_name_as_maths(tmp_path):
+    records = [_rec("ResNet18", "fp32", 1, 1.0, device="$\\bad{$"), _rec("ResNet18", "fp32", 4, 2.0, device="$\\bad{$"),
+               _rec("ResNet18", "fp32", 8, 1.0, device="$\\bad{$")]
+    records[1].latency_ms["median"] = 0.0
+    records[2].latency_ms["median"] = float("inf")
+    axis = {a.get_title(): a for a in report.plot_figure(records).axes}["FP32 median latency"]
+    line = _lines(axis)["\\$\\bad{\\$: ResNet18"]
+    assert (list(line.get_xdata()), list(line.get_ydata())) == ([1], [1.0])
+    report.plot(records, tmp_path / "odd.png")  # unescaped, '$\bad{$' fails to draw as maths
+    assert (tmp_path / "odd.png").read_bytes()[:4] == b"\x89PNG"

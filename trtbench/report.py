@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich import box
@@ -82,16 +86,31 @@ GroupKey = tuple[str, str, str]  # (precision, backend, device)
 
 
 def latency_groups(records: list[Record]) -> list[tuple[GroupKey, list[LatencyRecord]]]:
-    """Records grouped by (precision, backend, device): FP16 first as on the page, then FP32."""
+    """Records grouped by (precision, backend, device), a table each: FP16 first as on the page, then FP32,
+    and within a precision by device, then backend."""
     groups: dict[GroupKey, list[LatencyRecord]] = {}
     for record in latency_records(records):
         groups.setdefault((record.precision, record.backend, record.device), []).append(record)
-    return sorted(groups.items(), key=lambda item: (PRECISION_ORDER.get(item[0][0], 9), item[0][1], item[0][2]))
+    return sorted(groups.items(), key=lambda item: _report_order(*item[0]))
+
+
+def _report_order(precision: str, backend: str, device: str) -> tuple:
+    return (PRECISION_ORDER.get(precision, 9), precision, device, backend)
+
+
+def _precisions(records: list[LatencyRecord]) -> list[str]:
+    """The precisions the records ran, in the page's order (FP16, FP32) and then the others."""
+    return sorted({r.precision for r in records}, key=lambda p: (PRECISION_ORDER.get(p, 9), p))
 
 
 def latency_records(records: list[Record]) -> list[LatencyRecord]:
     """The timing records (not accuracy ones)."""
     return [r for r in records if isinstance(r, LatencyRecord)]
+
+
+def at_batches(records: list[Record], batches: list[int]) -> list[Record]:
+    """The latency records at those batch sizes, and every accuracy record (its batch does not change it)."""
+    return [r for r in records if not isinstance(r, LatencyRecord) or r.batch in batches]
 
 
 def accuracy_records(records: list[Record]) -> list[AccuracyRecord]:
@@ -141,6 +160,11 @@ def group_title(key: GroupKey, records: list[LatencyRecord]) -> str:
     """'FP16 latency (ms): <backend> on <device>, median <metric>'."""
     precision, backend, device = key
     metric = records[0].metric
+    return f"{precision_said(precision, records)} latency (ms): {backend} on {device}, median {metric}"
+
+
+def precision_said(precision: str, records: list[LatencyRecord]) -> str:
+    """'FP16', or 'FP16 (ran as FP32 in 2 of 4 cells)', 'FP32 with TF32': what the records really ran."""
     section = SECTION_TITLES.get(precision, precision.upper())
     executed = sorted({r.precision_executed for r in records
                        if r.precision_executed is not None and r.precision_executed != precision})
@@ -152,7 +176,7 @@ def group_title(key: GroupKey, records: list[LatencyRecord]) -> str:
     if tf32:
         # TF32 is not FP32: the title says so whenever any cell was allowed it.
         section += " with TF32" if tf32 == len(records) else f" (TF32 in {tf32} of {len(records)} cells)"
-    return f"{section} latency (ms): {backend} on {device}, median {metric}"
+    return section
 
 
 def latency_table(key: GroupKey, records: list[LatencyRecord], reference: bool = False) -> Table:
@@ -188,17 +212,166 @@ def latency_markdown(key: GroupKey, records: list[LatencyRecord], reference: boo
     return "\n".join(lines)
 
 
-def markdown_report(records: list[Record], model_rows: list[dict], reference: bool = False) -> str:
-    """The whole page again: the models table, then a latency section per precision/backend/device."""
+def latency_tables(records: list[Record], reference: bool = False, by_device: bool = False) -> list[Table]:
+    """The latency tables: one per precision/backend/device, or with ``by_device`` the devices side by
+    side, one per precision and batch size."""
+    if by_device:
+        return [device_table(section, reference) for section in device_sections(records)]
+    return [latency_table(key, group, reference) for key, group in latency_groups(records)]
+
+
+def markdown_report(records: list[Record], model_rows: list[dict], reference: bool = False,
+                    by_device: bool = False) -> str:
+    """The whole page again: the models table, then a latency section per precision/backend/device (with
+    ``by_device``: per precision and batch size, the devices side by side)."""
     parts = ["## Accuracy, FLOPS and parameters", "", models_markdown(model_rows), ""]
-    for key, group in latency_groups(records):
-        parts += [latency_markdown(key, group, reference), ""]
+    if by_device:
+        sections = [device_markdown(section, reference) for section in device_sections(records)]
+    else:
+        sections = [latency_markdown(key, group, reference) for key, group in latency_groups(records)]
+    for section in sections:
+        parts += [section, ""]
     accuracy = accuracy_records(records)
     if accuracy:
         parts += [accuracy_markdown(accuracy), ""]
     parts.append("Latency cells are medians; '~' marks a coefficient of variation above 2.5%; "
                  "'✗' an engine that failed its output check.")
     return "\n".join(parts)
+
+
+# --- the devices side by side (report --by device) ------------------------------------------
+
+PAGE_PRECISIONS = ("fp16", "fp32")  # the precisions the page has latency sections for
+PAGE_HEADER = "V100 (page)"
+PAGE_NOTE = ("V100 (page): the page's 2020 figure, Paddle Inference's TensorRT subgraph on a V100 "
+             "without copies")
+
+
+@dataclass(frozen=True)
+class DeviceColumn:
+    """One device and the backend that ran on it: a column of the by-device tables."""
+
+    device: str
+    backend: str
+    names_backend: bool  # the device ran several backends: its header names this one
+    records: tuple[LatencyRecord, ...]
+
+    def header(self, between: str = " ") -> str:
+        """The device name, followed by the backend where needed: 'AMD EPYC 7B13 (openvino-cpu)'."""
+        return f"{self.device}{between}({self.backend})" if self.names_backend else self.device
+
+
+@dataclass(frozen=True)
+class DeviceSection:
+    """The devices side by side at one precision and batch size."""
+
+    precision: str
+    batch: int
+    columns: tuple[DeviceColumn, ...]
+
+    @property
+    def title(self) -> str:
+        """'FP16 latency (ms), batch_size=1'."""
+        return f"{SECTION_TITLES.get(self.precision, self.precision.upper())} latency (ms), batch_size={self.batch}"
+
+    def records(self, column: DeviceColumn) -> list[LatencyRecord]:
+        """The column's records at this batch size."""
+        return [r for r in column.records if r.batch == self.batch]
+
+
+def device_columns(records: list[LatencyRecord]) -> list[DeviceColumn]:
+    """A column per (device, backend), in device order: headed by the device name, followed by the backend
+    in brackets where that device ran several backends."""
+    cells: dict[tuple[str, str], list[LatencyRecord]] = {}
+    for record in records:
+        cells.setdefault((record.device, record.backend), []).append(record)
+    backends = Counter(device for device, _ in cells)
+    return [DeviceColumn(device, backend, backends[device] > 1, tuple(group))
+            for (device, backend), group in sorted(cells.items())]
+
+
+def device_sections(records: list[Record]) -> list[DeviceSection]:
+    """A section per precision (FP16 first, as on the page) and batch size. A precision's sections share
+    their columns: every device that ran the precision, at whichever batch sizes."""
+    latency = latency_records(records)
+    sections = []
+    for precision in _precisions(latency):
+        ran = [r for r in latency if r.precision == precision]
+        columns = tuple(device_columns(ran))
+        sections += [DeviceSection(precision, batch, columns) for batch in _batches(ran)]
+    return sections
+
+
+def _device_headers(section: DeviceSection, between: str = " ") -> list[str]:
+    page = [PAGE_HEADER] if section.precision in PAGE_PRECISIONS else []
+    return [column.header(between) for column in section.columns] + page
+
+
+def _device_rows(section: DeviceSection, reference: bool):
+    """(model, [cell per column, then the page's V100 value]) for each model timed at the section's batch
+    size, in the page's order; a device with no record for the model has an empty cell."""
+    cells = [{r.model: r for r in section.records(column)} for column in section.columns]
+    for name in sorted({name for column in cells for name in column}, key=model_order_key):
+        variant = VARIANTS.get(name)
+        page = variant.page_latency_ms(section.precision, section.batch) if variant else None
+        row = [_cell(column.get(name), page if reference else None) for column in cells]
+        if section.precision in PAGE_PRECISIONS:
+            row.append(_fmt(page))
+        yield name, row
+
+
+def _column_notes(section: DeviceSection) -> list[str]:
+    """What each column measured: its backend and metric, and the precision that really ran when it differs."""
+    notes = []
+    for column in section.columns:
+        backend = "" if column.names_backend else f"{column.backend}, "
+        note = f"{column.header()}: {backend}median {column.records[0].metric}"
+        said = precision_said(section.precision, section.records(column))
+        if section.records(column) and said != SECTION_TITLES.get(section.precision, section.precision.upper()):
+            note += f"; {said}"
+        notes.append(note)
+    return notes
+
+
+def _failure_notes(section: DeviceSection) -> list[str]:
+    return [f"{r.model} batch {r.batch} on {column.header()} failed: {r.error}"
+            for column in section.columns for r in section.records(column) if not r.ok]
+
+
+def device_table(section: DeviceSection, reference: bool = False) -> Table:
+    """The devices side by side at one precision and batch size: a row per model, a column per device and
+    the page's V100 value."""
+    table = Table(title=escape(section.title), box=box.SIMPLE_HEAD)
+    table.add_column("Models", no_wrap=True)
+    for header in _device_headers(section, between="\n"):
+        # A long device name folds onto more lines rather than losing its end.
+        table.add_column(escape(header), justify="right", overflow="fold")
+    for name, row in _device_rows(section, reference):
+        table.add_row(escape(name), *map(escape, row))
+    records = [r for column in section.columns for r in section.records(column)]
+    notes = [*_column_notes(section), "'~': coefficient of variation above 2.5%, the number is unstable"]
+    if any(r.verify for r in records):
+        notes.append("'✗': the engine failed its output check against Paddle (trtbench run --verify)")
+    if section.precision in PAGE_PRECISIONS:
+        notes.append(PAGE_NOTE)
+    table.caption = escape("\n".join(notes + _failure_notes(section)))
+    return table
+
+
+def _markdown_cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def device_markdown(section: DeviceSection, reference: bool = False) -> str:
+    """The devices side by side at one precision and batch size, as a markdown section with what each
+    column measured below it."""
+    headers = ["Models", *_device_headers(section)]
+    lines = [f"## {section.title}", "", "| " + " | ".join(map(_markdown_cell, headers)) + " |",
+             "|" + ":--:|" * len(headers)]
+    for name, row in _device_rows(section, reference):
+        lines.append("| " + " | ".join(map(_markdown_cell, [name, *row])) + " |")
+    notes = _column_notes(section) + ([PAGE_NOTE] if section.precision in PAGE_PRECISIONS else [])
+    return "\n".join(lines + [""] + [f"- {note}" for note in notes + _failure_notes(section)])
 
 
 # --- machine-readable forms -----------------------------------------------------------------
@@ -242,8 +415,8 @@ def csv_text(records: list[Record]) -> str:
 
 
 def sort_records(records: list[Record]) -> list[Record]:
-    """Records in report order: precision, backend, device, page model order, batch."""
-    return sorted(records, key=lambda r: (PRECISION_ORDER.get(r.precision, 9), r.backend, r.device,
+    """Records in report order: precision, device, backend, page model order, batch."""
+    return sorted(records, key=lambda r: (*_report_order(r.precision, r.backend, r.device),
                                           model_order_key(r.model), r.batch))
 
 
@@ -276,49 +449,164 @@ def plot_target(name: str) -> Path:
     return path
 
 
+PAGE_LABEL = "V100 (page, 2020)"
+DEVICE_MARKERS = ("o", "s", "^", "D", "v", "P", "<", ">", "h")  # "x" marks the page's figures
+
+
 def plot(records: list[Record], path) -> None:
-    """A plot (its format from the file's extension): latency against batch per model, a panel per
-    precision, and FP16 speed-up over FP32."""
-    matplotlib = import_optional("matplotlib", "matplotlib", "plot")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Write the plot (``plot_figure``) to ``path``, in the format its extension names."""
+    figure = plot_figure(records)
+    figure.savefig(path, dpi=100, format=Path(path).suffix[1:].lower() or None)
+
+
+def plot_figure(records: list[Record]):
+    """Median latency and throughput against batch size, a panel each per precision, with the page's V100
+    figures dashed; FP16 speed-up over FP32 where both ran. A colour per model, a marker per device."""
+    import_optional("matplotlib", "matplotlib", "plot")
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
 
     ok = [r for r in latency_records(records) if r.ok]
-    precisions = [p for p in ("fp16", "fp32") if any(r.precision == p for r in ok)]
-    fig, axes = plt.subplots(1, len(precisions) + 1, figsize=(6 * (len(precisions) + 1), 4.5), squeeze=False)
-    axes = axes[0]
-    for axis, precision in zip(axes, precisions, strict=False):
-        for name, cells in _by_model([r for r in ok if r.precision == precision]).items():
-            batches = sorted(cells)
-            axis.plot(batches, [cells[b].median_ms for b in batches], marker="o", label=name)
-        axis.set(title=f"{precision.upper()} median latency", xlabel="batch size", ylabel="ms", xscale="log")
-        axis.legend(fontsize="small")
-    speed = axes[-1]
-    fp16 = _by_model([r for r in ok if r.precision == "fp16"])
-    fp32 = _by_model([r for r in ok if r.precision == "fp32"])
-    for name in fp16:
-        batches = sorted(set(fp16[name]) & set(fp32.get(name, {})))
-        if batches:
-            ratios = [_ratio(fp32[name][b], fp16[name][b]) for b in batches]
-            speed.plot(batches, ratios, marker="o", label=name)
-    speed.axhline(1.0, color="grey", linewidth=0.8)
-    speed.set(title="FP16 speed-up over FP32", xlabel="batch size", ylabel="FP32 / FP16 latency", xscale="log")
-    if fp16 and fp32:
-        speed.legend(fontsize="small")
-    devices = sorted({f"{r.backend} on {r.device}" for r in ok})
-    fig.suptitle("; ".join(devices), fontsize="small")
-    fig.tight_layout()
+    precisions = _precisions(ok)
+    columns = device_columns(ok)
+    models = _models(ok)
+    palette = colormaps["tab10" if len(models) <= 10 else "tab20"]
+    colours = {name: palette(index % palette.N) for index, name in enumerate(models)}
+    markers = {column.header(): DEVICE_MARKERS[index % len(DEVICE_MARKERS)] for index, column in enumerate(columns)}
+    speedups = _speedups(columns)
+    # A panel per name; the legend's name fills the last column's free cells.
+    top: list = [f"latency {p}" for p in precisions] + ["speed-up" if speedups else "legend"]
+    bottom: list = [f"throughput {p}" for p in precisions] + ["legend"]
+    figure = Figure(figsize=(4.5 * len(top), 8), layout="constrained")
+    axes = figure.subplot_mosaic([top, bottom])
+    page = False
+    for precision in precisions:
+        latency, throughput = axes[f"latency {precision}"], axes[f"throughput {precision}"]
+        _plot_devices(latency, throughput, precision, columns, colours, markers)
+        page |= _plot_page(latency, throughput, precision, ok, colours)
+        section = SECTION_TITLES.get(precision, precision.upper())
+        _batch_axis(latency, f"{section} median latency", "ms")
+        _batch_axis(throughput, f"{section} throughput", "images/s")
+    if speedups:
+        _plot_speedups(axes["speed-up"], speedups, colours, markers)
+    _plot_legend(axes["legend"], columns, colours, markers, page)
+    return figure
+
+
+def _models(records: list[LatencyRecord]) -> list[str]:
+    return sorted({r.model for r in records}, key=model_order_key)
+
+
+def _plot_text(text: str) -> str:
+    """Text from a run file as matplotlib shows it: '$' is not read as maths, a lone surrogate becomes '?'."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("$", r"\$")
+
+
+def _plottable(value) -> bool:
+    """A positive, finite number: what a log axis can show."""
     try:
-        fig.savefig(path, dpi=100, format=Path(path).suffix[1:].lower() or None)
-    finally:
-        plt.close(fig)
+        return value is not None and 0 < float(value) < math.inf
+    except OverflowError:
+        return False
+
+
+def _line(axis, points: Sequence[tuple[int, float | None]], label: str, colour, marker: str,
+          dashed: bool = False) -> bool:
+    """Draw the points a log axis can show (True if there were any)."""
+    shown = [(x, y) for x, y in points if _plottable(x) and _plottable(y)]
+    if shown:
+        axis.plot([x for x, _ in shown], [y for _, y in shown], label=_plot_text(label), color=colour, marker=marker,
+                  linestyle="--" if dashed else "-")
+    return bool(shown)
+
+
+def _batch_axis(axis, title: str, unit: str, log: bool = True) -> None:
+    """Batch sizes on a log scale, a tick at each one drawn; the values on a log scale too unless not ``log``."""
+    batches = sorted({float(x) for line in axis.get_lines() for x in line.get_xdata()})
+    axis.set(title=_plot_text(title), xlabel="batch size", ylabel=unit)
+    axis.set_xscale("log", base=2)
+    axis.set_xticks(batches, labels=[f"{b:g}" for b in batches])
+    axis.set_xticks([], minor=True)
+    if log:
+        from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
+
+        axis.set_yscale("log")
+        # Ticks at 1, 2 and 5 of each power of ten, written 0.5 and 2000 rather than 5 x 10^-1.
+        axis.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.yaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
+        axis.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _plot_devices(latency, throughput, precision: str, columns: list[DeviceColumn], colours: dict,
+                  markers: dict) -> None:
+    """One precision's records: a line per device and model, of median latency and of throughput."""
+    for column in columns:
+        for name, cells in _by_model([r for r in column.records if r.precision == precision]).items():
+            batches = sorted(cells)
+            label, colour, marker = f"{column.header()}: {name}", colours[name], markers[column.header()]
+            _line(latency, [(b, cells[b].median_ms) for b in batches], label, colour, marker)
+            _line(throughput, [(b, cells[b].throughput_ips) for b in batches], label, colour, marker)
+
+
+def _plot_page(latency, throughput, precision: str, records: list[LatencyRecord], colours: dict) -> bool:
+    """The page's V100 figures, dashed, at the batch sizes the records ran (throughput = batch / latency).
+    True if the page had any."""
+    drawn = False
+    for name, cells in _by_model([r for r in records if r.precision == precision]).items():
+        variant = VARIANTS.get(name)
+        if variant is None:
+            continue
+        page = [(b, variant.page_latency_ms(precision, b)) for b in sorted(cells)]
+        label, colour = f"{PAGE_LABEL}: {name}", colours[name]
+        drawn |= _line(latency, page, label, colour, "x", dashed=True)
+        _line(throughput, [(b, b * 1000 / ms) for b, ms in page if ms], label, colour, "x", dashed=True)
+    return drawn
+
+
+Speedup = tuple[DeviceColumn, str, list[tuple[int, float | None]]]
+
+
+def _speedups(columns: list[DeviceColumn]) -> list[Speedup]:
+    """(column, model, [(batch, FP32 / FP16 median latency)]) where a device ran both on one backend."""
+    speedups = []
+    for column in columns:
+        fp16 = _by_model([r for r in column.records if r.precision == "fp16"])
+        fp32 = _by_model([r for r in column.records if r.precision == "fp32"])
+        for name, cells in fp16.items():
+            both = sorted(set(cells) & set(fp32.get(name, {})))
+            if both:
+                speedups.append((column, name, [(b, _speedup(fp32[name][b], cells[b])) for b in both]))
+    return speedups
+
+
+def _speedup(fp32: LatencyRecord, fp16: LatencyRecord) -> float | None:
+    """FP32's median latency over FP16's, where both are positive numbers."""
+    slow, fast = fp32.median_ms, fp16.median_ms
+    return slow / fast if slow and fast and _plottable(slow) and _plottable(fast) else None
+
+
+def _plot_speedups(axis, speedups: list[Speedup], colours: dict, markers: dict) -> None:
+    """FP16 speed-up over FP32, a line per device and model."""
+    for column, name, points in speedups:
+        _line(axis, points, f"{column.header()}: {name}", colours[name], markers[column.header()])
+    _batch_axis(axis, "FP16 speed-up over FP32", "FP32 / FP16 latency", log=False)
+    axis.axhline(1.0, color="grey", linewidth=0.8)
+
+
+def _plot_legend(axis, columns: list[DeviceColumn], colours: dict, markers: dict, page: bool) -> None:
+    """The key, in a panel of its own: a marker per device, a colour per model, the page's dashed line."""
+    from matplotlib.lines import Line2D
+
+    axis.axis("off")
+    handles = [Line2D([], [], color="black", marker=markers[c.header()], label=_plot_text(c.header())) for c in columns]
+    handles += [Line2D([], [], color=colour, label=_plot_text(name)) for name, colour in colours.items()]
+    if page:
+        handles.append(Line2D([], [], color="grey", marker="x", linestyle="--", label=PAGE_LABEL))
+    if handles:
+        axis.legend(handles=handles, loc="center", fontsize="small", frameon=False)
 
 
 # --- accuracy (trtbench eval) ---------------------------------------------------------------
-
-
-def _ratio(slow: LatencyRecord, fast: LatencyRecord) -> float:
-    return (slow.median_ms or 0.0) / (fast.median_ms or 1.0)
 
 
 def _accuracy_rows(records: list[AccuracyRecord]):

@@ -1,12 +1,16 @@
-"""`trtbench report --plot` names, and every table command on a terminal that only speaks ASCII."""
+"""`trtbench report` of a fleet's runs (`--by device`, `--batch`), `--plot` names, and every table command on a
+terminal that only speaks ASCII."""
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from tests.cli.test_export import _one_line_error
+from tests.test_report import A100, EPYC, FLEET, T4
 from trtbench.records import LatencyRecord
 from trtbench.results import RunFile
 
@@ -19,6 +23,108 @@ def _results(folder, device="Test CPU", median=1.5, **fields):
                           latency_ms={"median": median}, finished_at="2026-01-01T00:00:00Z", **fields))
     run.finish()
     return folder
+
+
+def _fleet(folder):
+    """A results folder holding the runs of two GPUs and a CPU server (tests/test_report.py's FLEET)."""
+    folder.mkdir()
+    run = RunFile(folder, {}, ["test"])
+    for record in FLEET:
+        run.add(record)
+    run.finish()
+    return folder
+
+
+def _positions(text, *titles):
+    """Where each title starts in the text (titles may wrap: spaces are folded first)."""
+    flat = " ".join(text.split())
+    return [flat.index(title) for title in titles]
+
+
+def test_report_prints_a_table_per_precision_and_device(invoke, tmp_path):
+    result = invoke("report", "--results-dir", _fleet(tmp_path / "r"))
+    assert result.exit_code == 0, result.output
+    titles = [f"FP16 latency (ms): tensorrt on {A100}", f"FP16 latency (ms): tensorrt on {T4}",
+              f"FP32 latency (ms): onnxruntime-cpu on {EPYC}", f"FP32 latency (ms): openvino-cpu on {EPYC}",
+              f"FP32 latency (ms): tensorrt on {A100}", f"FP32 latency (ms): onnxruntime-cuda on {T4}",
+              f"FP32 latency (ms): tensorrt on {T4}"]
+    positions = _positions(result.stdout, *titles)
+    assert positions == sorted(positions)
+    markdown = invoke("report", "--markdown", "--results-dir", tmp_path / "r").stdout
+    assert [line[3:].split(",")[0] for line in markdown.splitlines() if " latency (ms): " in line] == titles
+
+
+def test_report_by_device_puts_the_devices_side_by_side(invoke, tmp_path):
+    result = invoke("report", "--by", "device", "--results-dir", _fleet(tmp_path / "r"))
+    assert result.exit_code == 0, result.output
+    positions = _positions(result.stdout, *(f"FP{bits} latency (ms), batch_size={batch}"
+                                            for bits in (16, 32) for batch in (1, 8)))
+    assert positions == sorted(positions)
+    rows = [line.split() for line in result.stdout.splitlines() if line.lstrip().startswith("ResNet")]
+    assert ["ResNet18", "9.000", "8.000", "0.600", "2.000", "1.300", "1.127"] in rows
+    assert ["ResNet50_vd", "1.600~", "2.833"] in rows  # nothing from the T4: an empty cell
+
+
+def test_report_markdown_by_device(invoke, tmp_path):
+    result = invoke("report", "--markdown", "--by", "device", "--results-dir", _fleet(tmp_path / "r"))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    start = lines.index("## FP16 latency (ms), batch_size=8")
+    assert lines[start + 2:start + 6] == [f"| Models | {A100} | {T4} | V100 (page) |", "|:--:|:--:|:--:|:--:|",
+                                          "| ResNet18 | 0.800 | failed | 1.263 |",
+                                          "| ResNet50_vd | 1.600~ |  | 2.833 |"]
+
+
+@pytest.mark.parametrize("batches", [["--batch", "8"], ["--batch", "8,8"], ["--batch", " 8"]])
+def test_batch_reports_only_those_batch_sizes(invoke, tmp_path, batches):
+    results = _fleet(tmp_path / "r")
+    markdown = invoke("report", "--markdown", "--by", "device", *batches, "--results-dir", results).stdout
+    assert [line for line in markdown.splitlines() if line.startswith("## F")] == [
+        "## FP16 latency (ms), batch_size=8", "## FP32 latency (ms), batch_size=8"]
+    rows = json.loads(invoke("report", "--json", *batches, "--results-dir", results).stdout)
+    assert len(rows) == sum(1 for r in FLEET if r.batch == 8) and {r["batch"] for r in rows} == {8}
+
+
+def test_batch_may_be_repeated_or_a_list(invoke, tmp_path):
+    results = _fleet(tmp_path / "r")
+    listed = invoke("report", "--csv", "--batch", "1,8", "--results-dir", results)
+    repeated = invoke("report", "--csv", "--batch", "8", "--batch", "1", "--results-dir", results)
+    everything = invoke("report", "--csv", "--results-dir", results)
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout == repeated.stdout == everything.stdout
+
+
+@pytest.mark.parametrize("value", ["0", "x", "1,,8", "\u00b2", "-1", "", "1.5"])
+def test_a_bad_batch_is_one_line(invoke, tmp_path, value):
+    value = value.encode().decode("unicode_escape")
+    line = _one_line_error(invoke("report", "--batch", value, "--results-dir", _fleet(tmp_path / "r")))
+    assert line.startswith(f"error: bad --batch '{value}': ") and "is not a positive whole number" in line
+
+
+def test_a_batch_no_run_holds_is_one_line(invoke, tmp_path):
+    line = _one_line_error(invoke("report", "--by", "device", "--batch", "4,64", "--results-dir",
+                                  _fleet(tmp_path / "r")))
+    assert line == "error: no records at --batch 4,64: the runs hold batch 1, 8"
+
+
+@pytest.mark.parametrize("form", ["--json", "--csv"])
+def test_by_device_lays_out_tables_only(invoke, tmp_path, form):
+    line = _one_line_error(invoke("report", form, "--by", "device", "--results-dir", _fleet(tmp_path / "r")))
+    assert line == f"error: --by device lays out tables: use it with the terminal tables or --markdown, not {form}"
+
+
+def test_the_plot_of_a_fleet_is_written_from_the_batches_asked(invoke, tmp_path, monkeypatch):
+    from trtbench import report
+
+    plotted = []
+    draw = report.plot_figure
+    monkeypatch.setattr(report, "plot_figure", lambda records: plotted.append(records) or draw(records))
+    result = invoke("report", "--by", "device", "--batch", "1", "--plot", tmp_path / "fleet.png", "--results-dir",
+                    _fleet(tmp_path / "r"))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "fleet.png").read_bytes()[:4] == b"\x89PNG"
+    assert sorted(r.label() + r.device for r in plotted[0]) == sorted(r.label() + r.device for r in FLEET
+                                                                     if r.batch == 1)
 
 
 def test_a_format_matplotlib_cannot_write_is_one_line_naming_those_it_can(invoke, tmp_path):
@@ -61,7 +167,10 @@ def test_without_matplotlib_plot_names_the_extra(invoke, tmp_path, monkeypatch):
 
 
 def _ascii_terminal(*args, cwd):
-    env = {**os.environ, "PYTHONIOENCODING": "ascii", "LANG": "C", "LC_ALL": "C", "COLUMNS": "100"}
+    # This checkout's trtbench, whatever copy the interpreter has installed.
+    path = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "LANG": "C", "LC_ALL": "C", "COLUMNS": "100",
+           "PYTHONPATH": path}
     env.pop("PYTHONUTF8", None)
     return subprocess.run([sys.executable, "-c", "from trtbench.cli import main; main()", *map(str, args)],
                           capture_output=True, env=env, cwd=cwd, timeout=120)
@@ -70,6 +179,7 @@ def _ascii_terminal(*args, cwd):
 @pytest.mark.parametrize("args,code", [
     (("report", "--results-dir", "r"), 0),
     (("report", "--results-dir", "r", "--reference"), 0),
+    (("report", "--results-dir", "r", "--by", "device"), 0),
     (("models",), 0),
     (("compare", "base", "r"), 1),
 ])
@@ -87,6 +197,7 @@ def test_tables_print_on_an_ascii_terminal(tmp_path, args, code):
 
 
 @pytest.mark.parametrize("args", [("report", "--csv"), ("report", "--markdown"), ("report",),
+                                  ("report", "--by", "device"), ("report", "--markdown", "--by", "device"),
                                   ("compare", "--markdown", "{run}"), ("compare", "{run}")])
 def test_a_lone_surrogate_in_a_run_file_prints(invoke, tmp_path, args):
     # json.loads turns "\ud800" into a string no UTF-8 stream can write as it is
