@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import platform
 import re
 import time
 import traceback
@@ -28,10 +29,11 @@ class Case:
     precision: str
     batch: int
     backend: str = ""  # named where a session runs several backends side by side
+    device: str = ""  # the kind of device it must run on (a cluster sweep); "" where it runs here
 
     def label(self) -> str:
         """How the case is named in progress lines."""
-        where = f" on {self.backend}" if self.backend else ""
+        where = " on ".join(["", *[name for name in (self.backend, self.device) if name]])
         return f"{self.model} {self.precision} batch {self.batch}{where}"
 
 
@@ -62,7 +64,7 @@ def run_case(backend: Backend, case: Case, onnx_path: Path, cache_dir: Path, pol
     A device that is busy under ``--no-wait`` (DeviceBusy) and Ctrl-C end the sweep instead.
     """
     record = LatencyRecord(model=case.model, precision=case.precision, batch=case.batch, backend=backend.name,
-                           device=backend.device(), metric=backend.metric)
+                           device=backend.device(), metric=backend.metric, node=platform.node())
     started = time.perf_counter()
     try:
         engine = backend.build(onnx_path, case.precision, case.batch, cache_dir)

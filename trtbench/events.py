@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,10 +37,12 @@ class Exported:
 
 @dataclass(frozen=True)
 class StageStarted:
-    """A stage of ``total`` cases begins: "run", "verify" or "eval"."""
+    """A stage of ``total`` cases begins: "run", "verify" or "eval"; ``devices``: the cases per kind of
+    device, where a cluster sweep runs them on several."""
 
     stage: str
     total: int
+    devices: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -117,8 +119,8 @@ def quiet(event: Event) -> None:
 def event_json(event: Event) -> dict[str, Any]:
     """An event as one JSON object: ``{"event": name, ...its fields}``; a record in its run-file form."""
     data: dict[str, Any] = {"event": EVENT_NAMES[type(event)]}
-    for field in dataclasses.fields(event):
-        value = getattr(event, field.name)
+    for item in dataclasses.fields(event):
+        value = getattr(event, item.name)
         if isinstance(value, Record):
             value = value.to_json()
         elif isinstance(value, Case):
@@ -127,7 +129,7 @@ def event_json(event: Event) -> dict[str, Any]:
             value = str(value)
         elif isinstance(value, tuple):
             value = list(value)
-        data[field.name] = value
+        data[item.name] = value
     return data
 
 

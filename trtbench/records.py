@@ -38,6 +38,7 @@ class Record:
     traceback: str | None = None
     warnings: list[str] = field(default_factory=list)
     finished_at: str = ""
+    node: str = ""  # the host it ran on (a cluster sweep's records come from many)
     run_id: str | None = field(default=None, metadata=_ATTACHED)
     environment: dict = field(default_factory=dict, metadata=_ATTACHED)
 

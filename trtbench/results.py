@@ -49,7 +49,15 @@ class Run:
         return {"tool": TOOL, "schema_version": SCHEMA_VERSION, "run_id": self.run_id, "status": self.status,
                 "started_at": self.started_at, "finished_at": self.finished_at, "command": self.command,
                 "environment": self.environment, "plan": self.plan, "interruptions": self.interruptions,
-                "resumed_at": self.resumed_at, "records": [r.to_json() for r in self.records]}
+                "resumed_at": self.resumed_at, "records": [self._record_json(r) for r in self.records]}
+
+    def _record_json(self, record: Record) -> dict:
+        """A record's saved form; one measured elsewhere (another node of a cluster) keeps its own
+        environment, the others share the run's."""
+        data = record.to_json()
+        if record.environment and record.environment != self.environment:
+            data["environment"] = record.environment
+        return data
 
 
 class RunFile:
@@ -206,7 +214,8 @@ def load_run(path: Path) -> Run:
               if isinstance(data.get("resumed_at"), list) else [])
     for index, item in enumerate(data["records"]):
         record = record_from_json(item, version, where=f"{path} record {index + 1}")
-        record.run_id, record.environment = run.run_id, run.environment
+        own = item.get("environment")
+        record.run_id, record.environment = run.run_id, own if isinstance(own, dict) and own else run.environment
         run.records.append(record)
     return run
 

@@ -7,16 +7,17 @@ with a reporter that receives events, and writes the run file.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trtbench import backends, envinfo, zoo
 from trtbench.backends.base import Backend, Engine
-from trtbench.bench import Case, run_case
+from trtbench.bench import Case
 from trtbench.devicelock import DeviceBusy, DeviceLock, DeviceUse, timed_alone
 from trtbench.errors import TrtbenchError
 from trtbench.events import (
@@ -32,11 +33,15 @@ from trtbench.events import (
     StageStarted,
     quiet,
 )
+from trtbench.executors import Executor, LocalExecutor, Sweep, executor_from
 from trtbench.export import ExportResult, ensure_exported, ensure_writable_dir, export_variant, onnx_path
 from trtbench.precision import Calibration
 from trtbench.records import AccuracyRecord, LatencyRecord, Record
 from trtbench.results import RunFile, resumable, timestamp
 from trtbench.timing import TimingPolicy
+
+if TYPE_CHECKING:
+    from trtbench.verify import OutputCheck
 
 
 @dataclass(frozen=True)
@@ -87,8 +92,11 @@ class Session:
     def __init__(self, workspace: Workspace, backend: str = "auto", options: dict[str, Any] | None = None,
                  calibration: Calibration | None = None, needs: Sequence[str] = ("time",),
                  reporter: Reporter = quiet, command: list[str] | None = None,
-                 precisions: Sequence[str] = ("fp32",), wait_for_device: bool = True):
+                 precisions: Sequence[str] = ("fp32",), wait_for_device: bool = True,
+                 executor: Executor | None = None):
         self.workspace = workspace
+        #: where `run` measures its cases: here (LocalExecutor) or on a Ray cluster
+        self.executor = executor if executor is not None else LocalExecutor()
         self.backend_spec = backend
         self.options = dict(options or {})
         self.needs = tuple(needs)
@@ -166,6 +174,7 @@ class Session:
                 "backend": self.backend_spec, "options": self.options, "calibration": calibration,
                 "policy": policy.describe(), "verify": verify, "needs": list(self.needs),
                 "models_dir": str(self.workspace.models), "engines_dir": str(self.workspace.engines),
+                "executor": self.executor.describe(),
                 "cases": [list(_case_key(backend.name, case)) for backend, case in cases]}
 
     @classmethod
@@ -181,7 +190,7 @@ class Session:
                           None if calibration is None else Calibration(tuple(Path(p) for p in calibration["images"]),
                                                                        calibration["seed"]),
                           needs=plan["needs"], reporter=reporter, precisions=plan["precisions"],
-                          wait_for_device=wait_for_device)
+                          wait_for_device=wait_for_device, executor=executor_from(plan.get("executor")))
             session._same_environment(run_file)
         except (KeyError, TypeError, ValueError) as exc:
             run_file.close()
@@ -204,9 +213,9 @@ class Session:
     # --- stages ----------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _stage(self, stage: str, total: int) -> Iterator[None]:
+    def _stage(self, stage: str, total: int, devices: dict[str, int] | None = None) -> Iterator[None]:
         """Report the stage's start and its end, also when it ends early (a failure, Ctrl-C)."""
-        self.report(StageStarted(stage, total))
+        self.report(StageStarted(stage, total, devices or {}))
         complete = False
         try:
             yield
@@ -229,10 +238,12 @@ class Session:
             ensure_writable_dir(self.workspace.engines, "--engines-dir")
             if not self.wait_for_device:
                 self._device_free_now()
+            from trtbench.verify import OutputCheck
+
             graphs = {name: result.onnx_path for name, result in self.exports(models).items()}
             self._announce(timing=True)
-            check = _OutputCheck(graphs) if verify else None
-            cases = self.cases(models, batches)
+            check = OutputCheck(graphs) if verify else None
+            cases = self.executor.expand(self.cases(models, batches))
             if resume is None:
                 run_file = self._run_file(self._plan(models, batches, policy, verify, cases))
             else:
@@ -247,22 +258,26 @@ class Session:
             run_file.close()
 
     def _sweep(self, run_file: RunFile, cases: list[tuple[Backend, Case]], graphs: dict[str, Path],
-               policy: TimingPolicy, check: _OutputCheck | None) -> Outcome:
+               policy: TimingPolicy, check: OutputCheck | None) -> Outcome:
         outcome = Outcome(run_path=run_file.path)
+
+        def started(index: int, case: Case) -> None:
+            self.report(CaseStarted(case, index, len(cases)))
+
+        def progress(case: Case, count: int, median: float) -> None:
+            self.report(CaseProgress(case, count, median_ms=median))
+
+        def finished(backend: Backend, case: Case, record: LatencyRecord) -> None:
+            run_file.add(record)
+            outcome.records.append(record)
+            self.report(CaseFinished(case, record.ok, _latency_summary(case, record), record, tuple(record.warnings)))
+
+        sweep = Sweep(cases, graphs, self.workspace.engines, policy, check, self._exclusive, started, progress,
+                      finished)
+        devices = dict(collections.Counter(case.device for _, case in cases if case.device))
         try:
-            with self._stage("run", len(cases)):
-                for index, (backend, case) in enumerate(cases):
-                    self.report(CaseStarted(case, index, len(cases)))
-
-                    def progress(count: int, median: float, case: Case = case) -> None:
-                        self.report(CaseProgress(case, count, median_ms=median))
-
-                    record = run_case(backend, case, graphs[case.model], self.workspace.engines, policy,
-                                      progress, check, exclusive=self._exclusive)
-                    run_file.add(record)
-                    outcome.records.append(record)
-                    self.report(CaseFinished(case, record.ok, _latency_summary(case, record), record,
-                                             tuple(record.warnings)))
+            with self._stage("run", len(cases), devices):
+                self.executor.run(sweep)
                 run_file.finish()
         except (KeyboardInterrupt, DeviceBusy) as exc:
             reason = str(exc) if isinstance(exc, DeviceBusy) else f"stopped ({type(exc).__name__}: {exc})".replace(
@@ -280,15 +295,17 @@ class Session:
 
     def _missing(self, run_file: RunFile, cases: list[tuple[Backend, Case]]) -> list[tuple[Backend, Case]]:
         """The planned cases of ``run_file`` that have no record yet (failed ones have one)."""
-        planned = [tuple(key) for key in (run_file.run.plan or {}).get("cases", [])]
-        recorded = {_case_key(r.backend, r) for r in run_file.records}
+        planned = [_planned_key(key) for key in (run_file.run.plan or {}).get("cases", [])]
+        recorded = {_case_key(r.backend, r) for r in run_file.records} | {
+            (r.backend, r.model, r.precision, r.batch, "") for r in run_file.records}
         here = {_case_key(backend.name, case): (backend, case) for backend, case in cases}
         missing = [key for key in planned if key not in recorded]
         cannot = [key for key in missing if key not in here]
         if cannot:
-            backend, model, precision, batch = cannot[0]
+            backend, model, precision, batch, device = cannot[0]
+            where = f"{backend} on {device}" if device else backend
             raise TrtbenchError(f"run {run_file.run_id} planned {len(cannot)} case(s) this machine cannot run now "
-                                f"(first: {model} {precision} batch {batch} on {backend}): start a new run")
+                                f"(first: {model} {precision} batch {batch} on {where}): start a new run")
         self.report(Note(f"resuming run {run_file.run_id}: {len(run_file.records)} of {len(planned)} cases "
                          f"recorded, {len(missing)} to run"))
         return [here[key] for key in missing]
@@ -385,8 +402,15 @@ class Session:
         return outcome
 
 
-def _case_key(backend: str, case: Case | Record) -> tuple[str, str, str, int]:
-    return backend, case.model, case.precision, case.batch
+def _case_key(backend: str, case: Case | Record) -> tuple[str, str, str, int, str]:
+    """A case as a run's plan lists it: (backend, model, precision, batch, device kind or "")."""
+    return backend, case.model, case.precision, case.batch, case.device
+
+
+def _planned_key(key: list) -> tuple[str, str, str, int, str]:
+    """A planned case (plans of runs made here have no device kind)."""
+    backend, model, precision, batch, *device = key
+    return backend, model, precision, batch, device[0] if device else ""
 
 
 def _first_difference(before, now) -> str:
@@ -395,21 +419,6 @@ def _first_difference(before, now) -> str:
             if before.get(key) != now.get(key):
                 return f"{key}: {before.get(key)} then, {now.get(key)} now"
     return f"{before} then, {now} now"
-
-
-class _OutputCheck:
-    """`run --verify`: each engine against Paddle, sharing a model's reference across its cases."""
-
-    def __init__(self, graphs: dict[str, Path]):
-        from trtbench.verify import Reference
-
-        self.references = {name: Reference(path) for name, path in graphs.items()}
-
-    def __call__(self, case: Case, engine: Engine) -> dict:
-        from trtbench.verify import check_engine, verification_inputs
-
-        inputs = verification_inputs(case.batch)
-        return check_engine(engine, self.references[case.model], case.precision, inputs, key=case.batch)
 
 
 def _latency_summary(case: Case, record: LatencyRecord) -> str:

@@ -164,3 +164,14 @@ def check_engine(engine, reference: Reference, precision: str, inputs: np.ndarra
     figures = compare(reference.outputs(inputs, key), got)
     failed = judge(figures, precision)
     return {**figures, "passed": not failed, "failed": failed, "thresholds": THRESHOLDS[precision]}
+
+
+class OutputCheck:
+    """`run --verify`: each engine against Paddle, sharing a model's reference across its cases."""
+
+    def __init__(self, graphs: dict[str, Path]):
+        self.references = {name: Reference(path) for name, path in graphs.items()}
+
+    def __call__(self, case, engine) -> dict:
+        inputs = verification_inputs(case.batch)
+        return check_engine(engine, self.references[case.model], case.precision, inputs, key=case.batch)

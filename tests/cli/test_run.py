@@ -93,12 +93,13 @@ def test_run_and_report_on_onnxruntime_cpu(invoke, exported, tmp_path):
 
 
 def test_ctrl_c_is_one_line_and_status_130(invoke, tmp_path, monkeypatch):
+    import trtbench.executors
     import trtbench.session
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(trtbench.session, "run_case", interrupted)
+    monkeypatch.setattr(trtbench.executors, "run_case", interrupted)
     models = tmp_path / "models"
     models.mkdir()
     exported = type("R", (), {"skipped": True, "onnx_path": models / "x.onnx",

@@ -240,6 +240,11 @@ class Backend:
         """A context manager sampling the device while a case is timed (GPU clocks, power)."""
         return contextlib.nullcontext(None)
 
+    def graph_files(self, onnx_path: Path, precision: str) -> list[Path]:
+        """The files ``build`` makes an engine of ``precision`` from, made here where missing: what a
+        cluster node receives instead of making them (the FP16 or INT8 graph, Paddle's model)."""
+        return [Path(onnx_path)]
+
     def build(self, onnx_path: Path, precision: str, batch: int, cache_dir: Path) -> Engine:
         """An engine for (graph, precision, batch); cached in ``cache_dir`` where the backend can."""
         raise NotImplementedError

@@ -219,6 +219,10 @@ class OnnxRuntimeBackend(Backend):
     def device(self) -> str:
         return envinfo.cpu_name()
 
+    def graph_files(self, onnx_path: Path, precision: str) -> list[Path]:
+        graph = graph_for(Path(onnx_path), precision, self.calibration, form=INT8_FORM)
+        return list(dict.fromkeys([Path(onnx_path), graph]))
+
     def build(self, onnx_path: Path, precision: str, batch: int, cache_dir: Path) -> Engine:
         import onnxruntime as ort
 

@@ -175,6 +175,11 @@ class OpenVinoBackend(Backend):
     def device(self) -> str:
         return envinfo.cpu_name()
 
+    def graph_files(self, onnx_path: Path, precision: str) -> list[Path]:
+        if precision != "int8":
+            return [Path(onnx_path)]
+        return [Path(onnx_path), graph_for(Path(onnx_path), "int8", self.calibration, form="onnxruntime")]
+
     def build(self, onnx_path: Path, precision: str, batch: int, cache_dir: Path) -> Engine:
         import openvino as ov
 

@@ -257,6 +257,12 @@ class PaddleInferenceBackend(Backend):
         route = self.route()
         return route.gpu_name if route.name == GPU_TENSORRT else envinfo.cpu_name()
 
+    def graph_files(self, onnx_path: Path, precision: str) -> list[Path]:
+        """The export and the Paddle model kept beside it (what Paddle Inference runs)."""
+        from trtbench.export import paddle_model_for
+
+        return [Path(onnx_path), *paddle_model_for(Path(onnx_path))]
+
     def build(self, onnx_path: Path, precision: str, batch: int, cache_dir: Path) -> Engine:
         """A predictor for the Paddle model of the export at ``onnx_path``. On the CPU route nothing is
         cached in ``cache_dir`` (Paddle's passes run at every build); on the GPU route the serialized

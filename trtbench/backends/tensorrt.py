@@ -479,6 +479,10 @@ class TensorRTBackend(Backend):
         return {"tensorrt": str(self.trt.__version__), "gpu": props["name"],
                 "compute_capability": props["compute_capability"]}
 
+    def graph_files(self, onnx_path: Path, precision: str) -> list[Path]:
+        """The export, and the FP16/INT8 graph a strongly typed network reads (made whatever the typing)."""
+        return list(dict.fromkeys([Path(onnx_path), graph_for(Path(onnx_path), precision, self.calibration)]))
+
     def build(self, onnx_path: Path, precision: str, batch: int, cache_dir: Path) -> Engine:
         trt, options = self.trt, self.config
         typing = resolve_typing(tensorrt_major(trt), options.typing, precision)

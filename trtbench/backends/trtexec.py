@@ -315,6 +315,10 @@ class TrtexecBackend(Backend):
         assert self.executable is not None
         return self.executable
 
+    def graph_files(self, onnx_path: Path, precision: str) -> list[Path]:
+        """The export, and the FP16/INT8 graph a strongly typed network reads (made whatever the typing)."""
+        return list(dict.fromkeys([Path(onnx_path), graph_for(Path(onnx_path), precision, self.calibration)]))
+
     def build(self, onnx_path: Path, precision: str, batch: int, cache_dir: Path) -> Engine:
         """The trtexec command for (graph, precision, batch) with the flags its major needs; trtexec
         builds and times in one run, so nothing runs here but `trtexec --help`, once."""

@@ -104,7 +104,7 @@ def _declared_option(name: str, field, users: list[str]) -> Decorator:
 
 
 def open_session(app: App, options: dict[str, Any], needs: Sequence[str] = ("time",), precisions: Sequence[str] = (),
-                 calib_fallback: Path | None = None):
+                 calib_fallback: Path | None = None, executor=None):
     """A Session from the shared options (popped from ``options``), reporting to the console or as JSON."""
     from trtbench import backends
     from trtbench.precision import calibration_from
@@ -118,7 +118,7 @@ def open_session(app: App, options: dict[str, Any], needs: Sequence[str] = ("tim
     calibration = calibration_from(calib or calib_fallback) if int8 or calib else None
     return Session(Workspace(**folders), backend, values, calibration, needs=needs,
                    reporter=reporter_for(app, options.pop("progress")), precisions=precisions,
-                   wait_for_device=not options.pop("no_wait", False))
+                   wait_for_device=not options.pop("no_wait", False), executor=executor)
 
 
 def reporter_for(app: App, progress: str):

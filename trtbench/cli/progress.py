@@ -26,6 +26,7 @@ class ConsoleReporter:
         self.app = app
         self.progress: Progress | None = None
         self.task: TaskID | None = None
+        self.device_tasks: dict[str, TaskID] = {}  # a bar per kind of device, for a cluster sweep
 
     def line(self, text: str) -> None:
         """A line on stderr that does not tear the progress bar."""
@@ -43,6 +44,8 @@ class ConsoleReporter:
             self.progress = Progress(*columns, console=self.app.messages, transient=True)
             self.progress.start()
             self.task = self.progress.add_task(event.stage, total=event.total)
+            self.device_tasks = {device: self.progress.add_task(f"  {device}", total=count)
+                                 for device, count in event.devices.items()}
         elif isinstance(event, CaseStarted):
             self._describe(f"{event.case.label()}: {event.step}")
         elif isinstance(event, CaseProgress):
@@ -56,10 +59,13 @@ class ConsoleReporter:
                 self.line(f"  warning: {warning}")
             if self.progress is not None and self.task is not None:
                 self.progress.advance(self.task)
+                if event.case.device in self.device_tasks:
+                    self.progress.advance(self.device_tasks[event.case.device])
         elif isinstance(event, StageFinished):
             if self.progress is not None:
                 self.progress.stop()
             self.progress = self.task = None
+            self.device_tasks = {}
         elif isinstance(event, RunSaved):
             self.line(f"results: {event.path}")
         elif isinstance(event, RunInterrupted):

@@ -29,12 +29,20 @@ RESUME_OPTIONS = {"resume", "results_dir", "progress", "no_wait"}
                    "record run, with the options it started with.")
 @click.option("--no-wait", is_flag=True,
               help="Refuse, instead of waiting, when another trtbench run is timing on the same device.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="", default=None, metavar="[ADDRESS]",
+              help="Run each case as a Ray task on a cluster: ADDRESS (host:port), auto, or none for a local "
+                   "cluster of this machine (pip install 'trtbench[ray]').")
+@click.option("--per-device-type", is_flag=True,
+              help="With --ray: run every case once on each kind of device of the cluster (GPU name, or CPU model "
+                   "for CPU backends).")
+@click.option("--devices", default=None, metavar="NAME,...",
+              help="With --ray: only the kinds of device whose name holds one of these (e.g. A100,H100).")
 @shared.backend_options
 @shared.workspace("models", "engines", "results")
 @pass_app
 @click.pass_context
 def run(ctx: click.Context, app: App, names, all_, precisions, batches, warmup_ms, duration, iterations,
-        verify_outputs, resume, **options):
+        verify_outputs, resume, ray_address, per_device_type, devices, **options):
     """Time NAME... (default: every model exported in --models-dir) and save a run file."""
     from trtbench import report
     from trtbench.bench import parse_batches
@@ -61,7 +69,8 @@ def run(ctx: click.Context, app: App, names, all_, precisions, batches, warmup_m
         check_batch_fits(max(batch_list))
         needs = ("time", "infer") if verify_outputs else ("time",)
         models = select_models(options["models_dir"], names, all_)
-        session = shared.open_session(app, options, needs=needs, precisions=precision_list)
+        executor = _executor(ray_address, per_device_type, devices)
+        session = shared.open_session(app, options, needs=needs, precisions=precision_list, executor=executor)
         policy = TimingPolicy(warmup_ms=warmup_ms, duration_s=duration, min_iterations=iterations)
         outcome = session.run(models, batch_list, policy, verify=verify_outputs)
         records = outcome.records
@@ -80,3 +89,18 @@ def _flag(ctx: click.Context, name: str) -> str:
         if param.name == name:
             return param.opts[0] if isinstance(param, click.Option) else "NAME..."
     return name
+
+
+def _executor(address: str | None, per_device_type: bool, devices: str | None):
+    """The Ray executor --ray asks for, or None (this machine); the Ray options need --ray."""
+    if address is None:
+        if per_device_type or devices is not None:
+            raise click.UsageError("--per-device-type and --devices choose devices of a Ray cluster: add --ray")
+        return None
+    from trtbench.executors.ray import RayExecutor, import_ray
+
+    import_ray()  # without the extra: one line naming it, before any work
+    names = [name.strip() for name in (devices or "").split(",") if name.strip()]
+    if devices is not None and not names:
+        raise click.BadParameter("name one or more kinds of device, e.g. --devices A100,H100", param_hint="--devices")
+    return RayExecutor(address or None, per_device_type, names)

@@ -1,0 +1,200 @@
+"""Sweeps on a Ray cluster: a local cluster of this machine's CPUs and the ONNX Runtime CPU backend
+measure the same cases as a serial run, one timing at a time per node; a worker killed mid-case is
+retried once; the placement asks for a whole device; and without Ray, --ray names the extra."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from trtbench import backends
+from trtbench.bench import Case
+from trtbench.errors import TrtbenchError
+from trtbench.executors import executor_from
+from trtbench.executors.ray import Node, RayExecutor
+from trtbench.session import Session, Workspace
+from trtbench.timing import TimingPolicy
+
+FAST = TimingPolicy(warmup_ms=10, duration_s=0.3, min_iterations=3)
+CPU_NODE = Node("a1" * 28, "host-a", 2, "AMD EPYC 7B13", ())
+GPU_NODES = [Node("b2" * 28, "host-b", 16, "Intel Xeon", ("NVIDIA A100-SXM4-80GB", "NVIDIA A100-SXM4-80GB")),
+             Node("c3" * 28, "host-c", 8, "Intel Xeon", ("NVIDIA L4",))]
+
+
+class _Gpu:
+    name, gpu = "gpu-thing", True
+
+
+class _Cpu:
+    name, gpu = "cpu-thing", False
+
+
+def _cases(backend, batches=(1, 2)):
+    return [(backend, Case("ResNet18", "fp32", b)) for b in batches]
+
+
+# --- planning, without a cluster -------------------------------------------------------------------
+
+
+def _executor(nodes, **kwargs):
+    executor = RayExecutor(**kwargs)
+    executor._nodes = nodes
+    return executor
+
+
+def test_per_device_type_runs_each_case_once_on_every_kind_of_device():
+    executor = _executor([CPU_NODE, *GPU_NODES], per_device_type=True)
+    gpu = executor.expand(_cases(_Gpu(), [1]))
+    assert [case.device for _, case in gpu] == ["NVIDIA A100-SXM4-80GB", "NVIDIA L4"]
+    cpu = executor.expand(_cases(_Cpu(), [1]))
+    assert [case.device for _, case in cpu] == ["AMD EPYC 7B13", "Intel Xeon"]
+    assert cpu[0][1].label() == "ResNet18 fp32 batch 1 on AMD EPYC 7B13"
+
+
+def test_without_per_device_type_each_case_runs_once():
+    executor = _executor([CPU_NODE, *GPU_NODES])
+    expanded = executor.expand(_cases(_Gpu(), [1, 2, 4]))
+    assert len(expanded) == 3 and {case.device for _, case in expanded} <= {"NVIDIA A100-SXM4-80GB", "NVIDIA L4"}
+
+
+def test_devices_keeps_the_kinds_it_names_and_refuses_a_name_no_node_has():
+    executor = _executor([CPU_NODE, *GPU_NODES], per_device_type=True, devices=("l4",))
+    assert [case.device for _, case in executor.expand(_cases(_Gpu(), [1]))] == ["NVIDIA L4"]
+    with pytest.raises(TrtbenchError, match=r"no node of the Ray cluster has a GPU named like H100 for gpu-thing "
+                                            r"\(it has: NVIDIA A100-SXM4-80GB, NVIDIA L4\)"):
+        _executor(GPU_NODES, devices=("H100",)).expand(_cases(_Gpu(), [1]))
+    with pytest.raises(TrtbenchError, match="has a GPU for gpu-thing"):
+        _executor([CPU_NODE]).expand(_cases(_Gpu(), [1]))
+
+
+def test_a_gpu_case_takes_one_whole_gpu_and_a_cpu_case_every_cpu_of_its_node():
+    executor = _executor([CPU_NODE, *GPU_NODES])
+    node, options = executor.placement(_Gpu(), Case("ResNet18", "fp16", 1, device="NVIDIA L4"), 0)
+    assert node.host == "host-c" and options["num_gpus"] == 1 and options["max_retries"] == 1
+    assert options["scheduling_strategy"].node_id == "c3" * 28 and options["scheduling_strategy"].soft is False
+    node, options = executor.placement(_Cpu(), Case("ResNet18", "fp32", 1, device="Intel Xeon"), 1)
+    assert node.host == "host-c" and options["num_cpus"] == 8 and "num_gpus" not in options
+
+
+def test_the_plan_remembers_the_cluster_for_resume():
+    executor = RayExecutor("auto", True, ("A100",))
+    again = executor_from(executor.describe())
+    assert isinstance(again, RayExecutor) and again.describe() == executor.describe()
+    assert executor_from(None).describe() == {"kind": "local"}
+    with pytest.raises(TrtbenchError, match="unknown executor 'slurm'"):
+        executor_from({"kind": "slurm"})
+
+
+# --- a real local cluster ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A local Ray cluster of this machine's CPUs, whose workers import the trtbench under test and
+    keep what they receive in a node cache of the test's own; yields that cache."""
+    import logging
+
+    import ray
+
+    from trtbench.executors.ray import _same_trtbench
+
+    node_cache = tmp_path_factory.mktemp("node")
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
+             runtime_env={"env_vars": {**_same_trtbench(), "TRTBENCH_LOCK_DIR": os.environ["TRTBENCH_LOCK_DIR"],
+                                       "TRTBENCH_NODE_CACHE": str(node_cache)}})
+    yield node_cache
+    ray.shutdown()
+
+
+def _session(tmp_path, models_dir, executor=None, name="serial"):
+    backend = backends.backend_class("onnxruntime-cpu")
+    assert backend.name == "onnxruntime-cpu"
+    return Session(Workspace(models_dir, tmp_path / name / "engines", tmp_path / name / "results"), "onnxruntime-cpu",
+                   {"threads": 1}, precisions=["fp32", "int8"], executor=executor)
+
+
+def _summary(records):
+    return sorted((r.model, r.backend, r.precision, r.batch, r.status, r.device) for r in records)
+
+
+@pytest.mark.slow
+def test_a_ray_sweep_measures_what_a_serial_one_does(cluster, exported, tmp_path):
+    models_dir, _ = exported
+    serial = _session(tmp_path, models_dir).run(["ResNet18"], [1, 2], FAST)
+    on_ray = _session(tmp_path, models_dir, RayExecutor(), "ray").run(["ResNet18"], [1, 2], FAST)
+    assert _summary(on_ray.records) == _summary(serial.records) and len(on_ray.records) == 4
+    for record in on_ray.records:
+        assert record.ok and record.node and record.environment["host"]["cpu"] and record.environment["versions"]
+        assert record.engine and record.method["timer"] and record.precision_executed
+    # every timing on the node had the node to itself
+    windows = sorted(r.timed_between for r in on_ray.records)
+    assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(windows))
+    # the graphs came through the object store, checked, into the node's own cache
+    received = {p.name for p in (cluster / "graphs").rglob("*.onnx")}
+    assert {"ResNet18.onnx", "ResNet18.int8-ort.onnx"} <= received
+
+
+def _kill_measuring_workers(times: int, stop: threading.Event) -> list[int]:
+    """SIGKILL the worker running a case (its process title is ray::measure_case), ``times`` times."""
+    killed: list[int] = []
+    while len(killed) < times and not stop.is_set():
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit() or int(proc.name) in killed:
+                continue
+            try:
+                title = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if title.startswith(b"ray::measure_case"):
+                time.sleep(0.5)  # mid-case: exporting the graphs in, building or timing
+                try:
+                    os.kill(int(proc.name), signal.SIGKILL)
+                except ProcessLookupError:
+                    continue
+                killed.append(int(proc.name))
+                break
+        time.sleep(0.02)
+    return killed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kills, status", [(1, "ok"), (2, "failed")])
+def test_a_worker_killed_mid_case_is_retried_once(cluster, exported, tmp_path, kills, status):
+    models_dir, _ = exported
+    session = Session(Workspace(models_dir, tmp_path / "e", tmp_path / "r"), "onnxruntime-cpu", {"threads": 1},
+                      precisions=["fp32"], executor=RayExecutor())
+    stop = threading.Event()
+    killed: list[int] = []
+    killer = threading.Thread(target=lambda: killed.extend(_kill_measuring_workers(kills, stop)))
+    killer.start()
+    try:
+        outcome = session.run(["ResNet18"], [1], TimingPolicy(warmup_ms=10, duration_s=2, min_iterations=3))
+    finally:
+        stop.set()
+        killer.join()
+    (record,) = outcome.records
+    assert len(killed) == kills and record.status == status
+    if status == "failed":
+        assert record.error.startswith(f"lost on node {record.node} (")
+        assert "retried once by Ray and lost again" in record.error
+
+
+def test_without_ray_the_option_names_the_extra(invoke, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    result = invoke("run", "ResNet18", "--ray", "--models-dir", tmp_path, "--results-dir", tmp_path)
+    assert result.exit_code == 3
+    assert result.stderr.strip() == ("error: ray is not available (needed by --ray); install it with: "
+                                     "pip install 'trtbench[ray]'")
+
+
+def test_the_cluster_options_need_ray(invoke, tmp_path):
+    result = invoke("run", "ResNet18", "--per-device-type", "--models-dir", tmp_path, "--results-dir", tmp_path)
+    assert result.exit_code == 2 and "add --ray" in result.stderr.strip().splitlines()[-1]
