@@ -250,7 +250,7 @@ def test_ctrl_c_during_a_forced_export_keeps_the_previous_one(good_export, weigh
 
     def stopped_half_way(*args, **kwargs):
         real(*args, **kwargs)  # the new graph is in its temporary file
-        os.kill(os.getpid(), signal.SIGINT)
+        interrupt._on_signal(signal.SIGINT, None)  # what Ctrl-C runs (real signals: tests/test_kill.py)
 
     monkeypatch.setattr(paddle2onnx, "export", stopped_half_way)
     result = invoke("export", "ResNet18", "--force", "--weights", weights_file, "--output-dir", models)
@@ -270,7 +270,7 @@ def test_a_stop_that_native_code_turns_into_an_error_is_still_a_stop(good_export
 
     def native(*args, **kwargs):
         try:
-            os.kill(os.getpid(), signum)
+            interrupt._on_signal(signum, None)  # what the signal runs, here inside the native call
         except KeyboardInterrupt as exc:
             raise SystemError("<built-in method export> returned a result with an exception set") from exc
 
