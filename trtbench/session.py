@@ -105,12 +105,15 @@ class Session:
         self.wait_for_device = wait_for_device
         self.report = reporter
         self.command = command if command is not None else ["trtbench", *sys.argv[1:]]
+        on_cluster = not self.executor.checks_here and backend not in ("auto", "all")
         if list(precisions) == ["native"]:
-            precisions = backends.native_precisions(backend, options, needs)
+            precisions = backends.declared_precisions(backend) if on_cluster \
+                else backends.native_precisions(backend, options, needs)
             if not precisions:
                 raise TrtbenchError(f"no backend of --backend {backend} runs anything here")
         self.precisions = list(precisions)
-        self.plan = backends.assign(backend, self.precisions, options, calibration, needs)
+        assign = backends.assign_on_cluster if on_cluster else backends.assign
+        self.plan = assign(backend, self.precisions, options, calibration, needs)
         self.backends: list[Backend] = self.plan.backends()
 
     def _announce(self, timing: bool = False) -> None:
@@ -159,7 +162,9 @@ class Session:
         return backend.build(graph, precision, batch, self.workspace.engines)
 
     def _environment(self) -> dict:
-        return envinfo.environment([(backend.name, backend.device()) for backend in self.backends])
+        """This machine's facts; on a cluster each record also carries its node's."""
+        where = (lambda backend: backend.device()) if self.executor.checks_here else (lambda backend: "cluster nodes")
+        return envinfo.environment([(backend.name, where(backend)) for backend in self.backends])
 
     def _run_file(self, plan: dict | None = None) -> RunFile:
         ensure_writable_dir(self.workspace.results, "--results-dir")

@@ -198,3 +198,93 @@ def test_without_ray_the_option_names_the_extra(invoke, tmp_path, monkeypatch):
 def test_the_cluster_options_need_ray(invoke, tmp_path):
     result = invoke("run", "ResNet18", "--per-device-type", "--models-dir", tmp_path, "--results-dir", tmp_path)
     assert result.exit_code == 2 and "add --ray" in result.stderr.strip().splitlines()[-1]
+
+
+def test_a_graph_that_arrives_damaged_is_refused(tmp_path):
+    import hashlib
+
+    from trtbench.executors.ray import _arrive
+
+    class Store:
+        def get(self, ref):
+            return ref
+
+    good = b"graph bytes"
+    target = tmp_path / "ResNet18.onnx"
+    with pytest.raises(TrtbenchError, match="ResNet18.onnx arrived damaged on node"):
+        _arrive(target, hashlib.sha256(b"what the driver sent").hexdigest(), good, Store())
+    assert not target.exists()
+    _arrive(target, hashlib.sha256(good).hexdigest(), good, Store())
+    assert target.read_bytes() == good
+
+
+@pytest.mark.slow
+def test_a_ray_sweep_stopped_midway_resumes_on_the_cluster(cluster, exported, tmp_path):
+    from trtbench.events import CaseFinished
+    from trtbench.results import load_run
+
+    models_dir, _ = exported
+    workspace = Workspace(models_dir, tmp_path / "e", tmp_path / "r")
+
+    def stop_after_the_first(event):
+        if isinstance(event, CaseFinished):
+            raise KeyboardInterrupt
+
+    session = Session(workspace, "onnxruntime-cpu", {"threads": 1}, precisions=["fp32"], executor=RayExecutor(),
+                      reporter=stop_after_the_first)
+    with pytest.raises(KeyboardInterrupt):
+        session.run(["ResNet18"], [1, 2, 4], FAST)
+    (run_path,) = workspace.results.glob("*.json")
+    stopped = load_run(run_path)
+    assert stopped.status == "interrupted" and len(stopped.records) == 1
+    assert stopped.plan["executor"] == {"kind": "ray", "address": None, "per_device_type": False, "devices": []}
+
+    resumed, run_file = Session.resuming(workspace.results, None)
+    assert isinstance(resumed.executor, RayExecutor)
+    resumed.run(["ResNet18"], [1, 2, 4], FAST, resume=run_file)
+    run = load_run(run_path)
+    assert run.status == "complete" and sorted(r.batch for r in run.records) == [1, 2, 4]
+    assert all(r.ok and r.node for r in run.records)
+
+
+@pytest.mark.slow
+def test_each_node_says_what_it_cannot_run(cluster, exported, tmp_path):
+    """On a cluster a named backend is checked where it runs: this CPU has no FP16 arithmetic, so the
+    node records why instead of running FP16 as something else."""
+    from trtbench.cpu import native_fp16
+
+    if native_fp16():
+        pytest.skip("this CPU runs FP16 natively")
+    models_dir, _ = exported
+    session = Session(Workspace(models_dir, tmp_path / "e", tmp_path / "r"), "openvino-cpu", {"threads": 1},
+                      precisions=["native"], executor=RayExecutor())
+    assert "fp16" in session.precisions  # declared by the backend; each node answers for itself
+    outcome = session.run(["ResNet18"], [1], FAST)
+    by_precision = {r.precision: r for r in outcome.records}
+    assert by_precision["fp32"].ok
+    assert by_precision["fp16"].status == "failed"
+    assert by_precision["fp16"].error.startswith("openvino-cpu does not run fp16 natively on node ")
+    with pytest.raises(TrtbenchError, match=r"no node of the Ray cluster has a GPU for tensorrt \(it has: none\)"):
+        Session(Workspace(models_dir, tmp_path / "e", tmp_path / "r2"), "tensorrt", precisions=["fp16"],
+                executor=RayExecutor()).run(["ResNet18"], [1], FAST)
+
+
+@pytest.mark.slow
+def test_run_ray_from_the_command_line(cluster, invoke, exported, tmp_path):
+    import json
+
+    models_dir, _ = exported
+    common = ("--backend", "onnxruntime-cpu", "--precision", "fp32", "--batch", "1", "--threads", "1",
+              "--warmup-ms", "10", "--duration", "0.2", "--models-dir", models_dir, "--results-dir", tmp_path / "r",
+              "--engines-dir", tmp_path / "e")
+    result = invoke("run", "ResNet18", "--ray", "--per-device-type", *common)
+    assert result.exit_code == 0, result.output
+    (run_path,) = (tmp_path / "r").glob("*.json")
+    run = json.loads(run_path.read_text())
+    (record,) = run["records"]
+    assert record["node"] and record["status"] == "ok" and run["plan"]["executor"]["per_device_type"] is True
+    assert run["plan"]["cases"][0][4] == record["device"]  # the kind of device it was planned for
+    missing = invoke("run", "ResNet18", "--ray", "--devices", "H100", *common)
+    assert missing.exit_code == 1
+    assert missing.stderr.strip().splitlines()[-1].startswith(
+        "error: no node of the Ray cluster has a CPU named like H100 for onnxruntime-cpu (it has: ")

@@ -167,6 +167,38 @@ def assign(spec: str, precisions: Sequence[str], values: dict[str, Any] | None =
     return plan
 
 
+def assign_on_cluster(spec: str, precisions: Sequence[str], values: dict[str, Any] | None = None,
+                      calibration: Calibration | None = None, needs: Sequence[str] = ("time",)) -> Assignment:
+    """Backends for each precision where each node of a cluster checks them, not this machine: the
+    backends named outright get every precision they declare; whether one is installed on a node
+    and runs a precision natively there is each node's to say (a case it cannot run is a failed
+    record with the reason). ``auto`` and ``all`` need this machine's answers: see ``assign``."""
+    if spec in ("auto", "all"):
+        return assign(spec, precisions, values, calibration, needs)
+    plan = Assignment()
+    chosen = [create(name, values, calibration) for name in dict.fromkeys(_named(spec))]
+    for backend in chosen:
+        _require_ability(backend, needs)
+        plan.why.append(f"{backend.name}: installed and native precisions checked on each node of the cluster")
+    for precision in precisions:
+        takers = [backend for backend in chosen if precision in backend.precisions]
+        plan.skipped += [f"{b.name} {precision}: {b.name} runs {', '.join(b.precisions)}" for b in chosen
+                         if b not in takers and len(chosen) > 1]
+        if not takers:
+            raise TrtbenchError(f"none of --backend {spec} runs {precision} anywhere (they run "
+                                f"{', '.join(sorted({p for b in chosen for p in b.precisions}))})")
+        plan.by_precision[precision] = takers
+    return plan
+
+
+def declared_precisions(spec: str) -> list[str]:
+    """Every precision some backend named in ``spec`` declares (`--precision native` on a cluster)."""
+    from trtbench.precision import PRECISIONS
+
+    declared = {p for name in _named(spec) for p in backend_class(name).precisions}
+    return [p for p in PRECISIONS if p in declared]
+
+
 def _named(spec: str) -> list[str]:
     """The backend names ``--backend`` gives: every one for ``all``, else the comma-separated list."""
     names = list(_REGISTRY) if spec == "all" else [n.strip() for n in spec.split(",") if n.strip()]

@@ -42,6 +42,10 @@ class Sweep:
 class Executor:
     """Runs a sweep's cases; ``describe`` goes into the run file's plan, so `--resume` makes the same."""
 
+    #: whether the backends are checked (installed, native precisions, device) on this machine; a
+    #: cluster's nodes check them where the cases run
+    checks_here = True
+
     def expand(self, work: Sequence[Work]) -> list[Work]:
         """The cases to run for ``work``: the same here; one per kind of device on a cluster."""
         return list(work)

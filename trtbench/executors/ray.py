@@ -62,6 +62,8 @@ class RayExecutor(Executor):
     cluster of this machine); ``per_device_type`` runs every case once on each kind of device
     (GPU name, or CPU model for CPU backends), ``devices`` keeps only the kinds it names."""
 
+    checks_here = False
+
     def __init__(self, address: str | None = None, per_device_type: bool = False, devices: Sequence[str] = ()):
         self.address = address or None
         self.per_device_type = per_device_type
@@ -274,14 +276,22 @@ def measure_case(payload: dict[str, Any], files: list[tuple[str, str, Any]]) -> 
     from trtbench.timing import TimingPolicy
 
     case = Case(**payload["case"])
-    folder = node_cache() / "graphs" / _folder_name(files)
-    for name, sha256, ref in files:
-        _arrive(folder / name, sha256, ref, ray)
     calibration = payload["calibration"]
     backend = backends.backend_class(payload["backend"])(
         backends.config_for(payload["backend"], payload["config"]),
         None if calibration is None else Calibration(tuple(Path(p) for p in calibration["images"]),
                                                      calibration["seed"], calibration["key"]))
+    refused = _refusal(backend, case.precision)
+    if refused:
+        record = LatencyRecord(model=case.model, precision=case.precision, batch=case.batch, backend=backend.name,
+                               device=case.device, metric=backend.metric, node=platform.node())
+        record.failed(refused)
+        record.finished_at = timestamp()
+        return {"record": record.to_json(), "node": platform.node(),
+                "environment": envinfo.environment([(backend.name, case.device)])}
+    folder = node_cache() / "graphs" / _folder_name(files)
+    for name, sha256, ref in files:
+        _arrive(folder / name, sha256, ref, ray)
     check = None
     if payload["verify"]:
         from trtbench.verify import OutputCheck
@@ -292,6 +302,15 @@ def measure_case(payload: dict[str, Any], files: list[tuple[str, str, Any]]) -> 
                       exclusive=lambda b: timed_alone(b.device_key()))
     return {"record": record.to_json(), "node": platform.node(),
             "environment": envinfo.environment([(backend.name, record.device)])}
+
+
+def _refusal(backend: Backend, precision: str) -> str:
+    """Why this node cannot run ``precision`` on ``backend`` (not installed, not native here), or ''."""
+    state = backend.availability()
+    if not state.ok:
+        return f"backend {backend.name} is not available on node {platform.node()}: {state.reason}"
+    ok, reason = backend.runs(precision)
+    return "" if ok else f"{backend.name} does not run {precision} natively on node {platform.node()}: {reason}"
 
 
 def _arrive(target: Path, sha256: str, ref, ray) -> None:
