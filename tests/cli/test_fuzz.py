@@ -34,14 +34,14 @@ COMMON = ["--models-dir", "--engines-dir", "--results-dir", "--backend", "--prec
           "--progress"]
 OPTIONS = {
     "run": COMMON + ["--batch", "--warmup-ms", "--duration", "--iterations", "--resume", "--opt-level",
-                     "--workspace-mib", "--typing"],
+                     "--workspace-mib", "--typing", "--ray", "--devices"],
     "export": ["--weights", "--output-dir", "--opset", "--seed"],
     "verify": COMMON + ["--batch", "--images"],
     "eval": COMMON + ["--data", "--list", "--weights", "--batch", "--limit"],
     "models": [],
     "doctor": [],
 }
-FLAGS = {"run": ["--all", "--verify", "--no-wait"], "export": ["--all", "--force", "--no-verify"],
+FLAGS = {"run": ["--all", "--verify", "--no-wait", "--per-device-type"], "export": ["--all", "--force", "--no-verify"],
          "verify": ["--json"], "eval": ["--strict"], "models": ["--json", "--markdown"], "doctor": ["--json"]}
 
 
