@@ -141,7 +141,7 @@ def test_json_lines_reporter_writes_one_object_per_event(tmp_path):
     reporter(StageStarted("run", 1))
     reporter(CaseFinished(Case("ResNet18", "fp32", 1), True, "ResNet18 fp32 batch 1: fine", record, ("w",)))
     first, second = (json.loads(line) for line in stream.getvalue().splitlines())
-    assert first == {"event": "stage_started", "stage": "run", "total": 1}
+    assert first == {"event": "stage_started", "stage": "run", "total": 1, "devices": {}}
     assert second["event"] == "case_finished" and second["case"] == {"model": "ResNet18", "precision": "fp32",
                                                                      "batch": 1, "backend": ""}
     assert second["record"]["kind"] == "latency" and second["warnings"] == ["w"]
