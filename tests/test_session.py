@@ -143,7 +143,7 @@ def test_json_lines_reporter_writes_one_object_per_event(tmp_path):
     first, second = (json.loads(line) for line in stream.getvalue().splitlines())
     assert first == {"event": "stage_started", "stage": "run", "total": 1, "devices": {}}
     assert second["event"] == "case_finished" and second["case"] == {"model": "ResNet18", "precision": "fp32",
-                                                                     "batch": 1, "backend": ""}
+                                                                     "batch": 1, "backend": "", "device": ""}
     assert second["record"]["kind"] == "latency" and second["warnings"] == ["w"]
 
 
