@@ -83,3 +83,28 @@ def test_verify_reloads_only_the_weights_the_export_was_made_from(weights_file, 
         handle.write(b"\0")
     with pytest.raises(TrtbenchError, match="changed since ResNet18.onnx was exported from them"):
         paddle_model_of_export(result.onnx_path)
+
+
+@pytest.mark.parametrize("body", [
+    b")" + b"\x85" * 200_000,  # a key of 200,000 nested tuples: hashing it would crash Python itself
+    b"(" * 300_000 + b"]" + b"l" * 300_000,  # a value of 300,000 nested lists
+])
+def test_a_pickle_nested_deeper_than_a_state_dict_is_refused_before_it_is_built(tmp_path, body):
+    import pickle
+
+    import numpy as np
+
+    path = tmp_path / "deep.pdparams"
+    array = pickle.dumps(np.zeros(1, np.float32), protocol=4)[2:-1]
+    path.write_bytes(b"\x80\x04}" + (body + array if body.startswith(b")") else b"X\x01\x00\x00\x00a" + body)
+                     + b"s.")
+    with pytest.raises(TrtbenchError, match="its data nests more than 100 levels deep"):
+        read_pdparams(path)
+
+
+def test_a_weights_path_that_is_a_fifo_is_refused_at_once(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "w.pdparams")
+    with pytest.raises(TrtbenchError, match="is not a regular file"):
+        read_pdparams(tmp_path / "w.pdparams")

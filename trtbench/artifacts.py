@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import socket
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -46,10 +47,29 @@ _OWNED = re.compile(r"[.-](\d+)@([0-9a-f]{8})-[a-z0-9_]+(?:\.tmp)?$")
 _hashed: dict[tuple, str] = {}
 
 
+class NotAFile(OSError):
+    """A path that names a FIFO, a device or a folder where trtbench reads a file: never opened for
+    reading, which would wait forever (a FIFO) or never end (/dev/zero)."""
+
+
+def open_regular(path: Path):
+    """``path`` opened for reading in binary, only if it is a regular file (checked on the open file,
+    so nothing can be swapped in between); NotAFile otherwise."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotAFile(errno.EINVAL, "not a regular file", str(path))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def sha256_file(path: Path) -> str:
     """Hex sha256 of a file's bytes."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
@@ -282,8 +302,8 @@ def _synced_sha256(path: Path) -> str:
 
 
 def _stamp(path: Path) -> tuple:
-    stat = os.stat(path)
-    return str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino
+    found = os.stat(path)
+    return str(Path(path).resolve()), found.st_size, found.st_mtime_ns, found.st_ino
 
 
 def timestamp_local() -> str:
@@ -440,8 +460,9 @@ def atomic_write_json(target: Path, data) -> None:
 
 
 def read_json(path: Path):
-    """The JSON in ``path``, or None when it is missing or not valid JSON."""
+    """The JSON in ``path``, or None when it is missing, not a regular file or not valid JSON."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        with open_regular(path) as handle:
+            return json.loads(handle.read().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
         return None

@@ -9,7 +9,10 @@ sometimes turns the KeyboardInterrupt raised inside it into an error of its own;
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
+import sys
 import threading
 
 _received: int | None = None
@@ -26,10 +29,33 @@ class Interrupted(KeyboardInterrupt):
 def install() -> None:
     """Let Ctrl-C and SIGTERM raise ``Interrupted`` in the main thread (no-op elsewhere)."""
     reset()
+    reinstall()
+
+
+def reinstall() -> None:
+    """Put the handlers back where a library replaced them (Paddle's import takes SIGTERM to print
+    its own report and die, which would skip every ``finally``)."""
     if threading.current_thread() is not threading.main_thread():
         return
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _on_signal)
+
+
+def exit_quietly() -> None:
+    """Once the command's work is done, a late Ctrl-C or SIGTERM (while libraries tidy up at exit)
+    ends the process with the shell's status at once instead of a KeyboardInterrupt in their
+    clean-up code."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _exit_now)
+
+
+def _exit_now(signum: int, frame) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(128 + signum)
 
 
 def _on_signal(signum: int, frame) -> None:

@@ -6,6 +6,7 @@ import importlib
 import os
 import warnings
 
+from trtbench import interrupt
 from trtbench.errors import MissingDependency
 
 
@@ -18,6 +19,7 @@ def import_paddle():
             import paddle
         except ImportError as exc:
             raise MissingDependency("paddlepaddle", why=str(exc)) from None
+    interrupt.reinstall()  # Paddle's import takes SIGTERM for itself
     return paddle
 
 

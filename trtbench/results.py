@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trtbench.artifacts import atomic_write_json
+from trtbench.artifacts import NotAFile, atomic_write_json, open_regular
 from trtbench.errors import TrtbenchError
 from trtbench.records import SCHEMA_VERSION, Record, record_from_json
 
@@ -190,11 +190,12 @@ def load_run(path: Path) -> Run:
     """A run file, checked to be trtbench's and of a schema this version reads; older ones migrated."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with open_regular(path) as handle:
+            data = json.loads(handle.read().decode("utf-8"))
     except FileNotFoundError:
         raise TrtbenchError(f"results file not found: {path}") from None
-    except (OSError, ValueError) as exc:
-        raise TrtbenchError(f"{path} is not a trtbench results file ({type(exc).__name__})") from None
+    except (OSError, ValueError, RecursionError, MemoryError) as exc:
+        raise TrtbenchError(f"{path} is not a trtbench results file ({_unreadable(exc)})") from None
     if not isinstance(data, dict) or data.get("tool") != TOOL or not isinstance(data.get("records"), list):
         raise TrtbenchError(f"{path} is not a trtbench results file")
     version = data.get("schema_version")
@@ -218,6 +219,23 @@ def load_run(path: Path) -> Run:
         record.run_id, record.environment = run.run_id, own if isinstance(own, dict) and own else run.environment
         run.records.append(record)
     return run
+
+
+def _unreadable(exc: BaseException) -> str:
+    """Why a file could not be read as JSON, in words."""
+    if isinstance(exc, NotAFile):
+        return "not a regular file"
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not JSON: {exc.msg} at line {exc.lineno}"
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply"
+    if isinstance(exc, MemoryError):
+        return "too large to read"
+    return f"not JSON: {str(exc).split(':')[0]}"  # e.g. a number too long to convert
 
 
 def _text_or(value, default: str) -> str:

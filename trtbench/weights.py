@@ -5,6 +5,7 @@ other global by name, so a file that would run a command when unpickled is refus
 from __future__ import annotations
 
 import pickle
+import pickletools
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,35 @@ ALLOWED_GLOBALS = frozenset({
 PADDLE_NAME_TABLE = "StructuredToParameterName@@"
 
 
+def _check_nesting(handle, path: Path) -> None:
+    """Refuse a pickle whose objects nest deeper than MAX_NESTING, read from its opcodes alone
+    (nothing is built): each item on the pickle's stack carries the depth of what it holds."""
+    stack: list[int | None] = []  # None: a mark
+    memo: dict[int, int] = {}
+    for opcode, arg, _ in pickletools.genops(handle):
+        before, after = opcode.stack_before, opcode.stack_after
+        popped: list[int] = []
+        if pickletools.markobject in before:  # pops the items above the last mark, then the mark
+            while stack and stack[-1] is not None:
+                popped.append(stack.pop() or 0)
+            if stack:
+                stack.pop()
+        for _ in [item for item in before if item not in (pickletools.markobject, pickletools.stackslice)]:
+            if stack and stack[-1] is not None:
+                popped.append(stack.pop() or 0)
+        if opcode.name in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):
+            memo[len(memo) if arg is None else int(arg)] = (stack[-1] or 0) if stack else 0
+        if opcode.name in ("GET", "BINGET", "LONG_BINGET"):
+            depth = memo.get(arg if isinstance(arg, int) else -1, 0)
+        else:
+            depth = max(popped, default=-1) + 1
+        if depth > MAX_NESTING:
+            raise TrtbenchError(f"{path} is refused: its data nests more than {MAX_NESTING} levels deep, which a "
+                                "Paddle state dict never does; use PaddleClas's own .pdparams")
+        for item in after:
+            stack.append(None if item is pickletools.markobject else depth)
+
+
 class _StateDictUnpickler(pickle.Unpickler):
     """An unpickler whose globals are the state-dict ones above and nothing else."""
 
@@ -44,18 +74,31 @@ class _StateDictUnpickler(pickle.Unpickler):
         self.path = path
 
 
+#: how deep a state dict's pickle may nest (a dict of (name, array) tuples nests under 10); a file
+#: that nests 200,000 tuples would crash Python itself when the dict hashes its key
+MAX_NESTING = 100
+
+
 def read_pdparams(path: Path) -> dict[str, np.ndarray]:
     """The arrays of a ``.pdparams`` file by parameter name, without running anything it contains."""
+    from trtbench.artifacts import NotAFile, open_regular
+
     path = Path(path)
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
+            _check_nesting(handle, path)
+            handle.seek(0)
             state = _StateDictUnpickler(handle, path).load()
     except TrtbenchError:
         raise
+    except NotAFile:
+        raise TrtbenchError(f"weights file {path} is not a regular file") from None
     except OSError as exc:
         raise TrtbenchError(f"cannot read weights file {path}: {exc.strerror}") from None
     except Exception as exc:  # a truncated or foreign file fails in many ways inside pickle
-        raise TrtbenchError(f"{path} is not a Paddle state dict (.pdparams): {type(exc).__name__}") from None
+        detail = (str(exc).strip().splitlines() or [""])[0][:120]
+        raise TrtbenchError(f"{path} is not a Paddle state dict (.pdparams): {type(exc).__name__}"
+                            + (f": {detail}" if detail else "")) from None
     if not isinstance(state, dict) or not state:
         raise TrtbenchError(f"{path} is not a Paddle state dict (.pdparams): it holds {type(state).__name__}")
     arrays = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import os
 import sys
 import unicodedata
 
@@ -57,10 +58,31 @@ class _Encodable:
             self.encoding = "ascii"
 
     def write(self, text: str) -> int:
-        return self._stream.write(text.encode(self.encoding, "trtbench-nearest").decode(self.encoding))
+        if self._stream is None:  # started with the stream closed (`trtbench models >&-`)
+            raise OutputLost("it is closed")
+        try:
+            return self._stream.write(text.encode(self.encoding, "trtbench-nearest").decode(self.encoding))
+        except (OSError, ValueError) as exc:  # a full disk (> /dev/full), a closed pipe, a closed file
+            raise OutputLost(getattr(exc, "strerror", None) or str(exc)) from None
+
+    def flush(self) -> None:
+        if self._stream is not None:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError) as exc:
+                raise OutputLost(getattr(exc, "strerror", None) or str(exc)) from None
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
+
+
+class OutputLost(TrtbenchError):
+    """The command's output cannot be written (stdout full, closed, or a pipe whose reader left)."""
+
+    def __init__(self, why: str):
+        super().__init__(f"cannot write the output: {why}; send it somewhere that can take it")
+        # nothing more may go there: at exit Python would flush it again and fail once more
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - kept open until the process ends
 
 
 def _nearest(error: UnicodeError):

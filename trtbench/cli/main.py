@@ -16,6 +16,16 @@ class TrtbenchGroup(click.Group):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         interrupt.install()
         try:
+            code = self._run(args, prog_name, complete_var, **extra)
+        finally:
+            if args is None:  # the real program (tests pass their arguments): work done, a late signal exits at once
+                interrupt.exit_quietly()
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def _run(self, args, prog_name, complete_var, **extra) -> int:
+        try:
             result = super().main(args=args, prog_name=prog_name or "trtbench", complete_var=complete_var,
                                   standalone_mode=False, **extra)
         except TrtbenchError as exc:
@@ -28,10 +38,7 @@ class TrtbenchGroup(click.Group):
             _fail(exc.format_message() + _help_hint(exc), exc.exit_code)
         except (click.Abort, KeyboardInterrupt):
             _fail("interrupted; finished results and artifacts are kept", interrupt.exit_code())
-        code = result if isinstance(result, int) else 0
-        if standalone_mode:
-            sys.exit(code)
-        return code
+        return result if isinstance(result, int) else 0
 
 
 def _help_hint(exc: click.ClickException) -> str:
