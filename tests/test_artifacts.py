@@ -340,3 +340,23 @@ def test_killed_as_the_file_goes_into_place_it_is_the_old_or_the_new_artifact_an
     assert found is not None and (path.read_bytes(), found.key) == expected
     assert artifacts.why_not_reusable(path, "thing", expected[1]) is None
     assert artifacts.ensure(path, "thing", expected[1], _writer(b"unused")).made is False
+
+
+def test_a_read_only_folder_serves_what_it_holds_and_says_what_it_cannot_make(tmp_path, monkeypatch):
+    import errno
+
+    import filelock
+
+    made = artifacts.ensure(tmp_path / "m.bin", "thing", {"v": 1}, _writer(b"good"))
+
+    def read_only(self, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(self.lock_file))
+
+    # what a read-only mount does (the suite may run as root, whom chmod does not stop)
+    monkeypatch.setattr(artifacts.os, "access", lambda path, mode: str(path) != str(tmp_path))
+    monkeypatch.setattr(filelock.FileLock, "acquire", read_only)
+    assert artifacts.ensure(tmp_path / "m.bin", "thing", {"v": 1}, _writer(b"other")).sha256 == made.sha256
+    with pytest.raises(TrtbenchError, match=r"cannot write in .* \(Read-only file system\), where trtbench keeps "
+                                            r"what it makes: make it writable, or choose another folder"):
+        artifacts.ensure(tmp_path / "m.bin", "thing", {"v": 2}, _writer(b"new"))
+    assert artifacts.valid(tmp_path / "m.bin", "thing").sha256 == made.sha256

@@ -190,3 +190,9 @@ def test_check_readable_stops_at_the_first_readable_image(folder):
         path.write_bytes(b"junk")
     with pytest.raises(TrtbenchError, match=r"^none of the 6 images could be read; first: .*a_cls/0.png: not an image"):
         check_readable(samples_from(folder))
+
+
+def test_a_list_path_with_a_nul_byte_names_its_line(tmp_path):
+    (tmp_path / "list.txt").write_bytes(b"a/x\x00.png 3\n")
+    with pytest.raises(TrtbenchError, match=r"list.txt:1: the path 'a/x\\x00.png' holds a NUL byte"):
+        samples_from(tmp_path, tmp_path / "list.txt")

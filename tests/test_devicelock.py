@@ -113,3 +113,25 @@ def test_this_process_own_cpu_time_is_not_counted_as_sharing(monkeypatch):
     use.start()
     clock.update(wall=13.0, busy=104.2, own=7.5)  # 1.5 CPU-seconds were someone else's
     assert use.stop()[0] is True
+
+
+def test_a_link_planted_in_the_shared_lock_folder_never_leads_onto_a_file(tmp_path):
+    """Another user can put a symbolic link where a lock or its note goes: the victim file stays
+    as it was, and a linked lock is one clear line."""
+    from trtbench.devicelock import lock_dir
+    from trtbench.errors import TrtbenchError
+
+    victim = tmp_path / "results.json"
+    victim.write_text('{"precious": true}')
+    folder = lock_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "cpu.json").symlink_to(victim)
+    with DeviceLock("cpu").held():
+        assert DeviceLock("cpu").holder() == "another trtbench run is timing on it"
+    assert victim.read_text() == '{"precious": true}'
+    (folder / "gpu-x.lock").symlink_to(victim)
+    with pytest.raises(TrtbenchError, match=r"device lock .*gpu-x.lock is a symbolic link, which trtbench never "
+                                            r"makes: remove it, or set TRTBENCH_LOCK_DIR"):
+        with DeviceLock("gpu-x").held():
+            pass
+    assert victim.read_text() == '{"precious": true}'

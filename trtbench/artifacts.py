@@ -206,6 +206,12 @@ def ensure(path: Path, kind: str, key: dict, make: Maker, usable: Callable[[Arti
     ``usable`` can refuse a valid artifact for a reason of the caller's (returning why).
     """
     path = Path(path)
+    if not force and _read_only(path.parent):
+        # A folder it cannot write to (a read-only copy of models/) still serves what it holds.
+        found = valid(path, kind)
+        if found is not None and why_not_reusable(path, kind, key, labels) is None and \
+                (usable is None or usable(found) is None):
+            return found
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path.parent)
     with _locked(path):
@@ -279,11 +285,20 @@ class _locked:
         self.lock = FileLock(str(lock_path(path)))
 
     def __enter__(self):
-        self.lock.acquire()
+        try:
+            self.lock.acquire()
+        except OSError as exc:  # a read-only or full folder: the lock file cannot be made
+            folder = Path(self.lock.lock_file).parent
+            raise TrtbenchError(f"cannot write in {folder} ({exc.strerror}), where trtbench keeps what it makes: "
+                                "make it writable, or choose another folder (--models-dir, --engines-dir)") from None
         return self
 
     def __exit__(self, *exc):
         self.lock.release()
+
+
+def _read_only(folder: Path) -> bool:
+    return folder.is_dir() and not os.access(folder, os.W_OK)
 
 
 def _short(value: Any) -> str:

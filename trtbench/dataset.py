@@ -108,6 +108,8 @@ def _from_list(list_file: Path, data: Path, num_classes: int) -> list[Sample]:
         label = int(parts[1])
         if not 0 <= label < num_classes:
             raise TrtbenchError(f"{where}: label {label} is outside 0..{num_classes - 1}")
+        if "\x00" in parts[0]:
+            raise TrtbenchError(f"{where}: the path '{printable(parts[0])}' holds a NUL byte, which no file name can")
         inside = _inside(root, root / parts[0])
         if inside is None:
             raise TrtbenchError(f"{where}: '{printable(parts[0])}' leads outside {printable(root)}: list paths must "

@@ -15,10 +15,13 @@ its device was shared and how that was read.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import re
 import socket
+import stat
 import sys
 import tempfile
 import time
@@ -69,34 +72,52 @@ class DeviceLock:
     @contextlib.contextmanager
     def held(self) -> Iterator[float]:
         """Hold the device (waiting, or refusing with ``wait`` False); yields the seconds waited."""
-        from filelock import FileLock, Timeout
-
         self._make_folder()
-        lock = FileLock(str(self.path), mode=0o666)
+        fd = self._open(self.path, os.O_RDWR | os.O_CREAT)
         started = time.monotonic()
         try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            holder = self.holder()
-            if not self.wait:
-                raise DeviceBusy(f"{self.key} is busy: {holder}; wait for it (run without --no-wait) "
-                                 "or try again later") from None
-            if self.on_wait is not None:
-                self.on_wait(f"waiting for {self.key}: {holder}")
-            lock.acquire(poll_interval=0.1)
-        waited = time.monotonic() - started
-        try:
-            self._write_holder()
-            yield waited
+            if not _try_lock(fd):
+                holder = self.holder()
+                if not self.wait:
+                    raise DeviceBusy(f"{self.key} is busy: {holder}; wait for it (run without --no-wait) "
+                                     "or try again later")
+                if self.on_wait is not None:
+                    self.on_wait(f"waiting for {self.key}: {holder}")
+                while not _try_lock(fd):
+                    time.sleep(0.1)
+            waited = time.monotonic() - started
+            try:
+                self._write_holder()
+                yield waited
+            finally:
+                with contextlib.suppress(OSError):
+                    self.holder_path.unlink()
         finally:
-            with contextlib.suppress(OSError):
-                self.holder_path.unlink()
-            lock.release()
+            os.close(fd)  # closing the file releases its lock
+
+    def _open(self, path: Path, flags: int) -> int:
+        """``path`` opened without following a symbolic link: the folder is shared by every user, and
+        a link planted there must not lead a lock or a note onto someone's file."""
+        try:
+            fd = os.open(path, flags | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o666)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise TrtbenchError(f"device lock {path} is a symbolic link, which trtbench never makes: remove it, "
+                                    "or set TRTBENCH_LOCK_DIR to a folder of your own") from None
+            raise TrtbenchError(f"cannot open the device lock {path} ({exc.strerror}): set TRTBENCH_LOCK_DIR to a "
+                                "writable folder") from None
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, 0o666)  # so another user's run can take it too (when this user made it)
+        return fd
 
     def holder(self) -> str:
         """Who holds the device, in words (from the note the holder leaves beside the lock)."""
         try:
-            data = json.loads(self.holder_path.read_text(encoding="utf-8"))
+            fd = os.open(self.holder_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            try:
+                data = json.loads(os.read(fd, 4096).decode("utf-8")) if stat.S_ISREG(os.fstat(fd).st_mode) else {}
+            finally:
+                os.close(fd)
             return (f"another trtbench run is timing on it (pid {int(data['pid'])} on {data['host']}, "
                     f"since {data['since']})")
         except (OSError, ValueError, KeyError, TypeError):
@@ -116,8 +137,20 @@ class DeviceLock:
     def _write_holder(self) -> None:
         note = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%H:%M:%S"),
                 "command": " ".join(sys.argv)}
-        with contextlib.suppress(OSError):
-            self.holder_path.write_text(json.dumps(note), encoding="utf-8")
+        try:
+            fd = self._open(self.holder_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        except TrtbenchError:
+            return  # the note is a courtesy to whoever waits; the lock is what keeps timings apart
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(note))
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 class CpuUse:

@@ -435,6 +435,8 @@ def plot_target(name: str) -> Path:
     """The file `--plot NAME` writes: NAME itself, latency.png inside NAME when it is a folder, NAME.png
     when it has no extension. A missing folder, or an extension matplotlib cannot write (one line names
     those it can), is refused before any work."""
+    if not name.strip() or "\x00" in name:
+        raise TrtbenchError(f"--plot {name!r}: give a file name (e.g. --plot latency.png) or a folder")
     path = Path(name)
     if name.endswith(("/", os.sep)) or path.is_dir():
         path = path / PLOT_NAME

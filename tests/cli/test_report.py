@@ -207,3 +207,8 @@ def test_a_lone_surrogate_in_a_run_file_prints(invoke, tmp_path, args):
     result = invoke(*[arg.format(run=run) for arg in args], run)
     assert result.exit_code == 0, result.output
     assert "R?x" in result.stdout
+
+
+def test_an_empty_plot_name_is_one_line(invoke, tmp_path):
+    line = _one_line_error(invoke("report", "--plot", "", "--results-dir", _results(tmp_path / "r")))
+    assert line == "error: --plot '': give a file name (e.g. --plot latency.png) or a folder"

@@ -33,8 +33,9 @@ class FiniteFloat(click.ParamType):
 
     name = "number"
 
-    def __init__(self, minimum: float = 0.0):
+    def __init__(self, minimum: float = 0.0, maximum: float | None = None):
         self.minimum = minimum
+        self.maximum = maximum
 
     def convert(self, value, param, ctx):
         try:
@@ -43,6 +44,8 @@ class FiniteFloat(click.ParamType):
             self.fail(f"'{value}' is not a number", param, ctx)
         if not math.isfinite(number) or number < self.minimum:
             self.fail(f"{value} is not a finite number >= {self.minimum:g}", param, ctx)
+        if self.maximum is not None and number > self.maximum:
+            self.fail(f"{value} is more than {self.maximum:g}, the most trtbench takes", param, ctx)
         return number
 
 

@@ -17,10 +17,11 @@ RESUME_OPTIONS = {"resume", "results_dir", "progress", "no_wait"}
 @shared.precisions("native")
 @click.option("--batch", "batches", multiple=True, default=["1,4,8,32"], show_default=True,
               help="Comma-separated batch sizes (may be repeated: --batch 1 --batch 8).")
-@click.option("--warmup-ms", type=shared.FiniteFloat(), default=200.0, show_default=True)
-@click.option("--duration", type=shared.FiniteFloat(), default=3.0, show_default=True,
-              help="Seconds to time each case, at least.")
-@click.option("--iterations", type=click.IntRange(min=1), default=10, show_default=True,
+@click.option("--warmup-ms", type=shared.FiniteFloat(maximum=600_000), default=200.0, show_default=True,
+              help="Milliseconds to warm up each case (at most 10 minutes).")
+@click.option("--duration", type=shared.FiniteFloat(maximum=3600), default=3.0, show_default=True,
+              help="Seconds to time each case, at least (at most an hour).")
+@click.option("--iterations", type=click.IntRange(min=1, max=1_000_000), default=10, show_default=True,
               help="Iterations to time each case, at least.")
 @click.option("--verify", "verify_outputs", is_flag=True,
               help="Check each engine's outputs against Paddle's and record the figures.")
