@@ -274,3 +274,12 @@ def test_calibration_skips_damaged_images_and_never_opens_a_fifo(tmp_path):
     (tmp_path / "a.png").unlink()
     with pytest.raises(TrtbenchError, match="none of the 1 calibration images can be read"):
         list(calibration_from(tmp_path).inputs())
+
+
+def test_a_calib_path_that_is_not_a_folder_says_so(tmp_path):
+    from trtbench.errors import TrtbenchError
+    from trtbench.precision import calibration_from
+
+    (tmp_path / "x.png").write_bytes(b"")
+    with pytest.raises(TrtbenchError, match=r"--calib .*x.png is not a folder: give a folder of images"):
+        calibration_from(tmp_path / "x.png")

@@ -83,8 +83,10 @@ def weights_source(weights: Path | None, seed: int) -> dict:
     if weights is None:
         return {"kind": "random", "seed": seed, "description": f"random init, seed {seed}"}
     path = Path(weights)
-    if not path.is_file():
+    if not path.exists():
         raise TrtbenchError(f"weights file not found: {path}")
+    if not path.is_file():
+        raise TrtbenchError(f"--weights {path} is not a regular file: give a PaddleClas .pdparams file")
     return {"kind": "file", "path": str(path.resolve()), "sha256": sha256_file(path),
             "description": path.name}
 

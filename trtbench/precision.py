@@ -113,8 +113,10 @@ def calibration_from(folder: Path | None, seed: int = CALIBRATION_SEED) -> Calib
     from trtbench.preprocess import IMAGE_SUFFIXES
 
     folder = Path(folder)
-    if not folder.is_dir():
+    if not folder.exists():
         raise TrtbenchError(f"calibration folder not found: {folder}")
+    if not folder.is_dir():
+        raise TrtbenchError(f"--calib {folder} is not a folder: give a folder of images to calibrate INT8 with")
     # regular files only: hashing or decoding a FIFO named x.jpg would wait forever
     images = sorted(p for p in folder.rglob("*")
                     if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())[:CALIBRATION_IMAGES]

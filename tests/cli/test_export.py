@@ -75,3 +75,12 @@ def test_export_reports_counts_and_reuses(invoke, exported):
     assert result.exit_code == 0, result.output
     assert "ResNet50_vd:" in result.output and "up to date" in result.output
     assert "8.66 GFLOPS, 25.58 M params" in result.output
+
+
+def test_weights_that_are_not_a_file_say_so(invoke, tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "w.pdparams")
+    for path in (tmp_path, tmp_path / "w.pdparams", "/dev/zero"):
+        line = _one_line_error(invoke("export", "ResNet18", "--weights", path, "--output-dir", tmp_path / "m"))
+        assert line == f"error: --weights {path} is not a regular file: give a PaddleClas .pdparams file"
