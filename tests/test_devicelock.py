@@ -135,3 +135,23 @@ def test_a_link_planted_in_the_shared_lock_folder_never_leads_onto_a_file(tmp_pa
         with DeviceLock("gpu-x").held():
             pass
     assert victim.read_text() == '{"precious": true}'
+
+
+def test_a_hostile_note_beside_the_lock_is_shown_escaped_and_a_fifo_there_never_blocks(tmp_path):
+    import json
+
+    from trtbench.devicelock import lock_dir
+
+    folder = lock_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(folder / "cpu.json")
+    with timed_alone("cpu") as use:  # writing the note to a FIFO would wait for a reader forever
+        pass
+    assert use.shared is not None
+    (folder / "cpu.json").unlink(missing_ok=True)
+    with DeviceLock("cpu").held():
+        (folder / "cpu.json").write_text(json.dumps({"pid": 1e999, "host": "h", "since": "s"}))
+        assert DeviceLock("cpu").holder() == "another trtbench run is timing on it"
+        (folder / "cpu.json").write_text(json.dumps({"pid": 7, "host": "\x1b[2J\nforged", "since": "\x07"}))
+        assert DeviceLock("cpu").holder() == ("another trtbench run is timing on it (pid 7 on \\x1b[2J\\nforged, "
+                                              "since \\x07)")

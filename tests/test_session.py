@@ -332,10 +332,14 @@ def test_a_run_measured_with_other_versions_is_not_resumed(echo_exports, monkeyp
     run_path.write_text(json.dumps(data))
     with pytest.raises(TrtbenchError, match=r"other package versions .*numpy: 0.1 then"):
         Session.resuming(workspace.results, None)
-    data["plan"] = {"kind": "run"}
-    run_path.write_text(json.dumps(data))
-    with pytest.raises(TrtbenchError, match="plan is damaged"):
-        Session.resuming(workspace.results, None)
+    from trtbench.envinfo import package_version
+
+    data["environment"]["versions"]["numpy"] = package_version("numpy")  # as it was: only the plan is damaged now
+    for damage in ({"kind": "run"}, {**data["plan"], "cases": [["echo", "ResNet18", "fp32", "x"], 5]}):
+        data["plan"] = damage
+        run_path.write_text(json.dumps(data))
+        with pytest.raises(TrtbenchError, match="plan is damaged"):
+            Session.resuming(workspace.results, None)
 
 
 def test_resume_takes_its_options_from_the_run(invoke, tmp_path):

@@ -108,3 +108,17 @@ def test_a_weights_path_that_is_a_fifo_is_refused_at_once(tmp_path):
     os.mkfifo(tmp_path / "w.pdparams")
     with pytest.raises(TrtbenchError, match="is not a regular file"):
         read_pdparams(tmp_path / "w.pdparams")
+
+
+def test_many_entries_are_not_mistaken_for_depth_and_object_arrays_are_refused(tmp_path):
+    import pickle
+
+    import numpy as np
+
+    wide = tmp_path / "wide.pdparams"
+    wide.write_bytes(pickle.dumps({f"p{i}": np.zeros(1, np.float32) for i in range(5000)}, protocol=4))
+    assert len(read_pdparams(wide)) == 5000  # written in batches of 1000 items: still one level deep
+    objects = tmp_path / "objects.pdparams"
+    objects.write_bytes(pickle.dumps({"fc.weight": np.array([1.0, None], dtype=object)}, protocol=4))
+    with pytest.raises(TrtbenchError, match="entry 'fc.weight' is an array of Python objects, not of numbers"):
+        read_pdparams(objects)

@@ -118,9 +118,10 @@ class DeviceLock:
                 data = json.loads(os.read(fd, 4096).decode("utf-8")) if stat.S_ISREG(os.fstat(fd).st_mode) else {}
             finally:
                 os.close(fd)
-            return (f"another trtbench run is timing on it (pid {int(data['pid'])} on {data['host']}, "
-                    f"since {data['since']})")
-        except (OSError, ValueError, KeyError, TypeError):
+            # the note is another user's file: its words are shown escaped, never as terminal codes
+            return (f"another trtbench run is timing on it (pid {int(data['pid'])} on {_plain(data['host'])}, "
+                    f"since {_plain(data['since'])})")
+        except (OSError, ValueError, KeyError, TypeError, OverflowError, RecursionError):
             return "another trtbench run is timing on it"
 
     def _make_folder(self) -> None:
@@ -137,12 +138,19 @@ class DeviceLock:
     def _write_holder(self) -> None:
         note = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%H:%M:%S"),
                 "command": " ".join(sys.argv)}
-        try:
-            fd = self._open(self.holder_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        try:  # non-blocking: a FIFO planted there would otherwise wait for a reader forever
+            fd = self._open(self.holder_path, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK)
         except TrtbenchError:
             return  # the note is a courtesy to whoever waits; the lock is what keeps timings apart
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(note))
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                handle.truncate()
+                handle.write(json.dumps(note))
+
+
+def _plain(value) -> str:
+    """Text from someone else's file, short and with control characters escaped."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in str(value)[:80])
 
 
 def _try_lock(fd: int) -> bool:

@@ -171,14 +171,19 @@ class Session:
         return RunFile(self.workspace.results, self._environment(), self.command, plan)
 
     def _plan(self, models: Sequence[str], batches: Sequence[int], policy: TimingPolicy, verify: bool,
-              cases: list[tuple[Backend, Case]]) -> dict:
-        """What `run --resume` needs to make the same session and run the cases still missing."""
+              cases: list[tuple[Backend, Case]], graphs: dict[str, Path]) -> dict:
+        """What `run --resume` needs to make the same session and run the cases still missing: the
+        folders (absolute: a resume may start elsewhere) and the sha256 of each export measured."""
+        from trtbench.artifacts import current_sha256
+
         calibration = None if self.calibration is None else {
             "images": [str(p) for p in self.calibration.images], "seed": self.calibration.seed}
         return {"kind": "run", "models": list(models), "batches": list(batches), "precisions": self.precisions,
                 "backend": self.backend_spec, "options": self.options, "calibration": calibration,
                 "policy": policy.describe(), "verify": verify, "needs": list(self.needs),
-                "models_dir": str(self.workspace.models), "engines_dir": str(self.workspace.engines),
+                "models_dir": str(self.workspace.models.resolve()),
+                "engines_dir": str(self.workspace.engines.resolve()),
+                "exports": {name: current_sha256(path) for name, path in graphs.items() if path.is_file()},
                 "executor": self.executor.describe(),
                 "cases": [list(_case_key(backend.name, case)) for backend, case in cases]}
 
@@ -196,6 +201,7 @@ class Session:
                                                                        calibration["seed"]),
                           needs=plan["needs"], reporter=reporter, precisions=plan["precisions"],
                           wait_for_device=wait_for_device, executor=executor_from(plan.get("executor")))
+            [_planned_key(key) for key in plan["cases"]]  # a damaged list is refused here, not half-way
             session._same_environment(run_file)
         except (KeyError, TypeError, ValueError) as exc:
             run_file.close()
@@ -245,12 +251,14 @@ class Session:
                 self._device_free_now()
             from trtbench.verify import OutputCheck
 
+            if resume is not None:
+                self._same_exports(resume, models)
             graphs = {name: result.onnx_path for name, result in self.exports(models).items()}
             self._announce(timing=True)
             check = OutputCheck(graphs) if verify else None
             cases = self.executor.expand(self.cases(models, batches))
             if resume is None:
-                run_file = self._run_file(self._plan(models, batches, policy, verify, cases))
+                run_file = self._run_file(self._plan(models, batches, policy, verify, cases, graphs))
             else:
                 run_file, cases = resume, self._missing(resume, cases)
         except BaseException:
@@ -297,6 +305,22 @@ class Session:
     def _resume_command(self, run_file: RunFile) -> str:
         where = "" if self.workspace.results == Path("results") else f" --results-dir {self.workspace.results}"
         return f"trtbench run --resume {run_file.run_id}{where}"
+
+    def _same_exports(self, run_file: RunFile, models: Sequence[str]) -> None:
+        """Refuse to add records of other exports to a run (re-exported with other weights, or gone:
+        a resume never exports random weights in their place)."""
+        from trtbench.export import existing_export
+
+        recorded = (run_file.run.plan or {}).get("exports")
+        if not isinstance(recorded, dict):
+            return  # a plan from before exports were recorded
+        for name in [m for m in models if m in recorded]:
+            path = onnx_path(self.workspace.models, name)
+            found = existing_export(path)
+            if found is None or found.get("onnx_sha256") != recorded.get(name):
+                state = "is missing" if found is None else "is not the one it measured (exported again since)"
+                raise TrtbenchError(f"run {run_file.run_id} measured {name} exported in {self.workspace.models}; that "
+                                    f"export {state}: start a new run")
 
     def _missing(self, run_file: RunFile, cases: list[tuple[Backend, Case]]) -> list[tuple[Backend, Case]]:
         """The planned cases of ``run_file`` that have no record yet (failed ones have one)."""
@@ -413,9 +437,15 @@ def _case_key(backend: str, case: Case | Record) -> tuple[str, str, str, int, st
 
 
 def _planned_key(key: list) -> tuple[str, str, str, int, str]:
-    """A planned case (plans of runs made here have no device kind)."""
+    """A planned case (plans of runs made here have no device kind); ValueError when it is not one."""
+    if not isinstance(key, list) or len(key) not in (4, 5):
+        raise ValueError(f"a planned case is {key!r}")
     backend, model, precision, batch, *device = key
-    return backend, model, precision, batch, device[0] if device else ""
+    found = (backend, model, precision, batch, device[0] if device else "")
+    if not all(isinstance(v, str) for v in (backend, model, precision, found[4])) or \
+            not isinstance(batch, int) or isinstance(batch, bool):
+        raise ValueError(f"a planned case is {key!r}")
+    return found
 
 
 def _first_difference(before, now) -> str:

@@ -31,6 +31,10 @@ ALLOWED_GLOBALS = frozenset({
 PADDLE_NAME_TABLE = "StructuredToParameterName@@"
 
 
+#: opcodes that add items to the container below them on the stack instead of making a new one
+_FILLS = frozenset({"APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS", "BUILD"})
+
+
 def _check_nesting(handle, path: Path) -> None:
     """Refuse a pickle whose objects nest deeper than MAX_NESTING, read from its opcodes alone
     (nothing is built): each item on the pickle's stack carries the depth of what it holds."""
@@ -51,6 +55,11 @@ def _check_nesting(handle, path: Path) -> None:
             memo[len(memo) if arg is None else int(arg)] = (stack[-1] or 0) if stack else 0
         if opcode.name in ("GET", "BINGET", "LONG_BINGET"):
             depth = memo.get(arg if isinstance(arg, int) else -1, 0)
+        elif opcode.name in _FILLS and popped:
+            # items added to a container already built: it holds them one level down, however many
+            # batches they come in (popped runs top first, so the container is last)
+            *items, container = popped
+            depth = max(container, max(items, default=-1) + 1)
         else:
             depth = max(popped, default=-1) + 1
         if depth > MAX_NESTING:
@@ -110,5 +119,8 @@ def read_pdparams(path: Path) -> dict[str, np.ndarray]:
         if not isinstance(key, str) or not isinstance(value, np.ndarray):
             raise TrtbenchError(f"{path} is not a Paddle state dict (.pdparams): entry {key!r} is "
                                 f"{type(value).__name__}, not an array")
+        if value.dtype.hasobject:
+            raise TrtbenchError(f"{path} is not a Paddle state dict (.pdparams): entry {key!r} is an array of "
+                                "Python objects, not of numbers")
         arrays[key] = value
     return arrays

@@ -156,3 +156,19 @@ def test_a_control_character_in_a_user_path_does_not_split_the_error_line(invoke
     result = invoke("run", "--models-dir", tmp_path / "two\nlines\r", "--results-dir", tmp_path)
     (line,) = result.stderr.strip().splitlines()
     assert result.exit_code == 1 and line.startswith("error: no exported models in ") and "two\\nlines\\r" in line
+
+
+def test_a_path_the_system_refuses_is_one_line(invoke, tmp_path):
+    result = invoke("run", "ResNet18", "--backend", "onnxruntime-cpu", "--precision", "fp32",
+                    "--models-dir", tmp_path / ("a" * 5000), "--results-dir", tmp_path / "r")
+    (line,) = result.stderr.strip().splitlines()[-1:]
+    assert result.exit_code == 1 and line.startswith("error: File name too long: ") and "check the paths" in line
+
+
+@pytest.mark.parametrize("args", [("run", "ResNet18", "--models-dir", ""), ("run", "ResNet18", "--results-dir", " "),
+                                  ("export", "ResNet18", "--output-dir", ""), ("report", "--results-dir", ""),
+                                  ("models", "--models-dir", "")])
+def test_an_empty_folder_name_is_not_taken_as_the_current_folder(invoke, args):
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert "give a folder name (an empty one would mean the current folder)" in result.stderr.strip().splitlines()[-1]

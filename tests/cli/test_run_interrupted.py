@@ -104,3 +104,37 @@ def test_two_runs_at_once_never_time_together(exported, tmp_path):
     assert len(windows) == 6 and all(len(w) == 2 for w in windows)
     assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(windows))
     assert all(r.device_shared is not None and "CPUs on average while timed" in r.device_sharing for r in records)
+
+
+def test_resume_refuses_an_export_that_changed_or_went_since(exported, tmp_path):
+    import shutil
+
+    models_dir, _ = exported
+    models = tmp_path / "models"
+    models.mkdir()
+    for path in models_dir.glob("ResNet18*"):
+        shutil.copy(path, models / path.name)
+    results = tmp_path / "results"
+    process = _sweep(models, results, "1,2,3")
+    for line in process.stderr:
+        if json.loads(line)["event"] == "case_finished":
+            break
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=60)
+    # resumed from another folder: the plan's folders are absolute, so it is the same export
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for path in models.glob("ResNet18.onnx*"):
+        path.rename(tmp_path / path.name)  # the export is gone: a resume must not export random weights
+    gone = _trtbench("run", "--resume", "--results-dir", results, cwd=elsewhere)
+    _, err = gone.communicate(timeout=120)
+    assert gone.returncode == 1
+    assert err.strip().splitlines()[-1].endswith("that export is missing: start a new run")
+    assert not (elsewhere / "models").exists() and not (models / "ResNet18.onnx").exists()
+    for path in tmp_path.glob("ResNet18.onnx*"):
+        path.rename(models / path.name)
+    resumed = _trtbench("run", "--resume", "--results-dir", results, cwd=elsewhere)
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    (run_path,) = results.glob("*.json")
+    assert _cases(load_run(run_path)) == CASES[:3]

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from trtbench.cli.app import App, pass_app
+from trtbench.cli.options import Folder
 from trtbench.export import DEFAULT_OPSET, DEFAULT_SEED, OPSET_RANGE
 
 
@@ -14,7 +15,7 @@ from trtbench.export import DEFAULT_OPSET, DEFAULT_SEED, OPSET_RANGE
 @click.argument("names", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Export all 14 variants.")
 @click.option("--weights", type=click.Path(path_type=Path), help="A PaddleClas .pdparams for the model.")
-@click.option("--output-dir", "--models-dir", "output_dir", type=click.Path(path_type=Path), default=Path("models"),
+@click.option("--output-dir", "--models-dir", "output_dir", type=Folder(), default=Path("models"),
               show_default=True, help="Where the exports go (the folder other commands read with --models-dir).")
 @click.option("--opset", type=int, default=DEFAULT_OPSET, show_default=True,
               help=f"ONNX opset ({OPSET_RANGE[0]}..{OPSET_RANGE[1]}).")

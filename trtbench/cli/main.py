@@ -38,6 +38,10 @@ class TrtbenchGroup(click.Group):
             _fail(exc.format_message() + _help_hint(exc), exc.exit_code)
         except (click.Abort, KeyboardInterrupt):
             _fail("interrupted; finished results and artifacts are kept", interrupt.exit_code())
+        except OSError as exc:  # a path the system refuses (too long, a loop of links) where no check named it
+            where = str(exc.filename or "")
+            where = where if len(where) <= 100 else where[:48] + "..." + where[-48:]
+            _fail(f"{exc.strerror or type(exc).__name__}: {where}: check the paths given", 1)
         return result if isinstance(result, int) else 0
 
 

@@ -8,12 +8,13 @@ from pathlib import Path
 import click
 
 from trtbench.cli.app import App, pass_app
+from trtbench.cli.options import Folder
 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 @click.option("--markdown", is_flag=True, help="Print the table as markdown in the page's layout.")
-@click.option("--models-dir", type=click.Path(path_type=Path), default=Path("models"), show_default=True,
+@click.option("--models-dir", type=Folder(), default=Path("models"), show_default=True,
               help="Where exported models are; their ONNX graphs are counted when present.")
 @pass_app
 def models(app: App, as_json: bool, markdown: bool, models_dir: Path):

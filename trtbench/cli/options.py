@@ -49,9 +49,21 @@ class FiniteFloat(click.ParamType):
         return number
 
 
+class Folder(click.Path):
+    """A folder name: an empty one is refused rather than taken as the current folder."""
+
+    def __init__(self) -> None:
+        super().__init__(path_type=Path)
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip():
+            self.fail("give a folder name (an empty one would mean the current folder)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def workspace(*folders: str) -> Decorator:
     """--models-dir, --engines-dir, --results-dir (those named)."""
-    return _apply([click.option(f"--{folder}-dir", f"{folder}_dir", type=click.Path(path_type=Path),
+    return _apply([click.option(f"--{folder}-dir", f"{folder}_dir", type=Folder(),
                                 default=Path(folder), show_default=True, help=f"Where {folder} are kept.")
                    for folder in folders])
 

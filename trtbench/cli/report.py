@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from trtbench.cli.app import App, pass_app
+from trtbench.cli.options import Folder
 
 
 @click.command()
@@ -22,8 +23,8 @@ from trtbench.cli.app import App, pass_app
               help="Only these batch sizes (comma-separated, may be repeated: --batch 1 --batch 32).")
 @click.option("--plot", "plot_name", metavar="FILE", help="Also write a plot: FILE.png, .svg, .pdf, ... (a folder "
               "gets latency.png inside it).")
-@click.option("--results-dir", type=click.Path(path_type=Path), default=Path("results"), show_default=True)
-@click.option("--models-dir", type=click.Path(path_type=Path), default=Path("models"), show_default=True)
+@click.option("--results-dir", type=Folder(), default=Path("results"), show_default=True)
+@click.option("--models-dir", type=Folder(), default=Path("models"), show_default=True)
 @pass_app
 def report(app: App, result_files, form, reference, by, batches, plot_name, results_dir, models_dir):
     """Report RESULT_FILES (default: every run in --results-dir, latest record per case)."""
