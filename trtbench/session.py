@@ -205,8 +205,9 @@ class Session:
             session._same_environment(run_file)
         except (KeyError, TypeError, ValueError) as exc:
             run_file.close()
-            raise TrtbenchError(f"run {run_file.run_id}'s plan is damaged ({type(exc).__name__}: {exc}): it cannot "
-                                "be resumed; start a new run") from None
+            what = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise TrtbenchError(f"run {run_file.run_id}'s plan is damaged ({what}): it cannot be resumed; start a "
+                                "new run") from None
         except BaseException:
             run_file.close()
             raise
