@@ -474,10 +474,19 @@ def atomic_write_json(target: Path, data) -> None:
     atomic_write_bytes(target, _json_bytes(data))
 
 
+#: what ``load_json`` raises for a file that cannot be read as JSON
+JSON_ERRORS = (OSError, ValueError, RecursionError, MemoryError)
+
+
+def load_json(path: Path):
+    """The JSON in the regular file ``path``; one of JSON_ERRORS when it cannot be read as JSON."""
+    with open_regular(path) as handle:
+        return json.loads(handle.read().decode("utf-8"))
+
+
 def read_json(path: Path):
     """The JSON in ``path``, or None when it is missing, not a regular file or not valid JSON."""
     try:
-        with open_regular(path) as handle:
-            return json.loads(handle.read().decode("utf-8"))
-    except (OSError, ValueError, RecursionError):
+        return load_json(path)
+    except JSON_ERRORS:
         return None

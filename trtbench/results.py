@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trtbench.artifacts import NotAFile, atomic_write_json, open_regular
+from trtbench.artifacts import JSON_ERRORS, NotAFile, atomic_write_json, load_json
 from trtbench.errors import TrtbenchError
 from trtbench.records import SCHEMA_VERSION, Record, record_from_json
 
@@ -190,11 +190,10 @@ def load_run(path: Path) -> Run:
     """A run file, checked to be trtbench's and of a schema this version reads; older ones migrated."""
     path = Path(path)
     try:
-        with open_regular(path) as handle:
-            data = json.loads(handle.read().decode("utf-8"))
+        data = load_json(path)
     except FileNotFoundError:
         raise TrtbenchError(f"results file not found: {path}") from None
-    except (OSError, ValueError, RecursionError, MemoryError) as exc:
+    except JSON_ERRORS as exc:
         raise TrtbenchError(f"{path} is not a trtbench results file ({_unreadable(exc)})") from None
     if not isinstance(data, dict) or data.get("tool") != TOOL or not isinstance(data.get("records"), list):
         raise TrtbenchError(f"{path} is not a trtbench results file")
