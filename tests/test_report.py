@@ -66,6 +66,14 @@ def test_json_and_csv_round_trip():
     assert by_key[("ResNet18", "fp16", "4")]["status"] == "failed"
 
 
+def test_csv_leaves_out_a_statistic_it_has_no_column_for():
+    import dataclasses
+
+    odd = dataclasses.replace(RECORDS[0], latency_ms={**RECORDS[0].latency_ms, "x": 9.0})
+    (row,) = csv.DictReader(io.StringIO(report.csv_text([odd])))
+    assert "latency_ms_x" not in row and float(row["latency_ms_median"]) == RECORDS[0].latency_ms["median"]
+
+
 def test_plot_writes_a_png(tmp_path):
     path = tmp_path / "plot.png"
     report.plot(RECORDS, path)

@@ -409,7 +409,8 @@ def csv_text(records: list[Record]) -> str:
     for record in sort_records(records):
         row = {name: _field(record, name) for name in CSV_FIELDS}
         for stat, value in (getattr(record, "latency_ms", None) or {}).items():
-            row[f"latency_ms_{stat}"] = value
+            if f"latency_ms_{stat}" in CSV_FIELDS:  # a statistic this trtbench does not know has no column
+                row[f"latency_ms_{stat}"] = value
         writer.writerow(row)
     return out.getvalue()
 
