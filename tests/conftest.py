@@ -58,3 +58,17 @@ def private_device_locks(tmp_path_factory):
     import os
 
     os.environ["TRTBENCH_LOCK_DIR"] = str(tmp_path_factory.mktemp("device-locks"))
+
+
+@pytest.fixture
+def signal_handlers():
+    """Commands install their own SIGINT/SIGTERM handlers: put pytest's back afterwards."""
+    import signal
+
+    from trtbench import interrupt
+
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
+    interrupt.reset()

@@ -282,15 +282,6 @@ def test_a_file_elsewhere_that_cannot_be_read_is_not_called_a_full_disk(tmp_path
 # --- a stop is a stop, whatever error it surfaces as ------------------------------------------------------
 
 
-@pytest.fixture
-def signal_handlers():
-    """Commands install their own SIGINT/SIGTERM handlers: put pytest's back afterwards."""
-    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    yield
-    for signum, handler in saved.items():
-        signal.signal(signum, handler)
-    interrupt.reset()
-
 
 def test_a_make_that_fails_because_of_ctrl_c_is_a_stop_and_keeps_the_previous_artifact(tmp_path, signal_handlers):
     path = tmp_path / "m.bin"

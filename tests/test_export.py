@@ -170,15 +170,6 @@ def good_export(good_export_dir, tmp_path):
     return models, _contents(models)
 
 
-@pytest.fixture
-def signal_handlers():
-    """The CLI installs its own SIGINT/SIGTERM handlers: put pytest's back afterwards."""
-    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    yield
-    for signum, handler in saved.items():
-        signal.signal(signum, handler)
-    interrupt.reset()
-
 
 def _contents(models):
     """sha256 of every file in ``models`` but the lock files."""

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from trtbench.errors import TrtbenchError
+from trtbench.errors import TrtbenchError, one_line
 
 #: the average CPUs other processes may use while a CPU case is timed before it counts as shared
 SHARED_CPUS = 0.25
@@ -150,7 +150,7 @@ class DeviceLock:
 
 def _plain(value) -> str:
     """Text from someone else's file, short and with control characters escaped."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in str(value)[:80])
+    return one_line(str(value)[:80])
 
 
 def _try_lock(fd: int) -> bool:

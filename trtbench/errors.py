@@ -1,6 +1,12 @@
 """Errors a user can cause and fix, printed as one line by the CLI."""
 
 
+def one_line(message: str) -> str:
+    """``message`` on one printable line: a control character or an undecodable byte of a file name
+    that the user gave (a newline, a lone surrogate) is shown escaped, as Python writes it."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in message)
+
+
 class TrtbenchError(Exception):
     """A user-facing error: the CLI prints its message on one line and exits with ``exit_code``."""
 

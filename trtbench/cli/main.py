@@ -7,7 +7,7 @@ import sys
 import click
 
 from trtbench import __version__, interrupt
-from trtbench.errors import TrtbenchError
+from trtbench.errors import TrtbenchError, one_line
 
 
 class TrtbenchGroup(click.Group):
@@ -53,12 +53,6 @@ def _help_hint(exc: click.ClickException) -> str:
 def _fail(message: str, code: int):
     click.echo(f"error: {one_line(message)}", err=True)
     sys.exit(code)
-
-
-def one_line(message: str) -> str:
-    """``message`` on one printable line: a control character or an undecodable byte of a file name
-    that the user gave (a newline, a lone surrogate) is shown escaped, as Python writes it."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in message)
 
 
 @click.group(cls=TrtbenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
