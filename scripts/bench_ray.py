@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from trtbench.envinfo import cpu_name
-from trtbench.executors.ray import RayExecutor, _same_trtbench
+from trtbench.executors.ray import RayExecutor, local_worker_env
 from trtbench.export import export_variant
 from trtbench.session import Session, Workspace
 from trtbench.timing import TimingPolicy
@@ -55,7 +55,7 @@ def main() -> None:
     os.environ.setdefault("TRTBENCH_NODE_CACHE", str(work / "node"))
     started = time.perf_counter()
     ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-             runtime_env={"env_vars": {**_same_trtbench(), "TRTBENCH_NODE_CACHE": os.environ["TRTBENCH_NODE_CACHE"]}})
+             runtime_env={"env_vars": {**local_worker_env(), "TRTBENCH_NODE_CACHE": os.environ["TRTBENCH_NODE_CACHE"]}})
     startup = time.perf_counter() - started
 
     walls: dict[str, list[float]] = {"local": [], "ray": []}

@@ -102,11 +102,11 @@ def cluster(tmp_path_factory):
 
     import ray
 
-    from trtbench.executors.ray import _same_trtbench
+    from trtbench.executors.ray import local_worker_env
 
     node_cache = tmp_path_factory.mktemp("node")
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
-             runtime_env={"env_vars": {**_same_trtbench(), "TRTBENCH_LOCK_DIR": os.environ["TRTBENCH_LOCK_DIR"],
+             runtime_env={"env_vars": {**local_worker_env(), "TRTBENCH_LOCK_DIR": os.environ["TRTBENCH_LOCK_DIR"],
                                        "TRTBENCH_NODE_CACHE": str(node_cache)}})
     yield node_cache
     ray.shutdown()

@@ -91,7 +91,7 @@ class RayExecutor(Executor):
         try:
             if self.address is None:
                 ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-                         runtime_env={"env_vars": _same_trtbench()})
+                         runtime_env={"env_vars": local_worker_env()})
             else:
                 ray.init(address=self.address, log_to_driver=False, logging_level=logging.ERROR)
         except Exception as exc:  # ConnectionError, or Ray's own errors for a bad address
@@ -345,7 +345,7 @@ def _case_json(case: Case) -> dict[str, Any]:
             "device": case.device}
 
 
-def _same_trtbench() -> dict[str, str]:
+def local_worker_env() -> dict[str, str]:
     """The workers of a local cluster import the trtbench this driver runs."""
     import trtbench
 
