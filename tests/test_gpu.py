@@ -1,12 +1,15 @@
-"""GPU telemetry and listing over a stand-in of pynvml (nvidia-ml-py)."""
+"""GPU telemetry and listing over a stand-in of pynvml (nvidia-ml-py) and a fake nvidia-smi; which TensorRT
+extra a driver runs."""
 
 import contextlib
 import itertools
+import os
 import sys
 import types
 
 import pytest
 
+from tests.fakes.nvidia_smi import capture, fake_nvidia_smi
 from trtbench import gpu
 from trtbench.gpu import Telemetry
 
@@ -193,3 +196,126 @@ def test_without_nvidia_ml_py_there_is_no_telemetry(monkeypatch, nvml):
     monkeypatch.setitem(sys.modules, "pynvml", None)  # import pynvml raises ImportError
     with Telemetry.for_device("0000:3B:00.0") as sampler:
         assert sampler is None
+
+
+# --- nvidia-smi's answer, read defensively -------------------------------------------------------
+
+@pytest.fixture
+def smi(tmp_path, monkeypatch):
+    """Puts a fake nvidia-smi first on PATH, with NVML absent; call it with a capture's text."""
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    monkeypatch.setattr(gpu, "_NVML", gpu._Nvml())
+    gpu.gpus.cache_clear()
+
+    def install(answer: str, status: int = 0) -> None:
+        folder = fake_nvidia_smi(tmp_path / "bin", answer, status)
+        monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
+        gpu.gpus.cache_clear()
+
+    yield install
+    gpu.gpus.cache_clear()
+
+
+# What each capture holds. The infoROM warning line on stdout and the GB10's "[N/A]" memory are as
+# users report them in public issues; the comma in a name and the MIG row are made up to hold the
+# parser to nvidia-smi's unquoted CSV.
+def test_two_gpus_of_a_535_driver(smi):
+    smi(capture("535-two-h100.csv"))
+    assert [(g["index"], g["name"], g["driver"], g["memory_mib"]) for g in gpu.gpus()] == [
+        (0, "NVIDIA H100 80GB HBM3", "535.183.01", 81559), (1, "NVIDIA H100 80GB HBM3", "535.183.01", 81559)]
+    assert gpu.gpus()[1]["uuid"] == "GPU-0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"
+    assert gpu.notes() == () and gpu.driver_version() == "535.183.01"
+
+
+def test_a_warning_line_before_the_rows_is_a_note_not_a_gpu(smi):
+    smi(capture("570-v100-inforom-warning.csv"))
+    (found,) = gpu.gpus()
+    assert found["name"] == "Tesla V100-SXM2-16GB" and found["memory_mib"] == 16384
+    assert gpu.notes() == ("nvidia-smi: WARNING: infoROM is corrupted at gpu 0000:00:04.0",)
+    assert gpu.driver_version() == "570.124.06"
+
+
+def test_memory_not_reported_is_none_and_a_note(smi):
+    smi(capture("580-gb10-memory-na.csv"))
+    (found,) = gpu.gpus()
+    assert found["name"] == "NVIDIA GB10" and found["memory_mib"] is None and found["driver"] == "580.95.05"
+    assert gpu.notes() == ("nvidia-smi: GPU 0's memory.total not reported ([N/A])",)
+
+
+def test_a_comma_in_the_name_stays_in_the_name(smi):
+    smi(capture("560-comma-in-name.csv"))
+    (found,) = gpu.gpus()
+    assert found["name"] == "NVIDIA RTX A2000 8GB Laptop GPU, Max-Q"
+    assert found["uuid"].startswith("GPU-1e2d") and found["driver"] == "560.35.03" and found["memory_mib"] == 8192
+    assert gpu.notes() == ()
+
+
+def test_a_mig_row_is_kept_and_marked(smi):
+    smi(capture("550-a100-mig-row.csv"))
+    whole, mig = gpu.gpus()
+    assert "mig" not in whole and mig["mig"] is True and mig["uuid"].startswith("MIG-")
+    assert mig["memory_mib"] == 40192
+
+
+def test_a_failing_nvidia_smi_is_a_note_and_no_gpu(smi):
+    smi(capture("failed-driver-not-loaded.txt"), status=9)
+    assert gpu.gpus() == () and gpu.driver_version() is None
+    (note,) = gpu.notes()
+    assert note.startswith("nvidia-smi failed (exit status 9): NVIDIA-SMI has failed because it couldn't "
+                           "communicate with the NVIDIA driver")
+
+
+@pytest.mark.parametrize("answer", [
+    "garbage\n", "0, only, three\n", "x, A, GPU-1, 550.54.15, 10\n", "0, A, not-a-uuid, 5x0, ??\n",
+    "\x00\xff, , , ,\n", "0, NVIDIA L4, GPU-1, [N/A], [Not Supported]\n", "",
+])
+def test_no_answer_of_nvidia_smi_raises(smi, answer):
+    smi(answer)
+    listed, notes = gpu.gpus(), gpu.notes()
+    assert all(isinstance(g["index"], int) for g in listed)
+    assert listed or notes or answer == ""
+
+
+def test_a_parse_failure_reaches_the_environment_and_doctor_without_a_traceback(smi):
+    from trtbench import doctor, envinfo
+
+    smi(capture("580-gb10-memory-na.csv"))
+    environment = envinfo.environment([])
+    assert environment["gpus"][0]["name"] == "NVIDIA GB10"
+    assert environment["gpu_notes"] == ["nvidia-smi: GPU 0's memory.total not reported ([N/A])"]
+    listed = {check.component: check for check in doctor.checks()}
+    assert "NVIDIA GB10" in listed["NVIDIA GPU"].found
+    assert "trtbench[tensorrt-cu13]" in listed["TensorRT extra for the driver"].found
+
+
+def test_the_environment_has_no_notes_when_all_was_read(smi):
+    from trtbench import envinfo
+
+    smi(capture("535-two-h100.csv"))
+    assert "gpu_notes" not in envinfo.environment([])
+
+
+def test_an_nvml_that_cannot_read_memory_is_a_note(nvml):
+    nvml.failing["nvmlDeviceGetMemoryInfo"] = nvml.NVMLError_NotSupported("Not Supported")
+    listed = gpu.gpus()
+    assert [g["memory_mib"] for g in listed] == [None, None] and listed[0]["name"] == "NVIDIA H200"
+    assert gpu.notes()[0] == "NVML could not read GPU 0's memory (NVMLError_NotSupported: Not Supported)"
+
+
+# --- which TensorRT extra a driver runs ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("driver", "extra"), [
+    ("525.60.13", "tensorrt-cu12"), ("535.183.01", "tensorrt-cu12"), ("570.124.06", "tensorrt-cu12"),
+    ("579.99", "tensorrt-cu12"), ("580.65.06", "tensorrt-cu13"), ("590.44.01", "tensorrt-cu13"),
+    ("520.61.05", None), ("470.256.02", None), ("", None), (None, None), ("[N/A]", None), ("570", None),
+])
+def test_extra_for_driver(driver, extra):
+    assert gpu.extra_for_driver(driver) == extra
+
+
+def test_doctor_names_the_extra_the_makefile_picks():
+    from trtbench.doctor import cuda_extra_check
+
+    for driver in ("535.183.01", "570.124.06", "580.65.06"):
+        assert f"trtbench[{gpu.extra_for_driver(driver)}]" in cuda_extra_check(driver, lambda name: None).found

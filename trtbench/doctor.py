@@ -9,14 +9,10 @@ from __future__ import annotations
 from trtbench import backends, envinfo
 from trtbench.backends.base import Check
 from trtbench.errors import TrtbenchError
+from trtbench.gpu import CUDA_EXTRAS  # the one table of extras per driver; `make setup` reads it too
 
 __all__ = ["Check", "checks", "backend_states", "cuda_extra_check", "CUDA_EXTRAS"]
 
-#: The TensorRT extras, newest CUDA first: (extra, CUDA major, oldest driver branch, what it runs).
-CUDA_EXTRAS = (
-    ("tensorrt-cu13", 13, 580, "CUDA 13 runtime"),
-    ("tensorrt-cu12", 12, 525, "CUDA 12.x runtime, R525+ through minor-version compatibility"),
-)
 DRIVER_NEEDS = "tensorrt backend; " + "; ".join(f"{extra}: driver >= {oldest} ({runs})"
                                                  for extra, _, oldest, runs in reversed(CUDA_EXTRAS))
 

@@ -62,12 +62,13 @@ def environment(backends: list[tuple[str, str]]) -> dict:
     """What a run file records about where it ran: the host and its CPU's features, the GPUs, the
     (backend, device) pairs used, and the versions."""
     from trtbench import cpu
-    from trtbench.gpu import gpus
+    from trtbench.gpu import gpus, notes
 
     return {
         "host": host(),
         "cpu_features": cpu.describe(),
         "gpus": list(gpus()),
+        **({"gpu_notes": list(notes())} if notes() else {}),
         "backends": [{"name": name, "device": device} for name, device in backends],
         "versions": versions(),
     }

@@ -1,17 +1,55 @@
-"""NVIDIA GPUs on this machine, through NVML (nvidia-ml-py) or, failing that, nvidia-smi.
+"""NVIDIA GPUs on this machine, through NVML (nvidia-ml-py) or, failing that, nvidia-smi; and which
+TensorRT extra fits the driver.
 
 NVML is initialized once per process and shut down at exit (nvmlInit counts references: an
 init per timed case without a shutdown keeps adding to it).
+
+This module imports only the standard library at load time: `make setup` loads it by path with the
+system Python, before any package is installed (scripts/gpu_stack.py), so the driver rules live here
+once for the Makefile, `trtbench doctor` and the CUDA bindings' errors.
 """
 
 from __future__ import annotations
 
 import atexit
 import functools
+import re
 import shutil
 import subprocess
 import threading
 from typing import Any
+
+#: The TensorRT extras, newest CUDA first: (extra, CUDA major, oldest driver branch, what it runs).
+#: CUDA 12.x wheels run on R525 and newer through minor-version compatibility; CUDA 13 wheels
+#: (cuda-bindings 13, tensorrt-cu13) need R580: on an older driver they import, then every CUDA call
+#: fails with cudaErrorInsufficientDriver.
+CUDA_EXTRAS = (
+    ("tensorrt-cu13", 13, 580, "CUDA 13 runtime"),
+    ("tensorrt-cu12", 12, 525, "CUDA 12.x runtime, R525+ through minor-version compatibility"),
+)
+
+_DRIVER_VERSION = re.compile(r"(\d+)\.\d+(\.\d+)*")
+
+
+def driver_branch(version: str | None) -> int | None:
+    """The branch of an NVIDIA driver version ('570.124.06' -> 570), or None when it is not one."""
+    match = _DRIVER_VERSION.fullmatch((version or "").strip())
+    return int(match.group(1)) if match else None
+
+
+def extra_for_driver(version: str | None) -> str | None:
+    """The TensorRT extra whose CUDA major runs on NVIDIA driver ``version`` ('570.124.06' ->
+    'tensorrt-cu12', '580.65.06' -> 'tensorrt-cu13'); None for a driver older than R525 or a version
+    that is not one."""
+    branch = driver_branch(version)
+    if branch is None:
+        return None
+    return next((extra for extra, _, oldest, _ in CUDA_EXTRAS if branch >= oldest), None)
+
+
+def cuda_major_of_extra(extra: str) -> int:
+    """The CUDA major of a TensorRT extra ('tensorrt-cu12' -> 12)."""
+    return next(major for name, major, _, _ in CUDA_EXTRAS if name == extra)
 
 
 class _Nvml:
@@ -58,10 +96,30 @@ _NVML = _Nvml()
 
 
 @functools.lru_cache(maxsize=1)
+def _inventory() -> tuple[tuple[dict, ...], tuple[str, ...]]:
+    notes: list[str] = []
+    found = _from_nvml(notes)
+    if found is None:
+        found, smi_notes = read_nvidia_smi()
+        notes += smi_notes
+    return tuple(found), tuple(notes)
+
+
 def gpus() -> tuple[dict, ...]:
-    """One dict per visible GPU (name, uuid, driver, memory_mib); empty when there is none."""
-    found = _from_nvml()
-    return tuple(found if found is not None else _from_nvidia_smi())
+    """One dict per visible GPU (index, name, uuid, driver, memory_mib); empty when there is none.
+
+    A field that could not be read is None and named in notes(); reading never raises.
+    """
+    return _inventory()[0]
+
+
+def notes() -> tuple[str, ...]:
+    """What reading the GPUs found odd or could not read (an nvidia-smi warning, a field it did not
+    report, a failed nvidia-smi), one line each; empty when all was read."""
+    return _inventory()[1]
+
+
+gpus.cache_clear = _inventory.cache_clear  # type: ignore[attr-defined]
 
 
 def gpu_name(index: int = 0) -> str | None:
@@ -110,40 +168,107 @@ def other_processes(uuid: str | None) -> list[int] | None:
     return sorted({p.pid for p in listed} - {os.getpid()})
 
 
-def _from_nvml() -> list[dict] | None:
-    """The GPUs NVML lists; None without nvidia-ml-py, [] without a driver."""
+def _from_nvml(notes: list[str]) -> list[dict] | None:
+    """The GPUs NVML lists; None without nvidia-ml-py, [] without a driver. A value NVML does not
+    give is None, with a line in ``notes``."""
     pynvml = _NVML.get()
     if pynvml is None:
         return [] if _NVML.installed else None
-    driver = _text(pynvml.nvmlSystemGetDriverVersion())
+
+    def read(what: str, call, *args):
+        try:
+            return call(*args)
+        except Exception as exc:  # NVML raises a class per status (NotSupported on some boards, GpuIsLost)
+            notes.append(f"NVML could not read {what} ({_error_text(exc)})")
+            return None
+
+    driver = read("the driver version", pynvml.nvmlSystemGetDriverVersion)
+    count = read("the GPU count", pynvml.nvmlDeviceGetCount) or 0
     listed = []
-    for index in range(pynvml.nvmlDeviceGetCount()):
-        handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+    for index in range(count):
+        handle = read(f"GPU {index}", pynvml.nvmlDeviceGetHandleByIndex, index)
+        if handle is None:
+            continue
+        name = read(f"GPU {index}'s name", pynvml.nvmlDeviceGetName, handle)
+        uuid = read(f"GPU {index}'s UUID", pynvml.nvmlDeviceGetUUID, handle)
+        memory = read(f"GPU {index}'s memory", pynvml.nvmlDeviceGetMemoryInfo, handle)
         listed.append({
             "index": index,
-            "name": _text(pynvml.nvmlDeviceGetName(handle)),
-            "uuid": _text(pynvml.nvmlDeviceGetUUID(handle)),
-            "driver": driver,
-            "memory_mib": pynvml.nvmlDeviceGetMemoryInfo(handle).total // 2**20,
+            "name": _text(name) if name is not None else None,
+            "uuid": _text(uuid) if uuid is not None else None,
+            "driver": _text(driver) if driver is not None else None,
+            "memory_mib": memory.total // 2**20 if memory is not None else None,
         })
     return listed
 
 
-def _from_nvidia_smi() -> list[dict]:
+#: the fields nvidia-smi is asked for, in this order (`--format=csv,noheader,nounits`)
+NVIDIA_SMI_QUERY = "index,name,uuid,driver_version,memory.total"
+
+
+def read_nvidia_smi(run=subprocess.run, timeout_s: float = 20.0) -> tuple[list[dict], list[str]]:
+    """The GPUs nvidia-smi lists and notes on what it could not tell; ([], []) without nvidia-smi.
+
+    A failing nvidia-smi (no driver loaded, no device, a hang) is a note, never an exception.
+    """
     if shutil.which("nvidia-smi") is None:
-        return []
-    query = "--query-gpu=index,name,uuid,driver_version,memory.total"
+        return [], []
+    command = ["nvidia-smi", f"--query-gpu={NVIDIA_SMI_QUERY}", "--format=csv,noheader,nounits"]
     try:
-        out = subprocess.run(["nvidia-smi", query, "--format=csv,noheader,nounits"], capture_output=True,
-                             text=True, timeout=20, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    listed = []
-    for line in out.strip().splitlines():
-        index, name, uuid, driver, memory = [part.strip() for part in line.split(",")]
-        listed.append({"index": int(index), "name": name, "uuid": uuid, "driver": driver,
-                       "memory_mib": int(float(memory))})
-    return listed
+        done = run(command, capture_output=True, text=True, errors="replace", timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return [], [f"nvidia-smi did not answer in {timeout_s:g} s"]
+    except OSError as exc:
+        return [], [f"nvidia-smi could not be run ({exc})"]
+    if done.returncode != 0:
+        said = _first_line(done.stdout) or _first_line(done.stderr) or "no message"
+        return [], [f"nvidia-smi failed (exit status {done.returncode}): {said}"]
+    return parse_nvidia_smi(done.stdout)
+
+
+def parse_nvidia_smi(text: str) -> tuple[list[dict], list[str]]:
+    """The GPUs in nvidia-smi's answer to NVIDIA_SMI_QUERY, and a note per line or field not understood.
+
+    nvidia-smi's CSV does not quote: a comma in a GPU's name splits it, so the name is everything
+    between the index and the last three fields. Lines that are not rows (a driver warning such as
+    "WARNING: infoROM is corrupted at gpu ...") and fields it cannot report ("[N/A]",
+    "[Not Supported]": memory on unified-memory boards) become notes; a MIG device's row (UUID
+    "MIG-...") is kept and marked.
+    """
+    listed: list[dict] = []
+    found_notes: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        fields = [field.strip() for field in line.split(",")]
+        if len(fields) < 5 or not fields[0].isdigit():
+            found_notes.append(f"nvidia-smi: {_printable(line)}")
+            continue
+        index, name, uuid, driver, memory = int(fields[0]), ", ".join(fields[1:-3]), *fields[-3:]
+        gpu: dict[str, Any] = {"index": index, "name": name, "uuid": uuid, "driver": driver, "memory_mib": None}
+        if not uuid.startswith(("GPU-", "MIG-")):
+            found_notes.append(f"nvidia-smi: GPU {index}'s UUID not understood ({_printable(uuid)})")
+            gpu["uuid"] = None
+        elif uuid.startswith("MIG-"):
+            gpu["mig"] = True
+        if driver_branch(driver) is None:
+            found_notes.append(f"nvidia-smi: GPU {index}'s driver version not understood ({_printable(driver)})")
+            gpu["driver"] = None
+        try:
+            gpu["memory_mib"] = int(float(memory))
+        except ValueError:
+            found_notes.append(f"nvidia-smi: GPU {index}'s memory.total not reported ({_printable(memory)})")
+        listed.append(gpu)
+    return listed, found_notes
+
+
+def _first_line(text: str | None) -> str:
+    return _printable(next((line.strip() for line in (text or "").splitlines() if line.strip()), ""))
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if ch.isprintable() else "?" for ch in text)[:300]
 
 
 def _text(value) -> str:
