@@ -8,6 +8,25 @@ from click.testing import CliRunner
 from trtbench.zoo import get_variant
 
 
+def pytest_configure(config):
+    """What the tests learn about this machine (probe compiles) goes to a folder of the session's
+    own, set before collection (some modules ask backends what they run while being collected):
+    never the user's ~/.cache/trtbench."""
+    import os
+    import tempfile
+
+    os.environ["TRTBENCH_CACHE"] = tempfile.mkdtemp(prefix="trtbench-tests-cache-")
+
+
+def pytest_unconfigure(config):
+    import os
+    import shutil
+    import tempfile
+
+    if os.environ.get("TRTBENCH_CACHE", "").startswith(tempfile.gettempdir()):
+        shutil.rmtree(os.environ["TRTBENCH_CACHE"], ignore_errors=True)
+
+
 @pytest.fixture
 def runner():
     """A click runner whose rich tables have a fixed width."""

@@ -351,3 +351,58 @@ def test_a_read_only_folder_serves_what_it_holds_and_says_what_it_cannot_make(tm
                                             r"what it makes: make it writable, or choose another folder"):
         artifacts.ensure(tmp_path / "m.bin", "thing", {"v": 2}, _writer(b"new"))
     assert artifacts.valid(tmp_path / "m.bin", "thing").sha256 == made.sha256
+
+
+# --- what an engine library is handed: checked bytes, checked copies, checked folders ---------------
+
+
+def test_read_matching_gives_the_checked_bytes_or_none(tmp_path):
+    made = artifacts.ensure(tmp_path / "blob", "thing", {"k": 1}, _writer(b"compiled"))
+    assert artifacts.read_matching(made.path, made.sha256) == b"compiled"
+    made.path.write_bytes(b"compiler")  # one byte flipped: same size
+    assert artifacts.read_matching(made.path, made.sha256) is None
+    made.path.unlink()
+    assert artifacts.read_matching(made.path, made.sha256) is None
+    os.mkfifo(made.path)  # never opened for reading: it would block
+    assert artifacts.read_matching(made.path, made.sha256) is None
+
+
+def test_copy_matching_copies_only_what_matches(tmp_path):
+    made = artifacts.ensure(tmp_path / "program", "thing", {"k": 1}, _writer(b"program" * 1000))
+    target = tmp_path / "copy"
+    assert artifacts.copy_matching(made.path, made.sha256, target) and target.read_bytes() == b"program" * 1000
+    made.path.write_bytes(b"another program")
+    assert not artifacts.copy_matching(made.path, made.sha256, target) and not target.exists()
+    made.path.unlink()
+    os.mkfifo(made.path)
+    assert not artifacts.copy_matching(made.path, made.sha256, target) and not target.exists()
+    assert not artifacts.copy_matching(tmp_path / "missing", made.sha256, target)
+
+
+def test_a_recorded_folder_is_reusable_only_as_recorded(tmp_path):
+    folder = tmp_path / "engines"
+    folder.mkdir()
+    (folder / "a.engine").write_bytes(b"a")
+    (folder / "log.json").write_text("{}")
+    key = {"weights": "1"}
+    assert artifacts.folder_problem(folder, "engines", key).startswith("no cached engines")
+    made = artifacts.record_folder(folder, "engines", key, frozenset({"log.json"}))
+    assert json.loads(made.path.read_bytes()) == {"a.engine": artifacts.sha256_file(folder / "a.engine")}
+    assert artifacts.folder_problem(folder, "engines", key, frozenset({"log.json"})) is None
+    (folder / "log.json").write_text("changed: never loaded, not checked")
+    assert artifacts.folder_problem(folder, "engines", key, frozenset({"log.json"})) is None
+    assert artifacts.folder_problem(folder, "engines", {"weights": "2"}).startswith("weights changed")
+    (folder / "b.engine").write_bytes(b"b")
+    assert artifacts.folder_problem(folder, "engines", key, frozenset({"log.json"})) == \
+        "engines: b.engine not as recorded"
+    (folder / "b.engine").unlink()
+    (folder / "a.engine").write_bytes(b"A")
+    assert "a.engine not as recorded" in artifacts.folder_problem(folder, "engines", key, frozenset({"log.json"}))
+    (folder / "a.engine").unlink()
+    os.mkfifo(folder / "a.engine")
+    assert artifacts.folder_problem(folder, "engines", key, frozenset({"log.json"})) == \
+        "a.engine in engines is not a regular file"
+    (folder / "sub").mkdir()
+    (folder / "sub" / "x").write_text("x")
+    artifacts.empty_folder(folder)
+    assert folder.is_dir() and list(folder.iterdir()) == []

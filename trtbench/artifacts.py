@@ -490,3 +490,96 @@ def read_json(path: Path):
         return load_json(path)
     except JSON_ERRORS:
         return None
+
+
+def read_matching(path: Path, sha256: str) -> bytes | None:
+    """The bytes of the regular file ``path`` if they hash to ``sha256``, else None (changed,
+    replaced, missing, or not a regular file): an engine library handed these bytes loads exactly
+    what was checked, with no window between the check and the load."""
+    try:
+        with open_regular(path) as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    return data if hashlib.sha256(data).hexdigest() == sha256 else None
+
+
+def copy_matching(path: Path, sha256: str, target: Path) -> bool:
+    """Copy the regular file ``path`` to ``target`` and say whether the bytes copied hash to
+    ``sha256`` (``target`` is removed when they do not): for an engine library that only opens
+    files by name, the copy it opens is the one checked."""
+    digest = hashlib.sha256()
+    try:
+        with open_regular(path) as source, open(target, "wb") as copy:
+            while chunk := source.read(_CHUNK):
+                digest.update(chunk)
+                copy.write(chunk)
+    except NotAFile:
+        _discard(Path(target))
+        return False
+    except FileNotFoundError as exc:
+        _discard(Path(target))
+        if exc.filename is not None and Path(exc.filename) == Path(path):
+            return False
+        raise
+    if digest.hexdigest() != sha256:
+        _discard(Path(target))
+        return False
+    return True
+
+
+def folder_files(folder: Path, leave_out: frozenset[str] = frozenset()) -> dict[str, str]:
+    """sha256 of each file an engine library wrote in ``folder`` (by name, ``leave_out`` not counted);
+    NotAFile when an entry is anything but a regular file (a FIFO, a link, a folder)."""
+    found = {}
+    for entry in sorted(Path(folder).iterdir()):
+        if entry.name in leave_out:
+            continue
+        if not stat.S_ISREG(os.lstat(entry).st_mode):
+            raise NotAFile(errno.EINVAL, "not a regular file", str(entry))
+        found[entry.name] = sha256_file(entry)
+    return found
+
+
+def record_folder(folder: Path, kind: str, key: dict, leave_out: frozenset[str] = frozenset()) -> Artifact:
+    """Record what an engine library wrote in ``folder`` as the ``kind`` artifact FOLDER.files: the
+    name and sha256 of each file, made for ``key``."""
+    files = folder_files(folder, leave_out)
+    return store(Path(f"{folder}.files"), kind, key, _json_bytes(files), {"files": len(files)})
+
+
+def folder_problem(folder: Path, kind: str, key: dict, leave_out: frozenset[str] = frozenset()) -> str | None:
+    """None when ``folder`` holds exactly the regular files ``record_folder`` recorded for ``key``,
+    each with its sha256 (checked before the engine library opens the folder); else what is wrong."""
+    manifest = Path(f"{folder}.files")
+    reason = why_not_reusable(manifest, kind, key)
+    if reason is not None:
+        return reason
+    found = valid(manifest, kind)
+    data = read_matching(manifest, found.sha256) if found is not None else None
+    try:
+        recorded = json.loads(data) if data is not None else None
+    except ValueError:
+        recorded = None
+    if not isinstance(recorded, dict):
+        return f"{kind} record of {Path(folder).name} is damaged"
+    try:
+        present = folder_files(folder, leave_out)
+    except NotAFile as exc:
+        return f"{Path(exc.filename).name} in {Path(folder).name} is not a regular file"
+    except OSError as exc:
+        return f"{Path(folder).name} cannot be read ({exc.strerror})"
+    if present != recorded:
+        changed = sorted(set(present) ^ set(recorded) | {n for n in present if recorded.get(n) != present[n]})
+        return f"{Path(folder).name}: {', '.join(changed)} not as recorded"
+    return None
+
+
+def empty_folder(folder: Path) -> None:
+    """Remove everything in ``folder`` (an engine library's cache found not as recorded), leaving
+    the folder itself."""
+    for entry in Path(folder).iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()

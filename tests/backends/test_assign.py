@@ -87,3 +87,35 @@ def test_an_empty_backend_list_is_one_line(spec):
         backends.assign(spec, ["fp32"])
     with pytest.raises(TrtbenchError, match="bad --backend"):
         backends.native_precisions(spec)
+
+
+@pytest.mark.parametrize("flags", [("avx512_fp16", "amx_bf16"), (None, None)])
+def test_native_and_auto_take_only_what_a_probe_showed_running_here(monkeypatch, tmp_path, flags):
+    """On a CPU with the FP16/BF16 instructions a probe compile decides; without them nothing is probed.
+    A probe that reads back FP32 leaves the precision out of `native` and out of OpenVINO under `auto`."""
+    from trtbench import cpu
+    from trtbench.backends import openvino, paddle_inference
+
+    monkeypatch.setenv("TRTBENCH_CACHE", str(tmp_path))
+    monkeypatch.setattr(cpu, "native_fp16", lambda found=None: flags[0])
+    monkeypatch.setattr(cpu, "native_bf16", lambda found=None: flags[1])
+    probed = []
+
+    def probe(precision):
+        probed.append(precision)
+        return "fp32", "probe: one convolution ran f32"
+
+    monkeypatch.setattr(openvino, "probe", probe)
+    monkeypatch.setattr(paddle_inference, "probe_bf16", lambda: probe("bf16-paddle"))
+    native = backends.native_precisions("auto")
+    assert "fp16" not in native and "bf16" not in native and "fp32" in native
+    with pytest.raises(TrtbenchError, match="no backend here runs fp16 natively") as refused:
+        backends.assign("auto", ["fp16"])
+    if flags[0] is None:
+        assert probed == [] and "no FP16 arithmetic" in str(refused.value)
+    else:
+        assert "openvino-cpu: a probe compile on this CPU asked for fp16 and ran fp32" in str(refused.value)
+        assert sorted(set(probed)) == ["bf16", "bf16-paddle", "fp16"]
+        count = len(probed)
+        backends.native_precisions("auto")
+        assert len(probed) == count  # answered from the machine's probe cache

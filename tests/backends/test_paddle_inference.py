@@ -3,7 +3,9 @@ against ONNX Runtime on the same export, BF16 against FP32, the Paddle model mad
 export that lacks it, and a session sweep through the registered backend."""
 
 import json
+import os
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ import onnxruntime as ort
 import pytest
 
 from trtbench import artifacts, backends, cpu
+from trtbench.backends import paddle_inference
 from trtbench.backends.paddle_inference import PaddleInferenceBackend, PaddleInferenceConfig, program_precision
 from trtbench.errors import TrtbenchError
 from trtbench.export import EXPORT_KIND, PADDLE_KIND, paddle_model_for, paddle_model_paths
@@ -35,8 +38,27 @@ def _cosines(a, b):
     return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
-def test_runs_fp32_and_native_bf16_only(monkeypatch):
+@pytest.fixture
+def probe_cache(tmp_path, monkeypatch):
+    """A probe cache of this test's own (the suite's is shared by every test: see tests/conftest.py)."""
+    monkeypatch.setenv("TRTBENCH_CACHE", str(tmp_path / "probe-cache"))
+
+
+def _probe_answers(monkeypatch, executed):
+    """Make the BF16 probe answer ``executed``; returns the list that counts the probes."""
+    probed = []
+
+    def fake():
+        probed.append("bf16")
+        return executed, f"probe: read back {executed}"
+
+    monkeypatch.setattr(paddle_inference, "probe_bf16", fake)
+    return probed
+
+
+def test_runs_fp32_and_native_bf16_only(monkeypatch, probe_cache):
     backend = _backend()
+    probed = _probe_answers(monkeypatch, "bf16")
     assert backend.runs("fp32") == (True, "")
     for precision in ("fp16", "int8"):
         ok, why = backend.runs(precision)
@@ -46,8 +68,29 @@ def test_runs_fp32_and_native_bf16_only(monkeypatch):
     assert not ok and "avx512_bf16 or AMX" in why
     with pytest.raises(TrtbenchError, match="does not run bf16 here"):  # refused before any file is read
         backend.build("no/such/export.onnx", "bf16", 1, "no/such/dir")
+    assert probed == []  # no BF16 instructions: no probe either
     monkeypatch.setattr(cpu, "native_bf16", lambda found=None: "avx512_bf16")
     assert backend.runs("bf16") == (True, "")
+    assert backend.runs("bf16") == (True, "") and probed == ["bf16"]  # probed once, then cached
+
+
+def test_bf16_is_refused_where_the_probe_reads_back_fp32(monkeypatch, probe_cache):
+    monkeypatch.setattr(cpu, "native_bf16", lambda found=None: "amx_bf16")
+    probed = _probe_answers(monkeypatch, "fp32")
+    ok, why = _backend().runs("bf16")
+    assert not ok
+    assert why == "a probe on this CPU asked Paddle Inference for bf16 and it ran fp32 (probe: read back fp32)"
+    assert not _backend().runs("bf16")[0] and probed == ["bf16"]
+    (cpu.cache_dir() / cpu.PROBES_FILE).write_text("[damaged")
+    assert not _backend().runs("bf16")[0] and probed == ["bf16", "bf16"]
+    assert "bf16" not in backends.native_precisions("paddle-inference")
+
+
+@needs_bf16
+def test_the_real_bf16_probe_reads_bf16_back_on_this_cpu(probe_cache):
+    executed, evidence = paddle_inference.probe_bf16()
+    assert executed == "bf16" and evidence.endswith("Paddle's optimized program: 1 bf16")
+    assert _backend().runs("bf16") == (True, "")
 
 
 def test_declares_itself_like_every_cpu_backend():
@@ -191,6 +234,92 @@ def test_a_registered_session_sweep_records_the_precision_executed(exported, tmp
         assert "optimized program" in record.precision_evidence
         assert record.method["threads"] == 2 and record.method["onednn"] is True
     assert outcome.run_path.is_file()
+
+
+def _models_copy(models_dir, tmp_path, names=("ResNet18", "ResNet50_vd")):
+    """A models/ folder of its own holding copies of the exports (and their Paddle models)."""
+    copy = tmp_path / "models"
+    copy.mkdir()
+    for name in names:
+        for path in models_dir.glob(f"{name}.*"):
+            shutil.copy(path, copy / path.name)
+    return copy
+
+
+@pytest.mark.slow
+def test_a_program_of_another_model_under_this_name_is_made_again(exported, tmp_path):
+    """ResNet50_vd's Paddle program and parameters copied over ResNet18's (files alone, then with
+    their metadata): never run as ResNet18."""
+    models = _models_copy(exported[0], tmp_path)
+    onnx = models / "ResNet18.onnx"
+    x = seeded_input(1, seed=5)
+    expected = _ort(onnx, x)
+    for with_metadata in (False, True):
+        for suffix in ("paddle.json", "paddle.pdiparams"):
+            shutil.copy(models / f"ResNet50_vd.{suffix}", models / f"ResNet18.{suffix}")
+            if with_metadata:
+                shutil.copy(models / f"ResNet50_vd.{suffix}.json", models / f"ResNet18.{suffix}.json")
+        with _backend().build(onnx, "fp32", 1, tmp_path) as engine:
+            np.testing.assert_allclose(engine.infer(x), expected, rtol=0, atol=1e-3 * np.abs(expected).max())
+            assert "22 fp32" in engine.executed_precision()[1]  # ResNet18's 21 convolutions and fc
+        assert engine.info["params_sha256"] == artifacts.valid(paddle_model_paths(onnx)[1], PADDLE_KIND).sha256
+
+
+@pytest.mark.slow
+def test_a_fifo_in_place_of_the_program_never_blocks(exported, tmp_path):
+    models = _models_copy(exported[0], tmp_path, names=("ResNet18",))
+    onnx = models / "ResNet18.onnx"
+    program, _ = paddle_model_paths(onnx)
+    program.unlink()
+    os.mkfifo(program)
+    done: list = []
+    worker = threading.Thread(target=lambda: done.append(_backend().build(onnx, "fp32", 1, tmp_path)), daemon=True)
+    worker.start()
+    worker.join(timeout=300)
+    if worker.is_alive():  # let the blocked open go, so the suite can end, then fail
+        with open(program, "wb"):
+            pass
+        worker.join()
+        pytest.fail("a FIFO in place of the Paddle program blocked the build")
+    (engine,) = done
+    assert program.is_file() and artifacts.valid(program, PADDLE_KIND) is not None
+    with engine:
+        x = seeded_input(1)
+        np.testing.assert_allclose(engine.infer(x), _ort(onnx, x), rtol=0, atol=1e-3)
+
+
+@pytest.mark.slow
+def test_paddle_loads_the_bytes_that_were_checked(exported, tmp_path, monkeypatch):
+    """Paddle opens its model by name: it opens private copies checked as they were made, so a file
+    changed after the check is never what it loads (checked once more, then refused in one line)."""
+    models = _models_copy(exported[0], tmp_path, names=("ResNet18",))
+    onnx = models / "ResNet18.onnx"
+    program, params = paddle_model_paths(onnx)
+    opened = []
+    real_config = paddle_inference._inference().Config
+
+    def config(program_file, params_file):
+        opened.append((program_file, params_file))
+        return real_config(program_file, params_file)
+
+    monkeypatch.setattr(paddle_inference._inference(), "Config", config)
+    with _backend().build(onnx, "fp32", 1, tmp_path) as engine:
+        engine.infer(seeded_input(1))
+    ((program_opened, params_opened),) = opened
+    assert "trtbench-paddle-model-" in program_opened and Path(program_opened).name == program.name
+    assert not Path(program_opened).exists() and "trtbench-paddle-model-" in params_opened  # removed after loading
+
+    real_copy = artifacts.copy_matching
+
+    def changed_while_copied(path, sha256, target):
+        with open(path, "ab") as handle:
+            handle.write(b"\0")
+        return real_copy(path, sha256, target)
+
+    monkeypatch.setattr(artifacts, "copy_matching", changed_while_copied)
+    with pytest.raises(TrtbenchError, match=r"^the Paddle model of ResNet18.onnx changed while it was being loaded"):
+        _backend().build(onnx, "fp32", 1, tmp_path)
+    assert len(opened) == 1  # Paddle never opened the changed files
 
 
 # --- the GPU route: Paddle Inference's TensorRT subgraph, through a fake paddle.inference ----------
@@ -364,6 +493,44 @@ def test_no_tensorrt_engine_op_claims_no_precision(fake_gpu, tmp_path):
     with _backend().build(tmp_path / "ResNet50.onnx", "fp16", 1, tmp_path) as engine:
         executed, evidence = engine.executed_precision()
     assert executed is None and "holds no TensorRT engine op" in evidence
+
+
+def test_the_engines_paddle_serializes_are_checked_before_paddle_opens_their_folder(fake_gpu, tmp_path):
+    """Paddle keys the engines it keeps by tensor names, batch and precision only: the folder's files
+    are recorded under trtbench's key (the program's and parameters' sha256, TensorRT, the GPU) and
+    anything not as recorded is removed before Paddle sees it."""
+    from trtbench import export
+
+    program, params = export.paddle_model_for("ResNet50.onnx")
+    optim = tmp_path / "engines" / "paddle-tensorrt" / "ResNet50.fp16.b8"
+
+    def build():
+        return _backend().build(tmp_path / "ResNet50.onnx", "fp16", 8, tmp_path / "engines")
+
+    first = build()
+    assert first.info["loaded_from_cache"] is False and first.info["cache_reason"].startswith("no cached")
+    (optim / "trt_serialized_123").write_bytes(b"engine")  # what Paddle would serialize
+    artifacts.record_folder(optim, paddle_inference.ENGINE_FOLDER_KIND,
+                            artifacts.valid(Path(f"{optim}.files"), paddle_inference.ENGINE_FOLDER_KIND).key,
+                            frozenset({"_optimized.json"}))
+    again = build()
+    assert again.info["loaded_from_cache"] is True and (optim / "trt_serialized_123").read_bytes() == b"engine"
+
+    (optim / "trt_serialized_123").write_bytes(b"an engine of other weights")  # planted
+    assert "trt_serialized_123 not as recorded" in build().info["cache_reason"]
+    assert not (optim / "trt_serialized_123").exists()
+
+    os.mkfifo(optim / "trt_serialized_456")  # never opened: removed before Paddle could block on it
+    assert "trt_serialized_456 in ResNet50.fp16.b8 is not a regular file" in build().info["cache_reason"]
+    assert not (optim / "trt_serialized_456").exists()
+
+    (optim / "trt_serialized_123").write_bytes(b"engine")
+    artifacts.record_folder(optim, paddle_inference.ENGINE_FOLDER_KIND,
+                            artifacts.valid(Path(f"{optim}.files"), paddle_inference.ENGINE_FOLDER_KIND).key,
+                            frozenset({"_optimized.json"}))
+    params.write_bytes(b"other weights, same tensor names")  # re-exported: Paddle's own key would not see it
+    assert build().info["cache_reason"].startswith("params_sha256 changed")
+    assert not (optim / "trt_serialized_123").exists()
 
 
 @pytest.mark.parametrize("cuda,gpus,trt,why", [

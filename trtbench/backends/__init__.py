@@ -243,7 +243,9 @@ def _who_runs(precision: str, values, calibration, needs) -> str:
 
 
 def native_precisions(spec: str, values: dict[str, Any] | None = None, needs: Sequence[str] = ("time",)) -> list[str]:
-    """The precisions some backend of ``spec`` runs natively here (``--precision native``)."""
+    """The precisions some backend of ``spec`` runs natively here (``--precision native``): each
+    backend's ``runs``, so a precision that depends on the CPU counts only where a probe compile on
+    this machine showed it running."""
     from trtbench.precision import PRECISIONS
 
     names = list(_REGISTRY) if spec == "auto" else _named(spec)

@@ -202,7 +202,8 @@ class Backend:
     def runs(self, precision: str) -> tuple[bool, str]:
         """Whether this backend runs ``precision`` natively here (not as another precision under its
         name), and if not, why. A backend whose answer depends on the machine (BF16 on a CPU without
-        BF16 instructions) overrides this."""
+        BF16 instructions) overrides this, and says yes only where a probe compile on this machine
+        read that precision back (``trtbench.cpu.probed``): a CPU flag alone is not enough."""
         if precision in self.precisions:
             return True, ""
         return False, f"{self.name} runs {', '.join(self.precisions)}, not {precision}"

@@ -2,12 +2,15 @@
 from the same explicit Q/DQ graph TensorRT runs (OpenVINO turns Q/DQ pairs into FakeQuantize and
 runs the quantized convolutions on int8 kernels).
 
-Compiled models are cached by OpenVINO itself in ``engines/openvino-cache`` (its CACHE_DIR), under
-OpenVINO's own key (the model, the options that change the compiled graph, the device, OpenVINO's
-version): a changed graph or batch is compiled again, a repeated build is loaded from the cache. The
-CPU plugin stores the transformed graph and applies the precision hint and thread count when it
-loads it, so FP32 and BF16 engines of one graph and batch share a blob; the runtime model read back
-says what ran.
+Compiled models are trtbench artifacts (``engines/openvino/NAME.PRECISION.bBATCH.tTHREADS.blob``,
+``CompiledModel.export_model``), not OpenVINO's own CACHE_DIR: OpenVINO's cache key leaves out the
+precision hint (an f16 compile loads the f32 blob made before it), and OpenVINO opens whatever its
+folder holds. The key here names everything that changes the blob (graph sha256, batch, precision
+hint, threads, performance hint, OpenVINO version, CPU), and the bytes handed to
+``Core.import_model`` are the ones whose sha256 was checked.
+
+FP16 and BF16 are offered only where a probe compile of one convolution on this CPU read back the
+precision asked for (``cpu.probed``: once per machine, cached).
 """
 
 from __future__ import annotations
@@ -20,13 +23,17 @@ from typing import Any
 
 import numpy as np
 
-from trtbench import cpu, envinfo
+from trtbench import artifacts, cpu, envinfo
 from trtbench.backends.base import Availability, Backend, CpuConfig, Engine
+from trtbench.errors import TrtbenchError
 from trtbench.inputs import seeded_input
 from trtbench.precision import graph_for
 from trtbench.zoo import INPUT_SHAPE
 
-CACHE_SUBDIR = "openvino-cache"  # under the session's engines/ folder
+CACHE_SUBDIR = "openvino"  # under the session's engines/ folder
+COMPILED_KIND = "openvino compiled model"
+#: the settings every engine is compiled with besides threads and the precision hint
+PERFORMANCE_HINT = "LATENCY"
 #: OpenVINO's INFERENCE_PRECISION_HINT per trtbench precision; INT8 keeps OpenVINO's default, so the
 #: layers left unquantized run in the best precision the CPU has (bf16 where it has BF16 instructions)
 PRECISION_HINTS = {"fp32": "f32", "fp16": "f16", "bf16": "bf16"}
@@ -159,8 +166,9 @@ class OpenVinoBackend(Backend):
         return Availability(True, f"openvino {version} on CPU")
 
     def runs(self, precision: str) -> tuple[bool, str]:
-        """FP32 and INT8 everywhere; BF16 and FP16 only where the CPU computes in them, since
-        OpenVINO quietly runs an unsupported precision hint in another precision."""
+        """FP32 and INT8 everywhere; BF16 and FP16 only where the CPU has the instructions and a probe
+        compile here read the precision back, since OpenVINO quietly runs an unsupported precision
+        hint in another precision."""
         ok, reason = super().runs(precision)
         if not ok:
             return ok, reason
@@ -170,6 +178,13 @@ class OpenVinoBackend(Backend):
         if precision == "fp16" and cpu.native_fp16() is None:
             return False, ("this CPU has no FP16 arithmetic (avx512_fp16 or amx_fp16): OpenVINO would run "
                            "fp16 as f32 or bf16")
+        if precision in ("fp16", "bf16"):
+            version = envinfo.package_version("openvino") or _openvino_version()
+            executed, evidence = cpu.probed(self.name, version, precision, lambda: probe(precision))
+            if executed != precision:
+                return False, (f"a probe compile on this CPU asked for {precision} and ran "
+                               f"{executed or 'an unknown precision'} ({evidence}): OpenVINO would run {precision} "
+                               f"as {executed or 'another precision'}")
         return True, ""
 
     def device(self) -> str:
@@ -190,37 +205,116 @@ class OpenVinoBackend(Backend):
         # TensorRT form (5.1 against 5.8 ms, ResNet50 batch 1, AMD EPYC) and closer to FP32.
         graph = graph_for(Path(onnx_path), "int8", self.calibration, form="onnxruntime") if precision == "int8" \
             else Path(onnx_path)
+        settings = compile_settings(precision, self.config.thread_count())
+        key = compiled_model_key(artifacts.current_sha256(graph), precision, batch, settings)
+        path = compiled_model_path(Path(cache_dir), graph, precision, batch, settings["INFERENCE_NUM_THREADS"])
+        if path.is_dir():
+            raise TrtbenchError(f"{path} is a folder where trtbench keeps a compiled model: remove it")
         core = ov.Core()
-        model = core.read_model(str(graph))
-        model.reshape({model.input(0): ov.PartialShape([batch, *INPUT_SHAPE])})
-        model_cache = Path(cache_dir) / CACHE_SUBDIR
-        model_cache.mkdir(parents=True, exist_ok=True)
-        settings: dict[str, Any] = {
-            "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_NUM_THREADS": self.config.thread_count(),
-            "CACHE_DIR": str(model_cache),
-        }
-        if precision in PRECISION_HINTS:
-            settings["INFERENCE_PRECISION_HINT"] = PRECISION_HINTS[precision]
-        compile_started = time.perf_counter()
-        compiled = core.compile_model(model, "CPU", settings)
-        compile_s = time.perf_counter() - compile_started
+        compiled_here: dict[str, Any] = {}
+
+        def make(tmp: Path) -> dict:
+            model = core.read_model(str(graph))
+            model.reshape({model.input(0): ov.PartialShape([batch, *INPUT_SHAPE])})
+            compile_started = time.perf_counter()
+            compiled = core.compile_model(model, "CPU", settings)
+            compiled_here["model"], compiled_here["compile_s"] = compiled, time.perf_counter() - compile_started
+            with open(tmp, "wb") as handle:
+                handle.write(compiled.export_model().getbuffer())
+            return {"graph": str(graph), "compile_s": round(compiled_here["compile_s"], 3)}
+
+        # The usual case reads and hashes the blob once: its recorded key matches and the bytes read
+        # match the recorded sha256. Anything else goes through the cache's lock (made, or found made
+        # by another process meanwhile).
+        meta = artifacts.read_metadata(path, COMPILED_KIND)
+        artifact: artifacts.Artifact | None = None
+        compiled = None
+        if meta is not None and meta["key"] == key:
+            artifact = artifacts.Artifact(path, meta)
+            compiled = _imported(core, artifact, settings)
+        if compiled is None:
+            artifact = artifacts.ensure(path, COMPILED_KIND, key, make, labels=_KEY_LABELS)
+            compiled = compiled_here["model"] if artifact.made else _imported(core, artifact, settings)
+        if compiled is None:
+            # Changed between the check and the read, or refused by OpenVINO: compiled again, never
+            # loaded from bytes that were not checked.
+            artifact = artifacts.ensure(path, COMPILED_KIND, key, make, force=True)
+            compiled = compiled_here["model"]
+        assert artifact is not None
         info = {
             "graph": str(graph),
-            "model_cache": str(model_cache),
-            "loaded_from_cache": _loaded_from_cache(compiled),
-            "compile_s": round(compile_s, 3),
+            "compiled_model": str(path),
+            "compiled_model_sha256": artifact.sha256,
+            "loaded_from_cache": not artifact.made,
+            "compile_s": round(compiled_here["compile_s"], 3) if artifact.made else artifact.info.get("compile_s"),
             "inference_precision_hint": _type_name(compiled.get_property("INFERENCE_PRECISION_HINT")),
         }
+        if artifact.made:
+            info["cache_reason"] = artifact.reason
         return OpenVinoEngine(compiled, batch, build_s=time.perf_counter() - started, info=info)
 
 
-def _loaded_from_cache(compiled: Any) -> bool | None:
-    """Whether OpenVINO loaded the compiled model from CACHE_DIR (None where it cannot say)."""
+#: the compiled-model key's fields in the user's words, for the line that says why one was compiled again
+_KEY_LABELS = {"graph_sha256": "graph", "precision": "precision", "batch": "batch", "settings": "OpenVINO settings",
+               "openvino": "OpenVINO version", "cpu": "CPU"}
+
+
+def compile_settings(precision: str, threads: int) -> dict[str, Any]:
+    """The properties an engine of ``precision`` is compiled (and imported) with."""
+    settings: dict[str, Any] = {"PERFORMANCE_HINT": PERFORMANCE_HINT, "INFERENCE_NUM_THREADS": threads}
+    if precision in PRECISION_HINTS:
+        settings["INFERENCE_PRECISION_HINT"] = PRECISION_HINTS[precision]
+    return settings
+
+
+def compiled_model_key(graph_sha256: str, precision: str, batch: int, settings: dict[str, Any]) -> dict:
+    """Everything that changes what a compiled model holds: the graph, the precision and the hint
+    that carries it, the batch, every compile setting, OpenVINO's version and the CPU it was
+    compiled for (its kernels are chosen for the CPU's instructions)."""
+    return {
+        "graph_sha256": graph_sha256,
+        "precision": precision,
+        "batch": batch,
+        "settings": {name: settings[name] for name in sorted(settings)},
+        "openvino": envinfo.package_version("openvino") or _openvino_version(),
+        "cpu": cpu.identity(),
+    }
+
+
+def compiled_model_path(cache_dir: Path, graph: Path, precision: str, batch: int, threads: int) -> Path:
+    """Where the compiled model of (graph, precision, batch, threads) is kept under engines/."""
+    return Path(cache_dir) / CACHE_SUBDIR / f"{Path(graph).stem}.{precision}.b{batch}.t{threads}.blob"
+
+
+def _imported(core: Any, artifact: artifacts.Artifact, settings: dict[str, Any]) -> Any:
+    """The compiled model in ``artifact``, imported from bytes that match its recorded sha256; None
+    when they no longer match or OpenVINO refuses them."""
+    data = artifacts.read_matching(artifact.path, artifact.sha256)
+    if data is None:
+        return None
     try:
-        return bool(compiled.get_property("LOADED_FROM_CACHE"))
+        return core.import_model(data, "CPU", settings)
     except RuntimeError:
         return None
+
+
+def probe(precision: str) -> tuple[str | None, str]:
+    """Compile one 3x3 convolution (16 to 16 channels) with ``precision``'s hint on this CPU and read
+    back what it runs in: (precision in trtbench's words or None, evidence)."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    weights = np.random.default_rng(0).standard_normal((16, 16, 3, 3)).astype(np.float32)
+    data = ops.parameter([1, 16, 32, 32], ov.Type.f32, name="x")
+    conv = ops.convolution(data, ops.constant(weights), [1, 1], [1, 1], [1, 1], [1, 1])
+    model = ov.Model([ops.relu(conv)], [data], "probe")
+    try:
+        compiled = ov.Core().compile_model(model, "CPU", compile_settings(precision, 1))
+    except RuntimeError as exc:
+        return None, f"the probe compile failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}"
+    executed, evidence = executed_from(runtime_precisions(compiled.get_runtime_model()))
+    hint = PRECISION_HINTS[precision]
+    return executed, f"probe: one convolution with INFERENCE_PRECISION_HINT {hint}; " + evidence
 
 
 def _type_name(value: Any) -> str:

@@ -31,6 +31,10 @@ from trtbench.zoo import INPUT_SHAPE
 
 #: the file Paddle writes the optimized program to under its optim cache dir (analysis_predictor.cc)
 OPTIMIZED_PROGRAM = "_optimized.json"
+#: the GPU route's optim cache dir (serialized TensorRT engines, calibration table) as an artifact
+ENGINE_FOLDER_KIND = "paddle-tensorrt engines"
+#: written by Paddle at every build and read back by trtbench, never loaded: not part of the record
+_NOT_LOADED = frozenset({OPTIMIZED_PROGRAM})
 #: the routes: Paddle's TensorRT subgraph on a GPU, or oneDNN on the CPU
 GPU_TENSORRT, CPU = "gpu-tensorrt", "cpu"
 #: the precisions each route runs natively
@@ -250,6 +254,13 @@ class PaddleInferenceBackend(Backend):
                 # what a BF16 number should measure.
                 return False, ("Paddle's oneDNN BF16 runs natively only with avx512_bf16 or AMX, and this CPU "
                                "has neither (Paddle would simulate it)")
+            from trtbench import cpu
+
+            executed, evidence = cpu.probed(self.name, envinfo.package_version("paddlepaddle") or "unknown", "bf16",
+                                            probe_bf16)
+            if executed != "bf16":
+                return False, (f"a probe on this CPU asked Paddle Inference for bf16 and it ran "
+                               f"{executed or 'an unknown precision'} ({evidence})")
         return ok, why
 
     def device(self) -> str:
@@ -275,21 +286,25 @@ class PaddleInferenceBackend(Backend):
         return self._build_cpu(Path(onnx_path), precision, batch)
 
     def _build_cpu(self, onnx_path: Path, precision: str, batch: int) -> Engine:
-        from trtbench.export import captured_native_output, last_error_line, paddle_model_for
+        from trtbench.export import captured_native_output, last_error_line
 
         inference = _inference()
         started = time.perf_counter()
-        program, params = paddle_model_for(Path(onnx_path))
-        config = inference.Config(str(program), str(params))
-        config.disable_gpu()
-        config.enable_mkldnn()
-        config.set_cpu_math_library_num_threads(self.config.thread_count())
-        if precision == "bf16":
-            config.enable_mkldnn_bfloat16()
-        config.switch_ir_optim(True)
-        config.disable_glog_info()
-        # Paddle saves the program its passes produced; read once, it says which kernels run in BF16.
-        with artifacts.scratch_dir("paddle-optim") as optim:
+        # Paddle opens the model by name: it gets private copies whose bytes were checked against
+        # the recorded sha256 as they were copied, so what it loads is what was checked.
+        with artifacts.scratch_dir("paddle-model") as work:
+            program, params, checked = _checked_model(Path(onnx_path), work)
+            config = inference.Config(str(checked[0]), str(checked[1]))
+            config.disable_gpu()
+            config.enable_mkldnn()
+            config.set_cpu_math_library_num_threads(self.config.thread_count())
+            if precision == "bf16":
+                config.enable_mkldnn_bfloat16()
+            config.switch_ir_optim(True)
+            config.disable_glog_info()
+            # Paddle saves the program its passes produced; read once, it says which kernels run in BF16.
+            optim = work / "optim"
+            optim.mkdir()
             config.set_optim_cache_dir(str(optim))
             config.enable_save_optim_model(True)
             with captured_native_output() as log:
@@ -297,10 +312,10 @@ class PaddleInferenceBackend(Backend):
                     predictor = inference.create_predictor(config)
                 except Exception as exc:  # Paddle raises many types; its native log says more
                     detail = last_error_line(log()) or f"{type(exc).__name__}: {exc}"
-                    raise TrtbenchError(f"Paddle Inference could not load {program.name}: {detail}") from None
-            found = program_precision(Path(optim) / OPTIMIZED_PROGRAM)
-        info = {"program": str(program), "program_sha256": artifacts.current_sha256(program),
-                "params": str(params), "params_sha256": artifacts.current_sha256(params), "bf16": precision == "bf16",
+                    raise TrtbenchError(f"Paddle Inference could not load {program.path.name}: {detail}") from None
+            found = program_precision(optim / OPTIMIZED_PROGRAM)
+        info = {"program": str(program.path), "program_sha256": program.sha256,
+                "params": str(params.path), "params_sha256": params.sha256, "bf16": precision == "bf16",
                 "paddlepaddle": envinfo.package_version("paddlepaddle"), **found}
         return PaddleInferenceEngine(predictor, config, batch, time.perf_counter() - started, info, found)
 
@@ -317,11 +332,23 @@ class PaddleInferenceBackend(Backend):
         route = self.route()
         started = time.perf_counter()
         program, params = paddle_model_for(onnx_path)
-        # One folder per model, precision and batch: Paddle keys its engines itself, but a calibration
-        # table or optimized program left by another precision must not be picked up.
+        # One folder per model, precision and batch: a calibration table or optimized program left by
+        # another precision must not be picked up. Paddle keys the engines it serializes there by
+        # tensor names, batch and precision only (GenerateEngineKey): not the weights, TensorRT or the
+        # GPU. So the folder's files are recorded under trtbench's own key and checked before Paddle
+        # opens the folder; anything else found there is removed and the engines built again.
         optim = cache_dir / "paddle-tensorrt" / f"{program.name.split('.')[0]}.{precision}.b{batch}"
         optim.mkdir(parents=True, exist_ok=True)
         (optim / OPTIMIZED_PROGRAM).unlink(missing_ok=True)
+        key = {"program_sha256": artifacts.current_sha256(program), "params_sha256": artifacts.current_sha256(params),
+               "precision": precision, "batch": batch, "paddlepaddle": envinfo.package_version("paddlepaddle") or
+               envinfo.package_version("paddlepaddle-gpu"), "tensorrt_compiled": route.trt_compiled,
+               "tensorrt_runtime": route.trt_runtime, "gpu": route.gpu_name, "workspace_bytes": TRT_WORKSPACE_BYTES,
+               "min_subgraph_size": TRT_MIN_SUBGRAPH_SIZE,
+               "calibration": (self.calibration or Calibration()).key() if precision == "int8" else None}
+        stale = artifacts.folder_problem(optim, ENGINE_FOLDER_KIND, key, _NOT_LOADED)
+        if stale is not None:
+            artifacts.empty_folder(optim)
         mode = TRT_PRECISION_MODES[precision]
         if precision == "int8":
             calibrating = self._predictor(inference, program, params, precision, batch, optim)
@@ -332,11 +359,14 @@ class PaddleInferenceBackend(Backend):
             del calibrating, handle  # Paddle writes the calibration table when the predictor goes
         config, predictor = self._predictor(inference, program, params, precision, batch, optim, keep_config=True)
         found = program_engines(optim / OPTIMIZED_PROGRAM)
+        if stale is not None:
+            artifacts.record_folder(optim, ENGINE_FOLDER_KIND, key, _NOT_LOADED)
         info = {"program": str(program), "program_sha256": artifacts.current_sha256(program),
                 "params": str(params), "params_sha256": artifacts.current_sha256(params), "bf16": False,
                 "paddlepaddle": envinfo.package_version("paddlepaddle") or envinfo.package_version("paddlepaddle-gpu"),
                 "route": route.name, "trt_compiled": route.trt_compiled, "trt_runtime": route.trt_runtime,
-                "precision_mode": mode, "optim_cache_dir": str(optim), **found}
+                "precision_mode": mode, "optim_cache_dir": str(optim), "loaded_from_cache": stale is None,
+                **({"cache_reason": stale} if stale is not None else {}), **found}
         return PaddleTensorRTEngine(predictor, config, batch, time.perf_counter() - started, info, found)
 
     def _predictor(self, inference, program: Path, params: Path, precision: str, batch: int, optim: Path,
@@ -365,6 +395,71 @@ class PaddleInferenceBackend(Backend):
                 raise TrtbenchError(f"Paddle Inference with TensorRT could not load {program.name}: {detail}") \
                     from None
         return (config, predictor) if keep_config else predictor
+
+
+def _checked_model(onnx_path: Path, folder: Path) -> tuple[artifacts.Artifact, artifacts.Artifact, tuple[Path, Path]]:
+    """The Paddle model of the export at ``onnx_path`` (made or remade where it is not valid for
+    it), and copies of its program and parameters in ``folder`` whose bytes match the sha256
+    recorded for each; a model that changes while it is copied is checked once more, then refused."""
+    from trtbench.export import EXPORT_KIND, PADDLE_KIND, paddle_model_for
+
+    for _ in range(2):
+        program_path, params_path = paddle_model_for(onnx_path)
+        export = artifacts.valid(onnx_path, EXPORT_KIND)
+        program = artifacts.valid(program_path, PADDLE_KIND)
+        params = artifacts.valid(params_path, PADDLE_KIND)
+        if export is None or program is None or params is None or \
+                program.key.get("params_sha256") != params.sha256 or program.key.get("onnx_sha256") != export.sha256:
+            continue
+        copies = (folder / program_path.name, folder / params_path.name)
+        if artifacts.copy_matching(program.path, program.sha256, copies[0]) and \
+                artifacts.copy_matching(params.path, params.sha256, copies[1]):
+            return program, params, copies
+    raise TrtbenchError(f"the Paddle model of {Path(onnx_path).name} changed while it was being loaded (its files no "
+                        "longer match their recorded sha256): run again when nothing else writes to the models folder")
+
+
+def probe_bf16() -> tuple[str | None, str]:
+    """Run one 3x3 convolution (16 to 16 channels) through Paddle Inference with oneDNN BF16 on this
+    CPU and read back the data type its passes gave it: (precision in trtbench's words or None, evidence)."""
+    from trtbench.export import captured_native_output, last_error_line
+    from trtbench.lazy import import_paddle
+
+    inference = _inference()
+    paddle = import_paddle()
+
+    class OneConvolution(paddle.nn.Layer):  # type: ignore[name-defined]
+        def __init__(self):
+            super().__init__()
+            self.conv = paddle.nn.Conv2D(16, 16, 3, padding=1)
+
+        def forward(self, x):
+            return paddle.nn.functional.relu(self.conv(x))
+
+    with artifacts.scratch_dir("paddle-probe") as work, captured_native_output() as log:
+        try:
+            spec = [paddle.static.InputSpec([1, 16, 32, 32], "float32", "x")]
+            static = paddle.jit.to_static(OneConvolution(), input_spec=spec, full_graph=True)
+            paddle.jit.save(static, str(work / "probe"))
+            config = inference.Config(str(work / "probe.json"), str(work / "probe.pdiparams"))
+            config.disable_gpu()
+            config.enable_mkldnn()
+            config.set_cpu_math_library_num_threads(1)
+            config.enable_mkldnn_bfloat16()
+            config.switch_ir_optim(True)
+            config.disable_glog_info()
+            config.set_optim_cache_dir(str(work / "optim"))
+            config.enable_save_optim_model(True)
+            inference.create_predictor(config)
+        except Exception as exc:  # Paddle raises many types; its native log says more
+            return None, f"the probe failed: {last_error_line(log()) or type(exc).__name__}"
+        found = program_precision(work / "optim" / OPTIMIZED_PROGRAM)
+    counts = found.get("compute_ops")
+    if not counts:
+        return None, f"probe: Paddle's optimized program not read ({found.get('error')})"
+    executed = next(iter(counts)) if len(counts) == 1 else "mixed"
+    parts = ", ".join(f"{n} {dtype}" for dtype, n in sorted(counts.items()))
+    return executed, f"probe: one convolution with oneDNN bf16 enabled; Paddle's optimized program: {parts}"
 
 
 def _calibration_batches(calibration: Calibration | None, batch: int):
