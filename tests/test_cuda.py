@@ -13,7 +13,7 @@ import pytest
 
 import trtbench.cuda as cuda_module
 from tests.fakes.cuda import FakeCuda, FakeGraph
-from trtbench.cuda import CudaError, CudaPython, PyCuda, load_cuda
+from trtbench.cuda import CudaDriverUnusable, CudaError, CudaPython, PyCuda, load_cuda
 from trtbench.errors import TrtbenchError
 
 
@@ -37,27 +37,29 @@ def test_every_runtime_name_used_exists(cudart):
     assert not missing, f"cuda.bindings.runtime lacks {missing}"
 
 
-def test_without_a_gpu_the_first_call_is_a_clear_error(cudart):
-    from trtbench.gpu import gpus
+@pytest.fixture
+def no_driver(cudart):
+    from trtbench.gpu import driver_version, gpus
 
-    if gpus():
-        pytest.skip("this machine has a GPU")
-    cuda = load_cuda()
-    assert isinstance(cuda, CudaPython)
-    with pytest.raises(CudaError, match=r"CUDA error \d+: "):
-        cuda.stream()
+    if gpus() or driver_version():
+        pytest.skip("this machine has an NVIDIA driver")
 
 
-def test_tensorrt_backend_without_a_gpu_says_so(cudart):
+def test_without_a_driver_loading_is_a_clear_error(no_driver):
+    with pytest.raises(CudaError, match=r"^no NVIDIA driver: the first CUDA call of cuda-python \S+ failed "
+                                        r"\(cudaErrorInsufficientDriver, CUDA error 35: ") as caught:
+        load_cuda()
+    assert not isinstance(caught.value, TrtbenchError), "no driver is not a package to install"
+    with pytest.raises(CudaError, match="^no NVIDIA driver: "):  # any later call says the same
+        CudaPython().stream()
+
+
+def test_tensorrt_backend_without_a_driver_says_so(no_driver):
     from tests.fakes.tensorrt import FakeTensorRT
     from trtbench.backends.tensorrt import TensorRTBackend
-    from trtbench.gpu import gpus
 
-    if gpus():
-        pytest.skip("this machine has a GPU")
-    backend = TensorRTBackend(trt=FakeTensorRT(10, FakeCuda()), cuda=load_cuda())
-    state = backend.availability()
-    assert not state.ok and state.reason.startswith("no usable NVIDIA GPU (CudaError: CUDA error")
+    state = TensorRTBackend(trt=FakeTensorRT(10, FakeCuda())).availability()
+    assert not state.ok and state.reason.startswith("no usable NVIDIA GPU (CudaError: no NVIDIA driver: ")
 
 
 def test_unknown_bindings_name():
@@ -73,6 +75,7 @@ class Err(enum.IntEnum):
 
     cudaSuccess = 0
     cudaErrorMemoryAllocation = 2
+    cudaErrorInsufficientDriver = 35
     cudaErrorNotSupported = 801
     cudaErrorStreamCaptureInvalidated = 901
 
@@ -183,6 +186,124 @@ def test_cuda_python_device_properties_name_the_pci_bus_id():
                      "pci_bus_id": "0000:3B:00.0"}
 
 
+# --- cuda-python that imports but cannot talk to the driver ---------------------------------------
+
+
+class DriverRuntime:
+    """cuda.bindings.runtime as it answers beside a driver that refuses it: the real error enum and
+    error strings, (error, value) tuples, the version queries answered and every other call failing
+    with ``error``. ``driver_cuda`` 0 is what the real one answers without any driver."""
+
+    def __init__(self, cudart, error, driver_cuda=12080, runtime_cuda=13040):
+        self.real, self.cudaError_t = cudart, cudart.cudaError_t
+        self.cudaStreamNonBlocking = cudart.cudaStreamNonBlocking
+        self.error, self.driver_cuda, self.runtime_cuda = error, driver_cuda, runtime_cuda
+
+    def cudaGetDeviceCount(self):
+        return self.error, None
+
+    def cudaStreamCreateWithFlags(self, flags):
+        return self.error, None
+
+    def cudaDriverGetVersion(self):
+        return self.cudaError_t.cudaSuccess, self.driver_cuda
+
+    def cudaRuntimeGetVersion(self):
+        return self.cudaError_t.cudaSuccess, self.runtime_cuda
+
+    def cudaGetErrorName(self, err):
+        return self.real.cudaGetErrorName(err)
+
+    def cudaGetErrorString(self, err):
+        return self.real.cudaGetErrorString(err)
+
+
+def test_the_refusing_runtime_answers_as_the_real_one_without_a_driver(no_driver, cudart):
+    refusing = DriverRuntime(cudart, cudart.cudaError_t.cudaErrorInsufficientDriver, driver_cuda=0,
+                             runtime_cuda=cudart.cudaRuntimeGetVersion()[1])
+    for call in ("cudaGetDeviceCount", "cudaDriverGetVersion", "cudaRuntimeGetVersion"):
+        real, double = getattr(cudart, call)(), getattr(refusing, call)()
+        assert (type(real), len(real), real[0], type(real[0])) == (type(double), len(double), double[0],
+                                                                    type(double[0])), call
+        assert real[1:] == double[1:] or call == "cudaGetDeviceCount", call
+
+
+@pytest.fixture
+def driver(monkeypatch, cudart):
+    """A machine whose NVIDIA driver and cuda-python are set by the test: ``driver(version, error, cuda)``."""
+    from trtbench import gpu
+
+    monkeypatch.setitem(sys.modules, "pycuda", None)  # not installed, unless a test installs its stand-in
+
+    def machine(version, error="cudaErrorInsufficientDriver", driver_cuda=12080, runtime_cuda=13040):
+        runtime = DriverRuntime(cudart, getattr(cudart.cudaError_t, error), driver_cuda, runtime_cuda)
+        monkeypatch.setattr(cuda_module, "_import_cudart", lambda: runtime)
+        monkeypatch.setattr(gpu, "driver_version", lambda: version)
+        return runtime
+
+    return machine
+
+
+def test_cuda_13_bindings_on_a_570_driver_name_the_extra_that_fits(driver):
+    driver("570.124.06")
+    with pytest.raises(CudaDriverUnusable) as caught:
+        load_cuda()
+    message = str(caught.value)
+    assert "\n" not in message and "no usable" not in message
+    assert re.fullmatch(r"cuda-python \S+ \(CUDA 13\.4\) cannot use the NVIDIA driver 570\.124\.06, which runs CUDA "
+                        r"12\.8 and older, \(cudaErrorInsufficientDriver, CUDA error 35: CUDA driver version is "
+                        r"insufficient for CUDA runtime version\); the extra that fits this driver is "
+                        r"trtbench\[tensorrt-cu12\]: `make setup` picks it, or pip install 'trtbench\[tensorrt-cu12\]' "
+                        r"\(`trtbench doctor` lists what to uninstall first\)", message), message
+    assert caught.value.extra == "tensorrt-cu12" and caught.value.exit_code == 3
+
+
+def test_the_tensorrt_backend_says_which_extra_fits_not_no_usable_gpu(driver):
+    from tests.fakes.tensorrt import FakeTensorRT
+    from trtbench.backends.tensorrt import TensorRTBackend
+
+    driver("535.183.01", driver_cuda=12020)
+    state = TensorRTBackend(trt=FakeTensorRT(10, FakeCuda())).availability()
+    assert not state.ok and not state.reason.startswith("no usable")
+    assert "NVIDIA driver 535.183.01, which runs CUDA 12.2 and older" in state.reason
+    assert "trtbench[tensorrt-cu12]" in state.reason
+
+
+def test_any_error_at_the_first_call_names_driver_cuda_and_extra(driver):
+    driver("580.65.06", error="cudaErrorNoDevice", driver_cuda=13000)
+    with pytest.raises(CudaDriverUnusable, match=r"cannot use the NVIDIA driver 580\.65\.06, which runs CUDA 13\.0 "
+                                                 r"and older, \(cudaErrorNoDevice, CUDA error 100: .*\); "
+                                                 r"trtbench\[tensorrt-cu13\], the extra that fits this driver, "
+                                                 r"is the one installed$"):
+        load_cuda()
+
+
+def test_a_driver_too_old_for_any_extra_says_upgrade(driver):
+    driver("470.256.02", driver_cuda=11040)
+    with pytest.raises(CudaDriverUnusable, match=r"runs CUDA 11\.4 and older.*; no TensorRT extra runs on R470: "
+                                                 r"upgrade the driver to R525 or newer$"):
+        load_cuda()
+
+
+def test_an_unread_driver_version_falls_back_to_the_cuda_version_it_runs(driver):
+    driver(None, driver_cuda=12080)
+    with pytest.raises(CudaDriverUnusable, match=r"NVIDIA driver \(version not read\), which runs CUDA 12\.8 .*"
+                                                 r"trtbench\[tensorrt-cu12\]"):
+        load_cuda()
+
+
+def test_a_later_call_refused_for_the_driver_says_the_same(driver):
+    driver("570.124.06")
+    with pytest.raises(CudaDriverUnusable, match=r"trtbench\[tensorrt-cu12\]"):
+        CudaPython().stream()
+
+
+def test_cuda_bindings_that_work_are_returned(driver):
+    runtime = driver("570.124.06", error="cudaSuccess")
+    runtime.cudaGetDeviceCount = lambda: (runtime.cudaError_t.cudaSuccess, 1)
+    assert isinstance(load_cuda(), CudaPython)
+
+
 # --- PyCuda over a stand-in of pycuda.driver -----------------------------------------------------
 
 
@@ -266,6 +387,28 @@ def test_pycuda_failure_to_pop_is_a_cuda_error(pycuda):
         cuda.close()
 
 
+def test_pycuda_is_tried_when_cuda_python_cannot_use_the_driver(driver, pycuda):
+    driver("570.124.06")
+    cuda = load_cuda()
+    assert isinstance(cuda, PyCuda) and pycuda.pushes == 1
+    cuda.close()
+
+
+def test_when_pycuda_fails_too_the_error_names_both(driver, pycuda):
+    driver("570.124.06")
+
+    def init():
+        raise pycuda.Error("cuInit failed: forward compatibility was attempted on non supported HW")
+
+    pycuda.init = init
+    with pytest.raises(CudaDriverUnusable, match=r"trtbench\[tensorrt-cu12\].*; pycuda failed too \(CudaError: pycuda "
+                                                 r"could not open the GPU: cuInit failed: forward"):
+        load_cuda()
+    with pytest.raises(CudaDriverUnusable, match=r"tensorrt-cu12\]' \(`trtbench doctor` lists what to uninstall "
+                                                 r"first\)$"):
+        load_cuda("cuda-python")  # asked for cuda-python: pycuda is not tried
+
+
 def test_pycuda_device_properties_and_capture(pycuda):
     cuda = PyCuda()
     assert cuda.device_properties() == {"name": "NVIDIA L4", "compute_capability": "8.9",
@@ -346,3 +489,54 @@ def test_double_abort_capture_frees_what_was_captured_and_frees_the_stream():
 
 def test_double_device_properties_name_the_pci_bus_id():
     assert FakeCuda(pci_bus_id="0000:C1:00.0").device_properties()["pci_bus_id"] == "0000:C1:00.0"
+
+
+# --- one stream waiting on another's event ----------------------------------------------------------
+
+
+def test_cuda_python_stream_wait_event_fits_the_real_call(cudart):
+    # cuda-python's own signature: cudaStreamWaitEvent(stream, event, unsigned int flags)
+    assert cudart.cudaStreamWaitEvent.__doc__.splitlines()[0].replace(" ", "") == \
+        "cudaStreamWaitEvent(stream,event,unsignedintflags)"
+
+    class Runtime(RecordingRuntime):
+        def cudaStreamWaitEvent(self, stream, event, flags):
+            self.calls.append(("cudaStreamWaitEvent", stream, event, flags))
+            return (Err.cudaSuccess,)
+
+    runtime = Runtime()
+    CudaPython(runtime).stream_wait_event(STREAM, Handle(0xEE))
+    assert runtime.called("cudaStreamWaitEvent") == [[STREAM, Handle(0xEE), 0]]  # cudaEventWaitDefault
+
+
+def test_pycuda_stream_wait_event_is_the_streams_wait_for_event(pycuda):
+    waited = []
+    stream = types.SimpleNamespace(wait_for_event=waited.append)
+    PyCuda().stream_wait_event(stream, "event")
+    assert waited == ["event"]
+
+
+def test_double_streams_run_side_by_side_unless_one_waits_for_the_others_event():
+    gpu = FakeCuda(compute_ms=1.0, h2d_ms=0.4)
+    copies, compute = gpu.stream(), gpu.stream()
+    copied, started, done = gpu.event(), gpu.event(), gpu.event()
+    gpu.enqueue(copies.handle, None, 0.4)
+    gpu.record(copied, copies)
+    gpu.record(started, compute)  # no wait: the compute stream starts at once, beside the copy
+    gpu.stream_wait_event(compute, copied)
+    gpu.enqueue(compute.handle, None, 1.0)
+    gpu.record(done, compute)
+    gpu.record(copied, copies)  # recorded again after the wait call: the wait keeps the earlier record
+    assert gpu.elapsed_ms(started, done) == pytest.approx(1.4)
+    assert copied.times[1] == pytest.approx(0.4) and gpu.host_ms == pytest.approx(1.4)
+
+
+def test_double_wait_on_an_event_never_recorded_does_not_wait():
+    gpu = FakeCuda()
+    stream = gpu.stream()
+    start, end = gpu.event(), gpu.event()
+    gpu.record(start, stream)
+    gpu.stream_wait_event(stream, gpu.event())
+    gpu.enqueue(stream.handle, None, 1.0)
+    gpu.record(end, stream)
+    assert gpu.elapsed_ms(start, end) == 1.0

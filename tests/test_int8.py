@@ -129,6 +129,94 @@ def test_residual_adds_read_their_block_conv_straight_and_the_shortcut_quantized
         assert relu.op_type == "Relu" and g.made_by(relu.input[0]) == "Conv", add.name
 
 
+def test_the_vd_shortcut_pool_reads_the_dequantized_tensor_its_block_conv_reads(int8_graphs):
+    """The previous block's Conv+Add+ReLU can write INT8 only if every reader of its output reads it
+    through a Q/DQ pair: the pooled shortcut reads the same dequantized tensor as the first Conv."""
+    g = int8_graphs["ResNet50_vd"]
+    pools = g.of("AveragePool")
+    assert len(pools) == 3  # stages 2-4 downsample through a pooled shortcut
+    for pool in pools:
+        dequantize = g.producer[pool.input[0]]
+        assert dequantize.op_type == "DequantizeLinear", pool.name
+        assert "Conv" in {n.op_type for n in g.readers[pool.input[0]]}, "the block's first Conv shares the DQ"
+        (quantize,) = [g.producer[dequantize.input[0]]]
+        assert {n.op_type for n in g.readers[quantize.input[0]]} == {"QuantizeLinear"}
+
+
+@pytest.mark.parametrize("name", ["ResNet18", "ResNet50_vd"])
+def test_every_block_output_is_read_through_one_quantize_only(int8_graphs, name):
+    """A tensor one reader quantizes is read by that one QuantizeLinear alone, so TensorRT can fuse the
+    quantize into what writes it; the stem (into MaxPool) and the head (into the global pool) stay float."""
+    g = int8_graphs[name]
+    raw_readers = []
+    for quantize in g.of("QuantizeLinear"):
+        readers = g.readers[quantize.input[0]]
+        if [n.op_type for n in readers] != ["QuantizeLinear"]:
+            raw_readers.append((quantize.input[0], sorted(n.op_type for n in readers)))
+    assert raw_readers == [], raw_readers
+
+
+@pytest.fixture(scope="module")
+def fp16_rest_graphs(exported):
+    """Both exports' INT8 graphs whose rest is FP16 (the strongly typed TensorRT form): (fp32, fp32 rest, fp16 rest)."""
+    _, results = exported
+    return {name: (results[name].onnx_path, graph_for(results[name].onnx_path, "int8", Calibration(seed=0)),
+                   graph_for(results[name].onnx_path, "int8", Calibration(seed=0), form="tensorrt-fp16"))
+            for name in ("ResNet18", "ResNet50_vd")}
+
+
+@pytest.mark.parametrize("name", ["ResNet18", "ResNet50_vd"])
+def test_the_fp16_rest_keeps_the_qdq_placement_and_makes_every_other_float_fp16(fp16_rest_graphs, name):
+    _, fp32_rest, fp16_rest = fp16_rest_graphs[name]
+    assert fp16_rest.name == f"{name}.int8-fp16.onnx"
+    g, before = Graph(fp16_rest), Graph(fp32_rest)
+    onnx.checker.check_model(g.model, full_check=True)
+    assert next(o.version for o in g.model.opset_import if o.domain in ("", "ai.onnx")) >= 19  # FP16 scales
+    for op in ("QuantizeLinear", "DequantizeLinear", "Conv", "AveragePool", "Add", "MatMul"):
+        assert len(g.of(op)) == len(before.of(op)), op
+    io = {t.name for t in (*g.model.graph.input, *g.model.graph.output)}
+    assert {g.model.graph.input[0].type.tensor_type.elem_type, g.model.graph.output[0].type.tensor_type.elem_type} \
+        == {TensorProto.FLOAT}
+    kinds = collections.Counter(t.data_type for t in g.model.graph.initializer)
+    assert TensorProto.FLOAT not in kinds and kinds[TensorProto.INT8] > 0  # int8 weights and zero points stay
+    inferred = onnx.shape_inference.infer_shapes(g.model).graph.value_info
+    floats = [v.name for v in inferred if v.type.tensor_type.elem_type == TensorProto.FLOAT and v.name not in io]
+    # the casts at the FP32 input and output are the only FP32 tensors inside
+    assert len(floats) <= 2, floats
+    for dequantize in g.of("DequantizeLinear"):
+        assert g.inits[dequantize.input[1]].data_type == TensorProto.FLOAT16, dequantize.name
+
+
+@pytest.mark.parametrize("name", ["ResNet18", "ResNet50_vd"])
+def test_the_fp16_rest_computes_what_the_fp32_rest_does(fp16_rest_graphs, name):
+    fp32, fp32_rest, fp16_rest = fp16_rest_graphs[name]
+    x = seeded_input(16, VERIFY_SEED)
+    figures = compare(_run(fp32_rest, x), _run(fp16_rest, x))
+    assert figures["min_cosine"] > 0.999, figures
+
+
+def test_the_tensorrt_forms_are_cached_apart_and_keyed_by_the_placement(fp16_rest_graphs):
+    import json
+
+    from trtbench.precision import INT8_METHOD
+
+    fp32, fp32_rest, fp16_rest = fp16_rest_graphs["ResNet18"]
+    keys = [json.loads(path.with_name(path.name + ".json").read_text())["key"] for path in (fp32_rest, fp16_rest)]
+    assert keys[0]["method"] == keys[1]["method"] == INT8_METHOD and "pooled shortcuts" in INT8_METHOD
+    assert "form" not in keys[0] and (keys[1]["form"], keys[1]["rest"]) == ("tensorrt-fp16", "fp16")
+
+
+def _run(graph, x):
+    """``graph``'s outputs on ONNX Runtime's CPU provider; an FP16 Q/DQ graph without its graph optimizations,
+    which mangle FP16 Q/DQ on the CPU (ResNet50_vd: cosine 0.96 against FP32 with them, 0.9999 without)."""
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    initializers = onnx.load(str(graph), load_external_data=False).graph.initializer
+    if any(t.data_type == TensorProto.FLOAT16 for t in initializers):
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+
+
 def _outputs(fp32, int8):
     """FP32 and INT8 graphs' logits on ONNX Runtime for the same 16 seeded inputs."""
     x = seeded_input(16, VERIFY_SEED)
@@ -168,20 +256,37 @@ def test_int8_graph_is_cached_per_calibration(int8_graph, tmp_path):
         calibration_from(tmp_path / "nope")
 
 
-@pytest.mark.parametrize("major", [10, 11])
-def test_tensorrt_builds_int8_strongly_typed_on_both_majors(int8_graph, tmp_path, major):
+@pytest.mark.parametrize("major,typing,strong,flags,graph", [
+    (10, "auto", False, ["BuilderFlag.FP16", "BuilderFlag.INT8"], ".int8.onnx"),
+    (10, "strong", True, [], ".int8-fp16.onnx"),
+    (11, "auto", True, [], ".int8-fp16.onnx"),
+])
+def test_tensorrt_builds_int8_with_fp16_beside_it_on_both_majors(int8_graph, tmp_path, major, typing, strong, flags,
+                                                                  graph):
+    """10.x weakly typed: the FP32 Q/DQ graph with INT8 and FP16 allowed (TensorRT picks per layer);
+    strongly typed (11.x, or 10.x asked): the Q/DQ graph whose rest is FP16."""
+    from trtbench.backends.tensorrt import TensorRTConfig
+
     fp32, _ = int8_graph
     gpu = FakeCuda()
     trt = FakeTensorRT(major, gpu)
-    backend = TensorRTBackend(calibration=Calibration(seed=0), trt=trt, cuda=gpu)
+    backend = TensorRTBackend(TensorRTConfig(typing=typing), calibration=Calibration(seed=0), trt=trt, cuda=gpu)
     engine = backend.build(fp32, "int8", 2, tmp_path / "engines")
     (build,) = trt._builds
-    assert build["strong"] is True and build["flags"] == [] and build["onnx"].endswith(".int8.onnx")
-    assert engine.info["typing"] == "strong"
+    assert build["strong"] is strong and build["flags"] == flags and build["onnx"].endswith(graph)
+    assert engine.info["typing"] == ("strong" if strong else "weak")
+    assert engine.info["fp16_build"].startswith("strong: Q/DQ graph with the rest in FP16" if strong
+                                                else "weak: BuilderFlag.INT8 + BuilderFlag.FP16")
     x = np.random.default_rng(2).standard_normal((2, 3, 224, 224)).astype(np.float32)
-    expected = ort.InferenceSession(build["onnx"]).run(None, {"x": x})[0]
+    expected = _run(build["onnx"], x)
     with engine:
+        counts = engine.info["layer_precisions"]
+        executed, evidence = engine.executed_precision()
         np.testing.assert_allclose(engine.infer(x), expected, rtol=1e-6, atol=1e-6)
+    # every Conv but the stem's (into MaxPool) and the last block's (into the global pool) writes INT8; the
+    # rest runs in FP16, the casts to the FP32 output aside
+    assert executed == "int8" and counts["int8"] == 21 - 2 and counts["fp16"] >= 4 and counts.get("fp32", 0) <= 1
+    assert evidence.startswith("TensorRT engine inspector, layers by output type: 19 int8")
 
 
 # --- The same recipe in the form ONNX Runtime's CPU provider runs as integer kernels ---------------
@@ -283,3 +388,23 @@ def test_a_calib_path_that_is_not_a_folder_says_so(tmp_path):
     (tmp_path / "x.png").write_bytes(b"")
     with pytest.raises(TrtbenchError, match=r"--calib .*x.png is not a folder: give a folder of images"):
         calibration_from(tmp_path / "x.png")
+
+
+def test_on_resnet50_vd_every_block_writes_int8_into_the_next(exported, tmp_path):
+    """Through the TensorRT double's inspector (a Conv writes INT8 when TensorRT can fuse the quantize
+    after it): with the pooled shortcuts reading the shared dequantized tensor, every Conv layer of
+    ResNet50_vd but the stem's last (into MaxPool) and the last block's (into the global pool) writes
+    INT8, and the layers left run in FP16."""
+    from trtbench.backends.tensorrt import TensorRTConfig
+
+    _, results = exported
+    gpu = FakeCuda()
+    trt = FakeTensorRT(11, gpu)
+    backend = TensorRTBackend(TensorRTConfig(), calibration=Calibration(seed=0), trt=trt, cuda=gpu)
+    with backend.build(results["ResNet50_vd"].onnx_path, "int8", 1, tmp_path / "engines") as engine:
+        layers = engine.inspected.layers
+    convs = [(name, kind) for name, kind, nodes in layers if "conv2d" in name.lower() or "Conv" in name]
+    assert len(convs) == 55
+    assert [kind for _, kind in convs].count("int8") == 55 - 2, [c for c in convs if c[1] != "int8"]
+    assert {kind for _, kind, _ in layers} <= {"int8", "fp16", "fp32"}
+    assert [kind for _, kind, _ in layers].count("fp32") <= 1  # the cast to the FP32 output

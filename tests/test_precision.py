@@ -164,13 +164,18 @@ def test_int8_graph_runs_and_follows_fp32(residual_model):
 def test_int8_graphs_made_by_an_older_method_are_remade(residual_model):
     path = graph_for(residual_model, "int8")
     meta = artifacts.read_metadata(path, GRAPH_KIND)
-    assert meta["key"]["method"] == INT8_METHOD == "bn-folded explicit Q/DQ"
+    assert meta["key"]["method"] == INT8_METHOD and INT8_METHOD.startswith("bn-folded explicit Q/DQ")
     stale = json.loads(artifacts.metadata_path(path).read_text())
     del stale["key"]["method"]  # as graph_for recorded the quantize_static graphs
     artifacts.metadata_path(path).write_text(json.dumps(stale))
     assert "method changed" in artifacts.why_not_reusable(path, GRAPH_KIND, meta["key"])
     graph_for(residual_model, "int8")
     assert artifacts.read_metadata(path, GRAPH_KIND)["key"]["method"] == INT8_METHOD
+    # and those made before the pooled shortcuts read the shared dequantized tensor
+    stale = json.loads(artifacts.metadata_path(path).read_text())
+    stale["key"]["method"] = "bn-folded explicit Q/DQ"
+    artifacts.metadata_path(path).write_text(json.dumps(stale))
+    assert "method changed" in artifacts.why_not_reusable(path, GRAPH_KIND, meta["key"])
 
 
 def test_int8_onnxruntime_form_is_a_graph_of_its_own_with_its_own_key(residual_model):
@@ -186,7 +191,7 @@ def test_int8_onnxruntime_form_is_a_graph_of_its_own_with_its_own_key(residual_m
     assert key["quantizer"] == f"onnxruntime {ort.__version__}"
     assert key["calibration"] == Calibration().key()
     assert key["source_sha256"] == artifacts.sha256_file(residual_model)
-    # The TensorRT form keeps the key it had, so graphs cached before the second form stay valid.
+    # The TensorRT form keeps the fields its key had (its method names the Q/DQ placement).
     assert set(artifacts.read_metadata(tensorrt, GRAPH_KIND)["key"]) == {
         "precision", "source_sha256", "method", "calibrator", "calibration"}
     stamp = ort_form.stat().st_mtime_ns
@@ -197,7 +202,8 @@ def test_int8_onnxruntime_form_is_a_graph_of_its_own_with_its_own_key(residual_m
 
 
 def test_unknown_int8_form_is_refused(residual_model):
-    with pytest.raises(TrtbenchError, match="unknown INT8 form 'openvino': choose from tensorrt, onnxruntime"):
+    with pytest.raises(TrtbenchError,
+                       match="unknown INT8 form 'openvino': choose from tensorrt, tensorrt-fp16, onnxruntime"):
         graph_for(residual_model, "int8", form="openvino")
 
 

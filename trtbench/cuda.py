@@ -23,6 +23,16 @@ class CudaOutOfMemory(CudaError):
     """A device allocation failed for lack of memory."""
 
 
+class CudaDriverUnusable(MissingDependency, CudaError):
+    """The CUDA bindings import but the NVIDIA driver refuses their first call (a driver too old for
+    their CUDA major, or any other CUDA error there); the message names the driver, the CUDA version
+    it supports and the extra that fits it."""
+
+    def __init__(self, message: str, extra: str | None = None):
+        Exception.__init__(self, message)
+        self.package, self.extra = "cuda-python", extra
+
+
 class Cuda(ABC):
     """The interface; see CudaPython and PyCuda. Every method must be overridden."""
 
@@ -46,6 +56,12 @@ class Cuda(ABC):
 
     @abstractmethod
     def record(self, event, stream) -> None:
+        raise NotImplementedError
+
+    @abstractmethod
+    def stream_wait_event(self, stream, event) -> None:
+        """Work queued on ``stream`` after this call starts once ``event``'s latest record has completed
+        (on the GPU: the host does not wait)."""
         raise NotImplementedError
 
     @abstractmethod
@@ -135,11 +151,66 @@ class CudaPython(Cuda):
     def _check(self, result):
         err, *values = result if isinstance(result, tuple) else (result,)
         if err != self.rt.cudaError_t.cudaSuccess:
+            if err == self.rt.cudaError_t.cudaErrorInsufficientDriver:
+                raise self.driver_problem(err)
             _, text = self.rt.cudaGetErrorString(err)
             message = text.decode() if isinstance(text, bytes) else str(text)
             error_type = CudaOutOfMemory if err == self.rt.cudaError_t.cudaErrorMemoryAllocation else CudaError
             raise error_type(f"CUDA error {int(err)}: {message}")
         return values[0] if len(values) == 1 else tuple(values) if values else None
+
+    def check_driver(self) -> None:
+        """Make the first CUDA call; raise CudaDriverUnusable (a driver is there) or CudaError (none is)
+        in one line when it fails."""
+        result = self.rt.cudaGetDeviceCount()
+        if result[0] != self.rt.cudaError_t.cudaSuccess:
+            raise self.driver_problem(result[0])
+
+    def driver_problem(self, err) -> CudaError:
+        """The error of a first call that failed with ``err``: why, what the driver runs, what fits it."""
+        from trtbench.envinfo import package_version
+        from trtbench.gpu import CUDA_EXTRAS, cuda_major_of_extra, driver_branch, driver_version, extra_for_driver
+
+        failed = f"{self._error_name(err)}, CUDA error {int(err)}: {self._error_text(err)}"
+        bindings = next((f"{name} {version}" for name in ("cuda-python", "cuda-bindings")
+                         if (version := package_version(name))), "cuda-python")
+        built_for = self._cuda_version(self.rt.cudaRuntimeGetVersion())
+        supports = self._cuda_version(self.rt.cudaDriverGetVersion())
+        driver = driver_version()
+        if driver is None and supports is None:
+            return CudaError(f"no NVIDIA driver: the first CUDA call of {bindings} failed ({failed})")
+        named = f"NVIDIA driver {driver or '(version not read)'}" + (f", which runs CUDA {supports} and older,"
+                                                                       if supports else "")
+        extra = extra_for_driver(driver)
+        if extra is None and supports:  # the driver's version was not read: its CUDA version says as much
+            major = int(supports.split(".")[0])
+            extra = next((name for name, cuda, _, _ in CUDA_EXTRAS if major >= cuda), None)
+        if extra is None:
+            fit = (f"no TensorRT extra runs on R{driver_branch(driver)}: upgrade the driver to R525 or newer"
+                   if driver_branch(driver) is not None else "`trtbench doctor` says which extra fits")
+        elif built_for and int(built_for.split(".")[0]) != cuda_major_of_extra(extra):
+            fit = (f"the extra that fits this driver is trtbench[{extra}]: `make setup` picks it, or "
+                   f"pip install 'trtbench[{extra}]' (`trtbench doctor` lists what to uninstall first)")
+        else:
+            fit = f"trtbench[{extra}], the extra that fits this driver, is the one installed"
+        return CudaDriverUnusable(f"{bindings} (CUDA {built_for or 'unknown'}) cannot use the {named} "
+                                  f"({failed}); {fit}", extra)
+
+    def _error_name(self, err) -> str:
+        found = self.rt.cudaGetErrorName(err)
+        name = found[1] if isinstance(found, tuple) and len(found) > 1 else getattr(err, "name", str(err))
+        return name.decode() if isinstance(name, bytes) else str(name)
+
+    def _error_text(self, err) -> str:
+        _, text = self.rt.cudaGetErrorString(err)
+        return text.decode() if isinstance(text, bytes) else str(text)
+
+    def _cuda_version(self, result) -> str | None:
+        """'12.8' from a (cudaSuccess, 12080) answer; None for 0 (no driver) or a failed call."""
+        err, number = result
+        if err != self.rt.cudaError_t.cudaSuccess or not number:
+            return None
+        return f"{int(number) // 1000}.{int(number) % 1000 // 10}"
 
     def stream(self):
         return self._check(self.rt.cudaStreamCreateWithFlags(self.rt.cudaStreamNonBlocking))
@@ -155,6 +226,9 @@ class CudaPython(Cuda):
 
     def record(self, event, stream) -> None:
         self._check(self.rt.cudaEventRecord(event, stream))
+
+    def stream_wait_event(self, stream, event) -> None:
+        self._check(self.rt.cudaStreamWaitEvent(stream, event, 0))
 
     def elapsed_ms(self, start, end) -> float:
         self._check(self.rt.cudaEventSynchronize(end))
@@ -322,6 +396,9 @@ class PyCuda(Cuda):
     def record(self, event, stream) -> None:
         self._call(event.record, stream)
 
+    def stream_wait_event(self, stream, event) -> None:
+        self._call(stream.wait_for_event, event)
+
     def elapsed_ms(self, start, end) -> float:
         self._call(end.synchronize)
         return float(self._call(end.time_since, start))
@@ -365,14 +442,43 @@ class PyCuda(Cuda):
                 "pci_bus_id": self.device.pci_bus_id()}
 
 
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ValueError:  # imported already, without a spec
+        return True
+
+
 def load_cuda(prefer: str = "auto") -> Cuda:
-    """cuda-python where installed, else pycuda; ``prefer`` forces one of them."""
+    """cuda-python where installed and the driver answers it, else pycuda; ``prefer`` forces one.
+
+    cuda-python imports without a driver, so it is asked once here: bindings built for a newer CUDA
+    than the driver runs (cuda-python 13 on R570) import fine and then fail every call. pycuda,
+    where installed, is tried next; when it fails too, cuda-python's error (one line naming the
+    driver, the CUDA version it runs and the extra that fits) is the one raised.
+    """
     if prefer not in ("auto", "cuda-python", "pycuda"):
         raise TrtbenchError(f"unknown CUDA bindings '{prefer}': choose auto, cuda-python or pycuda")
-    if prefer in ("auto", "cuda-python"):
+    if prefer == "pycuda":
+        return PyCuda()
+    try:
+        cuda = CudaPython()
+    except MissingDependency:
+        if prefer == "cuda-python":
+            raise
+        return PyCuda()
+    try:
+        cuda.check_driver()
+    except CudaError as problem:
+        if prefer == "cuda-python" or not _installed("pycuda"):
+            raise
         try:
-            return CudaPython()
-        except MissingDependency:
-            if prefer == "cuda-python":
-                raise
-    return PyCuda()
+            return PyCuda()
+        except Exception as exc:  # pycuda fails its own way (ImportError without libcuda, drv.Error)
+            message = f"{problem}; pycuda failed too ({type(exc).__name__}: {exc})"
+            if isinstance(problem, CudaDriverUnusable):
+                raise CudaDriverUnusable(message, problem.extra) from None
+            raise CudaError(message) from None
+    return cuda

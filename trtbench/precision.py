@@ -1,12 +1,14 @@
 """Graphs for each precision: FP32 is the export itself; FP16 and INT8 are made once, cached beside it.
 
 TensorRT 11 builds strongly typed networks only, so FP16 there means an FP16 graph and INT8 means
-explicit quantization (Q/DQ nodes). INT8 comes in two forms of one recipe (BatchNorm folded into
+explicit quantization (Q/DQ nodes). INT8 comes in forms of one recipe (BatchNorm folded into
 the Convs, per-channel symmetric int8 weights, ranges from the same calibration data), each laid
 out the way its runtime turns Q/DQ into integer kernels: "tensorrt" (symmetric int8 activations,
-nothing quantized between a Conv and what TensorRT fuses into it) and "onnxruntime" (asymmetric
-uint8 activations with Q/DQ around every Conv, which ONNX Runtime's CPU provider fuses into
-QLinearConv; onnxruntime 1.32 runs every Conv of the TensorRT form in FP32 between Q/DQ nodes).
+nothing quantized between a Conv and what TensorRT fuses into it, the rest FP32, for TensorRT 10's
+weakly typed build, which may still pick FP16 for the rest), "tensorrt-fp16" (the same Q/DQ, the
+rest an FP16 graph: NVIDIA's recommendation for a strongly typed build) and "onnxruntime"
+(asymmetric uint8 activations with Q/DQ around every Conv, which ONNX Runtime's CPU provider fuses
+into QLinearConv; onnxruntime 1.32 runs every Conv of the TensorRT form in FP32 between Q/DQ nodes).
 """
 
 from __future__ import annotations
@@ -26,9 +28,14 @@ from trtbench.inputs import CALIBRATION_SEED, seeded_input
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 CALIBRATION_IMAGES = 32  # images (or random inputs) the INT8 ranges are taken from
 GRAPH_KIND = "graph"
-INT8_METHOD = "bn-folded explicit Q/DQ"  # how INT8 graphs are made; part of their cache key
-#: the layouts of an INT8 graph: for TensorRT's explicit quantization, for ONNX Runtime's CPU fusions
-INT8_FORMS = ("tensorrt", "onnxruntime")
+#: how the TensorRT INT8 forms are made; part of their cache key (a graph made another way is remade)
+INT8_METHOD = ("bn-folded explicit Q/DQ: Conv/Gemm/MatMul inputs and residual Add inputs, pooled shortcuts "
+               "read the shared dequantized tensor")
+#: the layouts of an INT8 graph: for TensorRT's explicit quantization (the rest in FP32 or in FP16), for
+#: ONNX Runtime's CPU fusions
+INT8_FORMS = ("tensorrt", "tensorrt-fp16", "onnxruntime")
+#: the opset the FP16 rest needs: QuantizeLinear and DequantizeLinear take FP16 scales from opset 19
+FP16_QDQ_OPSET = 19
 #: how the "onnxruntime" INT8 form is made; part of its cache key
 INT8_ORT_METHOD = ("bn-folded, onnxruntime quant_pre_process + quantize_static QDQ: uint8 asymmetric "
                    "activations (MinMax), int8 symmetric per-channel weights, int32 biases, float logits")
@@ -57,7 +64,8 @@ def graph_path(fp32_path: Path, precision: str, form: str = "tensorrt") -> Path:
     """Where the graph of ``precision`` (INT8: in ``form``) for the export ``fp32_path`` lives."""
     if precision == "fp32":
         return fp32_path
-    suffix = "int8-ort" if precision == "int8" and form == "onnxruntime" else precision
+    suffix = {"onnxruntime": "int8-ort", "tensorrt-fp16": "int8-fp16"}.get(form, precision) \
+        if precision == "int8" else precision
     return fp32_path.with_name(f"{fp32_path.stem}.{suffix}.onnx")
 
 
@@ -134,8 +142,9 @@ def graph_for(fp32_path: Path, precision: str, calibration: Calibration | None =
               form: str = "tensorrt") -> Path:
     """The graph to run at ``precision``, made and cached on first use, remade when its inputs changed.
 
-    ``form`` picks the INT8 layout (``INT8_FORMS``): "tensorrt" for TensorRT and trtexec,
-    "onnxruntime" for ONNX Runtime's CPU provider; other precisions have one form.
+    ``form`` picks the INT8 layout (``INT8_FORMS``): "tensorrt" (the rest FP32) for TensorRT 10's
+    weakly typed build, "tensorrt-fp16" (the rest FP16) for a strongly typed one, "onnxruntime" for
+    ONNX Runtime's CPU provider; other precisions have one form.
     """
     if precision not in PRECISIONS:
         raise TrtbenchError(f"unknown precision '{precision}': choose from {', '.join(PRECISIONS)}")
@@ -150,8 +159,7 @@ def graph_for(fp32_path: Path, precision: str, calibration: Calibration | None =
                                 lambda tmp: _write_fp16(fp32_path, tmp))
     elif form == "onnxruntime":
         ranges_from = calibration or Calibration()
-        # The TensorRT form's key has no "form" field, so its cached graphs (and the engines keyed
-        # on their sha256) stay valid; this form lives in a file of its own.
+        # this form lives in a file of its own, and its key names it
         key.update({"form": form, "method": INT8_ORT_METHOD,
                     "quantizer": f"onnxruntime {envinfo.package_version('onnxruntime')}",
                     "calibration": ranges_from.key()})
@@ -163,8 +171,11 @@ def graph_for(fp32_path: Path, precision: str, calibration: Calibration | None =
         # ONNX Runtime runs the FP32 graph the activation ranges are read from
         key["calibrator"] = f"onnxruntime {envinfo.package_version('onnxruntime')}"
         key["calibration"] = calibration.key()
-        made = artifacts.ensure(graph_path(fp32_path, precision), GRAPH_KIND, key,
-                                lambda tmp: _write_int8(fp32_path, tmp, calibration))
+        if form == "tensorrt-fp16":
+            key.update({"form": form, "rest": "fp16",
+                        "converter": f"onnxconverter-common {envinfo.package_version('onnxconverter-common')}"})
+        made = artifacts.ensure(graph_path(fp32_path, precision, form), GRAPH_KIND, key,
+                                lambda tmp: _write_int8(fp32_path, tmp, calibration, form == "tensorrt-fp16"))
     return made.path
 
 
@@ -181,14 +192,21 @@ def _write_fp16(source: Path, target: Path) -> None:
     onnx.save(converted, str(target))
 
 
-def _write_int8(source: Path, target: Path, calibration: Calibration) -> None:
+def _write_int8(source: Path, target: Path, calibration: Calibration, half_rest: bool = False) -> dict:
     """A Q/DQ graph of ``source`` laid out for TensorRT's explicit quantization, ranges from ``calibration``.
 
     BatchNormalization is folded into the Convs first, so no Q/DQ pair can sit between a Conv and
     the BN/ReLU TensorRT fuses into it. Then: symmetric per-tensor INT8 on the activation input of
     every Conv, Gemm and MatMul and on the residual input of every Add; symmetric per-channel INT8
     weights (output-channel axis) behind a DequantizeLinear; biases stay float, as TensorRT wants
-    them (it rejects an INT32 bias DequantizeLinear).
+    them (it rejects an INT32 bias DequantizeLinear). A pooling node that reads a tensor quantized
+    for another reader (the vd shortcut's AvgPool beside the block's first Conv) reads the same
+    dequantized tensor, so every reader of the previous block's output is a Q/DQ pair and TensorRT
+    can fuse the quantize into that block's Conv+Add+ReLU, which then writes INT8.
+
+    ``half_rest``: everything not quantized (the rest of the float graph, the Q/DQ scales, the
+    biases) becomes FP16, inputs and outputs staying FP32, as NVIDIA recommends for a strongly
+    typed INT8 build; FP16 scales need opset 19, so an older graph is converted to it first.
     """
     import onnx
 
@@ -201,7 +219,24 @@ def _write_int8(source: Path, target: Path, calibration: Calibration) -> None:
     plan = _quantization_plan(model)
     ranges = _activation_ranges(model, sorted({name for name, _ in plan.activations}), calibration)
     _insert_qdq(model, plan, ranges)
+    if half_rest:
+        model = _half_rest(model, opset)
     onnx.save(model, str(target))
+    ops = [node.op_type for node in model.graph.node]
+    return {"quantize_nodes": ops.count("QuantizeLinear"), "rest": "fp16" if half_rest else "fp32"}
+
+
+def _half_rest(model: onnx.ModelProto, opset: int) -> onnx.ModelProto:
+    """``model`` with its float tensors in FP16 (inputs and outputs stay FP32); int8 stays int8."""
+    from onnx import version_converter
+    from onnxconverter_common import float16
+
+    if opset < FP16_QDQ_OPSET:
+        model = version_converter.convert_version(model, FP16_QDQ_OPSET)
+    with warnings.catch_warnings():
+        # The converter warns once per value it clamps to FP16's range; that is what FP16 means.
+        warnings.simplefilter("ignore", UserWarning)
+        return float16.convert_float_to_float16(model, keep_io_types=True)
 
 
 def _write_int8_ort(source: Path, target: Path, calibration: Calibration) -> dict:
@@ -294,6 +329,12 @@ def _quantization_plan(model: onnx.ModelProto) -> _Plan:
             convs = [name for name in node.input if _through_identity(name, producers) == "Conv"]
             fused = max(convs, key=lambda name: depth.get(name, 0)) if convs else None
             plan.activations += [(name, index) for name in node.input if name != fused]
+    quantized = {name for name, _ in plan.activations}
+    for index, node in enumerate(nodes):
+        # TensorRT runs a pooling on INT8 between a DQ and a Q; reading the raw tensor instead would
+        # keep its producer from writing INT8 (one reader not through Q is enough).
+        if node.op_type in ("AveragePool", "MaxPool") and node.input[0] in quantized:
+            plan.activations.append((node.input[0], index))
     return plan
 
 

@@ -42,6 +42,12 @@ def test_typing_routes_per_major():
     assert resolve_typing(11, "auto", "fp16") == "strong"
     with pytest.raises(TrtbenchError, match="strongly typed networks only"):
         resolve_typing(11, "weak", "fp16")
+    # INT8 as FP16: weak on 10.x unless asked (the Q/DQ graph with BuilderFlag.INT8 + FP16), strong on 11.x
+    assert resolve_typing(10, "auto", "int8") == "weak"
+    assert resolve_typing(10, "strong", "int8") == "strong"
+    assert resolve_typing(11, "auto", "int8") == "strong"
+    with pytest.raises(TrtbenchError, match="strongly typed networks only"):
+        resolve_typing(11, "weak", "int8")
 
 
 def test_availability_names_tensorrt_and_gpu():
@@ -144,7 +150,8 @@ def test_statistics_come_from_the_event_times(model, tmp_path):
     assert record.iterations == 8 and record.cov == pytest.approx(np.std([1, 2, 3, 4]) / 2.5)
     assert record.method["data_transfers"] is True and record.method["cuda_graph"] is False
     assert record.method["typing"] == "weak" and record.engine["cached"] is False
-    assert trt._enqueues == 2 + 8  # the first call fills the queue; one is still in flight at the end
+    # the first call fills the queue; one is still in flight at the end; one more checks the outputs
+    assert trt._enqueues == 2 + 8 + 1
     assert not (trt.used - _declared(10))
 
 
@@ -171,7 +178,7 @@ def test_cuda_graph_is_replayed(model, tmp_path):
     backend, trt, _ = backend_for(11, gpu=gpu, cuda_graph=True)
     record = run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "e", QUICK)
     assert record.method["cuda_graph"] is True and not record.warnings
-    assert gpu.launches == 2 + 8  # warm-up (filling the queue) + timed iterations, all replays
+    assert gpu.launches == 2 + 8 + 1  # warm-up (filling the queue) + timed iterations + output check, all replays
     assert trt._enqueues == 2  # one plain enqueue before capture, one captured
     assert not (trt.used - _declared(11))
 
@@ -286,7 +293,8 @@ def test_layer_precisions_come_from_the_engine_inspector(model, tmp_path):
     fp32 = run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "e", QUICK)
     fp16 = run_case(backend, Case("ResNet18", "fp16", 1), model, tmp_path / "e", QUICK)
     assert set(fp32.engine["layer_precisions"]) == {"fp32"} and fp32.engine["layer_precisions"]["fp32"] > 20
-    assert set(fp16.engine["layer_precisions"]) == {"fp16"}
+    # every layer FP16 but the casts to and from the FP32 input and output
+    assert fp16.engine["layer_precisions"]["fp16"] > 20 and fp16.engine["layer_precisions"].get("fp32", 0) <= 2
     assert (fp32.precision_executed, fp16.precision_executed) == ("fp32", "fp16")
     assert fp16.precision_evidence.startswith("TensorRT engine inspector, layers by output type: ")
     assert trt._builds[0]["verbosity"].label == "ProfilingVerbosity.DETAILED"
@@ -331,3 +339,169 @@ def test_a_graph_that_fails_to_instantiate_is_freed_and_plain_enqueues_are_timed
     assert record.status == "ok" and record.method["cuda_graph"] is False
     assert any(isinstance(obj, FakeGraph) for obj in gpu.freed)
     assert all(stream.capture is None for stream in gpu.streams.values())
+
+
+# --- copies on their own streams, as trtexec makes them -------------------------------------------
+
+
+def test_the_next_copy_in_overlaps_this_compute(model, tmp_path):
+    """0.4 ms copies each way and a 1 ms kernel: one stream would finish a batch every 1.8 ms; with
+    the input, compute and output streams joined by events, the GPU finishes one every 1 ms, and one
+    query's latency is still H2D + compute + D2H."""
+    gpu = FakeCuda(compute_ms=1.0, h2d_ms=0.4, d2h_ms=0.4)
+    backend, _, _ = backend_for(10, gpu=gpu)
+    with backend.build(model, "fp32", 1, tmp_path / "e") as engine:
+        spans = [engine.iterate() for _ in range(10)]
+        started = gpu.host_ms  # the host waits for each oldest inference: its clock follows the GPU
+        spans += [engine.iterate() for _ in range(20)]
+        per_batch_ms = (gpu.host_ms - started) / 20
+    assert per_batch_ms == pytest.approx(1.0)
+    for span in spans[1:]:
+        assert span["h2d"] == pytest.approx(0.4) and span["d2h"] == pytest.approx(0.4)
+        assert span["compute"] == pytest.approx(1.0) and span["end_to_end"] == pytest.approx(1.8)
+    described = engine.describe()
+    assert "three non-default streams" in described["timer"] and described["streams"].startswith("input (H2D)")
+
+
+def test_on_one_stream_the_copies_would_not_overlap(model, tmp_path):
+    """The double's streams are what makes the overlap: the same schedule queued on one stream takes
+    H2D + compute + D2H per batch (so the test above would fail on a one-stream engine)."""
+    gpu = FakeCuda(compute_ms=1.0, h2d_ms=0.4, d2h_ms=0.4)
+    stream = gpu.stream()
+    events = [gpu.event() for _ in range(2)]
+    gpu.record(events[0], stream)
+    for _ in range(10):
+        gpu.enqueue(stream.handle, None, 0.4)
+        gpu.enqueue(stream.handle, None, gpu.next_compute_ms())
+        gpu.enqueue(stream.handle, None, 0.4)
+    gpu.record(events[1], stream)
+    assert gpu.elapsed_ms(*events) == pytest.approx(18.0)
+
+
+def test_without_transfers_only_the_compute_stream_works(model, tmp_path):
+    gpu = FakeCuda(compute_ms=1.0, h2d_ms=0.4, d2h_ms=0.4)
+    backend, _, _ = backend_for(11, gpu=gpu, data_transfers=False)
+    record = run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "e", QUICK)
+    assert record.spans_ms["end_to_end"]["max"] == record.spans_ms["compute"]["max"] == pytest.approx(1.0)
+    assert record.spans_ms["h2d"]["max"] == record.spans_ms["d2h"]["max"] == 0.0
+    assert record.method["streams"] == "compute only" and "no copies timed" in record.method["timer"]
+
+
+# --- the engine inspector of each major --------------------------------------------------------
+
+
+#: the I/O part of NVIDIA's own 11.x example ("Migrating IEngineInspector Usage from TensorRT 10.x to 11.x")
+DOCS_11_IO = {"I/O Tensors": [
+    {"Name": "input_0", "IOMode": "Input", "DataType": "Float", "Dimensions": [1, 3, 224, 224], "Location": "Device",
+     "IsShapeInferenceIO": False, "ProfileInfo": [{"MinShape": [1, 3, 224, 224], "OptShape": [1, 3, 224, 224],
+                                                   "MaxShape": [1, 3, 224, 224],
+                                                   "Format": "Row major linear FP32 format (kLINEAR)"}]},
+    {"Name": "output_0", "IOMode": "Output", "DataType": "Float", "Dimensions": [1, 1000], "Location": "Device",
+     "IsShapeInferenceIO": False, "ProfileInfo": []}]}
+
+
+@pytest.mark.parametrize("fields,expected", [
+    ({"Format/Datatype": "Thirty-two wide channel vectorized row major Int8 format."}, "int8"),
+    ({"Format/Datatype": "Channel major FP16 format where channel % 8 == 0"}, "fp16"),
+    ({"Format/Datatype": "Row major linear FP32 format"}, "fp32"),
+    ({"Format": "Thirty-two wide channel vectorized row major format (kCHW32)", "Datatype": "Int8"}, "int8"),
+    ({"Format": "Row major linear format (kLINEAR)", "Datatype": "Half"}, "fp16"),
+    ({"Format": "Row major linear format (kLINEAR)", "DataType": "BFloat16"}, "bf16"),
+    ({"Format": "Row major linear format (kLINEAR)", "Datatype": "Float"}, "fp32"),
+    ({"Format": "Row major linear FP32 format (kLINEAR)"}, "other"),  # 11.x: the type is never read from Format
+])
+def test_a_tensor_data_type_is_read_the_way_each_major_writes_it(fields, expected):
+    from trtbench.backends.tensorrt import tensor_datatype
+
+    assert tensor_datatype({"Name": "t", "Dimensions": [1], **fields}) == expected
+
+
+def test_the_docs_11x_schema_reads_and_keeps_each_layers_onnx_nodes():
+    from trtbench.backends.tensorrt import read_engine_information
+
+    layer = {"Name": "conv + relu", "LayerType": "CaskConvolution",
+             "Inputs": [{"Name": "input_0", "Location": "Device", "Dimensions": [1, 3, 224, 224],
+                         "Format": "Row major linear FP32 format (kLINEAR)", "Datatype": "Float"}],
+             "Outputs": [{"Name": "r", "Location": "Device", "Dimensions": [1, 64, 112, 112],
+                          "Format": "Thirty-two wide channel vectorized row major Int8 format (kCHW32)",
+                          "Datatype": "Int8"}],
+             "Metadata": "[ONNX Layer: Conv_0]\x1f[ONNX Layer: Relu_1]"}
+    inspected = read_engine_information(json.dumps({"Layers": [layer], **DOCS_11_IO}))
+    assert inspected.schema == "11.x" and inspected.counts() == {"int8": 1}
+    assert inspected.layers == (("conv + relu", "int8", ("Conv_0", "Relu_1")),)
+    assert read_engine_information(json.dumps({"Layers": ["conv + relu"], **DOCS_11_IO})) is None  # names only
+
+
+@pytest.mark.parametrize("major", [10, 11])
+def test_the_double_writes_its_majors_inspector_schema(model, tmp_path, major):
+    backend, trt, _ = backend_for(major, typing="strong")
+    with backend.build(model, "fp16", 1, tmp_path / "e") as engine:
+        information = json.loads(engine.engine.create_engine_inspector().get_engine_information(
+            trt.LayerInformationFormat.JSON))
+        layer = information["Layers"][1]
+        tensor = layer["Outputs"][0]
+        if major == 10:
+            assert information["Bindings"] == ["x", engine.outputs[0][0]] and "I/O Tensors" not in information
+            assert "Format/Datatype" in tensor and "Datatype" not in tensor
+        else:
+            assert "Bindings" not in information
+            (inputs, outputs) = information["I/O Tensors"]
+            assert set(inputs) == set(DOCS_11_IO["I/O Tensors"][0]) and inputs["IOMode"] == "Input"
+            assert inputs["ProfileInfo"][0]["OptShape"] == [1, 3, 224, 224] and outputs["Dimensions"] == [1, 1000]
+            assert {"Format", "Datatype"} <= set(tensor) and "Format/Datatype" not in tensor
+        assert layer["Metadata"].startswith("[ONNX Layer: ")
+        assert engine.info["inspector_schema"] == f"{major}.x"
+        assert engine.executed_precision()[0] == "fp16"
+
+
+@pytest.mark.parametrize("major", [10, 11])
+def test_a_parser_of_the_other_majors_schema_reads_no_precision(model, tmp_path, major):
+    """What the old parser did on 11.x: every layer 'other'. Each major's double breaks the other's parser."""
+    from trtbench.backends.tensorrt import _datatype
+
+    backend, trt, _ = backend_for(major, typing="strong")
+    with backend.build(model, "fp16", 1, tmp_path / "e") as engine:
+        layers = json.loads(engine.engine.create_engine_inspector().get_engine_information(
+            trt.LayerInformationFormat.JSON))["Layers"]
+    only_10 = {_datatype(str(layer["Outputs"][0].get("Format/Datatype", ""))) for layer in layers}
+    only_11 = {_datatype(str(layer["Outputs"][0].get("Datatype", ""))) for layer in layers}
+    assert (only_10 if major == 11 else only_11) == {"other"}
+    assert "fp16" in (only_10 if major == 10 else only_11)
+
+
+# --- how FP16 and INT8 are built, per major -----------------------------------------------------
+
+
+@pytest.mark.parametrize("major,typing,fp16_build", [
+    (10, "auto", "weak: BuilderFlag.FP16 on the FP32 graph"),
+    (10, "strong", "strong: FP16 graph"),
+    (11, "auto", "strong: FP16 graph"),
+])
+def test_the_record_says_how_fp16_was_built(model, tmp_path, major, typing, fp16_build):
+    backend, _, _ = backend_for(major, typing=typing)
+    record = run_case(backend, Case("ResNet18", "fp16", 1), model, tmp_path / "e", QUICK)
+    assert record.status == "ok", record.error
+    assert record.method["fp16_build"].startswith(fp16_build)
+    assert record.precision_executed == "fp16"
+    fp32 = run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "e", QUICK)
+    assert fp32.method["fp16_build"] is None
+
+
+def test_the_double_refuses_a_weak_qdq_build_without_the_int8_flag(exported, tmp_path):
+    """As TensorRT 10 does ("int8 is not configured in the builder"): the backend's weak INT8 sets it."""
+    from trtbench.precision import Calibration, graph_for
+
+    _, results = exported
+    graph = graph_for(results["ResNet18"].onnx_path, "int8", Calibration(seed=0))
+    trt = FakeTensorRT(10, FakeCuda())
+    builder = trt.Builder(trt.Logger())
+    network = builder.create_network(0)
+    assert trt.OnnxParser(network, trt.Logger()).parse_from_file(str(graph))
+    config = builder.create_builder_config()
+    config.set_flag(trt.BuilderFlag.FP16)
+    profile = builder.create_optimization_profile()
+    profile.set_shape("x", (1, 3, 224, 224), (1, 3, 224, 224), (1, 3, 224, 224))
+    config.add_optimization_profile(profile)
+    assert builder.build_serialized_network(network, config) is None
+    config.set_flag(trt.BuilderFlag.INT8)
+    assert builder.build_serialized_network(network, config) is not None

@@ -23,7 +23,7 @@ from trtbench.backends import tensorrt as backend
 
 BACKEND_SOURCE = Path(backend.__file__)
 #: the string each route's code is guarded by (`if typing == "weak" ...`)
-ROUTE_GUARDS = {"weak_fp16": "weak", "strong": "strong"}
+ROUTE_GUARDS = {"weak_fp16": "weak", "weak_int8": "weak", "strong": "strong"}
 #: names the double offers for tests only, not as TensorRT API
 DOUBLE_ONLY = {"used"}
 
@@ -547,7 +547,7 @@ def build(trt, typing):
     config.set_flag(trt.BuilderFlag.FP16)
 """
     weak_only = [name for name in backend.TENSORRT_API["weak_fp16"]
-                 if _declared_routes()[name] == {"weak_fp16"}]
+                 if _declared_routes()[name] <= {"weak_fp16", "weak_int8"}]
     found = {(use.line, use.name) for use in unguarded_uses(source, both[10])}
     assert weak_only and found == {(6, name) for name in weak_only}
 

@@ -254,11 +254,14 @@ class FakeTrtexec:
 
 @pytest.fixture
 def graphs(monkeypatch, tmp_path):
-    """Strongly typed FP16/INT8 builds take a named graph instead of converting the ONNX."""
-    def graph_for(path, precision, calibration=None):
-        return path if precision == "fp32" else path.with_name(f"{path.stem}.{precision}.onnx")
+    """FP16/INT8 builds take a named graph instead of converting the ONNX: FP16 strongly typed the FP16
+    graph, INT8 the FP32 Q/DQ graph (weak) or the one whose rest is FP16 (strong)."""
+    def network_graph(path, precision, typing, calibration=None):
+        if precision == "int8":
+            return path.with_name(f"{path.stem}.int8{'-fp16' if typing == 'strong' else ''}.onnx")
+        return path.with_name(f"{path.stem}.fp16.onnx") if precision == "fp16" and typing == "strong" else path
 
-    monkeypatch.setattr(trtexec, "graph_for", graph_for)
+    monkeypatch.setattr(trtexec, "network_graph", network_graph)
     return tmp_path / "ResNet50.onnx"
 
 
@@ -339,14 +342,15 @@ BUILD_FLAGS = [
     (10, "auto", "fp32", False, ["--noTF32"], "weak", "ResNet50.onnx"),
     (10, "auto", "fp16", False, ["--fp16", "--noTF32"], "weak", "ResNet50.onnx"),
     (10, "weak", "fp16", True, ["--fp16"], "weak", "ResNet50.onnx"),
-    (10, "auto", "int8", False, ["--stronglyTyped", "--noTF32"], "strong", "ResNet50.int8.onnx"),
+    (10, "auto", "int8", False, ["--fp16", "--int8", "--noTF32"], "weak", "ResNet50.int8.onnx"),
+    (10, "strong", "int8", False, ["--stronglyTyped", "--noTF32"], "strong", "ResNet50.int8-fp16.onnx"),
     (10, "strong", "fp16", True, ["--stronglyTyped"], "strong", "ResNet50.fp16.onnx"),
     (10, "strong", "fp32", False, ["--stronglyTyped", "--noTF32"], "strong", "ResNet50.onnx"),
     (10, "weak", "fp32", True, [], "weak", "ResNet50.onnx"),
     (11, "auto", "fp32", False, ["--noTF32"], "strong", "ResNet50.onnx"),
     (11, "auto", "fp16", False, ["--noTF32"], "strong", "ResNet50.fp16.onnx"),
     (11, "strong", "fp16", True, [], "strong", "ResNet50.fp16.onnx"),
-    (11, "auto", "int8", True, [], "strong", "ResNet50.int8.onnx"),
+    (11, "auto", "int8", True, [], "strong", "ResNet50.int8-fp16.onnx"),
 ]
 
 
@@ -359,13 +363,13 @@ def test_build_flags_per_major(graphs, tmp_path, major, typing, precision, tf32,
                               "--builderOptimizationLevel=3", *flags, *run_flags]
     method = engine.describe()
     assert (method["typing"], method["tf32"], engine.info["typing"]) == (typed, tf32, typed)
+    assert method["fp16_build"] is None if precision == "fp32" else method["fp16_build"].startswith(f"{typed}: ")
 
 
 @pytest.mark.parametrize(("major", "options", "precision", "message"), [
     (11, {"typing": "weak"}, "fp16", "TensorRT 11 builds strongly typed networks only: drop --typing weak"),
     (11, {"typing": "weak"}, "fp32", "TensorRT 11 builds strongly typed networks only: drop --typing weak"),
-    (10, {"typing": "weak"}, "int8", "INT8 is built from a Q/DQ graph, strongly typed: drop --typing weak"),
-    (11, {"typing": "weak"}, "int8", "INT8 is built from a Q/DQ graph, strongly typed: drop --typing weak"),
+    (11, {"typing": "weak"}, "int8", "TensorRT 11 builds strongly typed networks only: drop --typing weak"),
     (10, {"inflight": 3}, "fp32", "backend trtexec cannot run --inflight 3: trtexec 10 keeps 2 inferences in "
                                   "flight, or 1 with --exposeDMA"),
     (11, {"inflight": 8}, "fp16", "backend trtexec cannot run --inflight 8: trtexec 11 keeps 2 inferences in "
@@ -463,7 +467,8 @@ def test_mode_is_one_decision_for_flags_and_record():
         "spin_wait": True, "inflight": 1,
         "set_by": {"typing": "trtexec 11 default", "tf32": "--noTF32", "data_transfers": "--includeDataTransfers",
                    "cuda_graph": "trtexec 11 default", "spin_wait": "trtexec 11 default",
-                   "inflight": "--exposeDMA"}}
+                   "inflight": "--exposeDMA"},
+        "fp16_build": "strong: FP16 graph (FP32 inputs and outputs), each layer in the type the graph gives it"}
 
 
 def test_output_is_read_as_it_comes_and_progress_reported(tmp_path):

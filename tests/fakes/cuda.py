@@ -1,9 +1,11 @@
 """A test double of trtbench.cuda: device memory in numpy, a virtual GPU timeline, lazy streams.
 
 Work queued on a stream runs only when something waits for it (an event read, a synchronize),
-as on a GPU, so host-side enqueue times stay host-side. Each operation advances the GPU's
-virtual clock by a duration the test sets; events stamp that clock, so timing statistics are
-exactly computable.
+as on a GPU, so host-side enqueue times stay host-side. Streams run concurrently, each on its own
+timeline of the GPU's virtual clock (a copy engine beside the compute units): an operation starts
+when its stream is free, the host has queued it and any event its stream waits for has completed,
+and takes a duration the test sets; events stamp that clock, so timing statistics are exactly
+computable.
 
 It fails where CUDA fails, so code that works only on the double is caught here: a capturing
 stream refuses to synchronize (and invalidates its capture) and events cannot be read while a
@@ -20,9 +22,31 @@ import numpy as np
 from trtbench.cuda import Cuda, CudaError, CudaOutOfMemory
 
 
-@dataclass
+@dataclass(eq=False)  # an event is itself, whatever its state: found by identity in the queues
 class FakeEvent:
-    time_ms: float | None = None
+    """An event: each record call is a generation; a wait or a read refers to the latest one called."""
+
+    #: completion time of each generation recorded so far
+    times: dict = field(default_factory=dict)
+    #: record calls made (the generation the next wait or read refers to)
+    recorded: int = 0
+
+    @property
+    def time_ms(self) -> float | None:
+        """When the latest record call completed; None until it has run."""
+        return self.times.get(self.recorded)
+
+
+@dataclass
+class FakeOp:
+    """One piece of queued work: ``effect`` runs, then the stream is busy for ``duration_ms``."""
+
+    effect: object = None
+    duration_ms: float = 0.0
+    queued_ms: float = 0.0
+    #: (event, generation) this op records, or waits for
+    records: tuple | None = None
+    waits: tuple | None = None
 
 
 #: the messages of the CUDA errors the double raises, as CudaPython words them
@@ -35,6 +59,8 @@ NOT_SUPPORTED = "CUDA error 801: operation not supported"
 class FakeStream:
     handle: int
     queue: list = field(default_factory=list)
+    #: when the stream's last op finished on the GPU clock
+    ready_ms: float = 0.0
     capture: list | None = None
     #: set when a forbidden call broke the capture: ending it then fails and yields no graph
     capture_invalidated: bool = False
@@ -84,16 +110,15 @@ class FakeCuda(Cuda):
     # --- the timeline ------------------------------------------------------------------------
 
     def enqueue(self, handle: int, op, duration_ms: float) -> None:
-        """Queue ``op`` on the stream ``handle``; running it advances the GPU clock by ``duration_ms``."""
-        stream = self.streams[handle]
-        queued_at = self.host_ms
+        """Queue ``op`` on the stream ``handle``; running it keeps the stream busy for ``duration_ms``."""
+        self._queue(self.streams[handle], FakeOp(op, duration_ms))
 
-        def run():
-            self.clock_ms = max(self.clock_ms, queued_at)  # the GPU idles until the host queued it
-            op()
-            self.clock_ms += duration_ms
-
-        (stream.capture if stream.capture is not None else stream.queue).append(run)
+    def _queue(self, stream: FakeStream, op: FakeOp) -> None:
+        if stream.capture is not None:
+            stream.capture.append(op)
+            return
+        op.queued_ms = self.host_ms
+        stream.queue.append(op)
 
     def next_compute_ms(self) -> float:
         return next(self._compute)
@@ -102,9 +127,34 @@ class FakeCuda(Cuda):
         """The host spends ``ms`` before its next call (the GPU goes on meanwhile)."""
         self.host_ms += ms
 
+    def _run(self, stream: FakeStream, op: FakeOp) -> None:
+        start = max(stream.ready_ms, op.queued_ms)  # the GPU idles until the host queued it
+        if op.waits is not None:
+            event, generation = op.waits
+            if generation:  # a wait on an event never recorded does not wait, as in CUDA
+                self._until_recorded(event, generation)
+                start = max(start, event.times[generation])
+        if op.effect is not None:
+            op.effect()
+        if op.records is not None:
+            event, generation = op.records
+            event.times[generation] = start
+        stream.ready_ms = start + op.duration_ms
+        self.clock_ms = max(self.clock_ms, stream.ready_ms)
+
     def _flush(self, stream: FakeStream) -> None:
         while stream.queue:
-            stream.queue.pop(0)()
+            self._run(stream, stream.queue.pop(0))
+
+    def _until_recorded(self, event: FakeEvent, generation: int) -> None:
+        """Run queued work, stream by stream in queue order, until ``event``'s ``generation`` is stamped."""
+        while generation not in event.times:
+            holder = next((stream for stream in self.streams.values()
+                           if any(op.records is not None and op.records[0] is event and op.records[1] == generation
+                                  for op in stream.queue)), None)
+            if holder is None:
+                raise CudaError("event not recorded")
+            self._run(holder, holder.queue.pop(0))
 
     # --- the Cuda interface ------------------------------------------------------------------
 
@@ -121,25 +171,26 @@ class FakeCuda(Cuda):
             stream.capture_invalidated = True
             raise CudaError(CAPTURE_UNSUPPORTED)
         self._flush(stream)
-        self.host_ms = max(self.host_ms, self.clock_ms)
+        self.host_ms = max(self.host_ms, stream.ready_ms)
 
     def event(self):
         return FakeEvent()
 
     def record(self, event, stream) -> None:
-        def stamp():
-            event.time_ms = self.clock_ms
+        event.recorded += 1
+        self._queue(stream, FakeOp(records=(event, event.recorded)))
 
-        self.enqueue(stream.handle, stamp, 0.0)
+    def stream_wait_event(self, stream, event) -> None:
+        self._queue(stream, FakeOp(waits=(event, event.recorded)))
 
     def elapsed_ms(self, start, end) -> float:
         # Waiting on an event is among the calls a thread with an open capture may not make.
         if any(stream.capture is not None for stream in self.streams.values()):
             raise CudaError(CAPTURE_UNSUPPORTED)
-        for stream in self.streams.values():
-            self._flush(stream)
-        if start.time_ms is None or end.time_ms is None:
+        if not start.recorded or not end.recorded:
             raise CudaError("event not recorded")
+        for event in (start, end):
+            self._until_recorded(event, event.recorded)
         self.host_ms = max(self.host_ms, end.time_ms)  # the host waited until the GPU reached ``end``
         return end.time_ms - start.time_ms
 
@@ -205,7 +256,8 @@ class FakeCuda(Cuda):
 
     def launch(self, graph, stream) -> None:
         self.launches += 1
-        stream.queue.extend(graph.ops)
+        for op in graph.ops:
+            self._queue(stream, FakeOp(op.effect, op.duration_ms, records=op.records, waits=op.waits))
 
     def free(self, *objects) -> None:
         for obj in objects:

@@ -247,11 +247,14 @@ class Builder(Logged):
             raise AssertionError("strongly typed networks take no precision flags")
         if "build" in module.failing:
             return None
+        quantized = any(n.op_type == "QuantizeLinear" for n in onnx.load(network._onnx).graph.node)
+        if quantized and not network._strong and "BuilderFlag.INT8" not in config._flags:
+            return None  # TensorRT: "Int8 precision has been set for a layer ... but int8 is not configured"
         (shapes,) = [p._shapes for p in config._profiles]
         (low, opt, high), = shapes.values()
         assert low == opt == high, "trtbench builds static profiles"
         plan = {"onnx": network._onnx, "batch": opt[0], "input": next(iter(shapes)), "major": module._major,
-                "fp16_flag": "BuilderFlag.FP16" in config._flags,
+                "fp16_flag": "BuilderFlag.FP16" in config._flags, "int8_flag": "BuilderFlag.INT8" in config._flags,
                 "detailed": getattr(config.profiling_verbosity, "label", "") == "ProfilingVerbosity.DETAILED"}
         return bytes(json.dumps(plan), "utf-8")
 
@@ -265,7 +268,14 @@ class Engine(Logged):
 
         object.__setattr__(self, "_module", module)
         object.__setattr__(self, "_plan", plan)
-        session = ort.InferenceSession(plan["onnx"], providers=["CPUExecutionProvider"])
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        model = onnx.load(plan["onnx"], load_external_data=False)
+        if any(node.op_type == "DequantizeLinear" for node in model.graph.node) and \
+                any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer):
+            # ONNX Runtime's CPU graph optimizations mangle FP16 Q/DQ (cosine 0.96 against FP32 on ResNet50_vd)
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        session = ort.InferenceSession(plan["onnx"], options, providers=["CPUExecutionProvider"])
         object.__setattr__(self, "_session", session)
         names = [session.get_inputs()[0].name, session.get_outputs()[0].name]
         object.__setattr__(self, "_names", names)
@@ -293,6 +303,23 @@ class Engine(Logged):
         return EngineInspector(self._log, self)
 
 
+#: (TensorRT DataType name, the 10.x format string, the 11.x format string) by ONNX element type; the
+#: strings as TensorRT's inspector writes them (NVIDIA's "Migrating IEngineInspector Usage from TensorRT
+#: 10.x to 11.x" and the engine inspector section of its developer guide)
+FORMATS = {
+    "Float": ("Row major linear FP32 format", "Row major linear FP32 format (kLINEAR)"),
+    "Half": ("Channel major FP16 format where channel % 8 == 0",
+             "Channel major FP16 format where channel % 8 == 0 (kHWC8)"),
+    "Int8": ("Thirty-two wide channel vectorized row major Int8 format",
+             "Thirty-two wide channel vectorized row major Int8 format (kCHW32)"),
+}
+#: ONNX element types as TensorRT's DataType names
+ELEMENT_TYPES = {onnx.TensorProto.FLOAT: "Float", onnx.TensorProto.FLOAT16: "Half", onnx.TensorProto.INT8: "Int8"}
+#: what TensorRT fuses into the Conv before it (an activation, the residual Add), and what it leaves out
+FUSED_AFTER_CONV = ("Add", "Relu")
+NOT_LAYERS = ("QuantizeLinear", "DequantizeLinear", "Constant", "Identity", "Shape", "Slice", "Concat")
+
+
 class EngineInspector(Logged):
     api_name = "EngineInspector"
 
@@ -301,23 +328,133 @@ class EngineInspector(Logged):
         object.__setattr__(self, "_engine", engine)
 
     def get_engine_information(self, format):
-        """Like TensorRT's JSON: layer names only, unless the plan was built with detailed verbosity."""
+        """Like TensorRT's JSON, in the schema of the double's major: layer names only, unless the plan
+        was built with detailed verbosity.
+
+        Layers are the graph's nodes, each Conv with the Add and Relu TensorRT fuses behind it. A layer
+        writes INT8 when its input comes through a DequantizeLinear and every reader of what it writes is
+        a QuantizeLinear (TensorRT fuses the quantize into it), else the type the graph gives its output
+        (FP16 for every float layer under BuilderFlag.FP16: the double's weak build picks FP16 everywhere).
+        """
         engine = self._engine
         if "inspector" in engine._module.failing:
             return ""
-        nodes = [n for n in onnx.load(engine._plan["onnx"]).graph.node
-                 if n.op_type not in ("QuantizeLinear", "DequantizeLinear", "Constant")]
+        major = engine._module._major
+        model = _without_identities(onnx.shape_inference.infer_shapes(onnx.load(engine._plan["onnx"])))
+        layers = _layers(model)
         if not engine._plan.get("detailed"):
-            return json.dumps({"Layers": [n.name for n in nodes], "Bindings": engine._names})
-        quantized = {o for n in onnx.load(engine._plan["onnx"]).graph.node if n.op_type == "DequantizeLinear"
-                     for o in n.output}
-        half = engine._plan["fp16_flag"] or ".fp16." in engine._plan["onnx"]
-        layers = []
-        for node in nodes:
-            datatype = "Int8" if node.op_type == "Conv" and node.input[0] in quantized else "Half" if half else "Float"
-            layers.append({"Name": node.name, "LayerType": node.op_type,
-                           "Outputs": [{"Name": node.output[0], "Format/Datatype": f"Row major linear {datatype}"}]})
-        return json.dumps({"Layers": layers, "Bindings": engine._names})
+            names = [" + ".join(node.name for node in nodes) for nodes in layers]
+            return json.dumps({"Layers": names, **_io(engine, major, model)})
+        graph = model.graph
+        types = {v.name: v.type.tensor_type.elem_type for v in [*graph.value_info, *graph.input, *graph.output]}
+        types.update({t.name: t.data_type for t in graph.initializer})
+        producers = {out: node for node in graph.node for out in node.output}
+        readers: dict[str, list] = {}
+        for node in graph.node:
+            for name in node.input:
+                readers.setdefault(name, []).append(node)
+        dequantized = {out for node in graph.node if node.op_type == "DequantizeLinear" for out in node.output}
+        entries = []
+        for nodes in layers:
+            first, last = nodes[0], nodes[-1]
+            written_to = readers.get(last.output[0], [])
+            if first.input and first.input[0] in dequantized and written_to \
+                    and all(reader.op_type == "QuantizeLinear" for reader in written_to):
+                kind = "Int8"
+            elif engine._plan["fp16_flag"]:
+                kind = "Half"
+            else:
+                kind = ELEMENT_TYPES.get(types.get(last.output[0]), "Float")
+            inputs = [name for name in first.input[:1] if name]
+            entries.append({
+                "Name": " + ".join(node.name for node in nodes),
+                "LayerType": {"Conv": "CaskConvolution", "MatMul": "CaskGemmMatrixMultiply"}.get(first.op_type,
+                                                                                                   first.op_type),
+                "Inputs": [_tensor(major, name, _kind_of(name, types, dequantized, producers)) for name in inputs],
+                "Outputs": [_tensor(major, last.output[0], kind)],
+                "Metadata": "\x1f".join(f"[ONNX Layer: {node.name}]" for node in nodes),
+                "TacticName": "fake_tactic", "StreamId": 0,
+            })
+        return json.dumps({"Layers": entries, **_io(engine, major, model)})
+
+
+def _layers(model) -> list[list]:
+    """The graph's nodes grouped into TensorRT layers: a Conv takes the Add and Relu that follow it."""
+    readers: dict[str, list] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    taken: set[int] = set()
+    layers = []
+    for node in model.graph.node:
+        if id(node) in taken or node.op_type in NOT_LAYERS:
+            continue
+        group = [node]
+        while node.op_type == "Conv":
+            following = readers.get(group[-1].output[0], [])
+            if len(following) != 1:
+                break
+            after = following[0]
+            if after.op_type not in FUSED_AFTER_CONV or any(n.op_type == after.op_type for n in group[1:]) \
+                    or (after.op_type == "Add" and group[-1].op_type == "Relu"):
+                break
+            group.append(after)
+            taken.add(id(after))
+        layers.append(group)
+    return layers
+
+
+def _without_identities(model):
+    """``model`` with its Identity nodes bypassed, as TensorRT removes them."""
+    source = {node.output[0]: node.input[0] for node in model.graph.node if node.op_type == "Identity"}
+    outputs = {o.name for o in model.graph.output}
+
+    def resolve(name):
+        while name in source and name not in outputs:
+            name = source[name]
+        return name
+
+    kept = [node for node in model.graph.node if node.op_type != "Identity" or node.output[0] in outputs]
+    for node in kept:
+        for slot, name in enumerate(node.input):
+            node.input[slot] = resolve(name)
+    del model.graph.node[:]
+    model.graph.node.extend(kept)
+    return model
+
+
+def _kind_of(name, types, dequantized, producers) -> str:
+    if name in dequantized:
+        return "Int8"
+    return ELEMENT_TYPES.get(types.get(name), "Float")
+
+
+def _tensor(major: int, name: str, kind: str) -> dict:
+    """One tensor of a layer entry: 10.x writes format and data type as one string, 11.x as two fields."""
+    legacy, current = FORMATS[kind]
+    entry = {"Name": name, "Location": "Device", "Dimensions": [-1]}
+    if major >= 11:
+        entry.update({"Format": current, "Datatype": kind})
+    else:
+        entry["Format/Datatype"] = legacy
+    return entry
+
+
+def _io(engine, major: int, model) -> dict:
+    """The engine's inputs and outputs: 10.x "Bindings" (names), 11.x "I/O Tensors" (objects)."""
+    if major < 11:
+        return {"Bindings": list(engine._names)}
+    batch = engine._plan["batch"]
+    shapes = {engine._names[0]: [batch, 3, 224, 224], engine._names[1]: [batch, 1000]}
+    tensors = []
+    for name in engine._names:
+        shape = shapes[name]
+        is_input = name == engine._names[0]
+        tensors.append({"Name": name, "IOMode": "Input" if is_input else "Output", "DataType": "Float",
+                        "Dimensions": shape, "Location": "Device", "IsShapeInferenceIO": False,
+                        "ProfileInfo": [{"MinShape": shape, "OptShape": shape, "MaxShape": shape,
+                                         "Format": FORMATS["Float"][1]}] if is_input else []})
+    return {"I/O Tensors": tensors}
 
 
 class Context(Logged):

@@ -1,8 +1,14 @@
 """TensorRT 10.x and 11.x: engines built from the ONNX export, timed with CUDA events.
 
 TensorRT 11 removed weak typing (BuilderFlag.FP16/INT8, calibrators): every network is strongly
-typed, so FP16 there is built from the FP16 graph (FP32 inputs/outputs). TensorRT 10.x builds FP16
-with BuilderFlag.FP16 on the FP32 graph by default, or strongly typed with ``--typing strong``.
+typed, so FP16 there is built from the FP16 graph (FP32 inputs/outputs) and INT8 from the Q/DQ graph
+whose rest is FP16, as NVIDIA recommends for explicit quantization. TensorRT 10.x builds weakly typed
+by default, as trtexec does: FP16 with BuilderFlag.FP16 on the FP32 graph, INT8 with BuilderFlag.INT8
+and BuilderFlag.FP16 on the FP32 Q/DQ graph (TensorRT picks FP16 or FP32 per layer outside the Q/DQ
+pairs); ``--typing strong`` builds both majors' way.
+
+Every GPU TensorRT 10 and 11 run on (compute capability 7.0 and later for 10.x, 7.5 and later for
+11.x) computes in FP16, so the FP16 rest of the INT8 graph is never a precision the GPU lacks.
 """
 
 from __future__ import annotations
@@ -58,16 +64,21 @@ TENSORRT_API = {
     ],
     "strong": ["NetworkDefinitionCreationFlag.STRONGLY_TYPED"],
     "weak_fp16": ["IBuilderConfig.set_flag", "BuilderFlag.FP16"],
+    "weak_int8": ["IBuilderConfig.set_flag", "BuilderFlag.INT8"],
 }
 #: which routes each major may take
-ROUTES_BY_MAJOR = {10: ("common", "strong", "weak_fp16"), 11: ("common", "strong")}
+ROUTES_BY_MAJOR = {10: ("common", "strong", "weak_fp16", "weak_int8"), 11: ("common", "strong")}
+#: the INT8 graph each typing builds from (precision.INT8_FORMS): the weak build picks FP16 or FP32 per
+#: layer itself, so it reads the FP32 rest; a strongly typed one runs the rest in the graph's FP16
+INT8_FORM_BY_TYPING = {"weak": "tensorrt", "strong": "tensorrt-fp16"}
 
 
 @dataclass(frozen=True)
 class EngineBuildConfig(BackendConfig):
     """How a TensorRT engine is built and timed: shared by the tensorrt and trtexec backends."""
 
-    typing: str = option("auto", "TensorRT: strongly typed (FP16 graph) or weak (BuilderFlag.FP16, 10.x only).",
+    typing: str = option("auto", "TensorRT: strongly typed (FP16 graph; INT8: Q/DQ graph, rest FP16) or weak "
+                                 "(BuilderFlag.FP16, +INT8 on the Q/DQ graph; 10.x only).",
                          choices=("auto", "strong", "weak"))
     workspace_mib: int | None = option(None, "TensorRT workspace limit in MiB (default: TensorRT's).", minimum=1)
     opt_level: int = option(3, "TensorRT builder optimization level.", minimum=0, maximum=5)
@@ -99,11 +110,6 @@ def resolve_typing(major: int, requested: str, precision: str) -> str:
     """'strong' or 'weak': what this TensorRT can do for ``precision`` given the user's choice."""
     if requested not in ("auto", "strong", "weak"):
         raise TrtbenchError(f"unknown typing '{requested}': choose auto, strong or weak")
-    if precision == "int8":
-        # Explicit quantization (Q/DQ) only: calibrators are deprecated in 10.x and gone in 11.
-        if requested == "weak":
-            raise TrtbenchError("INT8 is built from a Q/DQ graph, strongly typed: drop --typing weak")
-        return "strong"
     if major >= 11:
         if requested == "weak":
             raise TrtbenchError(f"TensorRT {major} builds strongly typed networks only: drop --typing weak")
@@ -111,30 +117,101 @@ def resolve_typing(major: int, requested: str, precision: str) -> str:
     return "weak" if requested == "auto" else requested
 
 
-def layer_precisions(trt, engine) -> dict[str, int] | None:
-    """How many of the engine's layers output each data type, from TensorRT's engine inspector
-    (None when the plan has no detailed layer information)."""
+def fp16_build(typing: str, precision: str) -> str | None:
+    """How the engine's reduced precision was asked of TensorRT, for the record (None for FP32):
+    'weak: ...' (builder flags, TensorRT picks per layer) or 'strong: ...' (the graph's own types)."""
+    if precision == "fp16":
+        return ("weak: BuilderFlag.FP16 on the FP32 graph, TensorRT picks FP16 or FP32 per layer" if typing == "weak"
+                else "strong: FP16 graph (FP32 inputs and outputs), each layer in the type the graph gives it")
+    if precision == "int8":
+        return ("weak: BuilderFlag.INT8 + BuilderFlag.FP16 on the FP32 Q/DQ graph, TensorRT picks FP16 or FP32 per "
+                "layer outside the Q/DQ pairs" if typing == "weak"
+                else "strong: Q/DQ graph with the rest in FP16 (FP32 inputs and outputs), each layer in the type "
+                     "the graph gives it")
+    return None
+
+
+def network_graph(onnx_path: Path, precision: str, typing: str, calibration: Calibration | None) -> Path:
+    """The graph TensorRT parses for ``precision`` under ``typing`` (made and cached on first use)."""
+    if precision == "int8":
+        return graph_for(Path(onnx_path), precision, calibration, form=INT8_FORM_BY_TYPING[typing])
+    if precision == "fp16" and typing == "strong":
+        return graph_for(Path(onnx_path), precision, calibration)
+    return Path(onnx_path)  # FP32, and weak FP16 (the builder flag picks FP16 kernels)
+
+
+@dataclass(frozen=True)
+class Inspected:
+    """What the engine inspector says: the data type each layer writes, in engine order.
+
+    ``layers``: (layer name, data type, ONNX nodes it runs) per layer; ``schema``: '10.x' (``Bindings``,
+    each tensor's ``Format/Datatype`` one string) or '11.x' (``I/O Tensors``, ``Format`` and the data type
+    separate fields), per NVIDIA's "Migrating IEngineInspector Usage from TensorRT 10.x to 11.x".
+    """
+
+    layers: tuple[tuple[str, str, tuple[str, ...]], ...]
+    schema: str
+
+    def counts(self) -> dict[str, int]:
+        """How many layers write each data type."""
+        return dict(collections.Counter(kind for _, kind, _ in self.layers))
+
+
+def inspect_engine(trt, engine) -> Inspected | None:
+    """The engine inspector's layers and their output types (None when the plan has no detailed layer
+    information, or the inspector gives none)."""
     inspector = engine.create_engine_inspector()
     text = inspector.get_engine_information(trt.LayerInformationFormat.JSON) if inspector is not None else None
+    return read_engine_information(text)
+
+
+def read_engine_information(text: str | None) -> Inspected | None:
+    """The inspector's JSON (either major's schema) as an Inspected; None when it holds no layer details."""
     try:
-        layers = json.loads(text)["Layers"] if text else None
-    except (ValueError, KeyError, TypeError):
+        information = json.loads(text) if text else None
+    except ValueError:
         return None
-    if not isinstance(layers, list) or not all(isinstance(layer, dict) for layer in layers):
+    if not isinstance(information, dict):
+        return None
+    layers = information.get("Layers")
+    if not isinstance(layers, list) or not layers or not all(isinstance(layer, dict) for layer in layers):
         return None  # names only: built without detailed profiling verbosity
-    counts: dict[str, int] = {}
+    schema = "11.x" if "I/O Tensors" in information else "10.x"
+    read = []
     for layer in layers:
-        outputs = layer.get("Outputs") or [{}]
-        kind = _datatype(str(outputs[0].get("Format/Datatype", "")))
-        counts[kind] = counts.get(kind, 0) + 1
-    return counts
+        outputs = layer.get("Outputs")
+        first = outputs[0] if isinstance(outputs, list) and outputs and isinstance(outputs[0], dict) else {}
+        nodes = tuple(_onnx_nodes(layer.get("Metadata")))
+        read.append((str(layer.get("Name", "")), tensor_datatype(first), nodes))
+    return Inspected(tuple(read), schema)
+
+
+def tensor_datatype(tensor: dict) -> str:
+    """The data type of one tensor of an inspector layer entry, read the way its major writes it:
+    10.x {"Format/Datatype": "Row major linear Int8 format"}, 11.x {"Format": ..., "Datatype": "Int8"}."""
+    if "Format/Datatype" in tensor:
+        return _datatype(str(tensor["Format/Datatype"]))
+    # 11.x names the field "Datatype" in layer tensors and "DataType" in I/O Tensors: accept either
+    for key in ("Datatype", "DataType"):
+        if key in tensor:
+            return _datatype(str(tensor[key]))
+    return "other"
+
+
+def _onnx_nodes(metadata) -> list[str]:
+    """The ONNX nodes a layer runs, from its Metadata: '[ONNX Layer: NAME]' per node, joined by U+001F."""
+    if not isinstance(metadata, str):
+        return []
+    prefix = "[ONNX Layer: "
+    return [part[len(prefix):-1] for part in metadata.split("\x1f") if part.startswith(prefix) and part.endswith("]")]
 
 
 def _datatype(text: str) -> str:
-    """'Row major linear Int8 format' -> 'int8' (the words TensorRT's inspector uses)."""
+    """'Row major linear Int8 format' or 'Int8' -> 'int8' (the words TensorRT's inspector uses)."""
     lowered = text.lower()
-    for word, kind in (("int8", "int8"), ("fp8", "fp8"), ("bf16", "bf16"), ("fp16", "fp16"), ("half", "fp16"),
-                       ("int32", "int32"), ("int64", "int64"), ("fp32", "fp32"), ("float", "fp32"), ("bool", "bool")):
+    for word, kind in (("uint8", "uint8"), ("int8", "int8"), ("fp8", "fp8"), ("bfloat16", "bf16"), ("bf16", "bf16"),
+                       ("fp16", "fp16"), ("half", "fp16"), ("int32", "int32"), ("int64", "int64"), ("fp32", "fp32"),
+                       ("float", "fp32"), ("bool", "bool")):
         if word in lowered:
             return kind
     return "other"
@@ -142,20 +219,28 @@ def _datatype(text: str) -> str:
 
 @dataclass
 class _InFlight:
-    """One inference queued on the stream: its events and the host time its enqueue took."""
+    """One inference queued on the streams: its events and the host time its enqueue took."""
 
     events: list
     enqueue_ms: float = 0.0
 
 
-class TensorRTEngine(Engine):
-    """A deserialized engine with its context, buffers, stream and events.
+#: the events of one inference in flight, in the order they are recorded
+SLOT_EVENTS = ("input_start", "input_end", "compute_start", "compute_end", "output_start", "output_end")
 
-    Timed as trtexec times: ``inflight`` inferences are queued on the stream before the host waits
-    for the oldest, so the GPU never waits for the host between them and the time from one
-    launch to the next (Python, TensorRT's enqueue prologue) is not counted as GPU compute.
-    Every TensorRT call that reports failure by its return value is checked, and activation is
-    all or nothing: what a failed step leaves allocated is freed by ``deactivate_impl``.
+
+class TensorRTEngine(Engine):
+    """A deserialized engine with its context, buffers, streams and events.
+
+    Timed as trtexec times (samples/common/sampleInference.cpp, IterationBase::query): host-to-device
+    copies on an input stream, the enqueue on a compute stream, device-to-host copies on an output
+    stream, joined by events (the compute stream waits for the input's last event, the output stream
+    for the compute's), with ``inflight`` inferences queued before the host waits for the oldest. So
+    the next inference's input copy runs while this one computes, the GPU never waits for the host
+    between launches, and the time from one launch to the next (Python, TensorRT's enqueue prologue)
+    is not counted as GPU compute. Every TensorRT call that reports failure by its return value is
+    checked, and activation is all or nothing: what a failed step leaves allocated is freed by
+    ``deactivate_impl``.
     """
 
     spans = ("compute", "h2d", "d2h", "end_to_end", "enqueue")
@@ -178,7 +263,9 @@ class TensorRTEngine(Engine):
     def _clear(self) -> None:
         """No CUDA or TensorRT object held (before activation and after deactivation)."""
         self.graph = self.stream = self.context = self.engine = self.runtime = self.handle = None
-        self.slots: list[list] = []  # a set of four events per inference in flight
+        self.input_stream = self.output_stream = None
+        self.inspected: Inspected | None = None
+        self.slots: list[list] = []  # a set of SLOT_EVENTS per inference in flight
         self.pending: collections.deque[_InFlight] = collections.deque()
         self.issued = 0
         self.device_buffers: list = []
@@ -193,13 +280,18 @@ class TensorRTEngine(Engine):
         if self.engine is None:
             raise TrtbenchError("TensorRT could not deserialize the engine (out of memory, or a plan from another "
                                 "TensorRT or GPU): delete it from engines/ to rebuild it")
-        self.info["layer_precisions"] = layer_precisions(trt, self.engine)
+        self.inspected = inspect_engine(trt, self.engine)
+        self.info["layer_precisions"] = self.inspected.counts() if self.inspected is not None else None
+        self.info["inspector_schema"] = self.inspected.schema if self.inspected is not None else None
         self.context = self.engine.create_execution_context()
         if self.context is None:
             raise TrtbenchError("TensorRT could not create an execution context (likely out of device memory)")
+        # the compute stream; copies have streams of their own, as trtexec's
         self.stream = cuda.stream()
         self.handle = cuda.stream_handle(self.stream)
-        self.slots = [[cuda.event() for _ in range(4)] for _ in range(self.options.inflight)]
+        self.input_stream = cuda.stream()
+        self.output_stream = cuda.stream()
+        self.slots = [[cuda.event() for _ in SLOT_EVENTS] for _ in range(self.options.inflight)]
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         for name in names:
             if self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
@@ -254,14 +346,17 @@ class TensorRTEngine(Engine):
             self.capture_error = f"{type(exc).__name__}: {exc}"
             self.warnings.append(f"CUDA graph capture failed ({exc}); timed plain enqueues instead")
 
+    def _streams(self) -> list:
+        return [stream for stream in (self.input_stream, self.stream, self.output_stream) if stream is not None]
+
     def deactivate_impl(self) -> None:
-        if self.stream is not None:
+        for stream in self._streams():
             # Work may still be queued (inferences in flight, or a step that failed half-way): let it
-            # finish before its buffers go. Freeing must go on even if the stream is broken.
+            # finish before its buffers go. Freeing must go on even if a stream is broken.
             with contextlib.suppress(Exception):
-                self.cuda.synchronize(self.stream)
+                self.cuda.synchronize(stream)
         events = [event for slot in self.slots for event in slot]
-        self.cuda.free(self.graph, *events, *self.device_buffers, *self.host_buffers, self.stream)
+        self.cuda.free(self.graph, *events, *self.device_buffers, *self.host_buffers, *self._streams())
         self._clear()
 
     def _enqueue(self) -> None:
@@ -271,39 +366,54 @@ class TensorRTEngine(Engine):
             self._execute()
 
     def _issue(self) -> None:
-        """Queue one inference (H2D, enqueue, D2H, with an event between each) without waiting."""
-        cuda, stream = self.cuda, self.stream
-        start, copied_in, computed, copied_out = events = self.slots[self.issued % len(self.slots)]
+        """Queue one inference without waiting, as trtexec's IterationBase::query does: H2D on the input
+        stream, the enqueue on the compute stream once the input's copy is done, D2H on the output
+        stream once the compute is done, each between two events. Without transfers only the compute
+        stream is used.
+
+        As in trtexec, the inferences in flight share one set of device buffers, so a copy may write
+        what a kernel still reads: the input is the same every time, and only the timing is kept.
+        """
+        cuda, compute = self.cuda, self.stream
+        events = self.slots[self.issued % len(self.slots)]
+        input_start, input_end, compute_start, compute_end, output_start, output_end = events
         self.issued += 1
-        transfers = self.options.data_transfers
-        cuda.record(start, stream)
-        if transfers:
+        if self.options.data_transfers:
+            cuda.record(input_start, self.input_stream)
             for _, host, device in self.inputs:
-                cuda.copy_to_device(device, host, stream)
-        cuda.record(copied_in, stream)
+                cuda.copy_to_device(device, host, self.input_stream)
+            cuda.record(input_end, self.input_stream)
+            cuda.stream_wait_event(compute, input_end)
+        cuda.record(compute_start, compute)
         host_start = self.host_clock()
         self._enqueue()
         enqueue_ms = (self.host_clock() - host_start) / 1e6
-        cuda.record(computed, stream)
-        if transfers:
+        cuda.record(compute_end, compute)
+        if self.options.data_transfers:
+            cuda.stream_wait_event(self.output_stream, compute_end)
+            cuda.record(output_start, self.output_stream)
             for _, host, device in self.outputs:
-                cuda.copy_to_host(host, device, stream)
-        cuda.record(copied_out, stream)
+                cuda.copy_to_host(host, device, self.output_stream)
+            cuda.record(output_end, self.output_stream)
         self.pending.append(_InFlight(events, enqueue_ms))
 
     def _collect(self) -> dict[str, float]:
-        """Wait for the oldest inference in flight and read its spans (reading its last event is the wait)."""
+        """Wait for the oldest inference in flight and read its spans (reading its last event is the wait).
+
+        end_to_end is trtexec's latency of one query: H2D + compute + D2H, each span on its own
+        stream, so what the query waited for between them (the previous query's compute) is not in it.
+        """
         cuda = self.cuda
         done = self.pending.popleft()
-        start, copied_in, computed, copied_out = done.events
-        end_to_end = cuda.elapsed_ms(start, copied_out)
-        return {
-            "compute": cuda.elapsed_ms(copied_in, computed),
-            "h2d": cuda.elapsed_ms(start, copied_in),
-            "d2h": cuda.elapsed_ms(computed, copied_out),
-            "end_to_end": end_to_end,
-            "enqueue": done.enqueue_ms,
-        }
+        input_start, input_end, compute_start, compute_end, output_start, output_end = done.events
+        if self.options.data_transfers:
+            d2h = cuda.elapsed_ms(output_start, output_end)
+            h2d = cuda.elapsed_ms(input_start, input_end)
+        else:
+            d2h = h2d = 0.0
+        compute = cuda.elapsed_ms(compute_start, compute_end)
+        return {"compute": compute, "h2d": h2d, "d2h": d2h, "end_to_end": h2d + compute + d2h,
+                "enqueue": done.enqueue_ms}
 
     def iterate_impl(self) -> dict[str, float]:
         # Keep ``inflight`` inferences queued: issue the newest, then wait for the oldest. The first
@@ -323,7 +433,8 @@ class TensorRTEngine(Engine):
 
     def _drain(self) -> None:
         if self.pending:
-            self.cuda.synchronize(self.stream)
+            for stream in self._streams():
+                self.cuda.synchronize(stream)
             self.pending.clear()
 
     def infer_impl(self, data):
@@ -362,12 +473,19 @@ class TensorRTEngine(Engine):
 
     def describe(self) -> dict:
         return {
-            "timer": (f"CUDA events around H2D, enqueue (execute_async_v3) and D2H on one non-default stream, "
-                      f"{self.options.inflight} inferences in flight (the host waits for the oldest)"),
-            "metric": "GPU compute time: from the event after H2D to the event after the enqueue, with the GPU "
+            "timer": (f"CUDA events around H2D, enqueue (execute_async_v3) and D2H on three non-default streams "
+                      f"(input, compute, output) joined by events as trtexec's, {self.options.inflight} inferences "
+                      "in flight (the host waits for the oldest): the next H2D overlaps this compute"
+                      if self.options.data_transfers else
+                      f"CUDA events around the enqueue (execute_async_v3) on one non-default stream, no copies "
+                      f"timed, {self.options.inflight} inferences in flight (the host waits for the oldest)"),
+            "streams": ("input (H2D), compute, output (D2H); compute waits for its input's event, output for "
+                        "compute's" if self.options.data_transfers else "compute only"),
+            "metric": "GPU compute time: between the compute stream's events around the enqueue, with the GPU "
                       "kept busy so host launch gaps are not counted",
-            "spans": "compute; h2d; d2h; end_to_end = h2d + compute + d2h of one query (trtexec's latency); "
-                     "enqueue = host time of one execute_async_v3 (or graph launch)",
+            "spans": "compute; h2d; d2h (each between its stream's two events); end_to_end = h2d + compute + d2h "
+                     "of one query (trtexec's latency); enqueue = host time of one execute_async_v3 (or graph "
+                     "launch)",
             "throughput": "queries completed / wall time of the pipelined timed loop",
             "inflight": self.options.inflight,
             "data_transfers": self.options.data_transfers,
@@ -379,7 +497,7 @@ class TensorRTEngine(Engine):
             "pinned_host_memory": True,
             "cuda_bindings": self.cuda.name,
             "tensorrt": str(self.trt.__version__),
-            **{k: v for k, v in self.info.items() if k in ("typing", "workspace_mib", "opt_level")},
+            **{k: v for k, v in self.info.items() if k in ("typing", "fp16_build", "workspace_mib", "opt_level")},
         }
 
 
@@ -480,15 +598,22 @@ class TensorRTBackend(Backend):
                 "compute_capability": props["compute_capability"]}
 
     def graph_files(self, onnx_path: Path, precision: str) -> list[Path]:
-        """The export, and the FP16/INT8 graph a strongly typed network reads (made whatever the typing)."""
-        return list(dict.fromkeys([Path(onnx_path), graph_for(Path(onnx_path), precision, self.calibration)]))
+        """The export, and the graph the network is parsed from (this TensorRT's typing; where TensorRT
+        does not load here, the graph of each typing)."""
+        try:
+            major = tensorrt_major(self.trt)
+        except Exception:  # no TensorRT on this machine: a cluster's nodes may have either major
+            typings = ["weak", "strong"] if self.config.typing == "auto" else [self.config.typing]
+        else:
+            typings = [resolve_typing(major, self.config.typing, precision)]
+        graphs = [network_graph(Path(onnx_path), precision, typing, self.calibration) for typing in typings]
+        return list(dict.fromkeys([Path(onnx_path), *graphs]))
 
     def build(self, onnx_path: Path, precision: str, batch: int, cache_dir: Path) -> Engine:
         trt, options = self.trt, self.config
         typing = resolve_typing(tensorrt_major(trt), options.typing, precision)
-        # Strongly typed networks take their precision from the graph; weak FP16 uses the builder flag.
-        graph = graph_for(Path(onnx_path), precision, self.calibration) if typing == "strong" \
-            else Path(onnx_path)
+        # Strongly typed networks take their precision from the graph; weak ones from builder flags.
+        graph = network_graph(Path(onnx_path), precision, typing, self.calibration)
         key = {**self._device_key(), "onnx_sha256": source_sha256(graph), "precision": precision,
                "batch": batch, "typing": typing,
                "builder": {**options.builder(), "profiling_verbosity": "detailed"}}
@@ -502,7 +627,8 @@ class TensorRTBackend(Backend):
             return {"build_s": round(time.perf_counter() - started, 3), "notes": notes}
 
         made = artifacts.ensure(plan_path, ENGINE_KIND, key, make, labels=ENGINE_KEY_LABELS)
-        info = {"typing": typing, "workspace_mib": options.workspace_mib, "opt_level": options.opt_level,
+        info = {"typing": typing, "fp16_build": fp16_build(typing, precision),
+                "workspace_mib": options.workspace_mib, "opt_level": options.opt_level,
                 "plan": str(plan_path), "graph": str(graph), "cached": not made.made,
                 "rebuild_reason": made.reason or None, "engine_build_s": made.info.get("build_s"),
                 "engine_sha256": made.sha256}
@@ -533,8 +659,12 @@ class TensorRTBackend(Backend):
         if options.workspace_mib is not None:
             config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, options.workspace_mib * 2**20)
         config.builder_optimization_level = options.opt_level
-        if typing == "weak" and precision == "fp16":
+        if typing == "weak" and precision in ("fp16", "int8"):
+            # FP16 beside INT8 too: the layers outside the Q/DQ pairs may then run in FP16
             config.set_flag(trt.BuilderFlag.FP16)
+        if typing == "weak" and precision == "int8":
+            # a weakly typed network runs its Q/DQ pairs in INT8 only with the flag set
+            config.set_flag(trt.BuilderFlag.INT8)
         if not options.tf32:
             # TensorRT allows TF32 by default on Ampere and later: an "fp32" engine would not be FP32.
             config.clear_flag(trt.BuilderFlag.TF32)

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from trtbench.backends.base import Availability, Backend, Check, Engine
-from trtbench.backends.tensorrt import EngineBuildConfig, resolve_typing
+from trtbench.backends.tensorrt import EngineBuildConfig, fp16_build, network_graph, resolve_typing
 from trtbench.errors import TrtbenchError
-from trtbench.precision import Calibration, graph_for
+from trtbench.precision import Calibration
 from trtbench.timing import Latency, Timed, TimingPolicy
 from trtbench.zoo import INPUT_SHAPE
 
@@ -137,6 +137,7 @@ class TrtexecMode:
     trtexec default that already gives it."""
 
     major: int
+    precision: str
     settings: dict[str, Any]
     build_flags: tuple[str, ...]
     run_flags: tuple[str, ...]
@@ -144,7 +145,8 @@ class TrtexecMode:
 
     def describe(self) -> dict:
         """The toggles as trtexec runs them, for the record's ``method``."""
-        return {"trtexec_major": self.major, **self.settings, "set_by": dict(self.set_by)}
+        return {"trtexec_major": self.major, **self.settings, "set_by": dict(self.set_by),
+                "fp16_build": fp16_build(self.settings["typing"], self.precision)}
 
 
 def trtexec_mode(major: int, config: EngineBuildConfig, precision: str) -> TrtexecMode:
@@ -168,11 +170,13 @@ def trtexec_mode(major: int, config: EngineBuildConfig, precision: str) -> Trtex
             set_by[toggle] = flags[toggle, value]
         else:
             raise TrtbenchError(_cannot(major, toggle, value))
-    if wanted["typing"] == "weak" and precision == "fp16":
-        # weak typing builds from the FP32 graph; FP16 kernels come from the builder flag
-        build.insert(0, "--fp16")
-        set_by["typing"] = "--fp16"
-    return TrtexecMode(major, wanted, tuple(build), tuple(run), set_by)
+    if wanted["typing"] == "weak" and precision in ("fp16", "int8"):
+        # weak typing builds from the FP32 graph (INT8: the FP32 Q/DQ graph); reduced precision comes
+        # from the builder flags, FP16 beside INT8 so the layers outside the Q/DQ pairs may use it
+        precision_flags = ["--fp16", "--int8"] if precision == "int8" else ["--fp16"]
+        build[0:0] = precision_flags
+        set_by["typing"] = " ".join(precision_flags)
+    return TrtexecMode(major, precision, wanted, tuple(build), tuple(run), set_by)
 
 
 def _cannot(major: int, toggle: str, value: Any) -> str:
@@ -316,8 +320,14 @@ class TrtexecBackend(Backend):
         return self.executable
 
     def graph_files(self, onnx_path: Path, precision: str) -> list[Path]:
-        """The export, and the FP16/INT8 graph a strongly typed network reads (made whatever the typing)."""
-        return list(dict.fromkeys([Path(onnx_path), graph_for(Path(onnx_path), precision, self.calibration)]))
+        """The export, and the graph trtexec parses under this trtexec's typing (where its version
+        cannot be read here, the graph of each typing)."""
+        try:
+            typings = [trtexec_mode(int(self.version().split(".")[0]), self.config, precision).settings["typing"]]
+        except Exception:  # no trtexec here: a cluster's nodes may have either major
+            typings = ["weak", "strong"]
+        graphs = [network_graph(Path(onnx_path), precision, typing, self.calibration) for typing in typings]
+        return list(dict.fromkeys([Path(onnx_path), *graphs]))
 
     def build(self, onnx_path: Path, precision: str, batch: int, cache_dir: Path) -> Engine:
         """The trtexec command for (graph, precision, batch) with the flags its major needs; trtexec
@@ -326,8 +336,7 @@ class TrtexecBackend(Backend):
         executable = self._executable()
         version = self.version()
         mode = trtexec_mode(int(version.split(".")[0]), options, precision)
-        strong = mode.settings["typing"] == "strong"
-        graph = graph_for(Path(onnx_path), precision, self.calibration) if strong else Path(onnx_path)
+        graph = network_graph(Path(onnx_path), precision, mode.settings["typing"], self.calibration)
         command = [executable, f"--onnx={graph}", f"--shapes=x:{batch}x{'x'.join(map(str, INPUT_SHAPE))}",
                    f"--builderOptimizationLevel={options.opt_level}", *mode.build_flags]
         if options.workspace_mib is not None:
@@ -337,6 +346,7 @@ class TrtexecBackend(Backend):
             command.append(f"--timingCacheFile={Path(cache_dir) / 'trtexec.timing.cache'}")
         command += mode.run_flags
         return TrtexecEngine(command, batch, info={"typing": mode.settings["typing"], "graph": str(graph),
+                                                   "fp16_build": fp16_build(mode.settings["typing"], precision),
                                                    "tensorrt": version},
                              mode=mode, version=version, popen=self.popen)
 
