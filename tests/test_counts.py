@@ -49,12 +49,15 @@ def test_input_size_and_classes_change_the_counts():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", zoo.PAGE_ORDER)
 def test_matches_the_paddle_model(name):
+    from paddle import nn
+
     from trtbench.architectures import build_model, count_macs, trainable_parameters
 
     variant = zoo.get_variant(name)
     model = build_model(variant)
     assert architecture_counts(variant) == counts.ArchitectureCounts(
-        macs=count_macs(model), params=trainable_parameters(model))
+        macs=count_macs(model), params=trainable_parameters(model),
+        convs=sum(isinstance(layer, nn.Conv2D) for layer in model.sublayers()))
 
 
 @pytest.mark.slow
@@ -67,4 +70,11 @@ def test_matches_the_exported_onnx_graph(exported, name):
     _, results = exported
     onnx_counts = graph.count(onnx.load(str(results[name].onnx_path)))
     ours = architecture_counts(zoo.get_variant(name))
-    assert (ours.macs, ours.params) == (onnx_counts.macs, onnx_counts.params)
+    assert (ours.macs, ours.params, ours.convs) == (onnx_counts.macs, onnx_counts.params, onnx_counts.convs)
+
+
+def test_convolutions_of_the_page_variants():
+    """What a forged export is held to (a ResNet18 graph named ResNet50 has 21, not 53)."""
+    convs = {name: architecture_counts(zoo.get_variant(name)).convs for name in ("ResNet18", "ResNet34", "ResNet50",
+                                                                                 "ResNet50_vd", "ResNet101")}
+    assert convs == {"ResNet18": 21, "ResNet34": 37, "ResNet50": 53, "ResNet50_vd": 55, "ResNet101": 104}

@@ -290,3 +290,80 @@ def test_a_full_disk_during_an_export_is_one_line_and_keeps_the_previous_one(goo
         f"error: cannot write {onnx_path(models, 'ResNet18')}: No space left on device; "
         "free space or choose another folder")
     _assert_previous_export_kept(models, contents)
+
+
+# --- an export is the variant it claims: its graph counted once per export file ------------------------
+
+
+def _renamed(exported, folder, as_name="ResNet50", edit=None):
+    """The session's ResNet18 export copied as ``as_name``, its metadata edited to claim that variant."""
+    models_dir, results = exported
+    folder.mkdir(exist_ok=True)
+    source = results["ResNet18"].onnx_path
+    target = onnx_path(folder, as_name)
+    shutil.copy2(source, target)
+    meta = json.loads(metadata_path(source).read_text())
+    meta["key"]["variant"] = as_name
+    (edit or (lambda m: None))(meta)
+    metadata_path(target).write_text(json.dumps(meta))
+    return folder, target
+
+
+FORGED = ("claims to be ResNet50 but its graph is not: 21 convolutions and 11,693,736 parameters, where ResNet50 "
+          "has 53 and 25,557,032: it is not timed under that name; export it again with `trtbench export ResNet50 "
+          "--force` (with --weights FILE for pretrained weights)")
+
+
+@pytest.mark.parametrize("edit", ["as-is", "no-check-recorded", "counts-edited"])
+def test_an_export_renamed_as_another_variant_is_refused_naming_both_counts(exported, tmp_path, edit):
+    from trtbench.export import ensure_exported
+
+    def forge(meta):
+        if edit == "no-check-recorded":  # an export made before the check was recorded
+            del meta["info"]["graph_check"]
+        if edit == "counts-edited":
+            meta["info"].update(macs=4_089_184_256, params=25_557_032, flops_g=8.1784)
+
+    folder, target = _renamed(exported, tmp_path / "models", edit=forge)
+    assert artifacts.valid(target, export_mod.EXPORT_KIND) is not None  # its metadata alone is believable
+    with pytest.raises(TrtbenchError) as refused:
+        ensure_exported(get_variant("ResNet50"), folder)
+    assert str(refused.value) == f"{target} {FORGED}"
+
+
+def test_run_refuses_a_renamed_export_in_one_line_before_timing(exported, invoke, tmp_path):
+    from tests.cli.test_export import _one_line_error
+
+    folder, target = _renamed(exported, tmp_path / "models")
+    result = invoke("run", "ResNet50", "--precision", "fp32", "--batch", "1", "--backend", "onnxruntime-cpu",
+                    "--models-dir", folder, "--results-dir", tmp_path / "results", "--engines-dir", tmp_path / "e")
+    assert _one_line_error(result) == f"error: {target} {FORGED}"
+    assert not list((tmp_path / "results").glob("*.json"))  # nothing timed under that name
+
+
+def test_export_makes_the_claimed_variant_again_over_a_renamed_one(exported, tmp_path):
+    folder, target = _renamed(exported, tmp_path / "models")
+    made = export_variant(get_variant("ResNet50"), folder, verify=False)
+    assert not made.skipped
+    assert sum(node.op_type == "Conv" for node in onnx.load(str(target)).graph.node) == 53
+    assert made.metadata["graph_check"] == {"variant": "ResNet50", "convs": 53, "params": 25_557_032}
+
+
+def test_the_graph_is_counted_once_per_export_file_and_the_verdict_kept_in_its_metadata(exported, tmp_path,
+                                                                                         monkeypatch):
+    from trtbench import graph
+    from trtbench.export import ensure_exported
+
+    def older(meta):
+        del meta["info"]["graph_check"]
+
+    folder, target = _renamed(exported, tmp_path / "models", "ResNet18", older)  # ResNet18 itself
+    counted = []
+    real = graph.count
+    monkeypatch.setattr(graph, "count", lambda model: counted.append(1) or real(model))
+    assert ensure_exported(get_variant("ResNet18"), folder).skipped
+    assert counted == [1]
+    recorded = json.loads(metadata_path(target).read_text())
+    assert recorded["info"]["graph_check"] == {"variant": "ResNet18", "convs": 21, "params": 11_693_736}
+    assert artifacts.valid(target, export_mod.EXPORT_KIND) is not None
+    assert ensure_exported(get_variant("ResNet18"), folder).skipped and counted == [1]  # not counted again

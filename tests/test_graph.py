@@ -46,6 +46,7 @@ def test_counts_macs_and_trainable_parameters_by_hand():
     # conv weight, BN scale+shift (not running mean/var), fc weight, fc bias
     assert counts.params == 4 * 3 * 3 * 3 + 4 + 4 + 20 + 5
     assert counts.flops_g == 2 * (conv + fc) / 1e9
+    assert counts.convs == 1
 
 
 def test_batch_dimension_gets_one_name():

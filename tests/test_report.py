@@ -324,3 +324,80 @@ def test_the_plot_leaves_out_what_a_log_axis_cannot_show_and_reads_no_name_as_ma
     assert (list(line.get_xdata()), list(line.get_ydata())) == ([1], [1.0])
     report.plot(records, tmp_path / "odd.png")  # unescaped, '$\bad{$' fails to draw as maths
     assert (tmp_path / "odd.png").read_bytes()[:4] == b"\x89PNG"
+
+
+# --- how TensorRT built FP16, and what ran another precision than asked -----------------------------
+
+
+def _built(records, *builds):
+    import dataclasses
+
+    return [dataclasses.replace(r, method={"fp16_build": build} if build else {})
+            for r, build in zip(records, builds, strict=True)]
+
+
+def test_the_title_says_how_tensorrt_built_fp16():
+    key, group = report.latency_groups(FLEET)[0]  # FP16 on the A100
+    group = group[:3]
+    assert key[:2] == ("fp16", "tensorrt")
+    weak = _built(group, "weak (BuilderFlag.FP16)", "weak", "weak")
+    assert report.group_title(key, weak).startswith(
+        "FP16 (weakly typed: TensorRT picks per layer) latency (ms): tensorrt on NVIDIA A100")
+    strong = _built(group, "strong (FP16 graph)", "strong", "strong")
+    assert report.group_title(key, strong).startswith("FP16 (strongly typed: FP16 graph) latency (ms)")
+    both = _built(group, "weak", "strong", "strong")
+    assert report.group_title(key, both).startswith("FP16 (strongly typed: FP16 graph in 2 of 3 cells; weakly "
+                                                    "typed: TensorRT picks per layer in 1 of 3 cells) latency")
+    assert report.latency_markdown(key, strong).startswith("## FP16 (strongly typed: FP16 graph) latency (ms)")
+    # CPU engines do not say: their titles are as they were, and so are other precisions'
+    cpu_key, cpu = report.latency_groups(RECORDS)[0]
+    assert report.group_title(cpu_key, cpu).startswith("FP16 latency (ms): onnxruntime-cpu")
+    fp32_key, fp32 = next((k, g) for k, g in report.latency_groups(FLEET) if k[0] == "fp32")
+    assert report.group_title(fp32_key, _built(fp32, *["weak"] * len(fp32))).startswith("FP32 latency (ms)")
+
+
+def test_the_int8_title_says_what_tensorrt_ran_outside_the_qdq_pairs():
+    import dataclasses
+
+    int8 = [dataclasses.replace(r, precision="int8") for r in report.latency_groups(FLEET)[0][1][:2]]
+    key = ("int8", "tensorrt", A100)
+    assert report.group_title(key, _built(int8, "strong: Q/DQ graph with the rest in FP16", "strong")).startswith(
+        "INT8 (strongly typed: Q/DQ graph, the rest FP16) latency (ms)")
+    assert report.group_title(key, _built(int8, "weak: BuilderFlag.INT8 + BuilderFlag.FP16", "weak")).startswith(
+        "INT8 (weakly typed: TensorRT picks FP16/FP32 per layer outside Q/DQ) latency (ms)")
+
+
+def test_by_device_notes_say_how_tensorrt_built_fp16():
+    import dataclasses
+
+    built = [dataclasses.replace(r, method={"fp16_build": "strong"}) if r.device == A100 else r for r in FLEET]
+    lines = report.device_markdown(report.device_sections(built)[0]).splitlines()
+    assert f"- {A100}: tensorrt, median GPU compute time; FP16 (strongly typed: FP16 graph)" in lines
+    assert f"- {T4}: tensorrt, median GPU compute time" in lines
+
+
+def test_fp32_timings_filed_as_fp16_stay_out_of_the_fp16_table_the_reference_and_the_plot():
+    """A run file of an older trtbench, whose FP16 case ran FP32 and was filed ok: read as failed."""
+    import dataclasses
+
+    from trtbench.records import record_from_json
+
+    stuck = dataclasses.replace(FLEET[2], precision_executed="fp32", precision_evidence="12 fp32 layers")
+    records = [record_from_json(r.to_json()) for r in FLEET if r is not FLEET[2]] + [record_from_json(
+        stuck.to_json())]
+    read = records[-1]
+    assert read.status == "failed" and read.median_ms == 0.4  # kept for inspection
+    key, group = report.latency_groups(records)[0]
+    markdown = report.latency_markdown(key, group, reference=True)
+    row = next(line for line in markdown.splitlines() if line.startswith("| ResNet18 "))
+    assert row.split("|")[2].strip() == "failed" and "0.400" not in markdown
+    caption = report.latency_table(key, group, reference=True).caption
+    assert "ResNet18 batch 1 failed: asked fp16, the engine ran fp32: 12 fp32 layers" in caption
+    axes = {axis.get_title(): axis for axis in report.plot_figure(records).axes}
+    a100 = _lines(axes["FP16 median latency"])[f"{A100}: ResNet18"]
+    assert list(a100.get_xdata()) == [8]  # batch 1 ran FP32: not drawn as FP16
+    speedup = _lines(axes["FP16 speed-up over FP32"])
+    assert list(speedup[f"{A100}: ResNet18"].get_xdata()) == [8]
+    rows = {(r["model"], r["precision"], r["batch"], r["device"]): r for r in report.json_records(records)}
+    assert rows["ResNet18", "fp16", 1, A100]["status"] == "failed"
+    assert rows["ResNet18", "fp16", 1, A100]["latency_ms"]["median"] == 0.4

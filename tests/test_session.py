@@ -346,3 +346,36 @@ def test_resume_takes_its_options_from_the_run(invoke, tmp_path):
     line = _one_line_error(invoke("run", "--resume", "--batch", "8", "--duration", "1", "--results-dir", tmp_path))
     assert line == "error: --resume continues a run with the options it started with: drop --batch, --duration"
     assert "no interrupted run in" in _one_line_error(invoke("run", "--resume", "--results-dir", tmp_path))
+
+
+# --- the export a run planned is the one its cases build from ------------------------------------
+
+
+def test_an_export_replaced_between_two_cases_is_refused_for_the_rest_of_the_run(echo_exports, tmp_path):
+    """`trtbench export ResNet18 --force --weights other.pdparams` while a run is under way: the cases
+    after it are failed records naming the change, never timed as ResNet18 of the plan."""
+    import os
+
+    from trtbench.events import CaseStarted
+    from trtbench.results import load_run
+
+    export = tmp_path / "ResNet18.onnx"
+    export.write_bytes(b"ResNet18 as the run planned it")
+    events = []
+
+    def reporter(event):
+        events.append(event)
+        if isinstance(event, CaseStarted) and event.index == 2:  # between the second and the third case
+            (tmp_path / "other.onnx").write_bytes(b"ResNet18 exported again from other weights")
+            os.replace(tmp_path / "other.onnx", export)
+
+    outcome = Session(echo_exports, "echo", precisions=["fp32"], reporter=reporter).run(["ResNet18"], [1, 2, 4, 8],
+                                                                                          QUICK)
+    run = load_run(outcome.run_path)
+    assert [(r.batch, r.status) for r in run.records] == [(1, "ok"), (2, "ok"), (4, "failed"), (8, "failed")]
+    assert run.status == "complete"  # the run goes on: other models' cases are not touched by it
+    planned = run.plan["exports"]["ResNet18"]
+    assert run.records[2].error.startswith(f"ResNet18's export {export} changed (sha256 {planned[:12]} planned, ")
+    assert run.records[2].error.endswith("start a new run to time ResNet18 as it is now")
+    finished = [e for e in events if isinstance(e, CaseFinished)]
+    assert [e.ok for e in finished] == [True, True, False, False]

@@ -22,6 +22,7 @@ class ArchitectureCounts:
 
     macs: int  # multiply-accumulates of every Conv2D and Linear
     params: int  # conv weights, BN scale and shift, fc weight and bias (BN running statistics excluded)
+    convs: int  # Conv2D layers
 
 
 def conv_output(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -44,6 +45,7 @@ class _Tally:
     def __init__(self):
         self.macs = 0
         self.params = 0
+        self.convs = 0
 
     def conv_bn(self, size: int, in_ch: int, out_ch: int, kernel: int, stride: int = 1) -> int:
         """Add a bias-free conv and its batch norm; returns the output side."""
@@ -51,6 +53,7 @@ class _Tally:
         out = conv_output(size, kernel, stride, (kernel - 1) // 2)
         self.macs += out * out * out_ch * in_ch * kernel * kernel
         self.params += out_ch * in_ch * kernel * kernel + 2 * out_ch
+        self.convs += 1
         return out
 
     def linear(self, in_features: int, out_features: int) -> None:
@@ -107,4 +110,4 @@ def architecture_counts(variant: Variant, size: int = INPUT_SHAPE[1], class_num:
                 pooled_shortcut=variant.shortcut == "avgpool" and stage > 0)
     # The global average pool leaves one value a channel, whatever the side.
     tally.linear(channels, class_num)
-    return ArchitectureCounts(macs=tally.macs, params=tally.params)
+    return ArchitectureCounts(macs=tally.macs, params=tally.params, convs=tally.convs)

@@ -23,6 +23,7 @@ import numpy as np
 
 from trtbench import artifacts, envinfo, interrupt
 from trtbench.artifacts import sha256_file
+from trtbench.counts import architecture_counts
 from trtbench.errors import TrtbenchError
 from trtbench.inputs import PARITY_SEED, seeded_input
 from trtbench.lazy import import_paddle
@@ -41,6 +42,8 @@ PADDLE_KIND = "paddle-inference"
 #: the ONNX metadata property in which an export names the weights it holds (kind, file name and
 #: sha256, or seed): the graph says so itself even when its metadata file is lost or damaged
 WEIGHTS_PROPERTY = "trtbench.weights"
+#: the export metadata's record that its graph was counted as the variant it claims (``graph_check``)
+GRAPH_CHECK = "graph_check"
 
 
 @dataclass
@@ -173,6 +176,11 @@ def ensure_exported(variant: Variant, output_dir: Path) -> ExportResult:
     path = onnx_path(output_dir, variant.name)
     found = artifacts.valid(path, EXPORT_KIND)
     if found is not None and found.key.get("variant") == variant.name:
+        problem = claimed_variant_problem(found, variant)
+        if problem is not None:
+            raise TrtbenchError(f"{problem}: it is not timed under that name; export it again with `trtbench "
+                                f"export {variant.name} --force` (with --weights FILE for pretrained weights)")
+        _remember_graph_check(found, variant)
         # The Paddle model is not asked for here: only the paddle-inference backend needs it
         # (paddle_model_for makes it for an export that predates it), so an ONNX-only run never
         # depends on the weights file being where it was at export time.
@@ -180,6 +188,54 @@ def ensure_exported(variant: Variant, output_dir: Path) -> ExportResult:
     if found is None and path.is_file():
         _refuse_to_replace_unless_random(path, variant)
     return export_variant(variant, output_dir)
+
+
+def graph_check(variant: Variant) -> dict:
+    """What an export's graph must hold to be ``variant``: its convolutions and trainable parameters,
+    worked out from the architecture (``counts``). An export records it once its graph was counted."""
+    expected = architecture_counts(variant)
+    return {"variant": variant.name, "convs": expected.convs, "params": expected.params}
+
+
+def claimed_variant_problem(found: artifacts.Artifact, variant: Variant) -> str | None:
+    """Why the export ``found`` is not ``variant`` as its metadata claims, or None. Its graph is counted
+    only when its metadata does not already record this check: once per export file (its sha256)."""
+    expected = graph_check(variant)
+    if found.info.get(GRAPH_CHECK) == expected:
+        return None
+    import onnx
+
+    from trtbench import graph
+
+    try:
+        counts = graph.count(onnx.load(str(found.path)))
+    except Exception as exc:  # not a readable graph: onnx and shape inference raise several types
+        return f"{found.path} claims to be {variant.name} but its graph cannot be read ({type(exc).__name__})"
+    if (counts.convs, counts.params) == (expected["convs"], expected["params"]):
+        return None
+    return (f"{found.path} claims to be {variant.name} but its graph is not: {counts.convs} convolutions and "
+            f"{counts.params:,} parameters, where {variant.name} has {expected['convs']} and {expected['params']:,}")
+
+
+def _remember_graph_check(found: artifacts.Artifact, variant: Variant) -> None:
+    """Record in the export's metadata that its graph was counted as ``variant`` (so later runs do not
+    count it again), under the export's lock and only while the metadata still describes that file.
+    A folder that cannot be written to is left as it is: the graph is counted again next time."""
+    expected = graph_check(variant)
+    if found.info.get(GRAPH_CHECK) == expected:
+        return
+    from filelock import FileLock
+
+    meta_file = artifacts.metadata_path(found.path)
+    try:
+        with FileLock(str(artifacts.lock_path(found.path))):
+            meta = artifacts.read_metadata(found.path, EXPORT_KIND)
+            if meta is None or meta["sha256"] != found.sha256:
+                return  # replaced meanwhile: its own graph is checked when it is used
+            meta["info"][GRAPH_CHECK] = expected
+            artifacts.atomic_write_json(meta_file, meta)
+    except (OSError, TrtbenchError):
+        return
 
 
 def _refuse_to_replace_unless_random(path: Path, variant: Variant) -> None:
@@ -233,7 +289,9 @@ def export_variant(variant: Variant, output_dir: Path, weights: Path | None = No
            "versions": envinfo.versions(envinfo.EXPORT_PACKAGES)}
 
     def unchecked(found: artifacts.Artifact) -> str | None:
-        return "its parity was not checked" if verify and not found.info.get("parity", {}).get("checked") else None
+        if verify and not found.info.get("parity", {}).get("checked"):
+            return "its parity was not checked"
+        return claimed_variant_problem(found, variant)
 
     remove_stale_paddle_temporaries()
     with artifacts.scratch_dir("export") as work:
@@ -244,6 +302,8 @@ def export_variant(variant: Variant, output_dir: Path, weights: Path | None = No
         # The Paddle model is stored only once the graph made from the same paddle.jit.save is in
         # place: a failed export leaves the previous graph and Paddle model as they were.
         paddle_model = _ensure_paddle_model(made, saved if made.made else None)
+    if not made.made:
+        _remember_graph_check(made, variant)
     return ExportResult(variant.name, made.path, export_metadata(made), skipped=not made.made,
                         paddle_model=paddle_model)
 
@@ -355,13 +415,17 @@ def _export(variant: Variant, weights: Path | None, source: dict, opset: int, ve
             f"{parity['max_rel_error']:.2e} > {PARITY_TOLERANCE:.0e}); the export is not kept")
     counts = graph.count(proto)
     input_name, input_dims = graph.input_shape(proto)
+    claimed = graph_check(variant)
     return {
         "input": {"name": input_name, "shape": input_dims},
         "macs": counts.macs,
         "flops_g": round(counts.flops_g, 4),
         "params": counts.params,
+        "convs": counts.convs,
         "parity": parity,
         "export_seconds": round(time.perf_counter() - started, 2),
+        # counted from the graph just made: recorded only where it is the variant (see claimed_variant_problem)
+        **({GRAPH_CHECK: claimed} if (counts.convs, counts.params) == (claimed["convs"], claimed["params"]) else {}),
     }
 
 

@@ -17,6 +17,7 @@ class GraphCounts:
 
     macs: int  # multiply-accumulates of Conv, Gemm and MatMul
     params: int  # trainable parameters: conv/linear weights and biases, BN scale and shift
+    convs: int  # Conv nodes
 
     @property
     def flops_g(self) -> float:
@@ -90,7 +91,8 @@ def count(model: onnx.ModelProto) -> GraphCounts:
         elif node.op_type == "Add":
             trainable.update(name for name in node.input if name in weights and len(weights[name]) == 1)
     params = sum(int(np.prod(weights[name])) for name in trainable if name in weights)
-    return GraphCounts(macs=macs, params=params)
+    convs = sum(1 for node in model.graph.node if node.op_type == "Conv")
+    return GraphCounts(macs=macs, params=params, convs=convs)
 
 
 def _with_batch_one(model: onnx.ModelProto) -> onnx.ModelProto:

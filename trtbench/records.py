@@ -63,6 +63,17 @@ class Record:
         """Mark the case failed with a one-line reason."""
         self.status, self.error, self.traceback = "failed", error, traceback
 
+    def precision_mismatch(self) -> str:
+        """Why the case did not run the precision it asked for, with the engine's evidence ('asked fp16, the
+        engine ran fp32: OpenVINO runtime model: 21 of 21 Convolution ops in f32'); '' when it ran that
+        precision or the engine could not say."""
+        executed = self.precision_executed
+        if executed is None or executed == self.precision:
+            return ""
+        evidence = self.precision_evidence or "no evidence recorded"
+        return (f"asked {self.precision}, the engine ran {executed}: {evidence}; not counted as {self.precision} "
+                "(its timings stay in the run file)")
+
 
 @dataclass(kw_only=True)
 class LatencyRecord(Record):
@@ -146,6 +157,10 @@ def record_from_json(data: dict, version: int = SCHEMA_VERSION, where: str = "ru
     problem = _malformed(record)
     if problem:
         raise TrtbenchError(f"{where}: a {cls.kind} record is malformed ({problem})")
+    mismatch = record.precision_mismatch() if isinstance(record, LatencyRecord) and record.ok else ""
+    if mismatch:
+        # Written before such a case was failed: it is read as what it is, never as the asked precision's data.
+        record.failed(mismatch)
     return record
 
 

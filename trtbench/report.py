@@ -176,7 +176,37 @@ def precision_said(precision: str, records: list[LatencyRecord]) -> str:
     if tf32:
         # TF32 is not FP32: the title says so whenever any cell was allowed it.
         section += " with TF32" if tf32 == len(records) else f" (TF32 in {tf32} of {len(records)} cells)"
-    return section
+    return section + fp16_build_said(precision, records)
+
+
+#: how TensorRT was asked for a reduced precision, by precision and the first word of a record's
+#: ``method["fp16_build"]`` (10.x: weak, builder flags; 11.x: strong, the graph's own types)
+FP16_BUILDS = {
+    "fp16": {"weak": "weakly typed: TensorRT picks per layer", "strong": "strongly typed: FP16 graph"},
+    "int8": {"weak": "weakly typed: TensorRT picks FP16/FP32 per layer outside Q/DQ",
+             "strong": "strongly typed: Q/DQ graph, the rest FP16"},
+}
+
+
+def fp16_build_said(precision: str, records: list[LatencyRecord]) -> str:
+    """' (weakly typed: TensorRT picks per layer)' or ' (strongly typed: FP16 graph)' for cells whose
+    records say how TensorRT built them, counted where the cells differ; '' for records that do not
+    say (CPU engines) and for FP32."""
+    phrases = FP16_BUILDS.get(precision)
+    if phrases is None:
+        return ""
+    builds: Counter = Counter()
+    for record in records:
+        said = record.method.get("fp16_build") if isinstance(record.method, dict) else None
+        kind = next((k for k in phrases if isinstance(said, str) and said.startswith(k)), None)
+        if kind is not None:
+            builds[kind] += 1
+    if not builds:
+        return ""
+    if len(builds) == 1 and sum(builds.values()) == len(records):
+        return f" ({phrases[next(iter(builds))]})"
+    return " (" + "; ".join(f"{phrases[kind]} in {count} of {len(records)} cells"
+                            for kind, count in sorted(builds.items())) + ")"
 
 
 def latency_table(key: GroupKey, records: list[LatencyRecord], reference: bool = False) -> Table:

@@ -286,8 +286,10 @@ class Session:
             outcome.records.append(record)
             self.report(CaseFinished(case, record.ok, _latency_summary(case, record), record, tuple(record.warnings)))
 
+        planned = (run_file.run.plan or {}).get("exports")
         sweep = Sweep(cases, graphs, self.workspace.engines, policy, check, self._exclusive, started, progress,
-                      finished)
+                      finished, exports={model: sha for model, sha in planned.items() if isinstance(sha, str)}
+                      if isinstance(planned, dict) else {})
         devices = dict(collections.Counter(case.device for _, case in cases if case.device))
         try:
             with self._stage("run", len(cases), devices):

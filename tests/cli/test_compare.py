@@ -118,8 +118,10 @@ def test_markdown_for_a_ci_summary(invoke, tmp_path):
         "| Models | Precision | Batch | BASE (ms) | NEW (ms) | Change | Result |",
         "|:--|:--|--:|--:|--:|--:|:--|",
         "| ResNet18 | fp16 | 1 | 1.000 | 1.500 | +50.0% | **regressed** |",
-        "| ResNet18 | fp16 (ran fp16 -> fp32) | 8 | 2.000 | 2.000 | +0.0% | unchanged |",
+        # FP32 timings asked as FP16 are a failed case, never compared as FP16 data
+        "| ResNet18 | fp16 (ran fp16 -> fp32) | 8 |  |  |  | **failed in NEW** |",
     ]
+    assert "- ResNet18 fp16 batch 8 on tensorrt: failed in NEW: asked fp16, the engine ran fp32: " in result.stdout
     assert ("1 case ran in another precision in NEW than in BASE (first: ResNet18 fp16 batch 8 on tensorrt: "
             "fp16 -> fp32)") in lines
 

@@ -195,3 +195,81 @@ def test_repeated_batch_options_add_up(invoke, tmp_path, monkeypatch):
                     "--batch", "8", "--batch", "4", "--models-dir", tmp_path, "--results-dir", tmp_path)
     assert result.exit_code == 0, result.output
     assert seen == [[1, 4, 8]]
+
+
+# --- a case that ran another precision than asked: failed, kept, never shown as that precision -------
+
+
+def _stuck_backend():
+    """A backend whose engines always run FP32, as OpenVINO's did from a cache that ignored the precision."""
+    import numpy as np
+
+    from trtbench.backends.base import Availability, Backend, Engine
+
+    class Stuck(Engine):
+        def iterate_impl(self):
+            return {"latency": 4.0}
+
+        def infer_impl(self, data):
+            return np.ones((len(data), 1000), np.float32)
+
+        def executed_precision(self):
+            return "fp32", "OpenVINO runtime model: 21 of 21 Convolution ops in f32"
+
+    class StuckBackend(Backend):
+        name = "stuck"
+        precisions = ("fp32", "fp16")
+
+        def availability_impl(self):
+            return Availability(True, "always")
+
+        def device(self):
+            return "Test CPU"
+
+        def build(self, onnx_path, precision, batch, cache_dir):
+            return Stuck(batch)
+
+    return StuckBackend
+
+
+@pytest.fixture
+def stuck():
+    from trtbench import backends
+
+    backends.register("stuck", _stuck_backend())
+    yield
+    backends.unregister("stuck")
+
+
+@pytest.mark.slow
+def test_fp32_timings_asked_as_fp16_are_a_failed_case_and_a_failed_run(invoke, exported, stuck, tmp_path):
+    models_dir, _ = exported
+    results = tmp_path / "results"
+    ran = invoke("run", "ResNet18", "--precision", "fp32,fp16", "--batch", "1", "--backend", "stuck",
+                 "--models-dir", models_dir, "--results-dir", results, "--engines-dir", tmp_path / "e", *FAST)
+    assert ran.exit_code == 4, ran.output
+    why = ("asked fp16, the engine ran fp32: OpenVINO runtime model: 21 of 21 Convolution ops in f32; not counted as "
+           "fp16 (its timings stay in the run file)")
+    assert f"ResNet18 fp16 batch 1: FAILED: {why}" in ran.stderr  # the case's line
+    (run_path,) = results.glob("*.json")
+    assert ran.stderr.strip().splitlines()[-1] == (
+        f"error: 1 of 2 cases failed (errors are in {run_path}); first: ResNet18 fp16 batch 1: {why}")
+    fp16_table = ran.stdout.split("FP32 latency")[0]  # the FP16 table comes first, as on the page
+    assert "ResNet18              failed" in fp16_table and "4.000" not in fp16_table
+    records = {r["precision"]: r for r in json.loads(run_path.read_text())["records"]}
+    assert records["fp32"]["status"] == "ok"
+    fp16 = records["fp16"]
+    assert (fp16["status"], fp16["error"], fp16["precision_executed"]) == ("failed", why, "fp32")
+    assert fp16["latency_ms"]["median"] == 4.0 and fp16["iterations"] >= 3 and fp16["throughput_ips"] > 0
+
+    report = ("--results-dir", results, "--models-dir", models_dir)
+    markdown = invoke("report", "--markdown", "--reference", *report).stdout
+    fp16_section = markdown.split("## FP16 ")[1].split("##")[0]
+    assert "| ResNet18         | failed |" in fp16_section and "4.000" not in fp16_section
+    assert "| ResNet18         | 4.000" in markdown.split("## FP32 latency")[1]
+    rows = {r["precision"]: r for r in json.loads(invoke("report", "--json", *report).stdout)}
+    assert (rows["fp16"]["status"], rows["fp16"]["error"], rows["fp16"]["latency_ms"]["median"]) == (
+        "failed", why, 4.0)
+    csv_rows = {r["precision"]: r for r in csv.DictReader(io.StringIO(invoke("report", "--csv", *report).stdout))}
+    assert (csv_rows["fp16"]["status"], csv_rows["fp16"]["error"], csv_rows["fp16"]["latency_ms_median"]) == (
+        "failed", why, "4.0")

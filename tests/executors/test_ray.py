@@ -288,3 +288,46 @@ def test_run_ray_from_the_command_line(cluster, invoke, exported, tmp_path):
     assert missing.exit_code == 1
     assert missing.stderr.strip().splitlines()[-1].startswith(
         "error: no node of the Ray cluster has a CPU named like H100 for onnxruntime-cpu (it has: ")
+
+
+def test_an_export_that_is_not_the_planned_one_is_not_sent_to_the_cluster(tmp_path):
+    """The driver ships each export once, hashed as sent: one that is not the run's planned export is
+    refused for its cases (failed records naming the change), and no task is submitted for them."""
+    import contextlib
+    import hashlib
+
+    from trtbench.backends.base import Backend
+    from trtbench.executors import Sweep
+
+    class FakeRay:
+        def __init__(self):
+            self.put_bytes = []
+
+        def put(self, data):
+            self.put_bytes.append(data)
+            return len(self.put_bytes)
+
+        def remote(self, function):
+            return self
+
+        def options(self, **options):
+            raise AssertionError("no task may be submitted for a refused case")
+
+    export = tmp_path / "ResNet18.onnx"
+    export.write_bytes(b"ResNet18 exported again after the run began")
+    records = []
+    work = [(Backend(), Case("ResNet18", "fp32", b, device="AMD EPYC 7B13")) for b in (1, 2)]
+
+    def sweep(planned):
+        return Sweep(work, {"ResNet18": export}, tmp_path, FAST, None, lambda b: contextlib.nullcontext(),
+                     lambda *a: None, lambda *a: None, lambda b, c, record: records.append(record),
+                     exports={"ResNet18": planned})
+
+    ray = FakeRay()
+    executor = _executor([CPU_NODE])
+    executor._run(ray, sweep(hashlib.sha256(b"ResNet18 as planned").hexdigest()))
+    assert [(r.batch, r.status, r.node) for r in records] == [(1, "failed", "host-a"), (2, "failed", "host-a")]
+    assert records[0].error.startswith(f"ResNet18's export {export} changed (sha256 ")
+    sent = hashlib.sha256(export.read_bytes()).hexdigest()
+    shipped = executor._ship(FakeRay(), sweep(sent))
+    assert shipped[("base", "ResNet18", "fp32")] == [("ResNet18.onnx", sent, 1)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,8 @@ class Sweep:
     started: Callable[[int, Case], None]
     progress: Callable[[Case, int, float], None]
     finished: Callable[[Backend, Case, LatencyRecord], None]
+    #: each model's export as the run's plan names it (sha256): a case whose export is no longer that is refused
+    exports: dict[str, str] = field(default_factory=dict)
 
 
 class Executor:
@@ -64,7 +66,8 @@ class LocalExecutor(Executor):
         for index, (backend, case) in enumerate(sweep.work):
             sweep.started(index, case)
             record = run_case(backend, case, sweep.graphs[case.model], sweep.engines, sweep.policy,
-                              functools.partial(sweep.progress, case), sweep.check, exclusive=sweep.exclusive)
+                              functools.partial(sweep.progress, case), sweep.check, exclusive=sweep.exclusive,
+                              export_sha256=sweep.exports.get(case.model))
             sweep.finished(backend, case, record)
 
 

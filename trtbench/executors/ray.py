@@ -182,6 +182,9 @@ class RayExecutor(Executor):
                        "graph": sweep.graphs[case.model].name, "policy": sweep.policy.describe(),
                        "verify": sweep.check is not None}
             files = shipped[(backend.name, case.model, case.precision)]
+            if isinstance(files, str):  # its export is not the one the run planned: refused, not sent
+                sweep.finished(backend, case, _failed(backend, case, node, files))
+                continue
             pending[task.options(**options).remote(payload, files)] = (backend, case, node)
         try:
             while pending:
@@ -194,13 +197,14 @@ class RayExecutor(Executor):
                 ray.cancel(ref, force=True)
             raise
 
-    def _ship(self, ray, sweep: Sweep) -> dict[tuple[str, str, str], list]:
+    def _ship(self, ray, sweep: Sweep) -> dict[tuple[str, str, str], list | str]:
         """Each file an engine is built from, put once into the object store: (name, sha256, ref)
-        per (backend, model, precision)."""
-        from trtbench.artifacts import current_sha256
+        per (backend, model, precision); in their place, why not, where the export sent is not the
+        one the run's plan names."""
+        from trtbench.bench import export_changed
 
         refs: dict[Path, tuple[str, str, Any]] = {}
-        shipped = {}
+        shipped: dict[tuple[str, str, str], list | str] = {}
         for backend, case in sweep.work:
             key = (backend.name, case.model, case.precision)
             if key in shipped:
@@ -215,8 +219,13 @@ class RayExecutor(Executor):
                              if p.is_file()]
             for path in with_metadata:
                 if path not in refs:
-                    refs[path] = (path.name, current_sha256(path), ray.put(path.read_bytes()))
-            shipped[key] = [refs[path] for path in with_metadata]
+                    data = path.read_bytes()  # hashed as sent: a file replaced meanwhile is not sent under the old hash
+                    refs[path] = (path.name, hashlib.sha256(data).hexdigest(), ray.put(data))
+            planned, sent = sweep.exports.get(case.model), refs.get(graph)
+            if planned is not None and (sent is None or sent[1] != planned):
+                shipped[key] = export_changed(case.model, graph, planned, sent[1] if sent else None)
+            else:
+                shipped[key] = [refs[path] for path in with_metadata]
         return shipped
 
     def _record(self, ray, ref, backend: Backend, case: Case, node: Node) -> LatencyRecord:
