@@ -32,6 +32,19 @@ def test_exports_have_dynamic_batch_and_agree_with_paddle(exported):
         assert result.metadata["params"] == get_variant(name).exact_params
 
 
+def test_paddle2onnx_is_never_left_to_install_packages_while_trtbench_exports(tmp_path, monkeypatch):
+    import paddle2onnx
+
+    monkeypatch.delenv("POLYGRAPHY_AUTOINSTALL_DEPS", raising=False)
+    calls = []
+    real = paddle2onnx.export
+    monkeypatch.setattr(paddle2onnx, "export", lambda *a, **k: calls.append(k) or real(*a, **k))
+    export_variant(get_variant("ResNet18"), tmp_path)
+    # its Polygraphy folding (the default tool) sets this and pip-installs what Polygraphy lacks
+    assert calls and calls[0]["optimize_tool"] not in ("polygraphy", "onnxoptimizer")
+    assert os.environ.get("POLYGRAPHY_AUTOINSTALL_DEPS") is None
+
+
 def test_metadata_names_weights_versions_and_hash(exported, weights_file):
     models_dir, results = exported
     meta = json.loads(metadata_path(results["ResNet18"].onnx_path).read_text())
