@@ -41,7 +41,7 @@ def test_a_probe_runs_once_per_cpu_engine_version_and_precision(probes, monkeypa
                      "evidence": "evidence"}
     cpu.probed("x", "1.1", "fp16", probe)  # another version of the engine
     cpu.probed("x", "1.1", "bf16", probe)  # another precision
-    monkeypatch.setattr(cpu, "model_name", lambda: "Another CPU")
+    monkeypatch.setattr(cpu.envinfo, "cpu_name", lambda: "Another CPU")
     cpu.probed("x", "1.1", "fp16", probe)
     monkeypatch.setattr(cpu, "flags", lambda: frozenset({"avx2"}))
     cpu.probed("x", "1.1", "fp16", probe)

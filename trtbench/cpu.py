@@ -8,9 +8,10 @@ import functools
 import hashlib
 import json
 import os
-import platform
 from collections.abc import Callable
 from pathlib import Path
+
+from trtbench import envinfo
 
 PROBES_SCHEMA = "trtbench.probes/1"
 PROBES_FILE = "probes.json"
@@ -76,19 +77,6 @@ def describe() -> dict:
             "int8": native_int8()}
 
 
-@functools.cache
-def model_name() -> str:
-    """The CPU's model name as /proc/cpuinfo gives it (the platform's processor name elsewhere)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def cache_dir() -> Path:
     """Where trtbench keeps what it learns about this machine: $TRTBENCH_CACHE, else
     $XDG_CACHE_HOME/trtbench, else ~/.cache/trtbench."""
@@ -104,7 +92,7 @@ Probe = Callable[[], tuple[str | None, str]]
 
 def identity() -> dict:
     """This CPU as caches are keyed by it: its model name and the sha256 of its feature flags."""
-    return {"cpu": model_name(), "flags_sha256": hashlib.sha256(" ".join(sorted(flags())).encode()).hexdigest()}
+    return {"cpu": envinfo.cpu_name(), "flags_sha256": hashlib.sha256(" ".join(sorted(flags())).encode()).hexdigest()}
 
 
 def probe_key(backend: str, version: str, precision: str) -> dict:
