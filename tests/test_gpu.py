@@ -284,7 +284,8 @@ def test_a_parse_failure_reaches_the_environment_and_doctor_without_a_traceback(
     assert environment["gpus"][0]["name"] == "NVIDIA GB10"
     assert environment["gpu_notes"] == ["nvidia-smi: GPU 0's memory.total not reported ([N/A])"]
     listed = {check.component: check for check in doctor.checks()}
-    assert "NVIDIA GB10" in listed["NVIDIA GPU"].found
+    assert listed["NVIDIA GPU"].found.startswith("NVIDIA GB10 (driver 580.")
+    assert listed["NVIDIA GPU"].found.endswith(", memory not reported)")
     assert "trtbench[tensorrt-cu13]" in listed["TensorRT extra for the driver"].found
 
 

@@ -35,7 +35,9 @@ def checks() -> list[Check]:
         _version_check("onnxconverter-common", "fp16 graphs", "pip install onnxconverter-common"),
     ]
     listed = gpus()
-    gpu_text = "; ".join(f"{g['name']} (driver {g['driver']}, {g['memory_mib']} MiB)" for g in listed)
+    gpu_text = "; ".join(f"{g['name']} (driver {g['driver']}, "
+                         f"{'memory not reported' if g.get('memory_mib') is None else str(g['memory_mib']) + ' MiB'})"
+                         for g in listed)
     found.append(Check("NVIDIA GPU", gpu_text, "tensorrt, onnxruntime-cuda",
                        "" if listed else "a machine with an NVIDIA GPU and its driver"))
     found.append(cuda_extra_check(driver_version()))
