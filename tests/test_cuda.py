@@ -179,11 +179,20 @@ def test_abort_capture_ends_the_capture_when_its_status_cannot_be_read():
 
 
 def test_cuda_python_device_properties_name_the_pci_bus_id():
-    props = SimpleNamespace(name=b"NVIDIA H200\0", major=9, minor=0, totalGlobalMem=150 * 2**30,
-                            pciDomainID=0, pciBusID=0x3B, pciDeviceID=0)
+    props = SimpleNamespace(name=b"NVIDIA H200\0", major=9, minor=0, multiProcessorCount=132,
+                            totalGlobalMem=150 * 2**30, pciDomainID=0, pciBusID=0x3B, pciDeviceID=0)
     found = CudaPython(runtime=RecordingRuntime(props=props)).device_properties()
-    assert found == {"name": "NVIDIA H200", "compute_capability": "9.0", "memory_total_mib": 150 * 1024,
-                     "pci_bus_id": "0000:3B:00.0"}
+    assert found == {"name": "NVIDIA H200", "compute_capability": "9.0", "multiprocessor_count": 132,
+                     "memory_total_mib": 150 * 1024, "pci_bus_id": "0000:3B:00.0"}
+
+
+def test_every_device_property_read_exists_in_cuda_python(cudart):
+    """The cudaDeviceProp fields device_properties reads, against the installed bindings' own struct."""
+    source = Path(cuda_module.__file__).read_text()
+    fields = set(re.findall(r"\bprops\.([A-Za-z_][A-Za-z0-9_]*)", source))
+    assert {"multiProcessorCount", "major", "totalGlobalMem"} <= fields
+    real = cudart.cudaDeviceProp()
+    assert not [name for name in fields if not hasattr(real, name)]
 
 
 # --- cuda-python that imports but cannot talk to the driver ---------------------------------------
@@ -347,8 +356,12 @@ def pycuda(monkeypatch):
         def pci_bus_id(self):
             return "0000:82:00.0"
 
+        def get_attribute(self, attribute):
+            return {drv.device_attribute.MULTIPROCESSOR_COUNT: 58}[attribute]
+
     drv.init = lambda: None
     drv.Device = Device
+    drv.device_attribute = enum.IntEnum("device_attribute", {"MULTIPROCESSOR_COUNT": 16})
     package = types.ModuleType("pycuda")
     package.driver = drv
     monkeypatch.setitem(sys.modules, "pycuda", package)
@@ -411,7 +424,7 @@ def test_when_pycuda_fails_too_the_error_names_both(driver, pycuda):
 
 def test_pycuda_device_properties_and_capture(pycuda):
     cuda = PyCuda()
-    assert cuda.device_properties() == {"name": "NVIDIA L4", "compute_capability": "8.9",
+    assert cuda.device_properties() == {"name": "NVIDIA L4", "compute_capability": "8.9", "multiprocessor_count": 58,
                                         "memory_total_mib": 22 * 1024, "pci_bus_id": "0000:82:00.0"}
     cuda.abort_capture(object())  # nothing was captured: nothing to end
     with pytest.raises(CudaError, match="cuda-python only"):

@@ -118,7 +118,8 @@ class Cuda(ABC):
 
     @abstractmethod
     def device_properties(self) -> dict:
-        """name, compute_capability 'M.m', memory_total_mib and pci_bus_id of the current device.
+        """name, compute_capability 'M.m', multiprocessor_count (the SMs TensorRT tunes for: a MIG slice
+        has fewer than its full GPU of the same name), memory_total_mib and pci_bus_id of the current device.
 
         pci_bus_id ('0000:3B:00.0') names the device the way NVML does; CUDA's device index does
         not, as it counts only the devices CUDA_VISIBLE_DEVICES leaves.
@@ -313,6 +314,7 @@ class CudaPython(Cuda):
         props = self._check(self.rt.cudaGetDeviceProperties(device))
         name = props.name.decode(errors="replace").rstrip("\0") if isinstance(props.name, bytes) else str(props.name)
         return {"name": name, "compute_capability": f"{props.major}.{props.minor}",
+                "multiprocessor_count": int(props.multiProcessorCount),
                 "memory_total_mib": int(props.totalGlobalMem) // 2**20,
                 "pci_bus_id": f"{props.pciDomainID:04X}:{props.pciBusID:02X}:{props.pciDeviceID:02X}.0"}
 
@@ -438,6 +440,8 @@ class PyCuda(Cuda):
     def device_properties(self) -> dict:
         major, minor = self.device.compute_capability()
         return {"name": self.device.name(), "compute_capability": f"{major}.{minor}",
+                "multiprocessor_count": int(self.device.get_attribute(
+                    self.drv.device_attribute.MULTIPROCESSOR_COUNT)),
                 "memory_total_mib": self.device.total_memory() // 2**20,
                 "pci_bus_id": self.device.pci_bus_id()}
 

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 import shutil
 
 import numpy as np
@@ -10,7 +11,14 @@ import pytest
 
 from tests.fakes.cuda import FakeCuda
 from tests.fakes.tensorrt import FakeTensorRT
-from trtbench.backends.tensorrt import ROUTES_BY_MAJOR, TENSORRT_API, TensorRTBackend, TensorRTConfig, resolve_typing
+from trtbench.backends.tensorrt import (
+    ROUTES_BY_MAJOR,
+    TENSORRT_API,
+    TensorRTBackend,
+    TensorRTConfig,
+    plan_name,
+    resolve_typing,
+)
 from trtbench.bench import Case, run_case, sweep
 from trtbench.errors import TrtbenchError
 from trtbench.inputs import seeded_input
@@ -87,12 +95,14 @@ def test_cache_hit_skips_the_build(model, tmp_path):
     second = backend.build(model, "fp32", 1, tmp_path / "engines")
     assert len(trt._builds) == 1
     assert first.info["cached"] is False and second.info["cached"] is True
-    meta = json.loads((tmp_path / "engines" / "ResNet18.fp32.b1.weak.plan.json").read_text())
+    (plan,) = (tmp_path / "engines").glob("ResNet18.fp32.b1.weak.*.plan")
+    assert second.info["plan"] == str(plan)
+    meta = json.loads(plan.with_name(plan.name + ".json").read_text())
     key = meta["key"]
     assert key["tensorrt"] == "10.13.3.9" and key["gpu"] == "Fake GPU 80GB" and key["batch"] == 1
+    assert key["multiprocessors"] == 132
     assert {"onnx_sha256", "compute_capability", "builder"} <= set(key) and "build_s" in meta["info"]
-    assert meta["sha256"] == second.info["engine_sha256"] == hashlib.sha256(
-        (tmp_path / "engines" / "ResNet18.fp32.b1.weak.plan").read_bytes()).hexdigest()
+    assert meta["sha256"] == second.info["engine_sha256"] == hashlib.sha256(plan.read_bytes()).hexdigest()
     assert (tmp_path / "engines" / "timing.cache").read_bytes() == b"+"  # created, updated, saved
 
 
@@ -100,6 +110,7 @@ def test_cache_hit_skips_the_build(model, tmp_path):
     ("tensorrt", "TensorRT version changed"),
     ("gpu", "GPU changed"),
     ("compute_capability", "compute capability changed"),
+    ("multiprocessors", "SM count changed (132 -> 14)"),  # a MIG slice of the same GPU
     ("onnx", "ONNX graph changed"),
     ("builder", "builder options changed"),
     ("corrupt", "does not match its recorded sha256"),
@@ -117,6 +128,9 @@ def test_cache_is_rebuilt_when_anything_it_depends_on_changes(model, tmp_path, c
     elif change == "compute_capability":
         gpu = FakeCuda(compute_capability="8.9")
         trt = FakeTensorRT(10, gpu)
+    elif change == "multiprocessors":
+        gpu = FakeCuda(multiprocessor_count=14)
+        trt = FakeTensorRT(10, gpu)
     elif change == "onnx":
         import onnx
 
@@ -124,15 +138,163 @@ def test_cache_is_rebuilt_when_anything_it_depends_on_changes(model, tmp_path, c
         proto.producer_name = "changed"
         onnx.save(proto, str(model))
     elif change == "builder":
+        # other options have a file of their own: the key still tells a plan moved under their name
         options = {"opt_level": 5}
+        target = engines / plan_name("ResNet18", "fp32", 1, "weak",
+                                     {**TensorRTConfig(**options).builder(), "profiling_verbosity": "detailed"})
+        (plan,) = engines.glob("*.plan")
+        plan.with_name(plan.name + ".json").rename(target.with_name(target.name + ".json"))
+        plan.rename(target)
     elif change == "corrupt":
-        plan = engines / "ResNet18.fp32.b1.weak.plan"
+        (plan,) = engines.glob("*.plan")
         plan.write_bytes(plan.read_bytes()[:-1] + b" ")
     again = TensorRTBackend(TensorRTConfig(**options), trt=trt, cuda=gpu)
     engine = again.build(model, "fp32", 1, engines)
     assert engine.info["cached"] is False
     assert reason in engine.info["rebuild_reason"]
     assert any(w.startswith("engine rebuilt: ") and reason in w for w in engine.warnings)
+
+
+def test_alternating_builder_options_keeps_each_engine_cached(model, tmp_path):
+    """--opt-level 3 then 5 then 3 then 5: two builds, the second round loads both from engines/."""
+    gpu = FakeCuda()
+    trt = FakeTensorRT(10, gpu)
+    cached = []
+    for opt_level in (3, 5, 3, 5):
+        backend = TensorRTBackend(TensorRTConfig(opt_level=opt_level), trt=trt, cuda=gpu)
+        cached.append(backend.build(model, "fp32", 1, tmp_path / "engines").info["cached"])
+    assert cached == [False, False, True, True]
+    assert [build["opt_level"] for build in trt._builds] == [3, 5]
+    assert len(list((tmp_path / "engines").glob("ResNet18.fp32.b1.weak.*.plan"))) == 2
+
+
+def finishes(call, timeout_s=60.0):
+    """``call()``'s result, run on a daemon thread: a test fails, never hangs, where it would block
+    (opening a FIFO for reading waits for a writer)."""
+    import threading
+
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # handed back to the test
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    assert not worker.is_alive(), f"still running after {timeout_s} s: it blocks"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _after_check(monkeypatch, function, change, times=1):
+    """Wrap ``trtbench.artifacts.<function>`` so that ``change(path)`` alters the file right after the
+    first ``times`` checks: the window between a check and the read that follows it."""
+    from trtbench import artifacts
+
+    checked = getattr(artifacts, function)
+    left = [times]
+
+    def wrapper(path, *args, **kwargs):
+        found = checked(path, *args, **kwargs)
+        if left[0] and found is not None:
+            left[0] -= 1
+            change(found.path)
+        return found
+
+    monkeypatch.setattr(artifacts, function, wrapper)
+
+
+def _flip(path):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    stat = path.stat()
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size and time: only the bytes tell
+
+
+def _fifo(path):
+    path.unlink()
+    os.mkfifo(path)
+
+
+@pytest.mark.parametrize("change", [_flip, _fifo])
+def test_a_plan_changed_after_its_check_is_rebuilt_never_loaded(model, tmp_path, monkeypatch, change):
+    engines = tmp_path / "engines"
+    backend, trt, _ = backend_for(10)
+    backend.build(model, "fp32", 1, engines)
+    _after_check(monkeypatch, "ensure", change)
+    engine = finishes(lambda: backend.build(model, "fp32", 1, engines))
+    assert len(trt._builds) == 2 and engine.info["cached"] is False
+    assert "changed after it was checked" in engine.info["rebuild_reason"]
+    assert any(w.startswith("engine rebuilt: ") and "changed after it was checked" in w for w in engine.warnings)
+    (plan,) = engines.glob("*.plan")
+    assert plan.is_file() and engine.plan == plan.read_bytes()
+    assert hashlib.sha256(engine.plan).hexdigest() == engine.info["engine_sha256"]
+    with engine:  # the rebuilt bytes are the ones TensorRT deserializes
+        assert engine.infer(seeded_input(1)).shape == (1, 1000)
+
+
+def test_a_plan_that_keeps_changing_is_one_line_refusal(model, tmp_path, monkeypatch):
+    engines = tmp_path / "engines"
+    backend, trt, _ = backend_for(10)
+    backend.build(model, "fp32", 1, engines)
+    _after_check(monkeypatch, "ensure", _flip, times=2)
+    record = finishes(lambda: run_case(backend, Case("ResNet18", "fp32", 1), model, engines, QUICK))
+    assert record.status == "failed" and record.traceback is None and "\n" not in record.error
+    assert "changed again as soon as it was rebuilt" in record.error and "--engines-dir" in record.error
+
+
+def test_a_fifo_in_place_of_the_plan_is_rebuilt(model, tmp_path):
+    engines = tmp_path / "engines"
+    backend, trt, _ = backend_for(11)
+    backend.build(model, "fp32", 1, engines)
+    (plan,) = engines.glob("*.plan")
+    _fifo(plan)
+    engine = finishes(lambda: backend.build(model, "fp32", 1, engines))
+    assert len(trt._builds) == 2 and engine.info["cached"] is False and plan.is_file()
+
+
+def test_a_fifo_in_place_of_the_timing_cache_is_never_opened(model, tmp_path):
+    from trtbench import artifacts
+    from trtbench.backends.tensorrt import TIMING_CACHE_KIND
+
+    engines = tmp_path / "engines"
+    engines.mkdir()
+    os.mkfifo(engines / "timing.cache")
+    backend, trt, _ = backend_for(10)
+    finishes(lambda: backend.build(model, "fp32", 1, engines))
+    assert trt._builds[0]["timing_cache"]._blob == b""
+    # replaced by the build's own cache, recorded for this TensorRT and GPU
+    found = artifacts.valid(engines / "timing.cache", TIMING_CACHE_KIND)
+    assert found is not None and found.key == backend._device_key()
+
+
+@pytest.mark.parametrize("change", [_flip, _fifo])
+def test_a_timing_cache_changed_after_its_check_is_not_offered(model, tmp_path, monkeypatch, change):
+    engines = tmp_path / "engines"
+    backend, trt, _ = backend_for(10)
+    backend.build(model, "fp32", 1, engines)
+    assert (engines / "timing.cache").read_bytes() == b"+"
+    from trtbench import artifacts
+
+    checked = artifacts.valid
+
+    def valid(path, kind):
+        found = checked(path, kind)
+        if found is not None and path.name == "timing.cache" and not getattr(valid, "done", False):
+            valid.done = True
+            change(found.path)
+        return found
+
+    monkeypatch.setattr(artifacts, "valid", valid)
+    engine = finishes(lambda: backend.build(model, "fp16", 1, engines))
+    assert trt._builds[1]["timing_cache"]._blob == b"", "bytes other than the checked ones reached TensorRT"
+    assert any("timing cache" in w and "changed after it was checked" in w for w in engine.warnings)
+    assert (engines / "timing.cache").is_file()
 
 
 def test_statistics_come_from_the_event_times(model, tmp_path):
@@ -284,8 +446,8 @@ def test_fp32_means_fp32_unless_tf32_is_asked_for(model, tmp_path):
     with_tf32 = TensorRTBackend(TensorRTConfig(tf32=True), trt=trt, cuda=gpu)
     record = run_case(with_tf32, Case("ResNet18", "fp32", 1), model, tmp_path / "e", QUICK)
     assert trt._builds[1]["tf32"] is True and record.method["tf32"] is True
-    assert "tf32 changed" in record.engine["rebuild_reason"] or "builder options changed" in \
-        record.engine["rebuild_reason"]
+    # a builder option of its own: an engine file of its own, the FP32 one kept
+    assert record.engine["cached"] is False and len(list((tmp_path / "e").glob("*.plan"))) == 2
 
 
 def test_layer_precisions_come_from_the_engine_inspector(model, tmp_path):

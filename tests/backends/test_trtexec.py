@@ -1,11 +1,15 @@
 """The trtexec backend without trtexec: the flags it passes each major, its refusals, how it learns
 the major, and trtexec's output (in the format samples/common prints it) read line by line."""
 
+import os
 import subprocess
 import sys
+import threading
+from pathlib import Path
 
 import pytest
 
+from tests.fakes.cuda import FakeCuda
 from trtbench.backends import trtexec
 from trtbench.backends.tensorrt import EngineBuildConfig
 from trtbench.backends.trtexec import TrtexecBackend, parse_summary, tensorrt_version, trtexec_mode
@@ -81,7 +85,7 @@ RUN_10 = """\
 [11/29/2026-10:00:00] [I] Time Deserialize: Disabled
 [11/29/2026-10:00:00] [I] Time Refit: Disabled
 [11/29/2026-10:00:00] [I]
-[11/29/2026-10:00:00] [I] TensorRT version: 10.13.3
+{device_lines}[11/29/2026-10:00:00] [I] TensorRT version: 10.13.3
 [11/29/2026-10:00:00] [I] Start parsing network model.
 [11/29/2026-10:00:00] [I] Finished parsing network model. Parse time: 0.0969
 [11/29/2026-10:00:25] [I] Engine built in 25.1 sec.
@@ -139,7 +143,7 @@ RUN_11 = """\
 [11/29/2026-10:00:00] [I] Time Deserialize: Disabled
 [11/29/2026-10:00:00] [I] Time Refit: Disabled
 [11/29/2026-10:00:00] [I]
-[11/29/2026-10:00:00] [I] TensorRT version: 11.1.0
+{device_lines}[11/29/2026-10:00:00] [I] TensorRT version: 11.1.0
 [11/29/2026-10:00:00] [I] Start parsing network model.
 [11/29/2026-10:00:00] [I] Finished parsing network model. Parse time: 0.0712
 [11/29/2026-10:00:19] [I] Engine built in 18.7 sec.
@@ -169,6 +173,25 @@ RUN_11 = """\
 &&&& PASSED TensorRT.trtexec [TensorRT v110100] [b106] # trtexec --onnx=models/ResNet50.fp16.onnx --shapes=x:8x3x224x224
 """
 RUNS = {10: RUN_10, 11: RUN_11}
+# samples/common/sampleDevice.cpp setCudaDevice, on the GPU the CUDA double names (FakeCuda's defaults)
+DEVICE_LINES = """\
+[11/29/2026-10:00:00] [I] === Device Information ===
+[11/29/2026-10:00:00] [I] Available Devices:
+[11/29/2026-10:00:00] [I]   Device 0: "{name}" UUID: GPU-5e2b7c1a-0d4f-4e1b-9a63-2f8d1c7e9b40
+[11/29/2026-10:00:00] [I] Selected Device: {name}
+[11/29/2026-10:00:00] [I] Selected Device ID: 0
+[11/29/2026-10:00:00] [I] Selected Device UUID: GPU-5e2b7c1a-0d4f-4e1b-9a63-2f8d1c7e9b40
+[11/29/2026-10:00:00] [I] Compute Capability: {cc}
+[11/29/2026-10:00:00] [I] SMs: {sms}
+[11/29/2026-10:00:00] [I] Device Global Memory: 81559 MiB
+[11/29/2026-10:00:00] [I] Shared Memory per SM: 228 KiB
+[11/29/2026-10:00:00] [I] Memory Bus Width: 5120 bits (ECC enabled)
+[11/29/2026-10:00:00] [I] Application Compute Clock Rate: 1.98 GHz
+[11/29/2026-10:00:00] [I] Application Memory Clock Rate: 2.619 GHz
+[11/29/2026-10:00:00] [I]
+[11/29/2026-10:00:00] [I] Note: The application clock rates do not reflect the actual clock rates that the GPU is currently running at.
+[11/29/2026-10:00:00] [I]
+"""
 GRAPH_CAPTURED = """\
 [11/29/2026-10:00:19] [I] Capturing CUDA graph for the current execution context
 [11/29/2026-10:00:19] [I] Successfully captured CUDA graph for the current execution context.
@@ -182,8 +205,9 @@ GRAPH_FAILED = """\
 
 
 def run_log(major, typing="weak", precision="fp32", inflight=2, data_transfers=True, spin_wait=True,
-            cuda_graph=False, graph_lines=None):
-    """A trtexec run's output whose echoed options are the given ones."""
+            cuda_graph=False, graph_lines=None, gpu=("Fake GPU 80GB", "9.0", 132)):
+    """A trtexec run's output whose echoed options are the given ones, on ``gpu`` (name, compute
+    capability, SMs; None: no device information)."""
     def enabled(on):
         return "Enabled" if on else "Disabled"
 
@@ -192,7 +216,8 @@ def run_log(major, typing="weak", precision="fp32", inflight=2, data_transfers=T
         graph_lines = GRAPH_CAPTURED if cuda_graph else ""
     return RUNS[major].format(precision=shown, expose_dma=enabled(inflight == 1),
                               data_transfers=enabled(data_transfers), spin_wait=enabled(spin_wait),
-                              cuda_graph=enabled(cuda_graph), graph_lines=graph_lines)
+                              cuda_graph=enabled(cuda_graph), graph_lines=graph_lines,
+                              device_lines=DEVICE_LINES.format(name=gpu[0], cc=gpu[1], sms=gpu[2]) if gpu else "")
 
 
 class FakeProcess:
@@ -231,12 +256,17 @@ class FakeProcess:
 
 
 class FakeTrtexec:
-    """A stand-in for subprocess.Popen that plays trtexec: --help prints ``help``, a run prints ``run``."""
+    """A stand-in for subprocess.Popen that plays trtexec: --help prints ``help``, a run prints ``run``.
+
+    Given --timingCacheFile, a run reads the file as trtexec does (``offered``: its bytes, None when
+    there was none) and, when it succeeds, writes it back with its own timings added (a '+').
+    """
 
     def __init__(self, help=HELP_10, run=None, returncode=0, help_timeout=False):
         self.help, self.run, self.returncode, self.help_timeout = help, run, returncode, help_timeout
         self.commands = []
         self.processes = []
+        self.offered = []
 
     def __call__(self, command, **kwargs):
         self.commands.append(command)
@@ -244,8 +274,19 @@ class FakeTrtexec:
             process = FakeProcess(self.help, timeout=self.help_timeout)
         else:
             process = FakeProcess(self.run or "", self.returncode)
+            self._timing_cache(command)
         self.processes.append(process)
         return process
+
+    def _timing_cache(self, command):
+        given = [arg.split("=", 1)[1] for arg in command if arg.startswith("--timingCacheFile=")]
+        if not given:
+            return
+        path = Path(given[0])
+        before = path.read_bytes() if path.exists() else None  # a FIFO here would block, as in trtexec
+        self.offered.append(before)
+        if self.returncode == 0:
+            path.write_bytes((before or b"") + b"+")
 
     @property
     def runs(self):
@@ -265,9 +306,13 @@ def graphs(monkeypatch, tmp_path):
     return tmp_path / "ResNet50.onnx"
 
 
-def backend(major, popen=None, **options):
+def backend(major, popen=None, gpu=None, **options):
+    """trtexec of ``major`` on the CUDA double's GPU (``gpu``: another one, or a callable that raises)."""
     fake = popen or FakeTrtexec(help=HELPS[major])
-    return TrtexecBackend(EngineBuildConfig(**options), executable="/opt/trt/bin/trtexec", popen=fake), fake
+    gpu = gpu or FakeCuda()
+    properties = gpu if callable(gpu) else gpu.device_properties
+    return TrtexecBackend(EngineBuildConfig(**options), executable="/opt/trt/bin/trtexec", popen=fake,
+                          device_properties=properties), fake
 
 
 def test_summary_becomes_spans_and_throughput():
@@ -318,8 +363,7 @@ def test_timing_flags_per_major(tmp_path, major, data_transfers, cuda_graph, inf
     # FP32 at the default typing: weak on 10 and strong on 11 are both the default, so no typing flag
     assert engine.command == [
         "/opt/trt/bin/trtexec", f"--onnx={model}", "--shapes=x:8x3x224x224", "--builderOptimizationLevel=3",
-        "--noTF32", "--memPoolSize=workspace:1024M",
-        f"--timingCacheFile={tmp_path / 'engines' / 'trtexec.timing.cache'}", *flags]
+        "--noTF32", "--memPoolSize=workspace:1024M", *flags]
     for deprecated in ("--separateProfileRun", "--stronglyTyped", "--fp16"):
         assert deprecated not in engine.command
     if major == 11:  # no-ops there: passing them would say nothing about what runs
@@ -328,8 +372,10 @@ def test_timing_flags_per_major(tmp_path, major, data_transfers, cuda_graph, inf
     fake.run = run_log(major, typing="weak" if major == 10 else "strong", inflight=inflight,
                        data_transfers=data_transfers, cuda_graph=cuda_graph)
     engine.timed(TimingPolicy(warmup_ms=200, duration_s=3, min_iterations=10))
-    assert fake.runs == [engine.command + ["--warmUp=200", "--duration=3", "--iterations=10",
-                                           "--percentile=90,95,99"]]
+    ((*command, cache, warmup, duration, iterations, percentile),) = fake.runs
+    assert command == engine.command and cache.startswith("--timingCacheFile=")  # a private copy: see below
+    assert [warmup, duration, iterations, percentile] == ["--warmUp=200", "--duration=3", "--iterations=10",
+                                                          "--percentile=90,95,99"]
     method = engine.describe()
     assert {key: method[key] for key in ("trtexec_major", "data_transfers", "cuda_graph", "spin_wait", "tf32",
                                          "inflight")} == \
@@ -446,8 +492,8 @@ def test_describe_states_each_toggle_and_what_set_it(tmp_path):
     assert method["set_by"] == {"typing": "trtexec 11 default", "tf32": "trtexec 11 default",
                                 "data_transfers": "--includeDataTransfers", "cuda_graph": "--noCudaGraph",
                                 "spin_wait": "trtexec 11 default", "inflight": "trtexec 11 default"}
-    assert method["command"].endswith("--includeDataTransfers --noCudaGraph --warmUp=200 --duration=3 "
-                                      "--iterations=10 --percentile=90,95,99")
+    assert method["command"].endswith("--warmUp=200 --duration=3 --iterations=10 --percentile=90,95,99")
+    assert " --includeDataTransfers --noCudaGraph --timingCacheFile=" in method["command"]
 
     trt, _ = backend(10, typing="weak", data_transfers=False, cuda_graph=True)
     method = trt.build(tmp_path / "m.onnx", "fp16", 8, tmp_path).describe()
@@ -573,3 +619,169 @@ def test_a_real_process_is_read_line_by_line(tmp_path):
 def test_missing_trtexec_is_unavailable():
     state = TrtexecBackend(executable=None).availability()
     assert not state.ok and "not on PATH" in state.reason
+
+
+# --- trtexec's timing cache: an artifact of engines/, never handed to trtexec itself -------------
+
+
+def finishes(call, timeout_s=60.0):
+    """``call()`` on a daemon thread: the test fails, never hangs, where it would block on a FIFO."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # handed back to the test
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    assert not worker.is_alive(), f"still running after {timeout_s} s: it blocks"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def timed_run(trt, fake, engines, major=10, **log):
+    """Build and time one fp32 case with trtexec printing a run on ``log``'s GPU; the engine."""
+    engine = trt.build(engines.parent / "m.onnx", "fp32", 1, engines)
+    fake.run = run_log(major, typing="weak" if major == 10 else "strong", **log)
+    finishes(lambda: engine.timed(TimingPolicy()))
+    return engine
+
+
+def recorded_cache(engines):
+    from trtbench import artifacts
+
+    return artifacts.valid(engines / "trtexec.timing.cache", trtexec.TIMING_CACHE_KIND)
+
+
+def test_the_timing_cache_is_recorded_for_its_tensorrt_and_gpu_and_offered_back(tmp_path):
+    engines = tmp_path / "engines"
+    trt, fake = backend(10)
+    first = timed_run(trt, fake, engines)
+    found = recorded_cache(engines)
+    assert found is not None and found.key == {"tensorrt": "10.13.3", "gpu": "Fake GPU 80GB",
+                                               "compute_capability": "9.0", "multiprocessors": 132}
+    assert (engines / "trtexec.timing.cache").read_bytes() == b"+"
+    second = timed_run(trt, fake, engines)
+    # trtexec was given a private copy of the checked bytes, never the file in engines/
+    assert fake.offered == [None, b"+"] and (engines / "trtexec.timing.cache").read_bytes() == b"++"
+    assert all(str(engines) not in arg for command in fake.runs for arg in command)
+    assert first.describe()["timing_cache"]["offered"] is False
+    assert second.describe()["timing_cache"] == {"file": str(engines / "trtexec.timing.cache"), "offered": True,
+                                                 "recorded_sha256": recorded_cache(engines).sha256}
+    assert not first.warnings and not second.warnings
+
+
+@pytest.mark.parametrize("other,reason", [
+    ({"major": 11}, "TensorRT version changed (10.13.3 -> 11.1.0)"),
+    ({"gpu": FakeCuda(gpu_name="Other GPU")}, "GPU changed"),
+    ({"gpu": FakeCuda(compute_capability="8.9")}, "compute capability changed"),
+    ({"gpu": FakeCuda(multiprocessor_count=14)}, "SM count changed (132 -> 14)"),  # a MIG slice, same name
+])
+def test_a_cache_from_another_tensorrt_or_gpu_is_not_offered_and_is_replaced(tmp_path, other, reason):
+    engines = tmp_path / "engines"
+    trt, fake = backend(10)
+    timed_run(trt, fake, engines)
+    major = other.get("major", 10)
+    gpu = other.get("gpu", FakeCuda())
+    props = gpu.device_properties()
+    trt, fake = backend(major, gpu=gpu)
+    engine = timed_run(trt, fake, engines, major=major,
+                       gpu=(props["name"], props["compute_capability"], props["multiprocessor_count"]))
+    assert fake.offered == [None]
+    (note,) = engine.warnings
+    assert "not offered" in note and reason in note and "\n" not in note
+    assert recorded_cache(engines).key["multiprocessors"] == props["multiprocessor_count"]
+    assert (engines / "trtexec.timing.cache").read_bytes() == b"+"
+
+
+def test_a_damaged_cache_is_not_offered(tmp_path):
+    engines = tmp_path / "engines"
+    trt, fake = backend(10)
+    timed_run(trt, fake, engines)
+    (engines / "trtexec.timing.cache").write_bytes(b"X")
+    engine = timed_run(trt, fake, engines)
+    assert fake.offered == [None, None] and "does not match its recorded sha256" in engine.warnings[0]
+    assert recorded_cache(engines) is not None
+
+
+def test_a_fifo_in_place_of_the_cache_never_reaches_trtexec(tmp_path):
+    engines = tmp_path / "engines"
+    engines.mkdir()
+    os.mkfifo(engines / "trtexec.timing.cache")
+    trt, fake = backend(11)
+    timed_run(trt, fake, engines, major=11)
+    assert fake.offered == [None]
+    assert (engines / "trtexec.timing.cache").is_file() and recorded_cache(engines) is not None
+
+
+def _flip(path):
+    stat = path.stat()
+    path.write_bytes(bytes([path.read_bytes()[0] ^ 0xFF]))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size, inode and time: only the bytes tell
+
+
+def _fifo(path):
+    path.unlink()
+    os.mkfifo(path)
+
+
+@pytest.mark.parametrize("change", [_flip, _fifo])
+def test_a_cache_changed_after_its_check_is_not_offered(tmp_path, monkeypatch, change):
+    from trtbench import artifacts
+
+    engines = tmp_path / "engines"
+    trt, fake = backend(10)
+    timed_run(trt, fake, engines)
+    checked = artifacts.valid
+
+    def valid(path, kind):
+        found = checked(path, kind)
+        if found is not None and kind == trtexec.TIMING_CACHE_KIND and not getattr(valid, "done", False):
+            valid.done = True
+            change(found.path)
+        return found
+
+    monkeypatch.setattr(artifacts, "valid", valid)
+    engine = timed_run(trt, fake, engines)
+    assert fake.offered == [None, None], "bytes other than the checked ones reached trtexec"
+    assert any("changed after it was checked" in w or "does not match" in w for w in engine.warnings)
+
+
+def test_without_cuda_bindings_the_gpu_is_learned_from_trtexec(tmp_path):
+    def no_cuda():
+        raise RuntimeError("no CUDA bindings")
+
+    engines = tmp_path / "engines"
+    trt, fake = backend(10, gpu=no_cuda)
+    timed_run(trt, fake, engines)
+    timed_run(trt, fake, engines)
+    assert fake.offered == [None, b"+"] and recorded_cache(engines).key["gpu"] == "Fake GPU 80GB"
+    # a trtexec that prints no device information leaves the cache as it was
+    trt, fake = backend(10, gpu=no_cuda)
+    engine = timed_run(trt, fake, engines, gpu=None)
+    assert "printed no device information" in engine.warnings[0]
+    assert (engines / "trtexec.timing.cache").read_bytes() == b"++"
+
+
+def test_a_run_on_another_gpu_than_offered_for_is_not_kept(tmp_path):
+    engines = tmp_path / "engines"
+    trt, fake = backend(10)
+    timed_run(trt, fake, engines)
+    engine = timed_run(trt, fake, engines, gpu=("Fake GPU 80GB", "9.0", 14))
+    assert fake.offered == [None, b"+"] and "not the GPU its timing cache was offered for" in engine.warnings[0]
+    assert (engines / "trtexec.timing.cache").read_bytes() == b"+"
+
+
+def test_a_failed_run_records_nothing(tmp_path):
+    engines = tmp_path / "engines"
+    trt, fake = backend(10)
+    fake.returncode = 1
+    engine = trt.build(tmp_path / "m.onnx", "fp32", 1, engines)
+    fake.run = "[11/29/2026-10:00:00] [E] Error[4]: could not parse\n"
+    with pytest.raises(TrtbenchError, match="^trtexec failed: "):
+        engine.timed(TimingPolicy())
+    assert not (engines / "trtexec.timing.cache").exists()

@@ -90,7 +90,7 @@ class FakeCuda(Cuda):
 
     def __init__(self, compute_ms=1.0, h2d_ms=0.1, d2h_ms=0.05, memory_limit=2**40, capture_fails=False,
                  gpu_name="Fake GPU 80GB", compute_capability="9.0", instantiate_fails=False,
-                 pci_bus_id="0000:17:00.0", launch_gap_ms=0.0):
+                 pci_bus_id="0000:17:00.0", launch_gap_ms=0.0, multiprocessor_count=132):
         self.clock_ms = 0.0
         self.host_ms = 0.0
         self.launch_gap_ms = launch_gap_ms
@@ -101,6 +101,7 @@ class FakeCuda(Cuda):
         self.instantiate_fails = instantiate_fails
         self.gpu_name, self.compute_capability = gpu_name, compute_capability
         self.pci_bus_id = pci_bus_id
+        self.multiprocessor_count = multiprocessor_count
         self.memory: dict[int, np.ndarray] = {}
         self.streams: dict[int, FakeStream] = {}
         self.freed: list = []
@@ -268,7 +269,8 @@ class FakeCuda(Cuda):
                 self.memory.pop(obj, None)
 
     def device_properties(self) -> dict:
-        return {"name": self.gpu_name, "compute_capability": self.compute_capability, "memory_total_mib": 81559,
+        return {"name": self.gpu_name, "compute_capability": self.compute_capability,
+                "multiprocessor_count": self.multiprocessor_count, "memory_total_mib": 81559,
                 "pci_bus_id": self.pci_bus_id}
 
     # --- helpers for tests -------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ INSTALL_FIX = ("pip install 'trtbench[tensorrt-cu12]' (NVIDIA driver R525 or new
                "(R580 or newer) on a machine with a GPU; `trtbench doctor` says which fits its driver")
 #: how a changed engine-cache key is named in the rebuild reason
 ENGINE_KEY_LABELS = {"tensorrt": "TensorRT version", "gpu": "GPU", "compute_capability": "compute capability",
+                     "multiprocessors": "SM count",
                      "onnx_sha256": "ONNX graph", "precision": "precision", "batch": "batch", "typing": "typing",
                      "builder": "builder options"}
 
@@ -99,6 +101,13 @@ class TensorRTConfig(EngineBuildConfig):
     """The TensorRT backend's options: the engine's, and which CUDA bindings drive it."""
 
     cuda: str = option("auto", "CUDA bindings for the TensorRT backend.", choices=("auto", "cuda-python", "pycuda"))
+
+
+def plan_name(stem: str, precision: str, batch: int, typing: str, builder: dict) -> str:
+    """The engine file's name: the case, its typing and a short hash of the builder options, so engines
+    built with other options (``--opt-level 3`` and ``5``) are kept side by side, each cached."""
+    options = hashlib.sha256(json.dumps(builder, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{stem}.{precision}.b{batch}.{typing}.{options}.plan"
 
 
 def tensorrt_major(trt) -> int:
@@ -592,10 +601,11 @@ class TensorRTBackend(Backend):
     # --- build and cache ----------------------------------------------------------------------
 
     def _device_key(self) -> dict:
-        """What makes an engine or a timing cache specific to this TensorRT and GPU."""
+        """What makes an engine or a timing cache specific to this TensorRT and GPU: the SM count too, as
+        TensorRT tunes for the SMs it sees and a MIG slice carries its full GPU's name."""
         props = self.cuda.device_properties()
         return {"tensorrt": str(self.trt.__version__), "gpu": props["name"],
-                "compute_capability": props["compute_capability"]}
+                "compute_capability": props["compute_capability"], "multiprocessors": props["multiprocessor_count"]}
 
     def graph_files(self, onnx_path: Path, precision: str) -> list[Path]:
         """The export, and the graph the network is parsed from (this TensorRT's typing; where TensorRT
@@ -614,11 +624,11 @@ class TensorRTBackend(Backend):
         typing = resolve_typing(tensorrt_major(trt), options.typing, precision)
         # Strongly typed networks take their precision from the graph; weak ones from builder flags.
         graph = network_graph(Path(onnx_path), precision, typing, self.calibration)
+        builder = {**options.builder(), "profiling_verbosity": "detailed"}
         key = {**self._device_key(), "onnx_sha256": source_sha256(graph), "precision": precision,
-               "batch": batch, "typing": typing,
-               "builder": {**options.builder(), "profiling_verbosity": "detailed"}}
+               "batch": batch, "typing": typing, "builder": builder}
         cache_dir = Path(cache_dir)
-        plan_path = cache_dir / f"{Path(onnx_path).stem}.{precision}.b{batch}.{typing}.plan"
+        plan_path = cache_dir / plan_name(Path(onnx_path).stem, precision, batch, typing, builder)
         started = time.perf_counter()
 
         def make(tmp: Path) -> dict:
@@ -627,15 +637,24 @@ class TensorRTBackend(Backend):
             return {"build_s": round(time.perf_counter() - started, 3), "notes": notes}
 
         made = artifacts.ensure(plan_path, ENGINE_KIND, key, make, labels=ENGINE_KEY_LABELS)
+        reason = made.reason
+        # TensorRT gets the very bytes whose sha256 was checked: the file is read once, never reopened
+        plan = artifacts.read_matching(made.path, made.sha256)
+        if plan is None:
+            made = artifacts.ensure(plan_path, ENGINE_KIND, key, make, force=True, labels=ENGINE_KEY_LABELS)
+            reason = f"{plan_path.name} changed after it was checked (rewritten, replaced or not a regular file)"
+            plan = artifacts.read_matching(made.path, made.sha256)
+            if plan is None:
+                raise TrtbenchError(f"{plan_path} changed again as soon as it was rebuilt: stop whatever else "
+                                    f"writes in {cache_dir}, or choose another --engines-dir")
         info = {"typing": typing, "fp16_build": fp16_build(typing, precision),
                 "workspace_mib": options.workspace_mib, "opt_level": options.opt_level,
                 "plan": str(plan_path), "graph": str(graph), "cached": not made.made,
-                "rebuild_reason": made.reason or None, "engine_build_s": made.info.get("build_s"),
+                "rebuild_reason": reason or None, "engine_build_s": made.info.get("build_s"),
                 "engine_sha256": made.sha256}
-        engine = TensorRTEngine(trt, self.cuda, made.path.read_bytes(), batch, options, info,
-                                build_s=time.perf_counter() - started)
-        if made.made and not made.reason.startswith("no cached"):
-            engine.warnings.append(f"engine rebuilt: {made.reason}")
+        engine = TensorRTEngine(trt, self.cuda, plan, batch, options, info, build_s=time.perf_counter() - started)
+        if made.made and not reason.startswith("no cached"):
+            engine.warnings.append(f"engine rebuilt: {reason}")
         if made.made:
             engine.warnings.extend(made.info.get("notes", []))
         return engine
@@ -694,7 +713,13 @@ class TensorRTBackend(Backend):
         """Give the builder the shared timing cache; one it refuses is replaced by an empty one."""
         # A cache made by another TensorRT or GPU is not offered: it would be refused.
         found = artifacts.valid(cache_file, TIMING_CACHE_KIND)
-        blob = found.path.read_bytes() if found is not None and found.key == device_key else b""
+        blob = b""
+        if found is not None and found.key == device_key:
+            matching = artifacts.read_matching(cache_file, found.sha256)
+            if matching is None:
+                notes.append(f"the timing cache {cache_file} changed after it was checked: started an empty one, "
+                             "which replaces it after this build")
+            blob = matching or b""
         cache = config.create_timing_cache(blob)
         if cache is not None and config.set_timing_cache(cache, False):
             return

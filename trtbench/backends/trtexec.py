@@ -18,8 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trtbench import artifacts
 from trtbench.backends.base import Availability, Backend, Check, Engine
-from trtbench.backends.tensorrt import EngineBuildConfig, fp16_build, network_graph, resolve_typing
+from trtbench.backends.tensorrt import (
+    ENGINE_KEY_LABELS,
+    EngineBuildConfig,
+    fp16_build,
+    network_graph,
+    resolve_typing,
+)
 from trtbench.errors import TrtbenchError
 from trtbench.precision import Calibration
 from trtbench.timing import Latency, Timed, TimingPolicy
@@ -56,6 +63,12 @@ ECHOED: dict[str, tuple[str, Callable[[str], Any]]] = {
     "Spin-wait": ("spin_wait", lambda text: text == "Enabled"),
     "CUDA Graph": ("cuda_graph", lambda text: text == "Enabled"),
 }
+# "=== Device Information ===" (samples/common/sampleDevice.cpp, setCudaDevice): the GPU trtexec runs on
+_DEVICE_LINES = {"gpu": re.compile(r"\[I\] Selected Device: (?P<v>.+?)\s*$", re.M),
+                 "compute_capability": re.compile(r"\[I\] Compute Capability: (?P<v>\d+\.\d+)\s*$", re.M),
+                 "multiprocessors": re.compile(r"\[I\] SMs: (?P<v>\d+)\s*$", re.M)}
+TIMING_CACHE_KIND = "trtexec-timing-cache"
+TIMING_CACHE_FILE = "trtexec.timing.cache"
 # trtexec's warning when the engine cannot be captured; it then times plain enqueues (10.x and 11.x)
 _GRAPH_FAILED = "not permitted under CUDA graph capture mode"
 
@@ -130,6 +143,82 @@ def tensorrt_version(text: str) -> str | None:
     return line["v"] if line else None
 
 
+def device_facts(text: str) -> dict | None:
+    """The GPU trtexec ran on, from its device information: name, compute capability and SM count
+    (the key parts of a timing cache); None unless all three are there."""
+    found = {name: pattern.search(text) for name, pattern in _DEVICE_LINES.items()}
+    if not all(found.values()):
+        return None
+    facts: dict[str, Any] = {name: match["v"] for name, match in found.items() if match}
+    facts["multiprocessors"] = int(facts["multiprocessors"])
+    return facts
+
+
+class TimingCache:
+    """trtexec's timing cache, kept in engines/ as an artifact keyed by trtexec's TensorRT version and
+    the GPU (name, compute capability, SM count).
+
+    trtexec opens and rewrites the file it is given whenever it likes, so it never gets this one: it
+    gets a private copy of the checked bytes (or none, when the cache is from another TensorRT or GPU,
+    damaged, or not a regular file), and what it wrote there is recorded back after a run that
+    succeeded on the GPU the cache was offered for.
+    """
+
+    def __init__(self, path: Path, version: str, gpu: Callable[[], dict | None], learned: Callable[[dict], None]):
+        self.path, self.version = Path(path), version
+        self.gpu, self.learned = gpu, learned
+        self.offered_for: dict | None = None  # the key of the run in progress, where it was known before
+        self.offered = False
+        self.recorded: str | None = None  # sha256 of what the last run left, once recorded
+
+    def key(self, gpu: dict) -> dict:
+        return {"tensorrt": self.version, **gpu}
+
+    def offer(self, private: Path, notes: list[str]) -> None:
+        """Put the checked cache at ``private`` (trtexec's --timingCacheFile) where it fits this run."""
+        gpu = self.gpu()
+        self.offered_for = self.key(gpu) if gpu is not None else None
+        self.offered = False
+        if self.offered_for is None:
+            return  # the GPU is not known before the run: trtexec starts an empty cache
+        why = artifacts.why_not_reusable(self.path, TIMING_CACHE_KIND, self.offered_for, ENGINE_KEY_LABELS)
+        if why is not None:
+            if not why.startswith("no cached"):  # none yet, or not a regular file: nothing to say
+                notes.append(f"trtexec's timing cache {self.path} not offered ({why}): replaced after this run")
+            return
+        found = artifacts.valid(self.path, TIMING_CACHE_KIND)
+        self.offered = found is not None and artifacts.copy_matching(self.path, found.sha256, private)
+        if not self.offered:
+            notes.append(f"trtexec's timing cache {self.path} changed after it was checked: not offered, "
+                         "replaced after this run")
+
+    def record(self, private: Path, output: str, notes: list[str]) -> None:
+        """Record what trtexec left at ``private`` as the cache of the GPU its output names."""
+        ran_on = device_facts(output)
+        if ran_on is not None:
+            self.learned(ran_on)
+        key = self.key(ran_on) if ran_on is not None else self.offered_for
+        if key is None:
+            notes.append(f"trtexec printed no device information: its timing cache was not kept in {self.path}")
+            return
+        if self.offered and key != self.offered_for:
+            notes.append(f"trtexec ran on {key['gpu']} (compute capability {key['compute_capability']}, "
+                         f"{key['multiprocessors']} SMs), not the GPU its timing cache was offered for: "
+                         f"{self.path} was not updated")
+            return
+        try:
+            with artifacts.open_regular(private) as handle:
+                data = handle.read()
+        except OSError:
+            notes.append(f"trtexec wrote no timing cache: {self.path} was not updated")
+            return
+        self.recorded = artifacts.store(self.path, TIMING_CACHE_KIND, key, data).sha256
+
+    def describe(self) -> dict:
+        """For the record: the cache, whether trtexec was given it, and what it left."""
+        return {"file": str(self.path), "offered": self.offered, "recorded_sha256": self.recorded}
+
+
 @dataclass(frozen=True)
 class TrtexecMode:
     """How one trtexec run builds and times: each toggle's value, the flags that set them (those
@@ -193,10 +282,11 @@ class TrtexecEngine(Engine):
     spans = ("compute", "h2d", "d2h", "end_to_end", "enqueue")
 
     def __init__(self, command: list[str], batch: int, info: dict, mode: TrtexecMode,
-                 version: str | None = None, popen: Popen = subprocess.Popen):
+                 version: str | None = None, popen: Popen = subprocess.Popen, timing_cache: TimingCache | None = None):
         super().__init__(batch, info=info)
         self.command = command
         self.mode = mode
+        self.timing_cache = timing_cache
         self.popen = popen
         self.output = ""
         self.version = version
@@ -209,8 +299,20 @@ class TrtexecEngine(Engine):
         trtexec prints nothing while it times; ``progress(queries, median_ms)`` is called once its
         summary gives both numbers.
         """
-        command = self.command + [f"--warmUp={policy.warmup_ms:g}", f"--duration={policy.duration_s:g}",
-                                  f"--iterations={policy.min_iterations}", "--percentile=90,95,99"]
+        with artifacts.scratch_dir("trtexec") as work:
+            private = work / "timing.cache"
+            cache_flags = []
+            if self.timing_cache is not None:
+                self.timing_cache.offer(private, self.warnings)
+                cache_flags = [f"--timingCacheFile={private}"]
+            timed = self._run(self.command + cache_flags, policy, progress)
+            if self.timing_cache is not None:
+                self.timing_cache.record(private, self.output, self.warnings)
+        return timed
+
+    def _run(self, command: list[str], policy: TimingPolicy, progress) -> Timed:
+        command = command + [f"--warmUp={policy.warmup_ms:g}", f"--duration={policy.duration_s:g}",
+                             f"--iterations={policy.min_iterations}", "--percentile=90,95,99"]
         self.full_command = command
         lines: list[str] = []
         queries: int | None = None
@@ -272,6 +374,8 @@ class TrtexecEngine(Engine):
         described["cuda_graph_requested"] = self.mode.settings["cuda_graph"]
         if self.graph_captured is False:
             described["cuda_graph"] = False
+        if self.timing_cache is not None:
+            described["timing_cache"] = self.timing_cache.describe()
         return described
 
 
@@ -287,11 +391,15 @@ class TrtexecBackend(Backend):
     config: EngineBuildConfig
 
     def __init__(self, config: EngineBuildConfig | None = None, calibration: Calibration | None = None,
-                 executable: str | None = None, popen: Popen = subprocess.Popen):
+                 executable: str | None = None, popen: Popen = subprocess.Popen,
+                 device_properties: Callable[[], dict] | None = None):
         super().__init__(config, calibration)
         self.executable = executable or shutil.which("trtexec")
         self.popen = popen
         self._version: str | None = None
+        self._device_properties = device_properties or _cuda_device_properties
+        self._gpu: dict | None = None
+        self._gpu_asked = False
 
     @classmethod
     def checks(cls) -> list[Check]:
@@ -341,14 +449,30 @@ class TrtexecBackend(Backend):
                    f"--builderOptimizationLevel={options.opt_level}", *mode.build_flags]
         if options.workspace_mib is not None:
             command.append(f"--memPoolSize=workspace:{options.workspace_mib}M")
-        if options.timing_cache:
-            # trtexec rewrites its cache itself: a file of its own, apart from trtbench's checked one
-            command.append(f"--timingCacheFile={Path(cache_dir) / 'trtexec.timing.cache'}")
         command += mode.run_flags
+        # a file apart from the tensorrt backend's: trtexec's TensorRT may not be the Python one
+        cache = TimingCache(Path(cache_dir) / TIMING_CACHE_FILE, version, self.gpu_facts, self._learned) \
+            if options.timing_cache else None
         return TrtexecEngine(command, batch, info={"typing": mode.settings["typing"], "graph": str(graph),
                                                    "fp16_build": fp16_build(mode.settings["typing"], precision),
                                                    "tensorrt": version},
-                             mode=mode, version=version, popen=self.popen)
+                             mode=mode, version=version, popen=self.popen, timing_cache=cache)
+
+    def gpu_facts(self) -> dict | None:
+        """The GPU trtexec will run on (name, compute capability, SM count), before it runs: as an earlier
+        trtexec run printed it, else from the CUDA bindings; None when neither can tell."""
+        if self._gpu is None and not self._gpu_asked:
+            self._gpu_asked = True
+            try:
+                props = self._device_properties()
+                self._gpu = {"gpu": props["name"], "compute_capability": props["compute_capability"],
+                             "multiprocessors": props["multiprocessor_count"]}
+            except Exception:  # no CUDA bindings or driver here: trtexec's own output will tell
+                self._gpu = None
+        return self._gpu
+
+    def _learned(self, gpu: dict) -> None:
+        self._gpu = gpu
 
     def version(self) -> str:
         """The TensorRT version of the trtexec this backend runs, from the banner of `trtexec --help`;
@@ -372,3 +496,11 @@ class TrtexecBackend(Backend):
                                     "'[TensorRT vNNNNNN]' banner")
             self._version = version
         return self._version
+
+
+def _cuda_device_properties() -> dict:
+    """The CUDA bindings' view of the GPU trtexec runs on (device 0 of those CUDA_VISIBLE_DEVICES leaves,
+    as trtexec's default --device)."""
+    from trtbench.cuda import load_cuda
+
+    return load_cuda("auto").device_properties()
