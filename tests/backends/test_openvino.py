@@ -9,13 +9,13 @@ import dataclasses
 import json
 import os
 import shutil
-import threading
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 
+from tests.blocking import finishes
 from tests.centred import centred_cosines
 from trtbench import artifacts, backends, cpu
 from trtbench.backends import openvino as openvino_backend
@@ -401,20 +401,7 @@ def test_a_fifo_in_place_of_the_cache_file_never_blocks(tiny_graph, tmp_path):
     for fifo in (blob, artifacts.metadata_path(blob)):
         fifo.unlink()
         os.mkfifo(fifo)
-        done: list = []
-
-        def build(found=done):
-            found.append(backend.build(tiny_graph, "fp32", 1, tmp_path))
-
-        worker = threading.Thread(target=build, daemon=True)
-        worker.start()
-        worker.join(timeout=120)
-        if worker.is_alive():  # let the blocked open go, so the suite can end, then fail
-            with open(fifo, "wb"):
-                pass
-            worker.join()
-            pytest.fail(f"a FIFO at {fifo.name} blocked the build")
-        (engine,) = done
+        engine = finishes(lambda: backend.build(tiny_graph, "fp32", 1, tmp_path), 120, fifo=fifo)
         assert engine.info["loaded_from_cache"] is False
         assert blob.is_file() and not blob.is_symlink() and artifacts.valid(blob, COMPILED_KIND) is not None
         _runs_like(engine, tiny_graph)

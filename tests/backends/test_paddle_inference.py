@@ -5,13 +5,13 @@ export that lacks it, and a session sweep through the registered backend."""
 import json
 import os
 import shutil
-import threading
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 
+from tests.blocking import finishes
 from trtbench import artifacts, backends, cpu
 from trtbench.backends import paddle_inference
 from trtbench.backends.paddle_inference import PaddleInferenceBackend, PaddleInferenceConfig, program_precision
@@ -272,16 +272,7 @@ def test_a_fifo_in_place_of_the_program_never_blocks(exported, tmp_path):
     program, _ = paddle_model_paths(onnx)
     program.unlink()
     os.mkfifo(program)
-    done: list = []
-    worker = threading.Thread(target=lambda: done.append(_backend().build(onnx, "fp32", 1, tmp_path)), daemon=True)
-    worker.start()
-    worker.join(timeout=300)
-    if worker.is_alive():  # let the blocked open go, so the suite can end, then fail
-        with open(program, "wb"):
-            pass
-        worker.join()
-        pytest.fail("a FIFO in place of the Paddle program blocked the build")
-    (engine,) = done
+    engine = finishes(lambda: _backend().build(onnx, "fp32", 1, tmp_path), 300, fifo=program)
     assert program.is_file() and artifacts.valid(program, PADDLE_KIND) is not None
     with engine:
         x = seeded_input(1)

@@ -9,6 +9,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from tests.blocking import finishes
 from tests.fakes.cuda import FakeCuda
 from tests.fakes.tensorrt import FakeTensorRT
 from trtbench.backends.tensorrt import (
@@ -166,28 +167,6 @@ def test_alternating_builder_options_keeps_each_engine_cached(model, tmp_path):
     assert cached == [False, False, True, True]
     assert [build["opt_level"] for build in trt._builds] == [3, 5]
     assert len(list((tmp_path / "engines").glob("ResNet18.fp32.b1.weak.*.plan"))) == 2
-
-
-def finishes(call, timeout_s=60.0):
-    """``call()``'s result, run on a daemon thread: a test fails, never hangs, where it would block
-    (opening a FIFO for reading waits for a writer)."""
-    import threading
-
-    outcome: dict = {}
-
-    def run():
-        try:
-            outcome["value"] = call()
-        except BaseException as exc:  # handed back to the test
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    worker.join(timeout_s)
-    assert not worker.is_alive(), f"still running after {timeout_s} s: it blocks"
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
 
 
 def _after_check(monkeypatch, function, change, times=1):

@@ -4,11 +4,11 @@ the major, and trtexec's output (in the format samples/common prints it) read li
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
+from tests.blocking import finishes
 from tests.fakes.cuda import FakeCuda
 from trtbench.backends import trtexec
 from trtbench.backends.tensorrt import EngineBuildConfig
@@ -622,25 +622,6 @@ def test_missing_trtexec_is_unavailable():
 
 
 # --- trtexec's timing cache: an artifact of engines/, never handed to trtexec itself -------------
-
-
-def finishes(call, timeout_s=60.0):
-    """``call()`` on a daemon thread: the test fails, never hangs, where it would block on a FIFO."""
-    outcome = {}
-
-    def run():
-        try:
-            outcome["value"] = call()
-        except BaseException as exc:  # handed back to the test
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    worker.join(timeout_s)
-    assert not worker.is_alive(), f"still running after {timeout_s} s: it blocks"
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
 
 
 def timed_run(trt, fake, engines, major=10, **log):
