@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from trtbench.backends.base import Availability, Backend, Engine
-from trtbench.bench import Case, parse_batches, run_case, sweep
+from trtbench.bench import Case, parse_batches, run_case
 from trtbench.errors import TrtbenchError
 from trtbench.timing import TimingPolicy
 
@@ -60,12 +60,29 @@ class FlakyBackend(Backend):
         return CountingEngine(batch, fail=batch == 8)
 
 
+def _local(backend, batches, model_path, policy, finished):
+    """``batches`` of ResNet18 fp32 through the local executor (the loop `trtbench run` uses); each
+    record is handed to ``finished(backend, case, record)`` as its case ends."""
+    from trtbench.executors import LocalExecutor, Sweep
+
+    work = [(backend, Case("ResNet18", "fp32", b)) for b in batches]
+    started: list[Case] = []
+    sweep = Sweep(work, {"ResNet18": model_path}, model_path.parent, policy, None, lambda b: contextlib.nullcontext(),
+                  lambda i, case: started.append(case), lambda *a: None, finished)
+    LocalExecutor().run(sweep)
+    return work, started
+
+
 def test_failing_cases_are_recorded_and_the_sweep_goes_on(tmp_path):
     saved = []
-    cases = [(Case("ResNet18", "fp32", b), tmp_path / "m.onnx") for b in (1, 4, 8, 32)]
-    records = sweep(FlakyBackend(), cases, tmp_path, TimingPolicy(warmup_ms=0, duration_s=0, min_iterations=5),
-                    on_record=saved.append)
-    assert saved == records
+    backend = FlakyBackend()
+    work, started = _local(backend, (1, 4, 8, 32), tmp_path / "m.onnx",
+                           TimingPolicy(warmup_ms=0, duration_s=0, min_iterations=5),
+                           lambda b, case, record: saved.append((b, case, record)))
+    records = [record for _, _, record in saved]
+    assert [(b, case) for b, case, _ in saved] == work and started == [case for _, case in work]
+    assert [(r.model, r.precision, r.batch, r.backend) for r in records] == [
+        ("ResNet18", "fp32", b, "flaky") for b in (1, 4, 8, 32)]
     assert [r.status for r in records] == ["ok", "failed", "failed", "ok"]
     assert records[1].error == "parser failed at node Conv_3"
     assert records[2].error == "MemoryError: out of device memory" and "MemoryError" in records[2].traceback
@@ -95,10 +112,9 @@ def test_an_interrupted_sweep_keeps_every_finished_case(tmp_path):
     from trtbench.results import RunFile, load_run
 
     run = RunFile(tmp_path, {}, [])
-    cases = [(Case("ResNet18", "fp32", b), tmp_path / "m.onnx") for b in (1, 4, 8)]
     with pytest.raises(KeyboardInterrupt):
-        sweep(InterruptedBackend(), cases, tmp_path, TimingPolicy(warmup_ms=0, duration_s=0, min_iterations=2),
-              on_record=run.add)
+        _local(InterruptedBackend(), (1, 4, 8), tmp_path / "m.onnx",
+               TimingPolicy(warmup_ms=0, duration_s=0, min_iterations=2), lambda b, case, record: run.add(record))
     assert [(r.batch, r.status) for r in load_run(run.path).records] == [(1, "ok")]
 
 
@@ -256,3 +272,63 @@ def test_an_export_replaced_while_a_case_builds_is_refused(tmp_path):
 def test_an_export_removed_under_the_run_is_said_so(tmp_path):
     record = _one(ReportingBackend(), tmp_path, "fp32", export_sha256="0" * 64)  # no m.onnx any more
     assert record.error.startswith(f"ResNet18's export {tmp_path / 'm.onnx'} is gone under this run: not timed")
+
+
+# --- GPU telemetry comes through the Backend base, for every GPU backend ----------------------------
+
+
+class GpuBackend(ReportingBackend):
+    """A GPU runtime that names no GPU of its own: it runs on the GPU CUDA calls device 0."""
+
+    name = "a-gpu-runtime"
+    gpu = True
+
+
+@pytest.fixture
+def nvml(monkeypatch):
+    from tests.fakes import nvml as fake_nvml
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")  # CUDA's device 0 is NVML's GPU 1
+    return fake_nvml.install(monkeypatch)
+
+
+def test_a_gpu_backend_gets_telemetry_of_the_gpu_it_runs_on(nvml, tmp_path):
+    record = _one(GpuBackend(executed="fp16"), tmp_path)
+    assert record.ok, record.error
+    telemetry = record.gpu_telemetry
+    assert telemetry["samples"] >= 2 and "warnings" not in telemetry
+    assert telemetry["sm_clock_mhz"]["median"] == 1410 and telemetry["power_w"]["max"] == 700.0
+    assert telemetry["temperature_c"]["min"] == 71
+
+
+def test_a_backend_that_names_its_gpus_pci_bus_id_is_sampled_there(nvml, tmp_path):
+    class ByBusId(GpuBackend):
+        def gpu_pci_bus_id(self):
+            return "0000:17:00.0"  # NVML's GPU 0, whatever CUDA_VISIBLE_DEVICES says
+
+    record = _one(ByBusId(executed="fp16"), tmp_path)
+    assert record.gpu_telemetry["sm_clock_mhz"]["median"] == 1980 and record.gpu_telemetry["temperature_c"]["max"] == 40
+    assert "nvmlDeviceGetHandleByPciBusId" in nvml.calls and "nvmlDeviceGetHandleByUUID" not in nvml.calls
+
+
+def test_telemetry_that_cannot_be_had_is_a_warning_never_a_failed_case(nvml, tmp_path):
+    class Unnamed(GpuBackend):
+        def gpu_pci_bus_id(self):
+            raise RuntimeError("no CUDA context")
+
+    record = _one(Unnamed(executed="fp16"), tmp_path)
+    assert record.ok and record.gpu_telemetry == {
+        "samples": 0, "warnings": ["GPU telemetry unavailable: a-gpu-runtime could not name its GPU "
+                                   "(RuntimeError: no CUDA context)"]}
+    assert "GPU telemetry unavailable: a-gpu-runtime could not name its GPU (RuntimeError: no CUDA context)" \
+        in record.warnings
+    nvml.failing["nvmlDeviceGetPowerUsage"] = nvml.NVMLError_NotSupported()
+    record = _one(GpuBackend(executed="fp16"), tmp_path)
+    assert record.ok and "power_w" not in record.gpu_telemetry and record.gpu_telemetry["samples"] >= 2
+    assert [w for w in record.warnings if "telemetry" in w] == [
+        "GPU telemetry: power_w not read (NVMLError_NotSupported: Not Supported)"]
+
+
+def test_a_cpu_backend_samples_no_gpu(nvml, tmp_path):
+    record = _one(ReportingBackend(executed="fp16"), tmp_path)
+    assert record.ok and record.gpu_telemetry is None and nvml.calls == []

@@ -5,10 +5,10 @@ import contextlib
 import itertools
 import os
 import sys
-import types
 
 import pytest
 
+from tests.fakes import nvml as fake_nvml
 from tests.fakes.nvidia_smi import capture, fake_nvidia_smi
 from trtbench import gpu
 from trtbench.gpu import Telemetry
@@ -35,99 +35,11 @@ def test_a_reader_that_raises_is_a_warning_not_a_failed_case():
                                                             "division by zero)"]}
 
 
-def _bus(text: str) -> tuple[int, ...]:
-    """A PCI bus id as numbers: NVML reads 'domain:bus:device.function' in hex, any width or case."""
-    domain, bus, rest = text.split(":")
-    device, function = rest.split(".")
-    return tuple(int(part, 16) for part in (domain, bus, device, function))
-
-
 @pytest.fixture
 def nvml(monkeypatch):
-    """A pynvml with two GPUs; NVML is fresh for each test and exit hooks are collected, not registered."""
-    nvml = types.ModuleType("pynvml")
-    nvml.NVMLError = type("NVMLError", (Exception,), {})
-    for name in ("NotSupported", "NotFound", "GpuIsLost"):
-        setattr(nvml, f"NVMLError_{name}", type(f"NVMLError_{name}", (nvml.NVMLError,), {}))
-    nvml.NVML_CLOCK_SM, nvml.NVML_TEMPERATURE_GPU = 1, 0
-    # NVML's order, which CUDA_VISIBLE_DEVICES does not change
-    nvml.gpus = [
-        {"bus": "00000000:17:00.0", "name": "NVIDIA H200", "clock": 1980, "power_mw": 650_000, "temp": 40},
-        {"bus": "00000000:3B:00.0", "name": "NVIDIA H200", "clock": 1410, "power_mw": 700_000, "temp": 71},
-    ]
-    nvml.failing: dict[str, Exception] = {}  # nvml function name -> the error it raises
-    nvml.calls, nvml.inits, nvml.shutdowns = [], 0, 0
-
-    def api(function):
-        def call(*args):
-            nvml.calls.append(function.__name__)
-            if function.__name__ in nvml.failing:
-                raise nvml.failing[function.__name__]
-            return function(*args)
-
-        setattr(nvml, function.__name__, call)
-
-    @api
-    def nvmlInit():
-        nvml.inits += 1
-
-    @api
-    def nvmlShutdown():
-        nvml.shutdowns += 1
-
-    @api
-    def nvmlSystemGetDriverVersion():
-        return "570.124.06"
-
-    @api
-    def nvmlDeviceGetCount():
-        return len(nvml.gpus)
-
-    @api
-    def nvmlDeviceGetHandleByIndex(index):
-        return nvml.gpus[index]
-
-    @api
-    def nvmlDeviceGetHandleByPciBusId(bus_id):
-        text = bus_id.decode() if isinstance(bus_id, bytes) else bus_id
-        for handle in nvml.gpus:
-            if _bus(handle["bus"]) == _bus(text):
-                return handle
-        raise nvml.NVMLError_NotFound("Not Found")
-
-    @api
-    def nvmlDeviceGetName(handle):
-        return handle["name"]
-
-    @api
-    def nvmlDeviceGetUUID(handle):
-        return f"GPU-{handle['bus']}"
-
-    @api
-    def nvmlDeviceGetMemoryInfo(handle):
-        return types.SimpleNamespace(total=141 * 2**30)
-
-    @api
-    def nvmlDeviceGetClockInfo(handle, clock):
-        assert clock == nvml.NVML_CLOCK_SM
-        return handle["clock"]
-
-    @api
-    def nvmlDeviceGetPowerUsage(handle):
-        return handle["power_mw"]
-
-    @api
-    def nvmlDeviceGetTemperature(handle, sensor):
-        assert sensor == nvml.NVML_TEMPERATURE_GPU
-        return handle["temp"]
-
-    monkeypatch.setitem(sys.modules, "pynvml", nvml)
-    monkeypatch.setattr(gpu, "_NVML", gpu._Nvml())
-    nvml.exit_hooks = []
-    monkeypatch.setattr(gpu.atexit, "register", nvml.exit_hooks.append)
-    monkeypatch.setattr(gpu.atexit, "unregister", lambda hook: nvml.exit_hooks.remove(hook))
-    gpu.gpus.cache_clear()
-    yield nvml
+    """pynvml's double (tests/fakes/nvml.py) with two GPUs; NVML fresh for each test, exit hooks collected."""
+    installed = fake_nvml.install(monkeypatch)
+    yield installed
     gpu.gpus.cache_clear()
 
 
@@ -185,8 +97,9 @@ def test_a_bus_id_nvml_does_not_know_is_a_warning(nvml):
     assert "NVML has no GPU at PCI bus id 0000:99:00.0" in warning and "NVMLError_NotFound" in warning
 
 
-def test_without_a_driver_there_is_no_telemetry(nvml):
-    nvml.failing["nvmlInit"] = nvml.NVMLError("Driver Not Loaded")
+@pytest.mark.parametrize("library", ["no library", "not loaded"])
+def test_without_a_driver_there_is_no_telemetry(nvml, library):
+    nvml.library = library  # nvmlInit raises NVMLError_LibraryNotFound / NVMLError_DriverNotLoaded
     assert isinstance(Telemetry.for_device("0000:3B:00.0"), contextlib.nullcontext)
     assert gpu.gpus() == ()
     assert nvml.exit_hooks == []
@@ -320,3 +233,153 @@ def test_doctor_names_the_extra_the_makefile_picks():
 
     for driver in ("535.183.01", "570.124.06", "580.65.06"):
         assert f"trtbench[{gpu.extra_for_driver(driver)}]" in cuda_extra_check(driver, lambda name: None).found
+
+
+# --- the double held to the real pynvml (nvidia-ml-py imports without a driver) -----------------
+
+
+def _nvml_names_trtbench_uses() -> set[str]:
+    """Every pynvml attribute trtbench's code names (``pynvml.X``, ``nvml.X``, ``self.pynvml.X``)."""
+    import pathlib
+    import re
+
+    import trtbench
+
+    found: set[str] = set()
+    for path in pathlib.Path(trtbench.__file__).parent.rglob("*.py"):
+        found |= set(re.findall(r"\b(?:pynvml|nvml)\.((?:nvml|NVML)\w*)", path.read_text()))
+    return found
+
+
+def test_every_nvml_name_trtbench_uses_is_in_pynvml_and_in_the_double():
+    import pynvml
+
+    used = _nvml_names_trtbench_uses()
+    assert {"nvmlInit", "nvmlDeviceGetHandleByPciBusId", "nvmlDeviceGetHandleByUUID",
+            "nvmlDeviceGetComputeRunningProcesses", "NVMLError_NotSupported", "NVML_CLOCK_SM"} <= used
+    double = fake_nvml.FakeNvml()
+    for name in sorted(used):
+        assert hasattr(pynvml, name), f"trtbench calls pynvml.{name}, which nvidia-ml-py does not have"
+        assert hasattr(double, name), f"the NVML double lacks {name}, which trtbench uses"
+    assert {name for name in used if name.startswith("nvml")} <= set(fake_nvml.FakeNvml.functions())
+
+
+@pytest.mark.parametrize("name", fake_nvml.FakeNvml.functions())
+def test_the_doubles_functions_have_pynvmls_signatures(name):
+    import inspect
+
+    import pynvml
+
+    assert inspect.signature(getattr(fake_nvml.FakeNvml(), name)) == inspect.signature(getattr(pynvml, name))
+
+
+def test_the_double_raises_pynvmls_own_errors_with_their_codes():
+    import pynvml
+
+    double = fake_nvml.FakeNvml()
+    shared = [name for name in dir(pynvml) if name.startswith(("NVMLError", "NVML_"))]
+    assert "NVML_ERROR_NOT_SUPPORTED" in shared and "NVMLError_DriverNotLoaded" in shared
+    assert all(getattr(double, name) is getattr(pynvml, name) for name in shared)
+    with pytest.raises(pynvml.NVMLError_Uninitialized) as early:  # as NVML answers any call before nvmlInit
+        double.nvmlDeviceGetCount()
+    assert early.value.value == pynvml.NVML_ERROR_UNINITIALIZED and str(early.value) == "Uninitialized"
+    double.library = "not loaded"
+    with pytest.raises(pynvml.NVMLError_DriverNotLoaded) as unloaded:
+        double.nvmlInit()
+    assert unloaded.value.value == pynvml.NVML_ERROR_DRIVER_NOT_LOADED
+    double.library = "loaded"
+    double.nvmlInit()
+    with pytest.raises(pynvml.NVMLError_InvalidArgument):
+        double.nvmlDeviceGetHandleByIndex(2)
+    with pytest.raises(pynvml.NVMLError_NotFound) as missing:
+        double.nvmlDeviceGetHandleByPciBusId(b"0000:99:00.0")
+    assert missing.value.value == pynvml.NVML_ERROR_NOT_FOUND and str(missing.value) == "Not Found"
+    handle = double.nvmlDeviceGetHandleByPciBusId("0000:3b:00.0")
+    assert double.nvmlDeviceGetHandleByUUID(double.nvmlDeviceGetUUID(handle).encode()) is handle
+    assert isinstance(double.nvmlDeviceGetMemoryInfo(handle), pynvml.c_nvmlMemory_t)
+    double.nvmlShutdown()
+    with pytest.raises(pynvml.NVMLError_Uninitialized):  # the last shutdown undid the one init
+        double.nvmlShutdown()
+
+
+def _nvml_library_here() -> bool:
+    import ctypes
+
+    try:
+        ctypes.CDLL("libnvidia-ml.so.1")
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(_nvml_library_here(), reason="this machine has an NVIDIA driver")
+def test_without_a_driver_the_real_pynvml_fails_as_the_double_does(monkeypatch):
+    import pynvml
+
+    with pytest.raises(pynvml.NVMLError_LibraryNotFound) as real:
+        pynvml.nvmlInit()
+    assert real.value.value == pynvml.NVML_ERROR_LIBRARY_NOT_FOUND
+    assert str(real.value) == "NVML Shared Library Not Found"
+    with pytest.raises(pynvml.NVMLError_Uninitialized):
+        pynvml.nvmlDeviceGetCount()
+    double = fake_nvml.FakeNvml()
+    double.library = "no library"
+    with pytest.raises(pynvml.NVMLError_LibraryNotFound) as faked:
+        double.nvmlInit()
+    assert (type(faked.value), faked.value.value, str(faked.value)) == (type(real.value), real.value.value,
+                                                                         str(real.value))
+    # and trtbench over the real module here: no GPU from NVML, no telemetry, nothing raised
+    monkeypatch.setitem(sys.modules, "pynvml", pynvml)
+    monkeypatch.setattr(gpu, "_NVML", gpu._Nvml())
+    assert gpu._from_nvml([]) == [] and gpu._NVML.installed
+    assert isinstance(Telemetry.for_device("0000:3B:00.0"), contextlib.nullcontext)
+    assert gpu.other_processes("GPU-1") is None
+
+
+# --- the other processes on a GPU (what devicelock calls "shared") ------------------------------
+
+
+def test_other_processes_on_a_gpu_are_listed_without_this_one(nvml):
+    first, second = nvml.gpus
+    second.compute = [(os.getpid(), 2**30), (4242, 2**28)]
+    second.graphics = [(4343, 0), (4242, 2**20)]
+    first.compute = [(5555, 1)]
+    assert gpu.other_processes(second.uuid) == [4242, 4343]
+    assert gpu.other_processes(None) == [5555]  # NVML's GPU 0
+    second.compute, second.graphics = [(os.getpid(), 2**30)], []
+    assert gpu.other_processes(second.uuid) == []
+
+
+def test_processes_nvml_cannot_list_are_unknown_not_none(nvml):
+    nvml.failing["nvmlDeviceGetComputeRunningProcesses"] = nvml.NVMLError_NoPermission()
+    assert gpu.other_processes(nvml.gpus[0].uuid) is None
+    del nvml.failing["nvmlDeviceGetComputeRunningProcesses"]
+    assert gpu.other_processes("GPU-00000000-0000-0000-0000-000000000000") is None  # NVMLError_NotFound
+    assert gpu.other_processes(nvml.gpus[0].uuid) == []
+
+
+def test_without_nvml_other_processes_are_unknown(nvml):
+    nvml.library = "no library"
+    assert gpu.other_processes(nvml.gpus[0].uuid) is None
+
+
+# --- the GPU CUDA calls device 0, by UUID ---------------------------------------------------------
+
+
+def test_the_visible_gpu_is_sampled_by_its_uuid(nvml, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    summary = sampled(Telemetry.for_visible_gpu())
+    assert summary["sm_clock_mhz"]["median"] == 1410 and summary["temperature_c"]["max"] == 71
+    assert "nvmlDeviceGetHandleByUUID" in nvml.calls
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", nvml.gpus[0].uuid)
+    assert sampled(Telemetry.for_visible_gpu())["sm_clock_mhz"]["median"] == 1980
+
+
+def test_a_visible_gpu_nvml_does_not_list_is_a_warning(nvml, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7")
+    assert sampled(Telemetry.for_visible_gpu()) == {
+        "samples": 0, "warnings": ["GPU telemetry unavailable: NVML lists no GPU that CUDA calls device 0 "
+                                   "(CUDA_VISIBLE_DEVICES=7)"]}
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-gone")
+    (warning,) = sampled(Telemetry.for_visible_gpu())["warnings"]
+    assert warning == "GPU telemetry unavailable: NVML has no GPU GPU-gone (NVMLError_NotFound: Not Found)"

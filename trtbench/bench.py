@@ -1,14 +1,14 @@
-"""Cases and sweeps: build (cached) -> time -> record, one independent case at a time."""
+"""A case, and one case built (cached), timed and recorded; the executors (trtbench.executors) run a sweep's
+cases through ``run_case``."""
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import platform
 import re
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +99,7 @@ def run_case(backend: Backend, case: Case, onnx_path: Path, cache_dir: Path, pol
         record.engine = dict(engine.info)
         if sampler is not None:
             record.gpu_telemetry = sampler.summary()
-            record.warnings += [f"GPU telemetry: {w}" for w in record.gpu_telemetry.get("warnings", [])]
+            record.warnings += list(record.gpu_telemetry.get("warnings", []))  # each begins "GPU telemetry"
         problems = [why for why in (not_finite, record.precision_mismatch()) if why]
         if problems:
             record.failed("; ".join(problems))
@@ -179,19 +179,3 @@ def _fill(record: LatencyRecord, timed: Timed, batch: int) -> None:
     record.throughput_qps = timed.qps
     record.throughput_ips = timed.qps * batch
 
-
-def sweep(backend: Backend, cases: Iterable[tuple[Case, Path]], cache_dir: Path, policy: TimingPolicy,
-          on_record: Callable[[LatencyRecord], None],
-          on_start: Callable[[Case], None] | None = None,
-          on_progress: Callable[[Case, int, float], None] | None = None,
-          verify: Callable[[Case, Engine], dict] | None = None) -> list[LatencyRecord]:
-    """Run every case in turn; each record is handed to ``on_record`` as soon as its case ends."""
-    records = []
-    for case, onnx_path in cases:
-        if on_start is not None:
-            on_start(case)
-        progress = functools.partial(on_progress, case) if on_progress is not None else None
-        record = run_case(backend, case, onnx_path, cache_dir, policy, progress, verify)
-        on_record(record)
-        records.append(record)
-    return records

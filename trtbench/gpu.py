@@ -331,6 +331,37 @@ class Telemetry:
         return cls._over_nvml(pynvml, handle)
 
     @classmethod
+    def for_uuid(cls, uuid: str):
+        """A sampler over NVML for the GPU (or MIG device) of ``uuid``, or a null context when NVML is not
+        there."""
+        import contextlib
+
+        pynvml = _NVML.get()
+        if pynvml is None:
+            return contextlib.nullcontext(None)
+        try:
+            handle = pynvml.nvmlDeviceGetHandleByUUID(uuid)
+        except Exception as exc:  # NVMLError_NotFound: a GPU gone since it was listed
+            return cls.unavailable(f"NVML has no GPU {uuid} ({_error_text(exc)})")
+        return cls._over_nvml(pynvml, handle)
+
+    @classmethod
+    def for_visible_gpu(cls):
+        """A sampler over NVML for the GPU CUDA calls device 0 (the first of CUDA_VISIBLE_DEVICES), found by
+        its UUID; a null context when NVML is not there."""
+        import contextlib
+        import os
+
+        if _NVML.get() is None:
+            return contextlib.nullcontext(None)
+        uuid = visible_gpu_uuid()
+        if uuid is None:
+            visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+            where = f" (CUDA_VISIBLE_DEVICES={visible})" if visible is not None else ""
+            return cls.unavailable(f"NVML lists no GPU that CUDA calls device 0{where}")
+        return cls.for_uuid(uuid)
+
+    @classmethod
     def unavailable(cls, reason: str) -> Telemetry:
         """A sampler that samples nothing, whose summary says ``reason``."""
         sampler = cls(lambda: {})

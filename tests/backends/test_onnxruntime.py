@@ -20,6 +20,31 @@ def test_without_a_gpu_auto_says_the_cuda_provider_is_missing():
     assert f"onnxruntime-cuda unavailable: onnxruntime {ort.__version__} has no CUDAExecutionProvider" in plan.why[0]
 
 
+def test_cases_on_the_cuda_provider_get_gpu_telemetry_through_the_base(exported, tmp_path, monkeypatch):
+    from tests.fakes import nvml as fake_nvml
+    from trtbench.backends.onnxruntime import OnnxRuntimeBackend
+    from trtbench.bench import Case, run_case
+    from trtbench.timing import TimingPolicy
+
+    class CudaHere(OnnxRuntimeCudaBackend):
+        """onnxruntime-cuda as it is, its sessions made on the CPU provider (no CUDA provider here)."""
+
+        def build(self, onnx_path, precision, batch, cache_dir):
+            return OnnxRuntimeBackend(self.config).build(onnx_path, precision, batch, cache_dir)
+
+    fake_nvml.install(monkeypatch)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")  # the provider's device 0 is NVML's GPU 1
+    _, results = exported
+    record = run_case(CudaHere(), Case("ResNet18", "fp32", 1), results["ResNet18"].onnx_path, tmp_path,
+                      TimingPolicy(warmup_ms=0, duration_s=0, min_iterations=2))
+    assert record.ok, record.error
+    assert record.backend == "onnxruntime-cuda" and record.device == "NVIDIA H200"
+    assert record.gpu_telemetry["samples"] >= 2 and record.gpu_telemetry["sm_clock_mhz"]["median"] == 1410
+    assert record.gpu_telemetry["temperature_c"]["max"] == 71
+    with create("onnxruntime-cpu").telemetry() as sampler:
+        assert sampler is None
+
+
 def test_engine_outputs_are_the_models_and_it_says_it_ran_fp32(exported, tmp_path):
     models_dir, results = exported
     path = results["ResNet18"].onnx_path

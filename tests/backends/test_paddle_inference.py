@@ -93,6 +93,23 @@ def test_the_real_bf16_probe_reads_bf16_back_on_this_cpu(probe_cache):
     assert _backend().runs("bf16") == (True, "")
 
 
+def test_on_the_gpu_route_its_cases_get_gpu_telemetry_through_the_base(monkeypatch):
+    from tests.fakes import nvml as fake_nvml
+
+    fake_nvml.install(monkeypatch)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")  # Paddle's GPU 0 is NVML's GPU 1
+    on_gpu = PaddleInferenceBackend()
+    on_gpu.__dict__["_route"] = paddle_inference.Route(paddle_inference.GPU_TENSORRT, "a GPU build of Paddle",
+                                                       gpu_name="NVIDIA H200")
+    with on_gpu.telemetry() as sampler:
+        pass
+    assert sampler.summary()["sm_clock_mhz"]["median"] == 1410
+    on_cpu = PaddleInferenceBackend()
+    on_cpu.__dict__["_route"] = paddle_inference.Route(paddle_inference.CPU, "paddlepaddle is the CPU build")
+    with on_cpu.telemetry() as sampler:
+        assert sampler is None
+
+
 def test_declares_itself_like_every_cpu_backend():
     backend = PaddleInferenceBackend()
     assert backend.availability().ok and "oneDNN" in backend.availability().reason

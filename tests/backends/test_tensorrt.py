@@ -20,7 +20,7 @@ from trtbench.backends.tensorrt import (
     plan_name,
     resolve_typing,
 )
-from trtbench.bench import Case, run_case, sweep
+from trtbench.bench import Case, run_case
 from trtbench.errors import TrtbenchError
 from trtbench.inputs import seeded_input
 from trtbench.timing import TimingPolicy
@@ -296,6 +296,18 @@ def test_statistics_come_from_the_event_times(model, tmp_path):
     assert not (trt.used - _declared(10))
 
 
+def test_the_gpu_tensorrt_times_is_sampled_by_its_pci_bus_id(model, tmp_path, monkeypatch):
+    from tests.fakes import nvml as fake_nvml
+
+    nvml = fake_nvml.install(monkeypatch)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")  # CUDA's device 0 is NVML's GPU 1, at bus 3B
+    backend, _, _ = backend_for(10, gpu=FakeCuda(pci_bus_id="0000:3B:00.0"))
+    record = run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "e", QUICK)
+    assert record.status == "ok", record.error
+    assert record.gpu_telemetry["samples"] >= 2 and record.gpu_telemetry["sm_clock_mhz"]["median"] == 1410
+    assert "nvmlDeviceGetHandleByPciBusId" in nvml.calls and "nvmlDeviceGetHandleByUUID" not in nvml.calls
+
+
 def test_no_data_transfers_times_compute_only(model, tmp_path):
     backend, _, _ = backend_for(10, gpu=FakeCuda(compute_ms=2.0), data_transfers=False)
     record = run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "e", QUICK)
@@ -332,11 +344,23 @@ def test_cuda_graph_capture_failure_falls_back_with_a_warning(model, tmp_path):
     assert gpu.launches == 0
 
 
+def _local_sweep(backend, cases, model, engines):
+    """The records of ``cases`` run in turn by the local executor, the loop `trtbench run` uses."""
+    import contextlib
+
+    from trtbench.executors import LocalExecutor, Sweep
+
+    records = []
+    LocalExecutor().run(Sweep([(backend, case) for case in cases], {"ResNet18": model}, engines, QUICK, None,
+                              lambda b: contextlib.nullcontext(), lambda i, case: None, lambda *a: None,
+                              lambda b, case, record: records.append(record)))
+    return records
+
+
 def test_out_of_memory_at_one_batch_is_a_failed_case(model, tmp_path):
     # enough for batch 1's buffers (602 KB in, 4 KB out), not batch 32's (19 MB)
     backend, _, _ = backend_for(10, gpu=FakeCuda(memory_limit=2_000_000))
-    cases = [(Case("ResNet18", "fp32", b), model) for b in (1, 32, 2)]
-    records = sweep(backend, cases, tmp_path / "e", QUICK, on_record=lambda r: None)
+    records = _local_sweep(backend, [Case("ResNet18", "fp32", b) for b in (1, 32, 2)], model, tmp_path / "e")
     assert [r.status for r in records] == ["ok", "failed", "ok"]
     assert "CudaOutOfMemory" in records[1].error and "out of memory" in records[1].error
 

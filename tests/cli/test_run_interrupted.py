@@ -3,10 +3,10 @@ once: every case is recorded exactly once, and no two timings overlap."""
 
 import itertools
 import json
-import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -65,23 +65,50 @@ def test_sigterm_mid_sweep_keeps_every_finished_case_and_resume_completes_the_ru
     assert list(results.iterdir()) == [run_path]
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_sigkill_at_a_random_moment_loses_nothing_finished(exported, tmp_path, seed):
+def _records_on_disk(results) -> int:
+    """How many records the run file in ``results`` holds now (0 before there is one); it is replaced
+    whole (renamed into place) after each record, so any moment reads a complete file."""
+    found = list(results.glob("*.json"))
+    return len(load_run(found[0]).records) if found else 0
+
+
+def _kill_when(process, moment, limit_s: float = 240.0) -> None:
+    """SIGKILL ``process`` as soon as ``moment()`` is seen to hold; the run must not end first."""
+    # its progress events are read as they come, so that a full pipe never holds the run back
+    drained = threading.Thread(target=process.stderr.read, daemon=True)
+    drained.start()
+    deadline = time.monotonic() + limit_s
+    while not moment():
+        assert process.poll() is None, f"the run ended (status {process.returncode}) before the moment came"
+        assert time.monotonic() < deadline, f"the moment did not come in {limit_s:g} s"
+        time.sleep(0.005)  # the polling interval: the moment is what is waited for
+    process.kill()
+    process.wait(30)
+    drained.join(30)
+
+
+@pytest.mark.parametrize("records", [0, 1, 2, 3], ids=["before-the-run-file", "after-1-record", "after-2-records",
+                                                        "after-every-record"])
+def test_sigkill_at_an_observed_moment_loses_nothing_finished(exported, tmp_path, records):
     models_dir, _ = exported
     results = tmp_path / "results"
     process = _sweep(models_dir, results, "1,2,3")
-    time.sleep(random.Random(seed).uniform(1.0, 6.0))
-    process.kill()
-    process.communicate(timeout=30)
+    # 0: at once, while Python is still starting (it has made no run file); else once that many records
+    # are on disk (the 3rd: the run may have completed by then)
+    _kill_when(process, (lambda: True) if records == 0 else (lambda: _records_on_disk(results) >= records))
     found = list(results.glob("*.json"))
     if not found:  # killed before the run file was made: nothing to resume, one line saying so
+        assert records == 0
         resumed = _trtbench("run", "--resume", "--results-dir", results)
         _, err = resumed.communicate(timeout=120)
         assert resumed.returncode == 1 and err.strip().splitlines()[-1].startswith("error: no interrupted run")
         return
+    assert records > 0
     (run_path,) = found
     before = load_run(run_path)  # a complete, valid file whatever the moment
-    assert all(r.ok for r in before.records)
+    assert len(before.records) >= records and all(r.ok for r in before.records)
+    if records < 3:  # the next case had no time to finish: the run is there to resume
+        assert before.status == "running" and len(before.records) == records
     resumed = _trtbench("run", "--resume", "--results-dir", results)
     _, err = resumed.communicate(timeout=300)
     if before.status == "complete":

@@ -237,9 +237,25 @@ class Backend:
 
         return f"gpu-{visible_gpu_uuid() or 'unknown'}"
 
+    def gpu_pci_bus_id(self) -> str | None:
+        """The PCI bus id of the GPU the engines run on, where the backend can read it; None: the GPU
+        CUDA calls device 0 (the first of CUDA_VISIBLE_DEVICES)."""
+        return None
+
     def telemetry(self):
-        """A context manager sampling the device while a case is timed (GPU clocks, power)."""
-        return contextlib.nullcontext(None)
+        """A context manager sampling this backend's GPU while a case is timed (SM clock, power,
+        temperature: ``trtbench.gpu.Telemetry``), giving the sampler; None for a CPU backend or where
+        NVML is not there. Every GPU backend gets it from here, so a new one needs no line for it."""
+        if not self.gpu:
+            return contextlib.nullcontext(None)
+        from trtbench.gpu import Telemetry
+
+        try:
+            # A PCI bus id names one GPU for CUDA and NVML alike; NVML's index ignores CUDA_VISIBLE_DEVICES.
+            bus_id = self.gpu_pci_bus_id()
+        except Exception as exc:  # telemetry describes a case, it never fails one
+            return Telemetry.unavailable(f"{self.name} could not name its GPU ({type(exc).__name__}: {exc})")
+        return Telemetry.for_device(bus_id) if bus_id else Telemetry.for_visible_gpu()
 
     def graph_files(self, onnx_path: Path, precision: str) -> list[Path]:
         """The files ``build`` makes an engine of ``precision`` from, made here where missing: what a

@@ -592,11 +592,8 @@ class TensorRTBackend(Backend):
     def device(self) -> str:
         return self.cuda.device_properties()["name"]
 
-    def telemetry(self):
-        from trtbench.gpu import Telemetry
-
-        # By PCI bus id: NVML numbers GPUs without regard to CUDA_VISIBLE_DEVICES.
-        return Telemetry.for_device(self.cuda.device_properties()["pci_bus_id"])
+    def gpu_pci_bus_id(self) -> str | None:
+        return self.cuda.device_properties()["pci_bus_id"]
 
     # --- build and cache ----------------------------------------------------------------------
 
