@@ -235,7 +235,7 @@ def test_an_opset_below_9_is_refused_before_it_touches_the_previous_export(good_
     from tests.cli.test_export import _one_line_error
 
     models, contents = good_export
-    line = _one_line_error(invoke("export", "ResNet18", "--opset", opset, "--force", "--output-dir", models))
+    line = _one_line_error(invoke("export", "ResNet18", "--opset", opset, "--force", "--output-dir", models), code=2)
     assert "choose 9..21" in line and "TensorRT's ONNX parser supports opset 9 and later" in line
     _assert_previous_export_kept(models, contents)
 

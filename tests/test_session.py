@@ -105,6 +105,44 @@ def test_a_registered_backend_runs_a_sweep(echo, tmp_path, monkeypatch):
         Session(Workspace(tmp_path / "m", tmp_path / "e", tmp_path / "r"), "echo", precisions=["fp16"])
 
 
+def test_case_events_name_their_backend_and_device(echo, tmp_path, monkeypatch):
+    import io
+
+    stream = io.StringIO()
+    session = Session(Workspace(tmp_path / "m", tmp_path / "e", tmp_path / "r"), "echo",
+                      reporter=JsonLinesReporter(stream), command=["test"], precisions=["fp32"])
+    monkeypatch.setattr(session, "exports", lambda models: {m: _FakeExport(tmp_path / f"{m}.onnx") for m in models})
+    import trtbench.executors
+
+    real_run_case = trtbench.executors.run_case
+
+    def run_case(backend, case, graph, engines, policy, progress, *args, **kwargs):
+        progress(3, 1.0)  # as the timed loop reports, whatever the machine's speed
+        return real_run_case(backend, case, graph, engines, policy, progress, *args, **kwargs)
+
+    monkeypatch.setattr(trtbench.executors, "run_case", run_case)
+    session.run(["ResNet18"], [1], QUICK)
+    events = [json.loads(line) for line in stream.getvalue().splitlines()]
+    cases = [e for e in events if e["event"].startswith("case_")]
+    assert {e["event"] for e in cases} == {"case_started", "case_progress", "case_finished"}
+    for event in cases:
+        assert event["case"] == {"model": "ResNet18", "precision": "fp32", "batch": 1, "backend": "echo",
+                                 "device": "the test's imagination"}, event
+        assert "backend" not in event and "device" not in event  # said once, in the case
+    # a verify stage's events name them too, and the console still labels the case as before
+    from trtbench.events import CaseStarted
+
+    started = []
+    session.report = started.append
+    monkeypatch.setattr("trtbench.verify.Reference", lambda path: None)
+    monkeypatch.setattr("trtbench.verify.check_engine", lambda *a, **k: {"passed": True, "failed": []})
+    monkeypatch.setattr(EchoEngine, "executed_precision", lambda self: ("fp32", "echo"), raising=False)
+    session.verify(["ResNet18"], 1)
+    (first,) = [e for e in started if isinstance(e, CaseStarted)]
+    assert (first.backend, first.device) == ("echo", "the test's imagination")
+    assert first.case.label() == "ResNet18 fp32 batch 1"
+
+
 class _FakeExport:
     def __init__(self, path):
         self.onnx_path, self.skipped = path, True
@@ -343,7 +381,8 @@ def test_a_run_measured_with_other_versions_is_not_resumed(echo_exports, monkeyp
 
 
 def test_resume_takes_its_options_from_the_run(invoke, tmp_path):
-    line = _one_line_error(invoke("run", "--resume", "--batch", "8", "--duration", "1", "--results-dir", tmp_path))
+    line = _one_line_error(invoke("run", "--resume", "--batch", "8", "--duration", "1", "--results-dir", tmp_path),
+                           code=2)
     assert line == "error: --resume continues a run with the options it started with: drop --batch, --duration"
     assert "no interrupted run in" in _one_line_error(invoke("run", "--resume", "--results-dir", tmp_path))
 

@@ -11,10 +11,33 @@ from trtbench.backends.base import Check
 from trtbench.errors import TrtbenchError
 from trtbench.gpu import CUDA_EXTRAS  # the one table of extras per driver; `make setup` reads it too
 
-__all__ = ["Check", "checks", "backend_states", "cuda_extra_check", "CUDA_EXTRAS"]
+__all__ = ["Check", "checks", "backend_states", "cpu_facts", "cuda_extra_check", "CUDA_EXTRAS"]
 
 DRIVER_NEEDS = "tensorrt backend; " + "; ".join(f"{extra}: driver >= {oldest} ({runs})"
                                                  for extra, _, oldest, runs in reversed(CUDA_EXTRAS))
+
+
+def cpu_facts(found: frozenset[str] | None = None) -> dict:
+    """This CPU as it decides the CPU backends' precisions: model, cores, and the instructions
+    behind BF16, FP16 and INT8 speed (None where it has none), AMX's among them (``found``: the
+    flags to read instead of this CPU's)."""
+    import os
+
+    from trtbench import cpu
+
+    flags = cpu.flags() if found is None else found
+    return {"model": envinfo.cpu_name(), "physical_cores": cpu.physical_cores(), "logical_cpus": os.cpu_count(),
+            "bf16": cpu.native_bf16(flags), "fp16": cpu.native_fp16(flags), "int8": cpu.native_int8(flags),
+            "amx": sorted(flag for flag in flags if flag.startswith("amx"))}
+
+
+def cpu_lines(facts: dict) -> list[str]:
+    """``cpu_facts`` in two lines that fit 80 columns: 'CPU: <model>, 2 cores' and
+    '     BF16 amx_bf16, FP16 none, INT8 amx_int8, AMX bf16 int8 tile'."""
+    precisions = ", ".join(f"{name.upper()} {facts[name] or 'none'}" for name in ("bf16", "fp16", "int8"))
+    cores = f"{facts['physical_cores']} core{'s' if facts['physical_cores'] != 1 else ''}"
+    amx = " ".join(flag.removeprefix("amx_") for flag in facts["amx"]) or "none"
+    return [f"CPU: {facts['model']}, {cores}", f"     {precisions}, AMX {amx}"]
 
 
 def _version_check(package: str, needed_for: str, fix: str) -> Check:

@@ -47,12 +47,15 @@ class StageStarted:
 
 @dataclass(frozen=True)
 class CaseStarted:
-    """Work on a case begins (``step``: what it is doing first, e.g. "building")."""
+    """Work on a case begins (``step``: what it is doing first, e.g. "building"); ``backend`` and
+    ``device`` say where it runs (the case names them only where they tell cases apart)."""
 
     case: Case
     index: int
     total: int
     step: str = "building"
+    backend: str = ""
+    device: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class CaseProgress:
     done: int
     total: int | None = None
     median_ms: float | None = None
+    backend: str = ""
+    device: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,8 @@ class CaseFinished:
     summary: str
     record: Record | None = None
     warnings: tuple[str, ...] = ()
+    backend: str = ""
+    device: str = ""
 
 
 @dataclass(frozen=True)
@@ -116,15 +123,26 @@ def quiet(event: Event) -> None:
     """A reporter that drops every event."""
 
 
+#: fields of a case event that go into its ``case`` object rather than beside it
+_WHERE = ("backend", "device")
+
+
 def event_json(event: Event) -> dict[str, Any]:
-    """An event as one JSON object: ``{"event": name, ...its fields}``; a record in its run-file form."""
+    """An event as one JSON object: ``{"event": name, ...its fields}``; a record in its run-file form.
+    A case event's ``case`` names its backend and device (the session's, where the case leaves them
+    empty)."""
     data: dict[str, Any] = {"event": EVENT_NAMES[type(event)]}
+    case = getattr(event, "case", None)
     for item in dataclasses.fields(event):
         value = getattr(event, item.name)
+        if isinstance(case, Case) and item.name in _WHERE:
+            continue
         if isinstance(value, Record):
             value = value.to_json()
         elif isinstance(value, Case):
             value = dataclasses.asdict(value)
+            for name in _WHERE:
+                value[name] = value[name] or getattr(event, name, "")
         elif isinstance(value, Path):
             value = str(value)
         elif isinstance(value, tuple):

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from trtbench import backends, envinfo, zoo
 from trtbench.backends.base import Backend, Engine
@@ -80,6 +80,13 @@ def select_models(models_dir: Path, names: Sequence[str], all_: bool = False) ->
     return exported
 
 
+class Where(TypedDict):
+    """The backend and device a case's events name."""
+
+    backend: str
+    device: str
+
+
 class Session:
     """One command's work, told to ``reporter`` as events.
 
@@ -115,6 +122,7 @@ class Session:
         assign = backends.assign_on_cluster if on_cluster else backends.assign
         self.plan = assign(backend, self.precisions, options, calibration, needs)
         self.backends: list[Backend] = self.plan.backends()
+        self._devices: dict[str, str] = {}
 
     def _announce(self, timing: bool = False) -> None:
         """Say which backends run what and what to keep in mind about their numbers (after the exports,
@@ -140,6 +148,15 @@ class Session:
         return [(backend, Case(m, p, b, backend.name if several else ""))
                 for backend in self.backends for m in models for p in self.precisions
                 if backend in self.plan.by_precision[p] for b in batches]
+
+    def where(self, backend: Backend, case: Case) -> Where:
+        """The backend and device a case runs on, as its events name them: the kind of device a
+        cluster sweep gave it, else this machine's device for the backend."""
+        if case.device or not self.executor.checks_here:
+            return {"backend": backend.name, "device": case.device}
+        if backend.name not in self._devices:
+            self._devices[backend.name] = backend.device()
+        return {"backend": backend.name, "device": self._devices[backend.name]}
 
     # --- artifacts -------------------------------------------------------------------------------
 
@@ -275,16 +292,19 @@ class Session:
                policy: TimingPolicy, check: OutputCheck | None) -> Outcome:
         outcome = Outcome(run_path=run_file.path)
 
+        backend_of = {case: backend for backend, case in cases}
+
         def started(index: int, case: Case) -> None:
-            self.report(CaseStarted(case, index, len(cases)))
+            self.report(CaseStarted(case, index, len(cases), **self.where(backend_of[case], case)))
 
         def progress(case: Case, count: int, median: float) -> None:
-            self.report(CaseProgress(case, count, median_ms=median))
+            self.report(CaseProgress(case, count, median_ms=median, **self.where(backend_of[case], case)))
 
         def finished(backend: Backend, case: Case, record: LatencyRecord) -> None:
             run_file.add(record)
             outcome.records.append(record)
-            self.report(CaseFinished(case, record.ok, _latency_summary(case, record), record, tuple(record.warnings)))
+            self.report(CaseFinished(case, record.ok, _latency_summary(case, record), record, tuple(record.warnings),
+                                     **self.where(backend, case)))
 
         planned = (run_file.run.plan or {}).get("exports")
         sweep = Sweep(cases, graphs, self.workspace.engines, policy, check, self._exclusive, started, progress,
@@ -370,7 +390,7 @@ class Session:
         references = {name: Reference(path) for name, path in graphs.items()}
         with self._stage("verify", len(cases)):
             for index, (backend, case) in enumerate(cases):
-                self.report(CaseStarted(case, index, len(cases)))
+                self.report(CaseStarted(case, index, len(cases), **self.where(backend, case)))
                 with self.engine(backend, graphs[case.model], case.precision, batch) as engine:
                     figures = check_engine(engine, references[case.model], case.precision, inputs, key="inputs")
                     executed, evidence = engine.executed_precision()
@@ -379,7 +399,8 @@ class Session:
                        "engine": dict(engine.info), **figures}
                 outcome.rows.append(row)
                 verdict = "pass" if figures["passed"] else "FAIL: " + "; ".join(figures["failed"])
-                self.report(CaseFinished(case, figures["passed"], f"{case.label()}: {verdict}"))
+                self.report(CaseFinished(case, figures["passed"], f"{case.label()}: {verdict}",
+                                         **self.where(backend, case)))
         return outcome
 
     def evaluate(self, models: Sequence[str], batch: int, samples: list, data: Path,
@@ -414,10 +435,11 @@ class Session:
                     warned.add(case.model)
                     self.report(Note(f"WARNING: {case.model} was exported with {weights_text}: accuracy is meaningless "
                                      "without --weights", warning=True))
-                self.report(CaseStarted(case, index, len(cases), step="evaluating"))
+                where = self.where(backend, case)
+                self.report(CaseStarted(case, index, len(cases), step="evaluating", **where))
 
-                def progress(done: int, case: Case = case) -> None:
-                    self.report(CaseProgress(case, done, total=len(samples)))
+                def progress(done: int, case: Case = case, where: Where = where) -> None:
+                    self.report(CaseProgress(case, done, total=len(samples), **where))
 
                 with self.engine(backend, exports[case.model].onnx_path, case.precision, batch) as engine:
                     figures = evaluate(engine, samples, batch, strict=strict, progress=progress)
@@ -428,7 +450,7 @@ class Session:
                                         finished_at=timestamp(), **figures)
                 run_file.add(record)
                 outcome.records.append(record)
-                self.report(CaseFinished(case, True, _accuracy_summary(record), record))
+                self.report(CaseFinished(case, True, _accuracy_summary(record), record, **where))
             run_file.finish()
         self.report(RunSaved(run_file.path))
         return outcome

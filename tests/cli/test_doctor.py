@@ -102,3 +102,54 @@ def test_each_extra_doctor_names_brings_its_cuda_major():
         assert any(requirement.startswith(f"tensorrt-cu{major}>=") for requirement in extras[extra])
     # the plain extra is one of them: the `tensorrt` package on PyPI depends on tensorrt-cu13
     assert "cuda-python>=13,<14" in extras["tensorrt"]
+
+
+# --- the terminal view: what each backend runs here, and the CPU that decides it ----------------------
+
+
+def test_doctor_piped_at_80_columns_shows_each_backend_and_its_precisions_on_one_line(invoke):
+    import os
+    import subprocess
+    import sys
+
+    states = json.loads(invoke("doctor", "--json").stdout)["backends"]
+    root = Path(__file__).parents[2]
+    env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1", "PYTHONPATH": str(root)}
+    done = subprocess.run(["bash", "-c", f"{sys.executable} -m trtbench doctor | cat"], capture_output=True,
+                          text=True, env=env, stdin=subprocess.DEVNULL, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines) and "…" not in done.stdout
+    for name, state in states.items():
+        (row,) = [line.split() for line in lines if line.split()[:1] == [name]]
+        runs = ", ".join(state["runs_here"]) or "-"
+        assert row[1] == ("ok" if state["available"] else "no") and " ".join(row[2:]).startswith(runs), row
+    assert lines[0].startswith("CPU: ")
+    # the long hints come whole, below the compact view
+    assert "pip install 'trtbench[tensorrt-cu12]'" in done.stdout.replace("\n", " ")
+
+
+def test_doctor_names_the_cpu_and_the_flags_that_decide_its_precisions(invoke):
+    from trtbench import cpu
+
+    report = json.loads(invoke("doctor", "--json").stdout)
+    facts = report["cpu"]
+    assert facts["physical_cores"] == cpu.physical_cores() and facts["bf16"] == cpu.native_bf16()
+    assert facts["fp16"] == cpu.native_fp16() and facts["int8"] == cpu.native_int8()
+    assert invoke("doctor").stdout.startswith(f"CPU: {facts['model']}, ")
+
+
+@pytest.mark.parametrize("flags,line", [
+    ({"avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_int8", "amx_tile", "avx512_vnni"},
+     "BF16 amx_bf16, FP16 avx512_fp16, INT8 amx_int8, AMX bf16 int8 tile"),
+    ({"avx512f", "avx512_bf16", "avx512_vnni"}, "BF16 avx512_bf16, FP16 none, INT8 avx512_vnni, AMX none"),
+    ({"avx2"}, "BF16 none, FP16 none, INT8 none, AMX none"),
+])
+def test_the_cpu_row_on_each_kind_of_cpu(monkeypatch, flags, line):
+    """A Sapphire Rapids Xeon, an AMD EPYC (Zen 4), an older CPU: the row says what each has."""
+    from trtbench import cpu, doctor, envinfo
+
+    monkeypatch.setattr(envinfo, "cpu_name", lambda: "Some CPU")
+    monkeypatch.setattr(cpu, "physical_cores", lambda: 2)
+    monkeypatch.setattr(cpu, "flags", lambda: frozenset(flags))
+    assert doctor.cpu_lines(doctor.cpu_facts()) == ["CPU: Some CPU, 2 cores", f"     {line}"]

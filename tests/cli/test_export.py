@@ -10,16 +10,16 @@ def _one_line_error(result, code=1):
 
 
 def test_unknown_name_suggests(invoke, tmp_path):
-    line = _one_line_error(invoke("export", "ResNet101vd", "--output-dir", tmp_path))
+    line = _one_line_error(invoke("export", "ResNet101vd", "--output-dir", tmp_path), code=2)
     assert "did you mean ResNet101_vd" in line
 
 
 def test_no_name_and_no_all(invoke):
-    assert "--all" in _one_line_error(invoke("export"))
+    assert "--all" in _one_line_error(invoke("export"), code=2)
 
 
 def test_names_and_all_together(invoke):
-    assert "not both" in _one_line_error(invoke("export", "ResNet18", "--all"))
+    assert "not both" in _one_line_error(invoke("export", "ResNet18", "--all"), code=2)
 
 
 def test_missing_weights_file(invoke, tmp_path):
@@ -51,7 +51,8 @@ def test_output_dir_not_writable(invoke, tmp_path):
 
 @pytest.mark.parametrize("opset", ["6", "7", "8", "22"])
 def test_opset_out_of_range(invoke, tmp_path, opset):
-    assert "9..21" in _one_line_error(invoke("export", "ResNet18", "--opset", opset, "--output-dir", tmp_path))
+    assert "9..21" in _one_line_error(invoke("export", "ResNet18", "--opset", opset, "--output-dir", tmp_path),
+                                      code=2)
 
 
 def test_bad_opset_number_is_one_line(invoke):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
+import signal
 import sys
 import unicodedata
 
@@ -22,8 +24,9 @@ class App:
 
     def __init__(self):
         self.out = _Encodable(sys.stdout)
-        self.console = Console(file=self.out, highlight=False)
-        self.messages = Console(file=_Encodable(sys.stderr), highlight=False)
+        width = output_width()
+        self.console = Console(file=self.out, highlight=False, width=width)
+        self.messages = Console(file=_Encodable(sys.stderr), highlight=False, width=width)
 
     def echo(self, text: str, nl: bool = True) -> None:
         """Plain output (markdown, CSV, JSON) on stdout, whatever characters a run file holds."""
@@ -36,6 +39,28 @@ class App:
     def abort(self, message: str, code: int = 1):
         """Stop the command with one line and a non-zero exit status."""
         raise TrtbenchError(message) if code == 1 else _coded(message, code)
+
+
+#: the width of output that reaches no terminal and no COLUMNS (a pipe in a script or CI): wide
+#: enough that no table is cut, where rich would assume 80 columns
+UNCUT_WIDTH = 1000
+
+
+def output_width(environ=None) -> int | None:
+    """The width tables are laid out for: COLUMNS where it is set, else the terminal's (stdin,
+    stdout or stderr, whichever is one: `trtbench verify | less` keeps the screen's width), else
+    ``UNCUT_WIDTH``. None means the terminal's, left to rich."""
+    environ = os.environ if environ is None else environ
+    columns = environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    for descriptor in (0, 1, 2):
+        try:
+            if os.get_terminal_size(descriptor).columns > 0:
+                return None
+        except (OSError, ValueError):
+            continue
+    return UNCUT_WIDTH
 
 
 def _coded(message: str, code: int) -> TrtbenchError:
@@ -63,26 +88,44 @@ class _Encodable:
         try:
             return self._stream.write(text.encode(self.encoding, "trtbench-nearest").decode(self.encoding))
         except (OSError, ValueError) as exc:  # a full disk (> /dev/full), a closed pipe, a closed file
-            raise OutputLost(getattr(exc, "strerror", None) or str(exc)) from None
+            raise OutputLost.from_error(exc) from None
 
     def flush(self) -> None:
         if self._stream is not None:
             try:
                 self._stream.flush()
             except (OSError, ValueError) as exc:
-                raise OutputLost(getattr(exc, "strerror", None) or str(exc)) from None
+                raise OutputLost.from_error(exc) from None
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
 
 
 class OutputLost(TrtbenchError):
-    """The command's output cannot be written (stdout full, closed, or a pipe whose reader left)."""
+    """The command's output cannot be written (stdout full, closed, or a pipe whose reader left).
 
-    def __init__(self, why: str):
+    A reader that left (`trtbench report | head -1`) is no error: the command ends quietly with the
+    status a shell gives a program its closed pipe stopped, 128 + SIGPIPE (141), as `seq` and
+    `yes` do, and the pipeline's own status is the reader's."""
+
+    #: the exit status when the reader left
+    READER_LEFT = 128 + signal.SIGPIPE
+
+    def __init__(self, why: str, reader_left: bool = False):
         super().__init__(f"cannot write the output: {why}; send it somewhere that can take it")
+        self.reader_left = reader_left
+        if reader_left:
+            self.exit_code = self.READER_LEFT
         # nothing more may go there: at exit Python would flush it again and fail once more
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - kept open until the process ends
+        if reader_left:  # what is still buffered for the pipe is dropped too, not written at exit
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(sys.stdout.fileno(), 1)
+
+    @classmethod
+    def from_error(cls, exc: Exception) -> OutputLost:
+        """The loss ``exc`` (an OSError or a write to a closed file) stands for."""
+        return cls(getattr(exc, "strerror", None) or str(exc), reader_left=isinstance(exc, BrokenPipeError))
 
 
 def _nearest(error: UnicodeError):

@@ -11,7 +11,7 @@ from trtbench.cli.app import App, pass_app
 
 
 @click.command(name="eval")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, type=shared.ModelName())
 @click.option("--data", type=click.Path(path_type=Path), required=True,
               help="ImageNet-style folder (a sub-folder per class, sorted), or a list file. Every image must lie "
                    "inside it, symlinks followed.")
@@ -32,7 +32,7 @@ def evaluate(app: App, names, data, list_file, weights, precisions, batch, limit
     Unreadable images (damaged, not regular files, or claiming too many pixels) are skipped and counted, or
     end the run with --strict; a list entry leading outside --data, or no readable image at all, is an error.
     """
-    from trtbench import report
+    from trtbench import reporting as report
     from trtbench.dataset import check_readable, samples_from
     from trtbench.inputs import check_batch_fits
     from trtbench.precision import parse_precisions

@@ -7,12 +7,13 @@ from pathlib import Path
 import click
 
 from trtbench.cli.app import App, pass_app
-from trtbench.cli.options import Folder
+from trtbench.cli.options import Folder, ModelName, check_selection
+from trtbench.errors import TrtbenchError
 from trtbench.export import DEFAULT_OPSET, DEFAULT_SEED, OPSET_RANGE
 
 
 @click.command()
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, type=ModelName())
 @click.option("--all", "all_", is_flag=True, help="Export all 14 variants.")
 @click.option("--weights", type=click.Path(path_type=Path), help="A PaddleClas .pdparams for the model.")
 @click.option("--output-dir", "--models-dir", "output_dir", type=Folder(), default=Path("models"),
@@ -31,14 +32,16 @@ def export(app: App, names, all_, weights, output_dir, opset, seed, force, no_ve
     from trtbench import zoo
     from trtbench.export import check_opset, ensure_writable_dir, export_variant
 
-    if all_ and names:
-        app.abort("give model names or --all, not both")
+    check_selection(names, all_)
     if not all_ and not names:
-        app.abort("name a model to export (e.g. `trtbench export ResNet50_vd`) or use --all")
+        raise click.UsageError("name a model to export (e.g. `trtbench export ResNet50_vd`) or use --all")
     variants = [zoo.get_variant(n) for n in (zoo.PAGE_ORDER if all_ else dict.fromkeys(names))]
     if weights is not None and len(variants) > 1:
         app.abort("--weights fits one architecture: export one model at a time with it")
-    check_opset(opset)
+    try:
+        check_opset(opset)
+    except TrtbenchError as exc:
+        raise click.UsageError(str(exc)) from None
     ensure_writable_dir(output_dir)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     # Refreshed by hand: paddle2onnx writes to the terminal's file descriptors while it runs.
@@ -54,8 +57,13 @@ def export(app: App, names, all_, weights, output_dir, opset, seed, force, no_ve
             parity = meta["parity"]
             check = (f"parity rel err {parity['max_rel_error']:.1e}" if parity.get("checked")
                      else "parity not checked")
-            progress.console.print(
+            # The result goes to stdout; the bar (stderr) steps aside while it is written, so on a
+            # terminal the two do not tear each other.
+            progress.stop()
+            app.console.print(
                 f"{variant.name}: {result.onnx_path} ({state}; {meta['flops_g']:.2f} GFLOPS, "
-                f"{meta['params'] / 1e6:.2f} M params, opset {meta['opset']}, {check})", markup=False)
+                f"{meta['params'] / 1e6:.2f} M params, opset {meta['opset']}, {check})", markup=False,
+                soft_wrap=True)
+            progress.start()
             progress.advance(task)
             progress.refresh()

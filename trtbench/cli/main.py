@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import click
@@ -29,6 +30,8 @@ class TrtbenchGroup(click.Group):
             result = super().main(args=args, prog_name=prog_name or "trtbench", complete_var=complete_var,
                                   standalone_mode=False, **extra)
         except TrtbenchError as exc:
+            if getattr(exc, "reader_left", False):  # `trtbench report | head -1`: the reader has what it wanted
+                sys.exit(exc.exit_code)
             _fail(str(exc), exc.exit_code)
         except click.exceptions.NoArgsIsHelpError as exc:
             # A bare `trtbench` (or a group without its command) asks for help: give it, not an error.
@@ -51,7 +54,8 @@ def _help_hint(exc: click.ClickException) -> str:
 
 
 def _fail(message: str, code: int):
-    click.echo(f"error: {one_line(message)}", err=True)
+    with contextlib.suppress(OSError, ValueError):  # stderr itself may be a closed pipe
+        click.echo(f"error: {one_line(message)}", err=True)
     sys.exit(code)
 
 

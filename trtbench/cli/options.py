@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from trtbench.cli.app import App
+from trtbench.errors import TrtbenchError
 
 Decorator = Callable[[Callable], Callable]
 
@@ -61,6 +62,117 @@ class Folder(click.Path):
         return super().convert(value, param, ctx)
 
 
+class _Listed(click.ParamType):
+    """A comma-separated value checked by ``parse``: a bad one is a usage error (exit status 2, as
+    click's own), its message kept as ``parse`` words it."""
+
+    choices: tuple[str, ...] = ()
+    #: choices that stand alone, never in a list
+    alone: tuple[str, ...] = ()
+
+    def parse(self, text: str):
+        raise NotImplementedError
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            return value
+        try:
+            return self.parse(value)
+        except TrtbenchError as exc:
+            raise click.UsageError(str(exc), ctx) from None
+
+    def shell_complete(self, ctx, param, incomplete):
+        """The choices that start the last item of a comma-separated list."""
+        from click.shell_completion import CompletionItem
+
+        done, _, last = incomplete.rpartition(",")
+        head = done + "," if done else ""
+        taken = set(done.split(","))
+        offered = [choice for choice in self.choices if not (done and choice in self.alone)]
+        return [CompletionItem(head + choice) for choice in offered
+                if choice.lower().startswith(last.lower()) and choice not in taken]
+
+
+class PrecisionList(_Listed):
+    """--precision: 'fp16,fp32' or 'native'."""
+
+    name = "precisions"
+    alone = ("native",)
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        from trtbench.precision import PRECISIONS
+
+        return (*PRECISIONS, "native")
+
+    def parse(self, text: str) -> str:
+        from trtbench.precision import parse_precisions
+
+        parse_precisions(text)
+        return text
+
+
+class BatchList(_Listed):
+    """--batch: '1,4,8,32' (the option may be repeated)."""
+
+    name = "batches"
+
+    def parse(self, text: str) -> str:
+        from trtbench.bench import parse_batches
+
+        parse_batches(text)
+        return text
+
+
+class BackendList(_Listed):
+    """--backend: auto, all, or backend names (comma-separated)."""
+
+    name = "backends"
+    alone = ("auto", "all")
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        from trtbench import backends
+
+        return (*backends.backend_names(), "all")
+
+    def parse(self, text: str) -> str:
+        from trtbench import backends
+
+        if text.strip() in ("auto", "all"):
+            return text.strip()
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        if not names:
+            raise TrtbenchError(f"bad --backend '{text}': name a backend, a comma-separated list, all or auto")
+        known = backends.backend_names()[1:]
+        for name in names:
+            if name not in known:
+                raise TrtbenchError(f"unknown backend '{name}': choose from {', '.join(backends.backend_names())}")
+        return text
+
+
+class ModelName(click.ParamType):
+    """A variant's name as the page writes it (any case); completes from the 14 variants."""
+
+    name = "name"
+
+    def convert(self, value, param, ctx):
+        from trtbench import zoo
+
+        try:
+            return zoo.get_variant(value).name
+        except TrtbenchError as exc:
+            raise click.UsageError(str(exc), ctx) from None
+
+    def shell_complete(self, ctx, param, incomplete):
+        """The variants whose name starts with what is typed (any case)."""
+        from click.shell_completion import CompletionItem
+
+        from trtbench import zoo
+
+        return [CompletionItem(name) for name in zoo.PAGE_ORDER if name.lower().startswith(incomplete.lower())]
+
+
 def workspace(*folders: str) -> Decorator:
     """--models-dir, --engines-dir, --results-dir (those named)."""
     return _apply([click.option(f"--{folder}-dir", f"{folder}_dir", type=Folder(),
@@ -72,12 +184,18 @@ def model_selection(command: Callable) -> Callable:
     """NAME... and --all."""
     command = click.option("--all", "all_", is_flag=True, help="All 14 variants (exported first where needed).")(
         command)
-    return click.argument("names", nargs=-1)(command)
+    return click.argument("names", nargs=-1, type=ModelName())(command)
+
+
+def check_selection(names: Sequence[str], all_: bool) -> None:
+    """NAME... and --all exclude each other: a usage error (exit status 2)."""
+    if all_ and names:
+        raise click.UsageError("give model names or --all, not both")
 
 
 def precisions(default: str) -> Decorator:
     """--precision fp16,fp32."""
-    return click.option("--precision", "precisions", default=default, show_default=True,
+    return click.option("--precision", "precisions", type=PrecisionList(), default=default, show_default=True,
                         help="Comma-separated: fp32, fp16, bf16, int8; or native: every precision the backends "
                              "run natively here.")
 
@@ -87,7 +205,7 @@ def backend_options(command: Callable) -> Callable:
     from trtbench import backends
 
     options: list[Decorator] = [click.option(
-        "--backend", default="auto", show_default=True,
+        "--backend", type=BackendList(), default="auto", show_default=True,
         help=f"auto (per precision, the first that runs it natively here), all, or one or more of "
              f"{', '.join(backends.backend_names()[1:])} (comma-separated: side by side).")]
     for name, (field, users) in backends.declared_options().items():

@@ -15,7 +15,7 @@ RESUME_OPTIONS = {"resume", "results_dir", "progress", "no_wait"}
 @click.command()
 @shared.model_selection
 @shared.precisions("native")
-@click.option("--batch", "batches", multiple=True, default=["1,4,8,32"], show_default=True,
+@click.option("--batch", "batches", type=shared.BatchList(), multiple=True, default=["1,4,8,32"], show_default=True,
               help="Comma-separated batch sizes (may be repeated: --batch 1 --batch 8).")
 @click.option("--warmup-ms", type=shared.FiniteFloat(maximum=600_000), default=200.0, show_default=True,
               help="Milliseconds to warm up each case (at most 10 minutes).")
@@ -45,7 +45,7 @@ RESUME_OPTIONS = {"resume", "results_dir", "progress", "no_wait"}
 def run(ctx: click.Context, app: App, names, all_, precisions, batches, warmup_ms, duration, iterations,
         verify_outputs, resume, ray_address, per_device_type, devices, **options):
     """Time NAME... (default: every model exported in --models-dir) and save a run file."""
-    from trtbench import report
+    from trtbench import reporting as report
     from trtbench.bench import parse_batches
     from trtbench.inputs import check_batch_fits
     from trtbench.precision import parse_precisions
@@ -55,9 +55,9 @@ def run(ctx: click.Context, app: App, names, all_, precisions, batches, warmup_m
     if resume is not None:
         given = [name for name, value in ctx.params.items() if name not in RESUME_OPTIONS
                  and ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)]
-        if given:
+        if given:  # a usage error (status 2); the line itself says the fix, so no --help hint
             app.abort(f"--resume continues a run with the options it started with: drop "
-                      f"{', '.join(_flag(ctx, name) for name in given)}")
+                      f"{', '.join(_flag(ctx, name) for name in given)}", code=2)
         session, run_file = Session.resuming(options["results_dir"], resume or None,
                                              shared.reporter_for(app, options["progress"]),
                                              wait_for_device=not options["no_wait"])
@@ -66,6 +66,7 @@ def run(ctx: click.Context, app: App, names, all_, precisions, batches, warmup_m
                               resume=run_file)
         records = run_file.records
     else:
+        shared.check_selection(names, all_)
         precision_list, batch_list = parse_precisions(precisions), parse_batches(",".join(batches))
         check_batch_fits(max(batch_list))
         needs = ("time", "infer") if verify_outputs else ("time",)
