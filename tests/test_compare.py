@@ -5,9 +5,9 @@ import math
 
 import pytest
 
-from trtbench import compare
 from trtbench.errors import TrtbenchError
 from trtbench.records import AccuracyRecord, LatencyRecord
+from trtbench.reporting import compare
 
 
 def _rec(model="ResNet18", batch=1, median=1.0, device="GPU A", backend="tensorrt", precision="fp16",

@@ -1,8 +1,52 @@
 import csv
 import io
 
-from trtbench import report
 from trtbench.records import LatencyRecord
+from trtbench.reporting import contents, data, latency, markdown, plots, tables, terminal
+
+
+class report:  # noqa: N801 - the one place that says how each content is built and rendered
+    """Each report content built into the model, then rendered, under the names the assertions use."""
+
+    latency_groups = staticmethod(latency.latency_groups)
+    group_title = staticmethod(latency.group_title)
+    device_sections = staticmethod(latency.device_sections)
+    at_batches = staticmethod(latency.at_batches)
+    csv_text = staticmethod(data.csv_text)
+    plot = staticmethod(plots.plot)
+    plot_figure = staticmethod(plots.plot_figure)
+
+    @staticmethod
+    def latency_markdown(key, group, reference=False):
+        return markdown.section(latency.latency_table(key, group, reference))
+
+    @staticmethod
+    def latency_table(key, group, reference=False):
+        return terminal.table(latency.latency_table(key, group, reference))
+
+    @staticmethod
+    def device_markdown(section, reference=False):
+        return markdown.section(latency.device_table(section, reference))
+
+    @staticmethod
+    def latency_tables(records, reference=False, by_device=False):
+        return [terminal.table(t) for t in latency.latency_tables(records, reference, by_device)]
+
+    @staticmethod
+    def json_records(records):
+        return data.json_report(records)["records"]
+
+    @staticmethod
+    def accuracy_table(records):
+        return terminal.table(tables.accuracy_table(records))
+
+    @staticmethod
+    def comparison_table(comparison, base, new):
+        return terminal.table(tables.comparison_table(comparison, base, new))
+
+    @staticmethod
+    def markdown_report(records, rows, reference=False, by_device=False):
+        return markdown.report(contents.page_report(records, rows, reference, by_device))
 
 
 def _rec(model, precision, batch, median, status="ok", cov_warning=False, backend="onnxruntime-cpu",
@@ -122,7 +166,7 @@ def test_names_and_errors_from_a_run_file_are_never_read_as_markup():
 
 
 def _comparison():
-    from trtbench import compare
+    from trtbench.reporting import compare
 
     base = [_rec("ResNet18", "fp32", 1, 1.0), _rec("ResNet18", "fp32", 4, 4.0), _rec("ResNet50_vd", "fp32", 1, 2.0)]
     new = [_rec("ResNet18", "fp32", 1, 1.5), _rec("ResNet18", "fp32", 4, 3.0), _rec("ResNet50_vd", "fp32", 1, 2.0,

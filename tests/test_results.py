@@ -61,7 +61,7 @@ def test_a_schema_1_run_file_still_loads(tmp_path):
     """tests/data/runs/schema1.json was written by trtbench before records were typed (schema 1)."""
     from pathlib import Path
 
-    from trtbench import report
+    from trtbench import reporting as report
     from trtbench.records import AccuracyRecord
 
     path = Path(__file__).parent / "data" / "runs" / "schema1.json"

@@ -7,7 +7,9 @@ this schema and, through ``migrate``, for every older one.
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -100,10 +102,15 @@ class LatencyRecord(Record):
     device_wait_s: float | None = None  # waited for another trtbench run to finish timing on the device
     device_shared: bool | None = None  # whether other processes used the device while timed (None: unknown)
     device_sharing: str = ""  # how that was read, e.g. "other processes used 0.03 of 2 CPUs ..."
+    figures: dict[str, float] = field(default_factory=dict)  # registered metrics no other field holds, by name
 
     @property
     def median_ms(self) -> float | None:
         return None if self.latency_ms is None else self.latency_ms["median"]
+
+    def value(self, metric: str) -> float | None:
+        """The record's figure for a registered metric (``METRICS``), or None when it has none."""
+        return METRICS[metric].value(self)
 
 
 @dataclass(kw_only=True)
@@ -119,6 +126,86 @@ class AccuracyRecord(Record):
     skipped_files: list[str] = field(default_factory=list)
     top1: float | None = None
     top5: float | None = None
+
+
+# --- the per-case figures, declared once ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A per-case figure of a latency record: where the record holds it, its unit, which way is better,
+    how it is written, and how two of them compare (the relative change, in percent of the first)."""
+
+    name: str  # what `compare --metric` and `report --metric` call it
+    label: str  # in a sentence: "median latency"
+    unit: str  # "ms", "images/s", "W"
+    read: Callable[[LatencyRecord], Any] | None = None  # None: ``record.figures[name]``
+    higher_is_better: bool = False
+    digits: int = 3  # decimals a table shows
+    kind: str = "latency"  # latency (a statistic of the timed span), throughput, telemetry, or another word
+    column: str = ""  # its CSV column; "" is the name
+
+    @property
+    def direction(self) -> str:
+        """'higher is better' or 'lower is better'."""
+        return "higher is better" if self.higher_is_better else "lower is better"
+
+    def value(self, record: LatencyRecord) -> float | None:
+        """The record's figure (a float, maybe not finite), or None when it has none or holds no number."""
+        try:
+            value = self.read(record) if self.read is not None else (record.figures or {}).get(self.name)
+        except (AttributeError, KeyError, TypeError):
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _is_number(value):
+            return None
+        return float(value)
+
+    def text(self, value: float | None) -> str:
+        """The value as a table writes it ('' for none)."""
+        return "" if value is None else f"{value:.{self.digits}f}" if math.isfinite(value) else str(value)
+
+    def change_pct(self, base: float, new: float) -> float:
+        """How much NEW differs from BASE, in percent of BASE (positive: larger)."""
+        return (new / base - 1) * 100
+
+    def worse_pct(self, base: float, new: float) -> float:
+        """How much worse NEW is than BASE, in percent (negative: better)."""
+        change = self.change_pct(base, new)
+        return -change if self.higher_is_better else change
+
+
+def _statistic(name: str) -> Callable[[LatencyRecord], Any]:
+    return lambda record: (record.latency_ms or {}).get(name)
+
+
+def _telemetry(name: str) -> Callable[[LatencyRecord], Any]:
+    return lambda record: ((record.gpu_telemetry or {}).get(name) or {}).get("median")
+
+
+#: every per-case figure trtbench knows, by name: compare, report, JSON and CSV read them from here
+METRICS: dict[str, Metric] = {}
+
+
+def register_metric(metric: Metric) -> Metric:
+    """Declare a per-case figure; its name must be new. Returns it."""
+    if metric.name in METRICS:
+        raise ValueError(f"a metric named {metric.name!r} is already registered")
+    METRICS[metric.name] = metric
+    return metric
+
+
+for _name in ("median", "mean", "p90", "p95", "p99", "min", "max"):
+    register_metric(Metric(_name, f"{_name} latency", "ms", _statistic(_name), column=f"latency_ms_{_name}"))
+register_metric(Metric("throughput", "throughput", "images/s", lambda r: r.throughput_ips, higher_is_better=True,
+                       digits=1, kind="throughput", column="throughput_ips"))
+register_metric(Metric("throughput_qps", "throughput", "queries/s", lambda r: r.throughput_qps,
+                       higher_is_better=True, digits=1, kind="throughput", column="throughput_qps"))
+register_metric(Metric("gpu_power", "median GPU power", "W", _telemetry("power_w"), digits=1, kind="telemetry",
+                       column="gpu_power_w"))
+register_metric(Metric("gpu_sm_clock", "median GPU SM clock", "MHz", _telemetry("sm_clock_mhz"),
+                       higher_is_better=True, digits=0, kind="telemetry", column="gpu_sm_clock_mhz"))
+register_metric(Metric("gpu_temperature", "median GPU temperature", "°C", _telemetry("temperature_c"), digits=0,
+                       kind="telemetry", column="gpu_temperature_c"))
 
 
 RECORD_TYPES: dict[str, type[Record]] = {cls.kind: cls for cls in (LatencyRecord, AccuracyRecord)}
@@ -191,9 +278,11 @@ def _malformed(record: Record) -> str:
         for name in ("throughput_qps", "throughput_ips", "cov"):
             if getattr(record, name) is not None and not _is_number(getattr(record, name)):
                 return f"{name} is not a number"
-        for name in ("method", "engine", "spans_ms"):
+        for name in ("method", "engine", "spans_ms", "figures"):
             if not isinstance(getattr(record, name), dict):
                 return f"{name} is not a table"
+        if not all(_is_number(v) or v is None for v in record.figures.values()):
+            return "figures is not a table of numbers"
     if isinstance(record, AccuracyRecord):
         for name in ("top1", "top5"):
             if getattr(record, name) is not None and not _is_number(getattr(record, name)):

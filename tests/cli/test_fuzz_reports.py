@@ -93,7 +93,8 @@ def run_files(draw):
     return json.dumps(run)
 
 
-report_options = st.lists(st.sampled_from([["--json"], ["--csv"], ["--markdown"], ["--reference"]]),
+report_options = st.lists(st.sampled_from([["--json"], ["--csv"], ["--markdown"], ["--reference"],
+                                           ["--metric", "throughput"], ["--metric", "p99"]]),
                           max_size=2).map(lambda parts: [arg for part in parts for arg in part])
 thresholds = st.sampled_from(["5%", "5", "0", "0.05", "1000", "1001", "-1", "nan", "inf", "", "%", "1e3"]) | st.text(
     max_size=6) | st.floats().map(str)
@@ -132,7 +133,9 @@ def test_report_of_hostile_run_files(texts, options, named):
         assert result.exit_code in (0, 1), result.output
         forms = [option for option in options if option in ("--json", "--csv", "--markdown")]
         if result.exit_code == 0 and forms[-1:] == ["--json"]:  # the last one given wins
-            assert isinstance(json.loads(result.stdout), list)
+            report = json.loads(result.stdout)
+            assert isinstance(report, dict) and isinstance(report["records"], list)
+            assert isinstance(report["runs"], list)
 
 
 @FUZZ
@@ -159,3 +162,17 @@ def test_report_plot_of_hostile_run_files(texts, extension):
         _write(Path(tmp) / "results", texts)
         plot = str(Path(tmp) / f"plot.{extension}" if extension else Path(tmp) / "plot")
         _invoke(["report", "--results-dir", str(Path(tmp) / "results"), "--plot", plot])
+
+
+@settings(max_examples=max(EXAMPLES // 6, 5), deadline=None, database=None,
+          derandomize=not os.environ.get("TRTBENCH_FUZZ_RANDOM"))
+@given(texts=st.lists(run_files(), min_size=1, max_size=2), metric=st.sampled_from(["median", "throughput", "p99"]))
+def test_report_html_of_hostile_run_files(texts, metric):
+    with tempfile.TemporaryDirectory() as tmp:
+        _write(Path(tmp) / "results", texts)
+        page = Path(tmp) / "out" / "page.html"
+        result = _invoke(["report", "--results-dir", str(Path(tmp) / "results"), "--html", str(page),
+                          "--metric", metric])
+        if result.exit_code == 0:
+            text = page.read_text(encoding="utf-8")
+            assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")

@@ -81,7 +81,7 @@ def test_batch_reports_only_those_batch_sizes(invoke, tmp_path, batches):
     markdown = invoke("report", "--markdown", "--by", "device", *batches, "--results-dir", results).stdout
     assert [line for line in markdown.splitlines() if line.startswith("## F")] == [
         "## FP16 latency (ms), batch_size=8", "## FP32 latency (ms), batch_size=8"]
-    rows = json.loads(invoke("report", "--json", *batches, "--results-dir", results).stdout)
+    rows = json.loads(invoke("report", "--json", *batches, "--results-dir", results).stdout)["records"]
     assert len(rows) == sum(1 for r in FLEET if r.batch == 8) and {r["batch"] for r in rows} == {8}
 
 
@@ -114,11 +114,11 @@ def test_by_device_lays_out_tables_only(invoke, tmp_path, form):
 
 
 def test_the_plot_of_a_fleet_is_written_from_the_batches_asked(invoke, tmp_path, monkeypatch):
-    from trtbench import report
+    from trtbench.reporting import plots
 
     plotted = []
-    draw = report.plot_figure
-    monkeypatch.setattr(report, "plot_figure", lambda records: plotted.append(records) or draw(records))
+    draw = plots.plot_figure
+    monkeypatch.setattr(plots, "plot_figure", lambda records, size: plotted.append(records) or draw(records, size))
     result = invoke("report", "--by", "device", "--batch", "1", "--plot", tmp_path / "fleet.png", "--results-dir",
                     _fleet(tmp_path / "r"))
     assert result.exit_code == 0, result.output
@@ -150,13 +150,24 @@ def test_the_plot_written_is_the_path_printed(invoke, tmp_path, name, written):
     assert not (tmp_path / "plots.png").exists()
 
 
-def test_a_plot_in_a_missing_folder_is_one_line(invoke, tmp_path):
-    line = _one_line_error(invoke("report", "--plot", f"{tmp_path / 'nowhere'}/", "--results-dir",
+def test_a_plot_in_a_missing_folder_makes_the_folder(invoke, tmp_path):
+    results = _results(tmp_path / "r")
+    shown = invoke("report", "--plot", f"{tmp_path / 'nowhere'}/", "--results-dir", results)
+    assert shown.exit_code == 0, shown.output
+    assert (tmp_path / "nowhere" / "latency.png").read_bytes()[:4] == b"\x89PNG"
+    shown = invoke("report", "--plot", tmp_path / "plots" / "deeper" / "p.png", "--results-dir", results)
+    assert shown.exit_code == 0, shown.output
+    assert f"plot: {tmp_path / 'plots' / 'deeper' / 'p.png'}\n" in shown.stderr
+    assert (tmp_path / "plots" / "deeper" / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_plot_whose_folder_cannot_be_made_is_one_line(invoke, tmp_path):
+    (tmp_path / "afile").write_text("")
+    line = _one_line_error(invoke("report", "--plot", tmp_path / "afile" / "p.png", "--results-dir",
                                   _results(tmp_path / "r")))
-    assert line == f"error: --plot {tmp_path / 'nowhere'}/: there is no folder {tmp_path / 'nowhere'}"
-    line = _one_line_error(invoke("report", "--plot", tmp_path / "nowhere" / "p.png", "--results-dir",
-                                  _results(tmp_path / "r")))
-    assert line == f"error: --plot {tmp_path / 'nowhere' / 'p.png'}: there is no folder {tmp_path / 'nowhere'}"
+    assert line == (f"error: --plot {tmp_path / 'afile' / 'p.png'}: cannot make the folder {tmp_path / 'afile'} "
+                    "(File exists)")
+    assert not (tmp_path / "afile" / "p.png").exists()
 
 
 def test_without_matplotlib_plot_names_the_extra(invoke, tmp_path, monkeypatch):

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from trtbench.cli.app import App, pass_app
-from trtbench.compare import DEFAULT_THRESHOLD_PCT, METRICS
+from trtbench.cli.report import MetricName
+from trtbench.reporting.compare import DEFAULT_THRESHOLD_PCT
 
 NO_VERDICT = 2  # nothing compared: no matching case, unreadable inputs, bad options
 
@@ -18,8 +19,9 @@ NO_VERDICT = 2  # nothing compared: no matching case, unreadable inputs, bad opt
 @click.argument("new", type=click.Path(path_type=Path))
 @click.option("--threshold", metavar="PERCENT", default=f"{DEFAULT_THRESHOLD_PCT:g}%", show_default=True,
               help="How much worse a case may get before it counts as a regression, in percent: 5% or 5.")
-@click.option("--metric", type=click.Choice(list(METRICS)), default="median", show_default=True,
-              help="Latency statistic (ms, lower is better) or throughput (images/s, higher is better).")
+@click.option("--metric", type=MetricName(), default="median", show_default=True,
+              help="A registered metric: a latency statistic (median, mean, p90, p95, p99, min, max; ms, lower is "
+              "better), throughput (images/s, higher is better), throughput_qps, or GPU telemetry.")
 @click.option("--markdown", "form", flag_value="markdown", help="A markdown table, e.g. for a CI summary.")
 @click.option("--json", "form", flag_value="json", help="A JSON object: every case and the verdict.")
 @pass_app
@@ -29,9 +31,10 @@ def compare(app: App, base: Path, new: Path, threshold: str, metric: str, form: 
     Exit status 0: no case regressed; 1: some case got worse past --threshold, or failed in NEW
     after working in BASE; 2: nothing could be compared (no case in both, or unreadable input).
     """
-    from trtbench import compare as gate
-    from trtbench import report as render
     from trtbench.errors import TrtbenchError
+    from trtbench.reporting import compare as gate
+    from trtbench.reporting import markdown, terminal
+    from trtbench.reporting.tables import comparison_table
 
     try:
         threshold_pct = gate.parse_threshold(threshold)
@@ -44,11 +47,12 @@ def compare(app: App, base: Path, new: Path, threshold: str, metric: str, form: 
     if form == "json":
         app.echo(json.dumps({"base": str(base), "new": str(new), **comparison.to_json()}, indent=2))
     else:
+        table = comparison_table(comparison, str(base), str(new))
         if form == "markdown":
-            app.echo(render.comparison_markdown(comparison, str(base), str(new)))
+            app.echo(markdown.section(table))
             app.echo("")
         else:
-            app.console.print(render.comparison_table(comparison, str(base), str(new)))
+            app.console.print(terminal.table(table))
         for line in (comparison.summary(), *comparison.notes):
             app.echo(line)
     regressions = comparison.regressions

@@ -1,4 +1,4 @@
-"""`trtbench report`: tables laid out like the page, markdown, CSV, JSON and plots."""
+"""`trtbench report`: tables laid out like the page, markdown, CSV, JSON, a self-contained HTML page and plots."""
 
 from __future__ import annotations
 
@@ -11,66 +11,141 @@ from trtbench.cli.app import App, pass_app
 from trtbench.cli.options import Folder
 
 
+class MetricName(click.ParamType):
+    """A registered metric's name, checked against the registry when the command runs (a metric registered
+    after this module was imported is accepted)."""
+
+    name = "metric"
+
+    def convert(self, value, param, ctx):
+        from trtbench.records import METRICS
+
+        if value in METRICS:
+            return value
+        self.fail(f"'{value}' is not a metric: choose from {', '.join(METRICS)}", param, ctx)
+
+
 @click.command()
 @click.argument("result_files", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--markdown", "form", flag_value="markdown", help="The page's markdown layout.")
-@click.option("--csv", "form", flag_value="csv", help="One CSV row per record.")
-@click.option("--json", "form", flag_value="json", help="A JSON list of records.")
+@click.option("--csv", "form", flag_value="csv", help="One CSV row per record, a column per field and metric.")
+@click.option("--json", "form", flag_value="json", help="A JSON object: {\"runs\": [...], \"records\": [...]}.")
+@click.option("--html", "html_name", metavar="FILE", type=click.Path(path_type=Path),
+              help="Also write one self-contained HTML page: every table, the plot, environment and method.")
 @click.option("--reference", is_flag=True, help="Show the page's 2020 value and the ratio beside each one.")
 @click.option("--by", type=click.Choice(["device"]), help="device: the devices side by side, a table per precision "
               "and batch size with a column per device and the page's V100 value.")
+@click.option("--metric", default="median", show_default=True, type=MetricName(),
+              help="The figure the tables show: median, p99, throughput, ... (any name `compare --metric` takes).")
 @click.option("--batch", "batches", multiple=True, metavar="N[,N...]",
               help="Only these batch sizes (comma-separated, may be repeated: --batch 1 --batch 32).")
 @click.option("--plot", "plot_name", metavar="FILE", help="Also write a plot: FILE.png, .svg, .pdf, ... (a folder "
-              "gets latency.png inside it).")
+              "gets latency.png inside it; missing folders are made).")
+@click.option("--plot-size", default="7,4.5", show_default=True, metavar="W,H",
+              help="The plot's width and height per precision, in inches.")
 @click.option("--results-dir", type=Folder(), default=Path("results"), show_default=True)
 @click.option("--models-dir", type=Folder(), default=Path("models"), show_default=True)
 @pass_app
-def report(app: App, result_files, form, reference, by, batches, plot_name, results_dir, models_dir):
+def report(app: App, result_files, form, html_name, reference, by, metric, batches, plot_name, plot_size,
+           results_dir, models_dir):
     """Report RESULT_FILES (default: every run in --results-dir, latest record per case)."""
-    from trtbench import report as render
-    from trtbench import results, zoo
+    from trtbench.records import METRICS
+    from trtbench.reporting import contents, data, markdown, plots, terminal
 
     if by and form in ("json", "csv"):
         app.abort(f"--by {by} lays out tables: use it with the terminal tables or --markdown, not --{form}")
-    # The batch sizes and the plot's name are checked before any work, so a bad one costs nothing.
+    # Options are checked before any work, so a bad one costs nothing.
     batch_list = _batch_sizes(batches)
-    plot_path = render.plot_target(plot_name) if plot_name is not None else None
-    paths = list(result_files) or results.run_files(results_dir)
-    if not paths:
-        app.abort(f"no results in {results_dir}: run `trtbench run` first")
-    # Files named outright must all read; in a results folder a damaged one is left out, loudly.
-    skipped: list[str] | None = None if result_files else []
-    records = results.latest(results.load_records(paths, skipped))
-    for reason in skipped or ():
-        app.note(f"skipped: {reason}")
-    if not records:
-        app.abort("the results files hold no records yet: run `trtbench run` first")
+    size = plots.parse_size(plot_size)
+    plot_path = plots.plot_target(plot_name) if plot_name is not None else None
+    if html_name is not None:
+        plots.make_folder(html_name, "--html")
+    chosen = METRICS[metric]
+    runs, records = _load(app, result_files, results_dir)
     if batch_list:
         records = _at_batches(app, records, batch_list)
     if form == "json":
-        app.echo(json.dumps(render.json_records(records), indent=2))
+        app.echo(json.dumps(data.json_report(records, [run for run in runs if _holds(run, records)]), indent=2))
     elif form == "csv":
-        app.echo(render.csv_text(records), nl=False)
+        app.echo(data.csv_text(records), nl=False)
     elif form == "markdown":
-        from trtbench.figures import model_row
-
-        rows = [model_row(zoo.get_variant(n), models_dir) for n in zoo.PAGE_ORDER]
-        app.echo(render.markdown_report(records, rows, reference, by_device=by == "device"))
+        page = contents.page_report(records, _model_rows(models_dir), reference, by == "device", chosen)
+        app.echo(markdown.report(page))
     else:
-        for table in render.latency_tables(records, reference, by_device=by == "device"):
-            app.console.print(table)
-        accuracy = render.accuracy_records(records)
-        if accuracy:
-            app.console.print(render.accuracy_table(accuracy))
+        terminal.print_report(app.console, contents.terminal_report(records, reference, by == "device", chosen))
+    if html_name is not None:
+        _write_html(app, html_name, records, runs, chosen, size, models_dir)
     if plot_path is not None:
+        _write(app, "plot", plot_path, lambda: plots.plot(records, plot_path, size))
+
+
+def _load(app: App, result_files, results_dir: Path):
+    """The runs read and the latest record per case. Files named outright must all read; in a results folder
+    a damaged one is left out, loudly."""
+    from trtbench import results
+    from trtbench.errors import TrtbenchError
+    from trtbench.reporting.model import RunInfo
+
+    paths = list(result_files) or results.run_files(results_dir)
+    if not paths:
+        app.abort(f"no results in {results_dir}: run `trtbench run` first")
+    runs, loaded = [], []
+    for path in paths:
         try:
-            render.plot(records, plot_path)
-        except (OSError, RuntimeError) as exc:
-            # OSError: the folder; RuntimeError: a format that needs a program (.pgf needs LaTeX)
-            reason = getattr(exc, "strerror", None) or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            app.abort(f"cannot write plot {plot_path}: {reason}")
-        app.note(f"plot: {plot_path}")
+            run = results.load_run(path)
+        except TrtbenchError as exc:
+            if result_files:
+                raise
+            app.note(f"skipped: {exc}")
+            continue
+        runs.append(RunInfo(run.run_id, run.command, run.started_at, run.finished_at, run.status, run.environment))
+        loaded += run.records
+    records = results.latest(loaded)
+    if not records:
+        app.abort("the results files hold no records yet: run `trtbench run` first")
+    return runs, records
+
+
+def _holds(run, records) -> bool:
+    return any(record.run_id == run.run_id for record in records)
+
+
+def _model_rows(models_dir: Path) -> list[dict]:
+    from trtbench import zoo
+    from trtbench.figures import model_row
+
+    return [model_row(zoo.get_variant(n), models_dir) for n in zoo.PAGE_ORDER]
+
+
+def _write_html(app: App, path: Path, records, runs, metric, size, models_dir: Path) -> None:
+    """The HTML page, its plot inline as SVG (left out, with a note, where matplotlib is missing)."""
+    from trtbench.errors import MissingDependency
+    from trtbench.reporting import contents, html, plots
+
+    page = contents.full_report(records, _model_rows(models_dir), [r for r in runs if _holds(r, records)], metric,
+                                size)
+    svgs = []
+    for figure in page.figures:
+        try:
+            svgs.append(plots.svg_text(figure.records, figure.size))
+        except MissingDependency as exc:
+            app.note(f"html: no plot ({exc})")
+            page.figures = []
+            break
+    text = html.page(page, svgs=svgs)
+
+    _write(app, "html", path, lambda: path.write_text(text, encoding="utf-8", errors="replace"))
+
+
+def _write(app: App, what: str, path: Path, write) -> None:
+    """Write a file the report names; a failure is one line naming the file."""
+    try:
+        write()
+    except (OSError, RuntimeError) as exc:
+        # OSError: the folder; RuntimeError: a format that needs a program (.pgf needs LaTeX)
+        reason = getattr(exc, "strerror", None) or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        app.abort(f"cannot write {what} {path}: {reason}")
+    app.note(f"{what}: {path}")
 
 
 def _batch_sizes(options: tuple[str, ...]) -> list[int]:
@@ -82,11 +157,11 @@ def _batch_sizes(options: tuple[str, ...]) -> list[int]:
 
 def _at_batches(app: App, records: list, batches: list[int]) -> list:
     """The records at those batch sizes (accuracy records whatever their batch); none at all is one line."""
-    from trtbench import report as render
+    from trtbench.reporting.latency import at_batches, latency_records
 
-    kept = render.at_batches(records, batches)
-    timed = sorted({r.batch for r in render.latency_records(records)})
-    if timed and not render.latency_records(kept):
+    kept = at_batches(records, batches)
+    timed = sorted({r.batch for r in latency_records(records)})
+    if timed and not latency_records(kept):
         app.abort(f"no records at --batch {','.join(map(str, batches))}: the runs hold batch "
                   f"{', '.join(map(str, timed))}")
     return kept

@@ -1,9 +1,11 @@
 """Did a run get slower? Compare the cases of two sets of records, case by case, against a threshold.
 
 A case is (model, backend, device, precision, batch): only the same case is ever compared, so a
-run on another GPU or with another backend is never measured against this one. Latency metrics
-regress when they grow by more than the threshold, throughput when it shrinks by more; a case that
-worked in BASE and failed in NEW is a regression too. Accuracy records are not compared.
+run on another GPU or with another backend is never measured against this one. What is compared is
+one of the registered metrics (``records.METRICS``): one whose lower values are better regresses
+when it grows by more than the threshold, one whose higher values are better when it shrinks by
+more; a case that worked in BASE and failed in NEW is a regression too. Accuracy records are not
+compared.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from trtbench.errors import TrtbenchError
-from trtbench.records import LatencyRecord, Record
+from trtbench.records import METRICS, LatencyRecord, Metric, Record
 from trtbench.zoo import model_order_key
 
 CASE_FIELDS = ("model", "backend", "device", "precision", "batch")
@@ -33,34 +35,6 @@ ONLY_NEW = "only in NEW"
 #: results that say something about NEW against BASE (the others could not be compared)
 DECIDED = (REGRESSED, IMPROVED, UNCHANGED, FAILED, FIXED)
 
-
-@dataclass(frozen=True)
-class Metric:
-    """What is compared: a latency statistic (ms, lower is better) or throughput (higher is better)."""
-
-    name: str
-    label: str
-    unit: str
-    higher_is_better: bool = False
-
-    def value(self, record: LatencyRecord) -> float | None:
-        """The record's figure for this metric, or None when it has none."""
-        if self.name == "throughput":
-            value = record.throughput_ips
-        else:
-            value = (record.latency_ms or {}).get(self.name)
-        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-METRICS = {metric.name: metric for metric in (
-    Metric("median", "median latency", "ms"),
-    Metric("mean", "mean latency", "ms"),
-    Metric("p90", "p90 latency", "ms"),
-    Metric("p95", "p95 latency", "ms"),
-    Metric("p99", "p99 latency", "ms"),
-    Metric("min", "min latency", "ms"),
-    Metric("throughput", "throughput", "images/s", higher_is_better=True),
-)}
 
 _PERCENT = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*%?", re.ASCII)
 
@@ -194,9 +168,9 @@ def _compare_case(case: tuple, base: LatencyRecord, new: LatencyRecord, metric: 
             row.why = f"{side}'s {metric.label} is not a positive number"
             return row
     assert row.base_value is not None and row.new_value is not None
-    change = (row.new_value / row.base_value - 1) * 100
+    change = metric.change_pct(row.base_value, row.new_value)
     row.change_pct = change if math.isfinite(change) else None
-    worse = -change if metric.higher_is_better else change
+    worse = metric.worse_pct(row.base_value, row.new_value)
     # Rounding noise must not decide: 1.05 ms against 1.00 ms is 5%, not past a 5% threshold.
     past = threshold_pct + 1e-9
     row.result = REGRESSED if worse > past else IMPROVED if -worse > past else UNCHANGED

@@ -1,0 +1,60 @@
+"""What each report holds, built once: the page's tables for the terminal and markdown, and the full
+page (every table, the page's reference values, plots, environment and method) for HTML."""
+
+from __future__ import annotations
+
+from trtbench.records import Metric, Record
+from trtbench.reporting.latency import accuracy_records, latency_records, latency_tables
+from trtbench.reporting.model import Figure, Report, RunInfo
+from trtbench.reporting.tables import accuracy_table, figures_table, models_table
+
+
+def terminal_report(records: list[Record], reference: bool = False, by_device: bool = False,
+                    metric: Metric | None = None) -> Report:
+    """The latency tables (and accuracy, where `eval` ran) of `trtbench report`."""
+    accuracy = accuracy_records(records)
+    tables = latency_tables(records, reference, by_device, metric)
+    return Report(tables + ([accuracy_table(accuracy)] if accuracy else []), records=records)
+
+
+def page_report(records: list[Record], model_rows: list[dict], reference: bool = False, by_device: bool = False,
+                metric: Metric | None = None) -> Report:
+    """The page again: its models table, a latency section per precision/backend/device (with ``by_device``:
+    per precision and batch size, the devices side by side), and accuracy where `eval` ran."""
+    report = terminal_report(records, reference, by_device, metric)
+    report.tables.insert(0, models_table(model_rows))
+    return report
+
+
+def full_report(records: list[Record], model_rows: list[dict], runs: list[RunInfo], metric: Metric | None = None,
+                plot_size: tuple[float, float] | None = None) -> Report:
+    """Everything a report can say: the models table, each latency table with the page's values, the devices
+    side by side, accuracy, every registered figure, the plot, the runs' environments and the method."""
+    latency = latency_records(records)
+    accuracy = accuracy_records(records)
+    tables = [models_table(model_rows), *latency_tables(records, True, False, metric),
+              *latency_tables(records, False, True, metric)]
+    tables += [accuracy_table(accuracy)] if accuracy else []
+    tables += [figures_table(latency)] if any(r.ok for r in latency) else []
+    figures = []
+    if plot_size is not None and any(r.ok for r in latency):
+        from trtbench.reporting.plots import caption
+
+        figures.append(Figure(caption(records), records, plot_size))
+    return Report(tables, runs=runs, figures=figures, method=method(records), records=records)
+
+
+def method(records: list[Record]) -> list[tuple[str, str]]:
+    """(backend on device, how it was timed): the timed span and every timing setting the records share or
+    differ in ('threads: 2', 'warmup_ms: 200.0 / 10')."""
+    groups: dict[str, list] = {}
+    for record in latency_records(records):
+        groups.setdefault(f"{record.backend} on {record.device}", []).append(record)
+    rows = []
+    for where, group in sorted(groups.items()):
+        said: dict[str, dict[str, None]] = {"span timed": dict.fromkeys(str(r.metric) for r in group)}
+        for record in group:
+            for key, value in (record.method.items() if isinstance(record.method, dict) else ()):
+                said.setdefault(str(key), {})[str(value)] = None
+        rows.append((where, "; ".join(f"{key}: {' / '.join(values)}" for key, values in said.items())))
+    return rows

@@ -1,0 +1,81 @@
+"""A report as one self-contained HTML page: every table, the plots inline as SVG, the runs' environment
+and method, the legends once. Nothing is fetched when it is opened (no scripts, fonts or links)."""
+
+from __future__ import annotations
+
+import json
+from html import escape
+
+from trtbench.reporting.model import Report, Table
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 80em; color: #111; background: #fff; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; }
+table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
+caption { text-align: left; font-weight: 600; padding: 0.3em 0; }
+th, td { border-bottom: 1px solid #ccc; padding: 0.25em 0.6em; vertical-align: top; }
+th { background: #eef2f7; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.failed { color: #b00020; } tr.worse td { color: #b00020; } tr.better td { color: #146c2e; }
+tr.aside td { color: #777; } ul.notes { font-size: 0.85em; color: #333; margin-top: 0.2em; }
+figure { margin: 1em 0; } figcaption { font-size: 0.85em; color: #333; } svg { max-width: 100%; height: auto; }
+dl { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; font-size: 0.85em; }
+dt { font-weight: 600; } dd { margin: 0; word-break: break-word; }
+"""
+
+
+def table(content: Table) -> str:
+    """One table with its title as caption and its notes and failures as a list below it."""
+    shown = [(index, column) for index, column in enumerate(content.columns) if column.shown_in("html")]
+    head = "".join(f"<th>{escape(column.header).replace(chr(10), '<br>')}</th>" for _, column in shown)
+    rows = []
+    for row in content.rows:
+        cells = []
+        for index, column in shown:
+            cell = row.cells[index]
+            classes = " ".join(filter(None, ["num" if column.numeric and index else "", cell.state and
+                                             cell.state.replace(" ", "-")]))
+            value = "" if cell.value is None else f' data-value="{escape(repr(cell.value))}"'
+            cells.append(f'<td class="{classes}"{value}>{escape(cell.text)}</td>')
+        mood = f' class="{row.mood}"' if row.mood else ""
+        rows.append(f"<tr{mood}>{''.join(cells)}</tr>")
+    notes = [*content.notes, *content.failures]
+    listed = "<ul class=\"notes\">" + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>" if notes else ""
+    # The section's heading is the title unless the table has a heading of its own.
+    caption = f"<caption>{escape(content.title)}</caption>" if content.title != content.section else ""
+    return (f'<table data-kind="{escape(content.kind)}">{caption}'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{listed}")
+
+
+def _environment(report: Report) -> str:
+    parts = []
+    for run in report.runs:
+        env = run.environment if isinstance(run.environment, dict) else {}
+        facts = [("run", run.run_id), ("command", " ".join(map(str, run.command))), ("started", run.started_at),
+                 ("finished", run.finished_at or ""), ("status", run.status)]
+        for key, value in env.items():
+            facts.append((str(key), value if isinstance(value, str) else json.dumps(value, sort_keys=True)))
+        parts.append(f"<h3>Run {escape(run.run_id)}</h3><dl>" + "".join(
+            f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in facts if v not in ("", None)) + "</dl>")
+    return "".join(parts)
+
+
+def page(report: Report, title: str = "trtbench report", svgs: list[str] | None = None) -> str:
+    """The whole page as one string: headings, every table, the figures (SVG text given in ``svgs``, one per
+    figure), the legends, the method and the environment."""
+    body = [f"<h1>{escape(title)}</h1>"]
+    for content in report.tables:
+        body.append(f"<section><h2>{escape(content.section)}</h2>{table(content)}</section>")
+    for figure, svg in zip(report.figures, svgs or [], strict=False):
+        body.append(f"<section><h2>Plot</h2><figure>{svg}<figcaption>{escape(figure.caption)}</figcaption>"
+                    "</figure></section>")
+    if report.legend:
+        body.append("<section><h2>Legend</h2><ul class=\"notes\">" + "".join(
+            f"<li>{escape(line)}</li>" for line in report.legend) + "</ul></section>")
+    if report.method:
+        body.append("<section><h2>Method</h2><dl>" + "".join(
+            f"<dt>{escape(what)}</dt><dd>{escape(how)}</dd>" for what, how in report.method) + "</dl></section>")
+    if report.runs:
+        body.append(f"<section><h2>Environment</h2>{_environment(report)}</section>")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{escape(title)}</title><style>{_STYLE}</style></head>\n<body>\n"
+            + "\n".join(body) + "\n</body></html>\n")
