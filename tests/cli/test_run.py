@@ -60,6 +60,10 @@ def test_run_and_report_on_onnxruntime_cpu(invoke, exported, tmp_path):
     assert result.exit_code == 0, result.output
     assert "backend onnxruntime-cpu: onnxruntime" in result.stderr
     assert "these are CPU numbers (onnxruntime-cpu), not TensorRT numbers" in result.stderr
+    assert "FP32 latency (ms)" in result.stdout and "INT8 latency (ms)" in result.stdout
+    from trtbench.reporting.model import LEGENDS
+
+    assert all(result.stdout.count(text) <= 1 for text in LEGENDS.values())  # legends once, below the tables
     (run_path,) = results.glob("*.json")
     run = json.loads(run_path.read_text())
     assert [(r["precision"], r["batch"], r["status"], r["precision_executed"]) for r in run["records"]] == [

@@ -45,10 +45,11 @@ RESUME_OPTIONS = {"resume", "results_dir", "progress", "no_wait"}
 def run(ctx: click.Context, app: App, names, all_, precisions, batches, warmup_ms, duration, iterations,
         verify_outputs, resume, ray_address, per_device_type, devices, **options):
     """Time NAME... (default: every model exported in --models-dir) and save a run file."""
-    from trtbench import reporting as report
     from trtbench.bench import parse_batches
     from trtbench.inputs import check_batch_fits
     from trtbench.precision import parse_precisions
+    from trtbench.reporting import contents, terminal
+    from trtbench.reporting.latency import latency_records
     from trtbench.session import Session, select_models
     from trtbench.timing import TimingPolicy
 
@@ -76,8 +77,7 @@ def run(ctx: click.Context, app: App, names, all_, precisions, batches, warmup_m
         policy = TimingPolicy(warmup_ms=warmup_ms, duration_s=duration, min_iterations=iterations)
         outcome = session.run(models, batch_list, policy, verify=verify_outputs)
         records = outcome.records
-    for key, group in report.latency_groups(records):
-        app.console.print(report.latency_table(key, group))
+    terminal.print_report(app.console, contents.terminal_report(latency_records(records)))
     failed = [r for r in records if not r.ok]
     if failed:
         first = failed[0]
