@@ -9,7 +9,6 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, numpy_helper
 
-from tests.centred import centred_cosines
 from tests.fakes.cuda import FakeCuda
 from tests.fakes.tensorrt import FakeTensorRT
 from trtbench.backends import create
@@ -17,7 +16,7 @@ from trtbench.backends.onnxruntime import executed_from_graph
 from trtbench.backends.tensorrt import TensorRTBackend
 from trtbench.inputs import VERIFY_SEED, seeded_input
 from trtbench.precision import Calibration, calibration_from, graph_for
-from trtbench.verify import compare, judge
+from trtbench.verify import THRESHOLDS, centred_cosines, centred_judged, compare, judge
 
 pytestmark = pytest.mark.slow
 
@@ -229,7 +228,7 @@ def _against_fp32(fp32, int8) -> dict:
 
 
 def _centred_against_fp32(fp32, int8):
-    """Per input, how the INT8 graph follows what the input changes in the FP32 logits (tests/centred.py)."""
+    """Per input, how the INT8 graph follows what the input changes in the FP32 logits (verify's centred cosine)."""
     return centred_cosines(*_outputs(fp32, int8))
 
 
@@ -349,7 +348,15 @@ def test_the_tensorrt_form_runs_its_convs_in_fp32_on_onnxruntime(int8_graph, tmp
 @pytest.mark.parametrize("name", ["ResNet18", "ResNet50_vd"])
 def test_onnxruntime_form_passes_verify_against_fp32(ort_graphs, name):
     figures = _against_fp32(*ort_graphs[name])
-    assert judge(figures, "int8") == [], figures
+    if name == "ResNet18":
+        assert judge(figures, "int8") == [], figures
+    else:
+        # ResNet50_vd's random init: the logits move with the input by a thirtieth of INT8's error (see
+        # below), so the centred cosine cannot tell this engine from one that ignores its input: it is
+        # measured, below the threshold, and not judged; the cosine and top-1 agreement pass.
+        assert figures["reference_movement"] < THRESHOLDS["int8"]["min_movement"], figures
+        assert figures["min_centred_cosine"] < THRESHOLDS["int8"]["min_centred_cosine"], figures
+        assert not centred_judged(figures, "int8") and judge(figures, "int8") == [], figures
 
 
 def test_onnxruntime_form_follows_how_the_logits_move_with_the_input(ort_graphs):

@@ -14,8 +14,11 @@ from trtbench.preprocess import load_image
 from trtbench.verify import (
     THRESHOLDS,
     Reference,
+    centred_cosines,
+    centred_judged,
     check_engine,
     compare,
+    inputs_for,
     judge,
     verification_images,
     verification_inputs,
@@ -39,6 +42,55 @@ def test_judge_per_precision():
     assert judge({**good, "min_cosine": 0.98, "top1_agree": 0.5}, "int8") == [
         "cosine 0.98000 < 0.99", "top-1 agreement 50.0% < 80%"]
     assert set(THRESHOLDS) == set(PRECISIONS)  # every precision has its bar
+
+
+def test_centred_cosine_by_hand():
+    # Two inputs whose logits differ in the first two classes only; the batch mean is [1.5, 1.5, 5].
+    reference = np.array([[1.0, 2.0, 5.0], [2.0, 1.0, 5.0]])
+    assert np.allclose(centred_cosines(reference, reference), [1.0, 1.0])
+    # An output that ignores its input: the same logits (here the mean) for both scores 0 ...
+    assert np.array_equal(centred_cosines(reference, np.array([[1.5, 1.5, 5.0]] * 2)), [0.0, 0.0])
+    # ... though its plain cosine and the top-1 agreement are perfect.
+    figures = compare(reference, np.array([[1.5, 1.5, 5.0]] * 2))
+    assert figures["min_cosine"] > 0.98 and figures["top1_agree"] == 1.0 and figures["min_centred_cosine"] == 0.0
+    # Departures that point the other way score -1; half the departure still points the same way: 1.
+    assert np.allclose(centred_cosines(reference, reference[::-1]), [-1.0, -1.0])
+    assert np.allclose(centred_cosines(reference, (reference + [1.5, 1.5, 5.0]) / 2), [1.0, 1.0])
+    # Departure [-0.5, 0.5, 0] against [-0.5, 0.5, 0.5]: cosine 2/sqrt(6).
+    got = reference + [[0.0, 0.0, 0.5], [0.0, 0.0, -0.5]]
+    assert np.allclose(centred_cosines(reference, got), [2 / np.sqrt(6)] * 2)
+
+
+def test_centred_cosine_is_not_measured_on_inputs_that_do_not_differ():
+    one = np.array([[1.0, 2.0, 5.0]])
+    assert centred_cosines(one, one) is None and centred_cosines(np.repeat(one, 3, 0), np.repeat(one, 3, 0)) is None
+    figures = compare(np.repeat(one, 3, 0), np.repeat(one, 3, 0))
+    assert figures["min_centred_cosine"] is None and figures["mean_centred_cosine"] is None
+    assert judge(figures | {"max_rel_error": 0.0}, "fp32") == []
+
+
+def test_every_precision_is_judged_on_how_the_output_follows_the_input():
+    good = {"max_rel_error": 5e-5, "min_cosine": 0.9999, "top1_agree": 1.0, "reference_movement": 0.015}
+    for precision in PRECISIONS:
+        limit = THRESHOLDS[precision]["min_centred_cosine"]
+        assert 0 < limit < 1
+        assert judge({**good, "min_centred_cosine": limit}, precision) == []
+        assert judge({**good, "min_centred_cosine": 0.0}, precision) == [
+            f"centred cosine 0.0000 < {limit}: the logits do not move with the input as Paddle's do"]
+        # logits that hardly move between the inputs (random weights) leave nothing the precision's own
+        # error would not hide: shown, not judged
+        still = {**good, "min_centred_cosine": 0.0, "reference_movement": THRESHOLDS[precision]["min_movement"] / 2}
+        assert judge(still, precision) == ([] if precision != "fp32" else [
+            f"centred cosine 0.0000 < {limit}: the logits do not move with the input as Paddle's do"])
+        assert centred_judged(still, precision) is (precision == "fp32")
+    # tighter where the precision keeps more bits
+    assert [THRESHOLDS[p]["min_centred_cosine"] for p in ("fp32", "fp16", "bf16", "int8")] == [0.99, 0.95, 0.9, 0.4]
+
+
+def test_a_check_runs_whole_batches_on_at_least_two_inputs():
+    assert [inputs_for(batch) for batch in (1, 2, 3, 8)] == [2, 2, 3, 8]
+    assert verification_inputs(1).shape == (2, 3, 224, 224) and verification_inputs(8).shape[0] == 8
+    assert np.array_equal(verification_inputs(1)[:1], verification_inputs(8)[:1])  # the same leading inputs
 
 
 @pytest.mark.slow

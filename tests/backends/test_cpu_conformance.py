@@ -10,7 +10,7 @@ from trtbench import backends
 from trtbench.errors import TrtbenchError
 from trtbench.inputs import VERIFY_SEED, seeded_input
 from trtbench.precision import PRECISIONS
-from trtbench.verify import compare, judge
+from trtbench.verify import THRESHOLDS, compare, judge
 
 
 def _cpu_backends():
@@ -48,7 +48,13 @@ def test_builds_runs_times_and_runs_the_precision_it_says(name, precision, expor
         method = engine.describe()
     assert next(iter(spans.values())) > 0
     assert got.shape == expected.shape and np.isfinite(got).all()
-    assert judge(compare(expected, got), precision) == [], f"{name} {precision} does not compute the model"
+    figures = compare(expected, got)
+    assert judge(figures, precision) == [], f"{name} {precision} does not compute the model: {figures}"
+    # judged on how the logits move with the input too (verify's centred cosine), at every precision
+    assert figures["min_centred_cosine"] >= THRESHOLDS[precision]["min_centred_cosine"], figures
+    # ... which the same engine's outputs fail once they ignore the input (its batch mean, repeated)
+    ignoring = np.repeat(got.mean(0, keepdims=True), len(got), axis=0)
+    assert any(text.startswith("centred cosine") for text in judge(compare(expected, ignoring), precision))
     assert executed == precision, f"{name} asked for {precision} ran {executed}: {evidence}"
     assert evidence and method.get("threads") == 2
 

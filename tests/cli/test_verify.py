@@ -54,3 +54,25 @@ def test_verify_skips_and_counts_unreadable_images(invoke, exported, tmp_path):
     assert "2 unreadable images in --images skipped; first: " in result.stderr
     (row,) = json.loads(result.stdout)
     assert row["passed"] and row["samples"] == 2
+    # one image twice: nothing to show the output moves with its input, and verify says so
+    assert row["min_centred_cosine"] is None
+    assert ("WARNING: the inputs compared are all one image, so verify could not check that the output moves with "
+            "its input (centred cosine): give --images two different images or more") in result.stderr
+
+
+@pytest.mark.slow
+def test_verify_shows_the_centred_cosine_and_checks_batch_1_on_two_inputs(invoke, exported, tmp_path):
+    models_dir, _ = exported
+    args = ("verify", "ResNet18", "--batch", "1", "--backend", "onnxruntime-cpu", "--models-dir", models_dir,
+            "--engines-dir", tmp_path / "e")
+    result = invoke(*args, "--json")
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    assert row["samples"] == 2 and row["min_centred_cosine"] > 0.999 and row["mean_centred_cosine"] > 0.999
+    assert row["thresholds"]["min_centred_cosine"] == 0.99
+    table = invoke(*args)
+    assert table.exit_code == 0, table.output
+    assert "Output check against Paddle (2 inputs)" in table.stdout
+    header = "".join(line for line in table.stdout.splitlines()[:6])  # wrapped at the runner's width
+    assert "centred" in header and header.index("centred") < header.index("top-1")
+    assert f"{row['min_centred_cosine']:.4f}" in table.stdout

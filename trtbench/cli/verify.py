@@ -22,24 +22,30 @@ from trtbench.cli.app import App, pass_app
 @shared.workspace("models", "engines")
 @pass_app
 def verify(app: App, names, all_, precisions, batch, images, as_json, **options):
-    """Compare NAME...'s engines with Paddle: errors, cosine, top-1/top-5 agreement; fail on a miss.
+    """Compare NAME...'s engines with Paddle: errors, cosine, centred cosine, top-1/top-5 agreement; fail on a miss.
 
     The engines are the ones `trtbench run` times with the same options (the same cached files).
     """
-    from trtbench import report
+    from trtbench import reporting as report
     from trtbench.inputs import check_batch_fits
     from trtbench.precision import parse_precisions
     from trtbench.session import select_models
 
+    shared.check_selection(names, all_)
     precision_list = parse_precisions(precisions)
     check_batch_fits(batch)
     models = select_models(options["models_dir"], names, all_)
     session = shared.open_session(app, options, needs=("infer",), precisions=precision_list, calib_fallback=images)
     outcome = session.verify(models, batch, images)
+    if any(row.get("min_centred_cosine", 0) is None for row in outcome.rows):
+        app.note("WARNING: the inputs compared are all one image, so verify could not check that the output "
+                 "moves with its input (centred cosine): give --images two different images or more")
     if as_json:
         app.echo(json.dumps(outcome.rows, indent=2))
     else:
-        app.console.print(report.verify_table(outcome.rows, batch))
+        # at batch 1 the engine runs twice: one input cannot show whether the output follows it
+        compared = max((row["samples"] for row in outcome.rows), default=batch)
+        app.console.print(report.verify_table(outcome.rows, compared))
     failed = [r for r in outcome.rows if not r["passed"]]
     if failed:
         first = failed[0]

@@ -86,7 +86,9 @@ def verify_table(rows: list[dict], batch: int) -> Table:
                   Cell(f"{row['min_cosine']:.6f}", row["min_cosine"]),
                   # None where the inputs do not differ: nothing to follow (trtbench.verify.centred_cosines)
                   Cell("n/a (one input)" if row.get("min_centred_cosine") is None
-                       else f"{row['min_centred_cosine']:.4f}", row.get("min_centred_cosine")),
+                       else f"{row['min_centred_cosine']:.4f}" + ("" if row.get("centred_judged", True)
+                                                                  else " (not judged)"),
+                       row.get("min_centred_cosine")),
                   Cell(f"{row['top1_agree']:.1%}", row["top1_agree"]),
                   Cell(f"{row['top5_agree']:.1%}", row["top5_agree"]),
                   Cell("pass" if row["passed"] else "FAIL: " + "; ".join(row["failed"]),
