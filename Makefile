@@ -7,7 +7,7 @@ TRTBENCH := $(VENV)/bin/trtbench
 # What this machine gets: with an NVIDIA driver, the TensorRT extra whose CUDA major it runs
 # (R525-R579: tensorrt-cu12, cuda-python 12.x; R580 and newer: tensorrt-cu13, cuda-python 13.x);
 # without one, the CPU set. `make -n setup` shows the choice and the pip line before anything is
-# installed; TRTBENCH_CUDA=12|13|none overrides the driver. The rules: trtbench/gpu.py (CUDA_EXTRAS).
+# installed; TRTBENCH_CUDA=12|13|none overrides the driver. The rules: trtbench/measure/gpu.py (CUDA_EXTRAS).
 GPU_STACK := $(shell TRTBENCH_CUDA='$(TRTBENCH_CUDA)' $(PYTHON) scripts/gpu_stack.py)
 ifeq ($(firstword $(GPU_STACK)),error)
 $(error $(wordlist 2,100,$(GPU_STACK)))

@@ -20,13 +20,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from trtbench import backends
-from trtbench.cpu import describe as cpu_features
+from trtbench.checks.verify import Reference, check_engine, verification_inputs
 from trtbench.envinfo import cpu_name
-from trtbench.export import export_variant
-from trtbench.inputs import VERIFY_SEED
-from trtbench.timing import TimingPolicy, measure
-from trtbench.verify import Reference, check_engine, verification_inputs
-from trtbench.zoo import get_variant
+from trtbench.graphs.inputs import VERIFY_SEED
+from trtbench.measure.cpu import describe as cpu_features
+from trtbench.measure.timing import TimingPolicy, measure
+from trtbench.models.export import export_variant
+from trtbench.models.zoo import get_variant
 
 
 def bare_call(engine) -> Callable[[], object]:

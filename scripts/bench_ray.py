@@ -22,10 +22,10 @@ from pathlib import Path
 
 from trtbench.envinfo import cpu_name
 from trtbench.executors.ray import RayExecutor, local_worker_env
-from trtbench.export import export_variant
+from trtbench.measure.timing import TimingPolicy
+from trtbench.models.export import export_variant
+from trtbench.models.zoo import get_variant
 from trtbench.session import Session, Workspace
-from trtbench.timing import TimingPolicy
-from trtbench.zoo import get_variant
 
 
 def sweep(models: Path, work: Path, model: str, batches: list[int], policy: TimingPolicy, executor=None):

@@ -54,13 +54,13 @@ def verdict(ours: list, theirs: list, int8: list, checks: list[dict], trtexec: b
 
 
 def _run_files(folder: Path) -> list[Path]:
-    from trtbench.results import run_files
+    from trtbench.store.results import run_files
 
     return run_files(folder) if folder.is_dir() else []
 
 
 def _records(folder: Path) -> list:
-    from trtbench.results import load_records
+    from trtbench.store.results import load_records
 
     return load_records(_run_files(folder))
 

@@ -5,7 +5,7 @@ driver nvidia-smi reports, or the CPU set.
 
 Prints one line: the choice (tensorrt-cu12, tensorrt-cu13 or cpu) and why; `error` and the reason
 when TRTBENCH_CUDA holds something else than 12, 13 or none. TRTBENCH_CUDA=12|13|none overrides
-the driver. Runs on the system Python before any package is installed: it loads trtbench/gpu.py (the
+the driver. Runs on the system Python before any package is installed: it loads trtbench/measure/gpu.py (the
 driver rules, standard library only) by path instead of importing the trtbench package.
 """
 
@@ -16,11 +16,11 @@ import os
 import sys
 from pathlib import Path
 
-GPU_MODULE = Path(__file__).resolve().parent.parent / "trtbench" / "gpu.py"
+GPU_MODULE = Path(__file__).resolve().parent.parent / "trtbench" / "measure" / "gpu.py"
 
 
 def load_gpu_rules():
-    """trtbench/gpu.py as a module of its own, without trtbench/__init__ or any installed package."""
+    """trtbench/measure/gpu.py as a module of its own, without trtbench/__init__ or any installed package."""
     spec = importlib.util.spec_from_file_location("trtbench_gpu_rules", GPU_MODULE)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

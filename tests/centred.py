@@ -6,6 +6,6 @@ cosine 0.9998 and top-1 87.5% on ResNet18). verify's centred cosine compares eac
 from the reference's batch mean instead; the batch mean repeated scores 0. The tests use verify's own.
 """
 
-from trtbench.verify import centred_cosines
+from trtbench.checks.verify import centred_cosines
 
 __all__ = ["centred_cosines"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from trtbench.zoo import get_variant
+from trtbench.models.zoo import get_variant
 
 
 def pytest_configure(config):
@@ -47,8 +47,8 @@ def invoke(runner):
 @pytest.fixture(scope="session")
 def weights_file(tmp_path_factory):
     """A .pdparams for ResNet18 written the way paddle.save writes PaddleClas's files."""
-    from trtbench.architectures import build_model, random_state_dict
     from trtbench.lazy import import_paddle
+    from trtbench.models.architectures import build_model, random_state_dict
 
     paddle = import_paddle()
     model = build_model(get_variant("ResNet18"))
@@ -60,7 +60,7 @@ def weights_file(tmp_path_factory):
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory, weights_file):
     """models/ holding ResNet18 (from a .pdparams) and ResNet50_vd (random init): exported once."""
-    from trtbench.export import export_variant
+    from trtbench.models.export import export_variant
 
     models_dir = tmp_path_factory.mktemp("models")
     results = {

@@ -3,7 +3,7 @@
 import importlib.util
 from pathlib import Path
 
-from trtbench.records import LatencyRecord
+from trtbench.store.records import LatencyRecord
 
 SCRIPT = Path(__file__).parents[1] / "scripts" / "gpu_check.py"
 spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)

@@ -43,7 +43,7 @@ def test_every_test_the_readme_names_exists():
     root = Path(__file__).resolve().parent
     text = (root.parent / "README.md").read_text(encoding="utf-8")
     current, checked, missing = None, 0, []
-    for path, test in re.findall(r"`((?:cli/|backends/)?test_\w+\.py)?(?:::(test_\w+))?`", text):
+    for path, test in re.findall(r"`((?:\w+/)?test_\w+\.py)?(?:::(test_\w+))?`", text):
         current = path or current
         if test and current:
             checked += 1

@@ -15,9 +15,9 @@ from trtbench.backends.base import Availability, Backend, BackendConfig, Engine,
 from trtbench.backends.tensorrt import TensorRTBackend
 from trtbench.errors import TrtbenchError
 from trtbench.events import CaseFinished, JsonLinesReporter, Note, StageStarted
-from trtbench.records import LatencyRecord
+from trtbench.measure.timing import TimingPolicy
 from trtbench.session import Session, Workspace, select_models
-from trtbench.timing import TimingPolicy
+from trtbench.store.records import LatencyRecord
 
 QUICK = TimingPolicy(warmup_ms=0, duration_s=0, min_iterations=3)
 FAST = ("--warmup-ms", "0", "--duration", "0", "--iterations", "3")
@@ -74,8 +74,9 @@ def echo():
 def test_a_registered_backend_brings_its_options_checks_and_versions(echo):
     import click
 
-    from trtbench import doctor, envinfo
+    from trtbench import doctor
     from trtbench.cli.options import backend_options
+    from trtbench.executors import environment
 
     field, users = backends.declared_options()["repeats"]
     assert users == ["echo"] and field.default == 1
@@ -84,7 +85,7 @@ def test_a_registered_backend_brings_its_options_checks_and_versions(echo):
     assert backends.config_for("echo", {"repeats": 3, "threads": 9}) == EchoConfig(repeats=3)
     states, _ = doctor.backend_states()
     assert states["echo"]["available"] and states["echo"]["precisions"] == ["fp32"]
-    assert "numpy" in envinfo.all_packages()
+    assert "numpy" in environment.all_packages()
 
 
 def test_a_registered_backend_runs_a_sweep(echo, tmp_path, monkeypatch):
@@ -134,8 +135,8 @@ def test_case_events_name_their_backend_and_device(echo, tmp_path, monkeypatch):
 
     started = []
     session.report = started.append
-    monkeypatch.setattr("trtbench.verify.Reference", lambda path: None)
-    monkeypatch.setattr("trtbench.verify.check_engine", lambda *a, **k: {"passed": True, "failed": []})
+    monkeypatch.setattr("trtbench.checks.verify.Reference", lambda path: None)
+    monkeypatch.setattr("trtbench.checks.verify.check_engine", lambda *a, **k: {"passed": True, "failed": []})
     monkeypatch.setattr(EchoEngine, "executed_precision", lambda self: ("fp32", "echo"), raising=False)
     session.verify(["ResNet18"], 1)
     (first,) = [e for e in started if isinstance(e, CaseStarted)]
@@ -171,7 +172,7 @@ def test_models_are_chosen_before_any_backend_work(tmp_path):
 def test_json_lines_reporter_writes_one_object_per_event(tmp_path):
     import io
 
-    from trtbench.bench import Case
+    from trtbench.executors.case import Case
 
     stream = io.StringIO()
     reporter = JsonLinesReporter(stream)
@@ -237,7 +238,7 @@ def test_verify_and_eval_check_the_engine_run_timed(invoke, exported, fake_tenso
 
 def test_an_interrupted_stage_still_ends_and_keeps_its_records(echo, tmp_path, monkeypatch):
     from trtbench.events import RunInterrupted, StageFinished
-    from trtbench.results import load_run
+    from trtbench.store.results import load_run
 
     builds = []
 
@@ -289,7 +290,7 @@ def _stop_at(monkeypatch, batch):
 
 
 def test_resume_runs_only_the_missing_cases_into_the_same_run_file(echo_exports, monkeypatch):
-    from trtbench.results import load_run
+    from trtbench.store.results import load_run
 
     workspace = echo_exports
     built = _stop_at(monkeypatch, 4)
@@ -313,7 +314,7 @@ def test_resume_runs_only_the_missing_cases_into_the_same_run_file(echo_exports,
 
 
 def test_a_failed_case_has_its_record_and_is_not_run_again(echo_exports, monkeypatch):
-    from trtbench.results import load_run
+    from trtbench.store.results import load_run
 
     workspace = echo_exports
 
@@ -396,7 +397,7 @@ def test_an_export_replaced_between_two_cases_is_refused_for_the_rest_of_the_run
     import os
 
     from trtbench.events import CaseStarted
-    from trtbench.results import load_run
+    from trtbench.store.results import load_run
 
     export = tmp_path / "ResNet18.onnx"
     export.write_bytes(b"ResNet18 as the run planned it")

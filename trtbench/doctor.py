@@ -9,7 +9,7 @@ from __future__ import annotations
 from trtbench import backends, envinfo
 from trtbench.backends.base import Check
 from trtbench.errors import TrtbenchError
-from trtbench.gpu import CUDA_EXTRAS  # the one table of extras per driver; `make setup` reads it too
+from trtbench.measure.gpu import CUDA_EXTRAS  # the one table of extras per driver; `make setup` reads it too
 
 __all__ = ["Check", "checks", "backend_states", "cpu_facts", "cuda_extra_check", "CUDA_EXTRAS"]
 
@@ -23,7 +23,7 @@ def cpu_facts(found: frozenset[str] | None = None) -> dict:
     flags to read instead of this CPU's)."""
     import os
 
-    from trtbench import cpu
+    from trtbench.measure import cpu
 
     flags = cpu.flags() if found is None else found
     return {"model": envinfo.cpu_name(), "physical_cores": cpu.physical_cores(), "logical_cpus": os.cpu_count(),
@@ -48,7 +48,7 @@ def _version_check(package: str, needed_for: str, fix: str) -> Check:
 def checks() -> list[Check]:
     """Every component trtbench can use, with its state on this machine."""
     from trtbench.backends.paddle_inference import compiled_tensorrt
-    from trtbench.gpu import driver_version, gpus
+    from trtbench.measure.gpu import driver_version, gpus
 
     found = [
         Check("python", envinfo.host()["python"], "everything"),
@@ -139,7 +139,7 @@ def cuda_extra_check(driver: str | None, package_version=envinfo.package_version
 def backend_states() -> tuple[dict[str, dict], dict[str, str]]:
     """Each backend's availability (reason, fix, the precisions it runs natively here), and which
     backend `--backend auto` gives each precision (or why none)."""
-    from trtbench.precision import PRECISIONS
+    from trtbench.graphs.precision import PRECISIONS
 
     states = {}
     for name in backends.backend_names()[1:]:

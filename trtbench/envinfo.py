@@ -20,18 +20,10 @@ def package_version(name: str) -> str | None:
         return None
 
 
-def all_packages() -> tuple[str, ...]:
-    """What every run file records the version of: trtbench's own packages and every backend's."""
-    from trtbench import backends
-
-    declared = [p for name in backends.backend_names()[1:] for p in backends.backend_class(name).packages]
-    return tuple(dict.fromkeys([*CORE_PACKAGES, *declared]))
-
-
-def versions(packages: tuple[str, ...] | None = None) -> dict[str, str | None]:
-    """Versions of trtbench and ``packages`` (default: all_packages(); None where not installed)."""
+def versions(packages: tuple[str, ...]) -> dict[str, str | None]:
+    """Versions of trtbench and ``packages`` (None where not installed)."""
     found: dict[str, str | None] = {"trtbench": trtbench.__version__}
-    found.update({name: package_version(name) for name in (packages if packages is not None else all_packages())})
+    found.update({name: package_version(name) for name in packages})
     return found
 
 
@@ -55,20 +47,4 @@ def host() -> dict:
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "hostname": platform.node(),
-    }
-
-
-def environment(backends: list[tuple[str, str]]) -> dict:
-    """What a run file records about where it ran: the host and its CPU's features, the GPUs, the
-    (backend, device) pairs used, and the versions."""
-    from trtbench import cpu
-    from trtbench.gpu import gpus, notes
-
-    return {
-        "host": host(),
-        "cpu_features": cpu.describe(),
-        "gpus": list(gpus()),
-        **({"gpu_notes": list(notes())} if notes() else {}),
-        "backends": [{"name": name, "device": device} for name, device in backends],
-        "versions": versions(),
     }

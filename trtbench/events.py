@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from trtbench.bench import Case
-from trtbench.records import Record
+from trtbench.executors.case import Case
+from trtbench.store.records import Record
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from trtbench import backends, envinfo, zoo
+from trtbench import backends
 from trtbench.backends.base import Backend, Engine
-from trtbench.bench import Case
-from trtbench.devicelock import DeviceBusy, DeviceLock, DeviceUse, timed_alone
 from trtbench.errors import TrtbenchError
 from trtbench.events import (
     CaseFinished,
@@ -34,14 +32,18 @@ from trtbench.events import (
     quiet,
 )
 from trtbench.executors import Executor, LocalExecutor, Sweep, executor_from
-from trtbench.export import ExportResult, ensure_exported, ensure_writable_dir, export_variant, onnx_path
-from trtbench.precision import Calibration
-from trtbench.records import AccuracyRecord, LatencyRecord, Record
-from trtbench.results import RunFile, resumable, timestamp
-from trtbench.timing import TimingPolicy
+from trtbench.executors.case import Case
+from trtbench.executors.environment import environment
+from trtbench.graphs.precision import Calibration
+from trtbench.measure.devicelock import DeviceBusy, DeviceLock, DeviceUse, timed_alone
+from trtbench.measure.timing import TimingPolicy
+from trtbench.models import zoo
+from trtbench.models.export import ExportResult, ensure_exported, ensure_writable_dir, export_variant, onnx_path
+from trtbench.store.records import AccuracyRecord, LatencyRecord, Record
+from trtbench.store.results import RunFile, resumable, timestamp
 
 if TYPE_CHECKING:
-    from trtbench.verify import OutputCheck
+    from trtbench.checks.verify import OutputCheck
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,7 @@ class Session:
     def _environment(self) -> dict:
         """This machine's facts; on a cluster each record also carries its node's."""
         where = (lambda backend: backend.device()) if self.executor.checks_here else (lambda backend: "cluster nodes")
-        return envinfo.environment([(backend.name, where(backend)) for backend in self.backends])
+        return environment([(backend.name, where(backend)) for backend in self.backends])
 
     def _run_file(self, plan: dict | None = None) -> RunFile:
         ensure_writable_dir(self.workspace.results, "--results-dir")
@@ -191,7 +193,7 @@ class Session:
               cases: list[tuple[Backend, Case]], graphs: dict[str, Path]) -> dict:
         """What `run --resume` needs to make the same session and run the cases still missing: the
         folders (absolute: a resume may start elsewhere) and the sha256 of each export measured."""
-        from trtbench.artifacts import current_sha256
+        from trtbench.store.artifacts import current_sha256
 
         calibration = None if self.calibration is None else {
             "images": [str(p) for p in self.calibration.images], "seed": self.calibration.seed}
@@ -267,7 +269,7 @@ class Session:
             ensure_writable_dir(self.workspace.engines, "--engines-dir")
             if not self.wait_for_device:
                 self._device_free_now()
-            from trtbench.verify import OutputCheck
+            from trtbench.checks.verify import OutputCheck
 
             if resume is not None:
                 self._same_exports(resume, models)
@@ -332,7 +334,7 @@ class Session:
     def _same_exports(self, run_file: RunFile, models: Sequence[str]) -> None:
         """Refuse to add records of other exports to a run (re-exported with other weights, or gone:
         a resume never exports random weights in their place)."""
-        from trtbench.export import existing_export
+        from trtbench.models.export import existing_export
 
         recorded = (run_file.run.plan or {}).get("exports")
         if not isinstance(recorded, dict):
@@ -363,7 +365,7 @@ class Session:
         return [here[key] for key in missing]
 
     def _exclusive(self, backend: Backend) -> contextlib.AbstractContextManager[DeviceUse]:
-        """The device's lock for one timing (see trtbench.devicelock)."""
+        """The device's lock for one timing (see trtbench.measure.devicelock)."""
         return timed_alone(backend.device_key(), self.wait_for_device,
                            on_wait=lambda text: self.report(Note(text, warning=True)))
 
@@ -375,7 +377,7 @@ class Session:
 
     def verify(self, models: Sequence[str], batch: int, images: Path | None = None) -> Outcome:
         """Each model's engines against Paddle's own output on ``batch`` inputs (seeded noise or images)."""
-        from trtbench.verify import Reference, check_engine, verification_images, verification_inputs
+        from trtbench.checks.verify import Reference, check_engine, verification_images, verification_inputs
 
         # the images first: none readable is one line before any export or engine
         inputs, skipped = verification_images(batch, images) if images is not None \
@@ -422,7 +424,7 @@ class Session:
 
     def _evaluate(self, run_file: RunFile, models: Sequence[str], batch: int, samples: list, data: Path,
                   exports: dict[str, ExportResult], weights: Path | None, strict: bool) -> Outcome:
-        from trtbench.evaluate import evaluate
+        from trtbench.checks.evaluate import evaluate
 
         outcome = Outcome(run_path=run_file.path)
         cases = self.cases(models, [batch])

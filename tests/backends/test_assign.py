@@ -93,8 +93,8 @@ def test_an_empty_backend_list_is_one_line(spec):
 def test_native_and_auto_take_only_what_a_probe_showed_running_here(monkeypatch, tmp_path, flags):
     """On a CPU with the FP16/BF16 instructions a probe compile decides; without them nothing is probed.
     A probe that reads back FP32 leaves the precision out of `native` and out of OpenVINO under `auto`."""
-    from trtbench import cpu
     from trtbench.backends import openvino, paddle_inference
+    from trtbench.measure import cpu
 
     monkeypatch.setenv("TRTBENCH_CACHE", str(tmp_path))
     monkeypatch.setattr(cpu, "native_fp16", lambda found=None: flags[0])

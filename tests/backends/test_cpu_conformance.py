@@ -7,10 +7,10 @@ import onnxruntime as ort
 import pytest
 
 from trtbench import backends
+from trtbench.checks.verify import THRESHOLDS, compare, judge
 from trtbench.errors import TrtbenchError
-from trtbench.inputs import VERIFY_SEED, seeded_input
-from trtbench.precision import PRECISIONS
-from trtbench.verify import THRESHOLDS, compare, judge
+from trtbench.graphs.inputs import VERIFY_SEED, seeded_input
+from trtbench.graphs.precision import PRECISIONS
 
 
 def _cpu_backends():

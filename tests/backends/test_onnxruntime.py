@@ -8,7 +8,7 @@ from onnx import TensorProto, helper, numpy_helper
 from trtbench.backends import assign, create, onnxruntime
 from trtbench.backends.onnxruntime import OnnxRuntimeCudaBackend, executed_from_graph
 from trtbench.errors import TrtbenchError
-from trtbench.inputs import seeded_input
+from trtbench.graphs.inputs import seeded_input
 
 pytestmark = pytest.mark.slow
 
@@ -23,8 +23,8 @@ def test_without_a_gpu_auto_says_the_cuda_provider_is_missing():
 def test_cases_on_the_cuda_provider_get_gpu_telemetry_through_the_base(exported, tmp_path, monkeypatch):
     from tests.fakes import nvml as fake_nvml
     from trtbench.backends.onnxruntime import OnnxRuntimeBackend
-    from trtbench.bench import Case, run_case
-    from trtbench.timing import TimingPolicy
+    from trtbench.executors.case import Case, run_case
+    from trtbench.measure.timing import TimingPolicy
 
     class CudaHere(OnnxRuntimeCudaBackend):
         """onnxruntime-cuda as it is, its sessions made on the CPU provider (no CUDA provider here)."""

@@ -17,7 +17,7 @@ import pytest
 
 from tests.blocking import finishes
 from tests.centred import centred_cosines
-from trtbench import artifacts, backends, cpu
+from trtbench import backends
 from trtbench.backends import openvino as openvino_backend
 from trtbench.backends.base import CpuConfig
 from trtbench.backends.openvino import (
@@ -31,10 +31,12 @@ from trtbench.backends.openvino import (
     executed_from,
     runtime_precisions,
 )
+from trtbench.checks.verify import compare, judge
 from trtbench.errors import TrtbenchError
-from trtbench.inputs import seeded_input
-from trtbench.timing import TimingPolicy
-from trtbench.verify import compare, judge
+from trtbench.graphs.inputs import seeded_input
+from trtbench.measure import cpu
+from trtbench.measure.timing import TimingPolicy
+from trtbench.store import artifacts
 
 ov = pytest.importorskip("openvino")
 

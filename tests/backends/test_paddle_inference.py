@@ -12,13 +12,15 @@ import onnxruntime as ort
 import pytest
 
 from tests.blocking import finishes
-from trtbench import artifacts, backends, cpu
+from trtbench import backends
 from trtbench.backends import paddle_inference
 from trtbench.backends.paddle_inference import PaddleInferenceBackend, PaddleInferenceConfig, program_precision
 from trtbench.errors import TrtbenchError
-from trtbench.export import EXPORT_KIND, PADDLE_KIND, paddle_model_for, paddle_model_paths
-from trtbench.inputs import VERIFY_SEED, seeded_input
-from trtbench.timing import TimingPolicy
+from trtbench.graphs.inputs import VERIFY_SEED, seeded_input
+from trtbench.measure import cpu
+from trtbench.measure.timing import TimingPolicy
+from trtbench.models.export import EXPORT_KIND, PADDLE_KIND, paddle_model_for, paddle_model_paths
+from trtbench.store import artifacts
 
 QUICK = TimingPolicy(warmup_ms=0, duration_s=0, min_iterations=3)
 needs_bf16 = pytest.mark.skipif(cpu.native_bf16() is None,
@@ -408,8 +410,8 @@ def fake_gpu(monkeypatch, tmp_path):
     is two small files."""
     import paddle
 
-    from trtbench import export
     from trtbench.backends import paddle_inference
+    from trtbench.models import export
 
     fake = _FakeInference()
     monkeypatch.setattr(paddle_inference, "_inference", lambda: fake)
@@ -455,7 +457,7 @@ def _expected_calls(program, params, precision_mode, batch, optim, calib):
 
 @pytest.mark.parametrize("precision,mode", [("fp32", "<Float32>"), ("fp16", "<Half>")])
 def test_a_gpu_build_configures_the_tensorrt_subgraph(fake_gpu, tmp_path, precision, mode):
-    from trtbench import export
+    from trtbench.models import export
 
     program, params = export.paddle_model_for("ResNet50.onnx")
     engine = _backend().build(tmp_path / "ResNet50.onnx", precision, 8, tmp_path / "engines")
@@ -479,8 +481,8 @@ def test_a_gpu_build_configures_the_tensorrt_subgraph(fake_gpu, tmp_path, precis
 
 
 def test_int8_calibrates_with_a_first_predictor_then_builds_from_its_table(fake_gpu, tmp_path):
-    from trtbench import export
-    from trtbench.precision import CALIBRATION_IMAGES, Calibration
+    from trtbench.graphs.precision import CALIBRATION_IMAGES, Calibration
+    from trtbench.models import export
 
     program, params = export.paddle_model_for("ResNet50.onnx")
     backend = PaddleInferenceBackend(PaddleInferenceConfig(threads=2), Calibration(seed=3))
@@ -507,7 +509,7 @@ def test_the_engines_paddle_serializes_are_checked_before_paddle_opens_their_fol
     """Paddle keys the engines it keeps by tensor names, batch and precision only: the folder's files
     are recorded under trtbench's key (the program's and parameters' sha256, TensorRT, the GPU) and
     anything not as recorded is removed before Paddle sees it."""
-    from trtbench import export
+    from trtbench.models import export
 
     program, params = export.paddle_model_for("ResNet50.onnx")
     optim = tmp_path / "engines" / "paddle-tensorrt" / "ResNet50.fp16.b8"

@@ -9,7 +9,7 @@ import pytest
 from trtbench import backends
 from trtbench.backends.base import BackendConfig
 from trtbench.errors import TrtbenchError
-from trtbench.precision import PRECISIONS
+from trtbench.graphs.precision import PRECISIONS
 
 NAMES = backends.backend_names()[1:]
 PYPROJECT = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())

@@ -20,10 +20,10 @@ from trtbench.backends.tensorrt import (
     plan_name,
     resolve_typing,
 )
-from trtbench.bench import Case, run_case
 from trtbench.errors import TrtbenchError
-from trtbench.inputs import seeded_input
-from trtbench.timing import TimingPolicy
+from trtbench.executors.case import Case, run_case
+from trtbench.graphs.inputs import seeded_input
+from trtbench.measure.timing import TimingPolicy
 
 pytestmark = pytest.mark.slow
 QUICK = TimingPolicy(warmup_ms=0, duration_s=0, min_iterations=8)
@@ -170,9 +170,9 @@ def test_alternating_builder_options_keeps_each_engine_cached(model, tmp_path):
 
 
 def _after_check(monkeypatch, function, change, times=1):
-    """Wrap ``trtbench.artifacts.<function>`` so that ``change(path)`` alters the file right after the
+    """Wrap ``trtbench.store.artifacts.<function>`` so that ``change(path)`` alters the file right after the
     first ``times`` checks: the window between a check and the read that follows it."""
-    from trtbench import artifacts
+    from trtbench.store import artifacts
 
     checked = getattr(artifacts, function)
     left = [times]
@@ -238,8 +238,8 @@ def test_a_fifo_in_place_of_the_plan_is_rebuilt(model, tmp_path):
 
 
 def test_a_fifo_in_place_of_the_timing_cache_is_never_opened(model, tmp_path):
-    from trtbench import artifacts
     from trtbench.backends.tensorrt import TIMING_CACHE_KIND
+    from trtbench.store import artifacts
 
     engines = tmp_path / "engines"
     engines.mkdir()
@@ -258,7 +258,7 @@ def test_a_timing_cache_changed_after_its_check_is_not_offered(model, tmp_path, 
     backend, trt, _ = backend_for(10)
     backend.build(model, "fp32", 1, engines)
     assert (engines / "timing.cache").read_bytes() == b"+"
-    from trtbench import artifacts
+    from trtbench.store import artifacts
 
     checked = artifacts.valid
 
@@ -419,8 +419,8 @@ def test_a_false_or_none_from_tensorrt_fails_the_case_in_one_line_and_frees_ever
 
 def test_a_timing_cache_tensorrt_refuses_is_replaced_not_fatal(model, tmp_path):
     from tests.fakes.tensorrt import FOREIGN_CACHE
-    from trtbench import artifacts
     from trtbench.backends.tensorrt import TIMING_CACHE_KIND
+    from trtbench.store import artifacts
 
     engines = tmp_path / "engines"
     backend, trt, gpu = backend_for(10)
@@ -654,7 +654,7 @@ def test_the_record_says_how_fp16_was_built(model, tmp_path, major, typing, fp16
 
 def test_the_double_refuses_a_weak_qdq_build_without_the_int8_flag(exported, tmp_path):
     """As TensorRT 10 does ("int8 is not configured in the builder"): the backend's weak INT8 sets it."""
-    from trtbench.precision import Calibration, graph_for
+    from trtbench.graphs.precision import Calibration, graph_for
 
     _, results = exported
     graph = graph_for(results["ResNet18"].onnx_path, "int8", Calibration(seed=0))

@@ -13,9 +13,9 @@ from tests.fakes.cuda import FakeCuda
 from trtbench.backends import trtexec
 from trtbench.backends.tensorrt import EngineBuildConfig
 from trtbench.backends.trtexec import TrtexecBackend, parse_summary, tensorrt_version, trtexec_mode
-from trtbench.bench import Case, run_case
 from trtbench.errors import TrtbenchError
-from trtbench.timing import TimingPolicy
+from trtbench.executors.case import Case, run_case
+from trtbench.measure.timing import TimingPolicy
 
 SUMMARY = """\
 &&&& RUNNING TensorRT.trtexec [TensorRT v101303] [b9] # trtexec --onnx=models/ResNet50.onnx
@@ -633,7 +633,7 @@ def timed_run(trt, fake, engines, major=10, **log):
 
 
 def recorded_cache(engines):
-    from trtbench import artifacts
+    from trtbench.store import artifacts
 
     return artifacts.valid(engines / "trtexec.timing.cache", trtexec.TIMING_CACHE_KIND)
 
@@ -712,7 +712,7 @@ def _fifo(path):
 
 @pytest.mark.parametrize("change", [_flip, _fifo])
 def test_a_cache_changed_after_its_check_is_not_offered(tmp_path, monkeypatch, change):
-    from trtbench import artifacts
+    from trtbench.store import artifacts
 
     engines = tmp_path / "engines"
     trt, fake = backend(10)

@@ -6,8 +6,8 @@ import json
 import pytest
 
 from tests.cli.test_export import _one_line_error
-from trtbench.records import AccuracyRecord, LatencyRecord
-from trtbench.results import RunFile
+from trtbench.store.records import AccuracyRecord, LatencyRecord
+from trtbench.store.results import RunFile
 
 
 def _rec(model="ResNet18", batch=1, median=1.0, device="Test GPU", status="ok", **fields):

@@ -80,13 +80,13 @@ def test_no_extra_fits(driver, fix):
 
 
 def test_doctor_reads_the_driver_version(invoke, monkeypatch):
-    import trtbench.gpu
+    import trtbench.measure.gpu
 
-    monkeypatch.setattr(trtbench.gpu, "driver_version", lambda: "535.104.05")
+    monkeypatch.setattr(trtbench.measure.gpu, "driver_version", lambda: "535.104.05")
     report = json.loads(invoke("doctor", "--json").stdout)
     components = {c["component"]: c for c in report["checks"]}
     assert components["TensorRT extra for the driver"]["found"] == "driver 535.104.05: trtbench[tensorrt-cu12]"
-    monkeypatch.setattr(trtbench.gpu, "driver_version", lambda: None)
+    monkeypatch.setattr(trtbench.measure.gpu, "driver_version", lambda: None)
     report = json.loads(invoke("doctor", "--json").stdout)
     components = {c["component"]: c for c in report["checks"]}
     assert components["TensorRT extra for the driver"]["fix"].startswith("no NVIDIA driver found")
@@ -130,7 +130,7 @@ def test_doctor_piped_at_80_columns_shows_each_backend_and_its_precisions_on_one
 
 
 def test_doctor_names_the_cpu_and_the_flags_that_decide_its_precisions(invoke):
-    from trtbench import cpu
+    from trtbench.measure import cpu
 
     report = json.loads(invoke("doctor", "--json").stdout)
     facts = report["cpu"]
@@ -147,7 +147,8 @@ def test_doctor_names_the_cpu_and_the_flags_that_decide_its_precisions(invoke):
 ])
 def test_the_cpu_row_on_each_kind_of_cpu(monkeypatch, flags, line):
     """A Sapphire Rapids Xeon, an AMD EPYC (Zen 4), an older CPU: the row says what each has."""
-    from trtbench import cpu, doctor, envinfo
+    from trtbench import doctor, envinfo
+    from trtbench.measure import cpu
 
     monkeypatch.setattr(envinfo, "cpu_name", lambda: "Some CPU")
     monkeypatch.setattr(cpu, "physical_cores", lambda: 2)

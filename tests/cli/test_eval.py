@@ -9,14 +9,14 @@ import pytest
 from PIL import Image
 
 from tests.cli.test_export import _one_line_error
-from tests.test_preprocess import deadline, forged_png
+from tests.graphs.test_preprocess import deadline, forged_png
 
 
 @pytest.fixture(scope="module")
 def labelled(exported, tmp_path_factory):
     """Images labelled with the Paddle reference's own top-1, in an ImageNet-style folder of 1000 classes."""
-    from trtbench.preprocess import load_image
-    from trtbench.verify import Reference
+    from trtbench.checks.verify import Reference
+    from trtbench.graphs.preprocess import load_image
 
     models_dir, results = exported
     root = tmp_path_factory.mktemp("imagenet")
@@ -106,7 +106,7 @@ def test_verify_passes_and_fails_with_exit_status(invoke, exported, tmp_path, mo
     assert [(r["backend"], r["precision"], r["precision_executed"], r["passed"]) for r in rows] == [
         ("onnxruntime-cpu", "fp32", "fp32", True), ("openvino-cpu", "fp32", "fp32", True)]
 
-    from trtbench import verify
+    from trtbench.checks import verify
 
     monkeypatch.setitem(verify.THRESHOLDS, "fp32", {"min_cosine": 1.1, "top1_agree": 0.0})
     bad = invoke("verify", "ResNet18", "--precision", "fp32", "--batch", "2", "--models-dir", models_dir,

@@ -52,10 +52,10 @@ def _stop_before_exporting(*args, **kwargs):
 @pytest.fixture
 def guarded(monkeypatch):
     """No example exports a model (the names and options before it are what is tried)."""
-    import trtbench.export
+    import trtbench.models.export
     import trtbench.session
 
-    for module in (trtbench.export, trtbench.session):
+    for module in (trtbench.models.export, trtbench.session):
         monkeypatch.setattr(module, "export_variant", _stop_before_exporting)
         monkeypatch.setattr(module, "ensure_exported", _stop_before_exporting)
 

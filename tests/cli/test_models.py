@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from trtbench import zoo
+from trtbench.models import zoo
 
 
 def test_models_json_lists_14_variants_with_counts(invoke, tmp_path):

@@ -92,8 +92,8 @@ def test_the_width_comes_from_columns_then_any_terminal_then_is_uncut(monkeypatc
 
 
 def test_export_prints_its_result_on_stdout(invoke, tmp_path, monkeypatch):
-    import trtbench.export
-    from trtbench.zoo import get_variant
+    import trtbench.models.export
+    from trtbench.models.zoo import get_variant
 
     class Exported:
         skipped = True
@@ -105,7 +105,7 @@ def test_export_prints_its_result_on_stdout(invoke, tmp_path, monkeypatch):
         assert variant == get_variant("ResNet18") and options["seed"] == 3
         return Exported()
 
-    monkeypatch.setattr(trtbench.export, "export_variant", export_variant)
+    monkeypatch.setattr(trtbench.models.export, "export_variant", export_variant)
     result = invoke("export", "ResNet18", "--seed", "3", "--output-dir", tmp_path)
     assert result.exit_code == 0, result.output
     line = (f"ResNet18: {tmp_path / 'ResNet18.onnx'} (up to date; 3.65 GFLOPS, 11.69 M params, opset 17, "

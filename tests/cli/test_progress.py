@@ -1,9 +1,9 @@
 """The console reporter: a bar for the stage and, on a cluster, one per kind of device."""
 
-from trtbench.bench import Case
 from trtbench.cli.app import App
 from trtbench.cli.progress import ConsoleReporter
 from trtbench.events import CaseFinished, StageFinished, StageStarted
+from trtbench.executors.case import Case
 
 
 def test_a_cluster_sweep_counts_the_cases_of_each_kind_of_device():

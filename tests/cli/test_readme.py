@@ -139,8 +139,8 @@ def _codes_in_the_code() -> dict[int, str]:
     """Every exit status trtbench can end with, and where it comes from."""
     import trtbench.cli
     from trtbench.cli.app import OutputLost
-    from trtbench.devicelock import DeviceBusy
     from trtbench.errors import MissingDependency, TrtbenchError
+    from trtbench.measure.devicelock import DeviceBusy
 
     codes = {0: "success", TrtbenchError.exit_code: "TrtbenchError", MissingDependency.exit_code: "MissingDependency",
              DeviceBusy.exit_code: "DeviceBusy", click.UsageError.exit_code: "click.UsageError",

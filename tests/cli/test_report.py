@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_export import _one_line_error
-from tests.test_report import A100, EPYC, FLEET, T4
-from trtbench.records import LatencyRecord
-from trtbench.results import RunFile
+from tests.reporting.test_report import A100, EPYC, FLEET, T4
+from trtbench.store.records import LatencyRecord
+from trtbench.store.results import RunFile
 
 
 def _results(folder, device="Test CPU", median=1.5, **fields):
@@ -26,7 +26,7 @@ def _results(folder, device="Test CPU", median=1.5, **fields):
 
 
 def _fleet(folder):
-    """A results folder holding the runs of two GPUs and a CPU server (tests/test_report.py's FLEET)."""
+    """A results folder holding the runs of two GPUs and a CPU server (tests/reporting/test_report.py's FLEET)."""
     folder.mkdir()
     run = RunFile(folder, {}, ["test"])
     for record in FLEET:

@@ -164,8 +164,8 @@ def test_a_results_dir_that_is_a_file_names_the_right_option(invoke, tmp_path, m
 
 
 def test_one_damaged_run_file_does_not_hide_the_others(invoke, tmp_path):
-    from trtbench.records import LatencyRecord
-    from trtbench.results import RunFile
+    from trtbench.store.records import LatencyRecord
+    from trtbench.store.results import RunFile
 
     run = RunFile(tmp_path, {}, ["test"])
     run.add(LatencyRecord(model="ResNet18", backend="onnxruntime-cpu", device="CPU", precision="fp32", batch=1,
@@ -181,7 +181,7 @@ def test_one_damaged_run_file_does_not_hide_the_others(invoke, tmp_path):
 
 
 def test_no_wait_refuses_before_any_work_when_the_device_is_busy(invoke, tmp_path):
-    from trtbench.devicelock import DeviceLock
+    from trtbench.measure.devicelock import DeviceLock
 
     with DeviceLock("cpu").held():
         result = invoke("run", "ResNet18", "--backend", "onnxruntime-cpu", "--precision", "fp32", "--no-wait",

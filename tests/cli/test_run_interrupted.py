@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from trtbench.results import load_run
+from trtbench.store.results import load_run
 
 BATCHES = "1,2,3,4,5,6"
 CASES = [("ResNet18", "fp32", b) for b in range(1, 7)]

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from tests.cli.test_export import _one_line_error
-from tests.test_preprocess import deadline, forged_png
+from tests.graphs.test_preprocess import deadline, forged_png
 
 
 @pytest.mark.parametrize("command", [["verify", "ResNet18"], ["eval", "ResNet18", "--data", "{tmp}"]])

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from trtbench import backends
-from trtbench.bench import Case
 from trtbench.errors import TrtbenchError
 from trtbench.executors import executor_from
+from trtbench.executors.case import Case
 from trtbench.executors.ray import Node, RayExecutor
+from trtbench.measure.timing import TimingPolicy
 from trtbench.session import Session, Workspace
-from trtbench.timing import TimingPolicy
 
 FAST = TimingPolicy(warmup_ms=10, duration_s=0.3, min_iterations=3)
 CPU_NODE = Node("a1" * 28, "host-a", 2, "AMD EPYC 7B13", ())
@@ -221,7 +221,7 @@ def test_a_graph_that_arrives_damaged_is_refused(tmp_path):
 @pytest.mark.slow
 def test_a_ray_sweep_stopped_midway_resumes_on_the_cluster(cluster, exported, tmp_path):
     from trtbench.events import CaseFinished
-    from trtbench.results import load_run
+    from trtbench.store.results import load_run
 
     models_dir, _ = exported
     workspace = Workspace(models_dir, tmp_path / "e", tmp_path / "r")
@@ -251,7 +251,7 @@ def test_a_ray_sweep_stopped_midway_resumes_on_the_cluster(cluster, exported, tm
 def test_each_node_says_what_it_cannot_run(cluster, exported, tmp_path):
     """On a cluster a named backend is checked where it runs: this CPU has no FP16 arithmetic, so the
     node records why instead of running FP16 as something else."""
-    from trtbench.cpu import native_fp16
+    from trtbench.measure.cpu import native_fp16
 
     if native_fp16():
         pytest.skip("this CPU runs FP16 natively")

@@ -1,4 +1,4 @@
-"""A test double of trtbench.cuda: device memory in numpy, a virtual GPU timeline, lazy streams.
+"""A test double of trtbench.measure.cuda: device memory in numpy, a virtual GPU timeline, lazy streams.
 
 Work queued on a stream runs only when something waits for it (an event read, a synchronize),
 as on a GPU, so host-side enqueue times stay host-side. Streams run concurrently, each on its own
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from trtbench.cuda import Cuda, CudaError, CudaOutOfMemory
+from trtbench.measure.cuda import Cuda, CudaError, CudaOutOfMemory
 
 
 @dataclass(eq=False)  # an event is itself, whatever its state: found by identity in the queues

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trtbench.gpu import NVIDIA_SMI_QUERY
+from trtbench.measure.gpu import NVIDIA_SMI_QUERY
 
 CAPTURES = Path(__file__).parent.parent / "data" / "nvidia-smi"
 

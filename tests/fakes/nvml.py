@@ -1,7 +1,7 @@
 """A test double of pynvml (nvidia-ml-py) over virtual GPUs, held to the real module.
 
 Its error classes, error codes and constants are the real module's own objects (pynvml imports
-without a driver), its functions have the real names and signatures (tests/test_gpu.py compares them
+without a driver), its functions have the real names and signatures (tests/measure/test_gpu.py compares them
 with ``inspect.signature``), and it fails where NVML fails, with the real error class and code:
 
 - ``nvmlInit`` on a machine without libnvidia-ml raises NVMLError_LibraryNotFound (what the real
@@ -199,7 +199,7 @@ def _process(pid: int, used: int):
 def install(monkeypatch, nvml: FakeNvml | None = None) -> FakeNvml:
     """Make ``import pynvml`` give ``nvml`` (a two-GPU one by default) with trtbench's NVML state fresh;
     exit hooks are collected in ``nvml.exit_hooks``, not registered with the interpreter."""
-    from trtbench import gpu
+    from trtbench.measure import gpu
 
     nvml = nvml if nvml is not None else FakeNvml()
     monkeypatch.setitem(sys.modules, "pynvml", nvml)

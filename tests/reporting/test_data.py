@@ -5,8 +5,8 @@ import dataclasses
 import io
 import json
 
-from trtbench.records import AccuracyRecord, LatencyRecord
-from trtbench.results import RunFile
+from trtbench.store.records import AccuracyRecord, LatencyRecord
+from trtbench.store.results import RunFile
 
 ENVIRONMENT = {"host": {"cpu": "Test CPU", "cpu_count": 2}, "versions": {"trtbench": "0.1.0"}}
 

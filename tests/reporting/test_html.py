@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_report import FLEET
-from trtbench.records import AccuracyRecord
-from trtbench.results import RunFile
+from tests.reporting.test_report import FLEET
+from trtbench.store.records import AccuracyRecord
+from trtbench.store.results import RunFile
 
 XEON_RUN = Path(__file__).resolve().parents[1] / "data" / "reports" / "runs" / "xeon-openvino.json"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -74,7 +74,7 @@ def _results(folder: Path) -> Path:
 
 
 def _page(invoke, tmp_path) -> tuple[Path, list]:
-    from trtbench import results
+    from trtbench.store import results
 
     folder = _results(tmp_path / "results")
     (tmp_path / "models").mkdir()

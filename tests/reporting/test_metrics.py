@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from trtbench.records import METRICS, LatencyRecord, Metric, record_from_json, register_metric
-from trtbench.results import RunFile
+from trtbench.store.records import METRICS, LatencyRecord, Metric, record_from_json, register_metric
+from trtbench.store.results import RunFile
 
 ENERGY = "energy_per_image"
 

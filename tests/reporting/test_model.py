@@ -53,8 +53,8 @@ def test_report_py_is_gone_and_no_reporting_module_is_over_450_lines():
 
 
 def test_the_html_page_without_matplotlib_has_every_table_and_says_why_no_plot(invoke, tmp_path, monkeypatch):
-    from tests.test_report import FLEET
-    from trtbench.results import RunFile
+    from tests.reporting.test_report import FLEET
+    from trtbench.store.results import RunFile
 
     run = RunFile(tmp_path, {}, ["test"])
     for record in FLEET:

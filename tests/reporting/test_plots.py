@@ -6,9 +6,9 @@ import dataclasses
 import pytest
 
 from tests.cli.test_export import _one_line_error
-from tests.test_report import FLEET, RECORDS
+from tests.reporting.test_report import FLEET, RECORDS
 from trtbench.reporting import plots
-from trtbench.results import RunFile
+from trtbench.store.results import RunFile
 
 
 def _spread(record, low, high):

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from trtbench.records import LatencyRecord
-from trtbench.results import RunFile
+from trtbench.store.records import LatencyRecord
+from trtbench.store.results import RunFile
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "gpu_check.sh"

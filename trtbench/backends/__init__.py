@@ -13,7 +13,7 @@ from typing import Any
 
 from trtbench.backends.base import Availability, Backend, BackendConfig, Check, Engine
 from trtbench.errors import TrtbenchError
-from trtbench.precision import Calibration
+from trtbench.graphs.precision import Calibration
 
 _REGISTRY: dict[str, str | type[Backend]] = {
     "tensorrt": "trtbench.backends.tensorrt:TensorRTBackend",
@@ -193,7 +193,7 @@ def assign_on_cluster(spec: str, precisions: Sequence[str], values: dict[str, An
 
 def declared_precisions(spec: str) -> list[str]:
     """Every precision some backend named in ``spec`` declares (`--precision native` on a cluster)."""
-    from trtbench.precision import PRECISIONS
+    from trtbench.graphs.precision import PRECISIONS
 
     declared = {p for name in _named(spec) for p in backend_class(name).precisions}
     return [p for p in PRECISIONS if p in declared]
@@ -246,7 +246,7 @@ def native_precisions(spec: str, values: dict[str, Any] | None = None, needs: Se
     """The precisions some backend of ``spec`` runs natively here (``--precision native``): each
     backend's ``runs``, so a precision that depends on the CPU counts only where a probe compile on
     this machine showed it running."""
-    from trtbench.precision import PRECISIONS
+    from trtbench.graphs.precision import PRECISIONS
 
     names = list(_REGISTRY) if spec == "auto" else _named(spec)
     if spec not in ("all", "auto"):

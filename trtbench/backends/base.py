@@ -18,9 +18,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from trtbench.errors import TrtbenchError
-from trtbench.precision import Calibration
-from trtbench.timing import Timed, TimingPolicy, measure
-from trtbench.zoo import INPUT_SHAPE
+from trtbench.graphs.inputs import INPUT_SHAPE
+from trtbench.graphs.precision import Calibration
+from trtbench.measure.timing import Timed, TimingPolicy, measure
 
 
 def option(default: Any, help: str, flag: str | None = None, choices: tuple[str, ...] | None = None,
@@ -57,7 +57,7 @@ class CpuConfig(BackendConfig):
 
     def thread_count(self) -> int:
         """The threads to use: ``threads``, or all physical cores."""
-        from trtbench.cpu import physical_cores
+        from trtbench.measure.cpu import physical_cores
 
         return self.threads or physical_cores()
 
@@ -203,7 +203,7 @@ class Backend:
         """Whether this backend runs ``precision`` natively here (not as another precision under its
         name), and if not, why. A backend whose answer depends on the machine (BF16 on a CPU without
         BF16 instructions) overrides this, and says yes only where a probe compile on this machine
-        read that precision back (``trtbench.cpu.probed``): a CPU flag alone is not enough."""
+        read that precision back (``trtbench.measure.cpu.probed``): a CPU flag alone is not enough."""
         if precision in self.precisions:
             return True, ""
         return False, f"{self.name} runs {', '.join(self.precisions)}, not {precision}"
@@ -233,7 +233,7 @@ class Backend:
         calls device 0). A GPU timing does not lock the CPU: GPUs of one host time in parallel."""
         if not self.gpu:
             return "cpu"
-        from trtbench.gpu import visible_gpu_uuid
+        from trtbench.measure.gpu import visible_gpu_uuid
 
         return f"gpu-{visible_gpu_uuid() or 'unknown'}"
 
@@ -244,11 +244,11 @@ class Backend:
 
     def telemetry(self):
         """A context manager sampling this backend's GPU while a case is timed (SM clock, power,
-        temperature: ``trtbench.gpu.Telemetry``), giving the sampler; None for a CPU backend or where
+        temperature: ``trtbench.measure.gpu.Telemetry``), giving the sampler; None for a CPU backend or where
         NVML is not there. Every GPU backend gets it from here, so a new one needs no line for it."""
         if not self.gpu:
             return contextlib.nullcontext(None)
-        from trtbench.gpu import Telemetry
+        from trtbench.measure.gpu import Telemetry
 
         try:
             # A PCI bus id names one GPU for CUDA and NVML alike; NVML's index ignores CUDA_VISIBLE_DEVICES.

@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from trtbench import envinfo
-from trtbench.artifacts import scratch_dir
 from trtbench.backends.base import Availability, Backend, Check, CpuConfig, Engine
 from trtbench.errors import TrtbenchError
-from trtbench.inputs import seeded_input
-from trtbench.precision import graph_for
+from trtbench.graphs.inputs import seeded_input
+from trtbench.graphs.precision import graph_for
+from trtbench.store.artifacts import scratch_dir
 
 if TYPE_CHECKING:
     import onnx
 
-#: the INT8 graph form (trtbench.precision.INT8_FORMS) the CPU provider fuses into integer kernels
+#: the INT8 graph form (trtbench.graphs.precision.INT8_FORMS) the CPU provider fuses into integer kernels
 INT8_FORM = "onnxruntime"
 #: convolutions in ONNX Runtime's optimized graphs (any domain: com.microsoft, com.microsoft.nchwc)
 INT8_CONVS = ("QLinearConv", "ConvInteger")
@@ -268,7 +268,7 @@ class OnnxRuntimeCudaBackend(OnnxRuntimeBackend):
     }
 
     def device(self) -> str:
-        from trtbench.gpu import gpu_name
+        from trtbench.measure.gpu import gpu_name
 
         return gpu_name() or "NVIDIA GPU"
 

@@ -23,12 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from trtbench import artifacts, cpu, envinfo
+from trtbench import envinfo
 from trtbench.backends.base import Availability, Backend, CpuConfig, Engine
 from trtbench.errors import TrtbenchError
-from trtbench.inputs import seeded_input
-from trtbench.precision import graph_for
-from trtbench.zoo import INPUT_SHAPE
+from trtbench.graphs.inputs import INPUT_SHAPE, seeded_input
+from trtbench.graphs.precision import graph_for
+from trtbench.measure import cpu
+from trtbench.store import artifacts
 
 CACHE_SUBDIR = "openvino"  # under the session's engines/ folder
 COMPILED_KIND = "openvino compiled model"

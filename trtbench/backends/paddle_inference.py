@@ -6,7 +6,7 @@
 * ``cpu``: Paddle Inference with oneDNN (FP32, BF16) everywhere else.
 
 It runs the Paddle inference model the export keeps beside the ONNX graph (``NAME.paddle.json`` and
-``NAME.paddle.pdiparams``, see ``trtbench.export``), not the ONNX graph itself, so the numbers are
+``NAME.paddle.pdiparams``, see ``trtbench.models.export``), not the ONNX graph itself, so the numbers are
 Paddle's own program through Paddle's own passes.
 """
 
@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from trtbench import artifacts, envinfo
+from trtbench import envinfo
 from trtbench.backends.base import Availability, Backend, CpuConfig, Engine
 from trtbench.errors import MissingDependency, TrtbenchError
-from trtbench.inputs import seeded_input
-from trtbench.precision import Calibration
-from trtbench.zoo import INPUT_SHAPE
+from trtbench.graphs.inputs import INPUT_SHAPE, seeded_input
+from trtbench.graphs.precision import Calibration
+from trtbench.store import artifacts
 
 #: the file Paddle writes the optimized program to under its optim cache dir (analysis_predictor.cc)
 OPTIMIZED_PROGRAM = "_optimized.json"
@@ -44,7 +44,7 @@ TRT_PRECISION_MODES = {"fp32": "Float32", "fp16": "Half", "int8": "Int8"}
 #: the TensorRT subgraph settings of the GPU route; a subgraph of fewer ops stays on Paddle's kernels
 TRT_WORKSPACE_BYTES = 1 << 30
 TRT_MIN_SUBGRAPH_SIZE = 3
-#: the input name the export gives the Paddle program (trtbench.export's InputSpec)
+#: the input name the export gives the Paddle program (trtbench.models.export's InputSpec)
 INPUT_NAME = "x"
 #: ops whose kernel precision decides the speed: convolutions and fully connected / matmul ops
 _COMPUTE_OPS = ("conv2d", "fused_conv2d", "depthwise_conv2d", "fc", "matmul", "fused_matmul")
@@ -247,14 +247,14 @@ class PaddleInferenceBackend(Backend):
                            f"not {precision} (route {route.name}: {route.reason})")
         ok, why = super().runs(precision)
         if ok and precision == "bf16":
-            from trtbench.cpu import native_bf16
+            from trtbench.measure.cpu import native_bf16
 
             if native_bf16() is None:
                 # Paddle then simulates BF16 on plain AVX-512 (or refuses it without AVX-512): not
                 # what a BF16 number should measure.
                 return False, ("Paddle's oneDNN BF16 runs natively only with avx512_bf16 or AMX, and this CPU "
                                "has neither (Paddle would simulate it)")
-            from trtbench import cpu
+            from trtbench.measure import cpu
 
             executed, evidence = cpu.probed(self.name, envinfo.package_version("paddlepaddle") or "unknown", "bf16",
                                             probe_bf16)
@@ -270,7 +270,7 @@ class PaddleInferenceBackend(Backend):
 
     def graph_files(self, onnx_path: Path, precision: str) -> list[Path]:
         """The export and the Paddle model kept beside it (what Paddle Inference runs)."""
-        from trtbench.export import paddle_model_for
+        from trtbench.models.export import paddle_model_for
 
         return [Path(onnx_path), *paddle_model_for(Path(onnx_path))]
 
@@ -286,7 +286,7 @@ class PaddleInferenceBackend(Backend):
         return self._build_cpu(Path(onnx_path), precision, batch)
 
     def _build_cpu(self, onnx_path: Path, precision: str, batch: int) -> Engine:
-        from trtbench.export import captured_native_output, last_error_line
+        from trtbench.models.export import captured_native_output, last_error_line
 
         inference = _inference()
         started = time.perf_counter()
@@ -326,7 +326,7 @@ class PaddleInferenceBackend(Backend):
         its table into the optim cache dir when it is destroyed; the second one builds the INT8
         engines from that table.
         """
-        from trtbench.export import paddle_model_for
+        from trtbench.models.export import paddle_model_for
 
         inference = _inference()
         route = self.route()
@@ -372,7 +372,7 @@ class PaddleInferenceBackend(Backend):
     def _predictor(self, inference, program: Path, params: Path, precision: str, batch: int, optim: Path,
                    keep_config: bool = False):
         """A GPU predictor with the TensorRT subgraph in ``precision``'s mode (and its config)."""
-        from trtbench.export import captured_native_output, last_error_line
+        from trtbench.models.export import captured_native_output, last_error_line
 
         config = inference.Config(str(program), str(params))
         config.enable_use_gpu(256, 0)
@@ -401,7 +401,7 @@ def _checked_model(onnx_path: Path, folder: Path) -> tuple[artifacts.Artifact, a
     """The Paddle model of the export at ``onnx_path`` (made or remade where it is not valid for
     it), and copies of its program and parameters in ``folder`` whose bytes match the sha256
     recorded for each; a model that changes while it is copied is checked once more, then refused."""
-    from trtbench.export import EXPORT_KIND, PADDLE_KIND, paddle_model_for
+    from trtbench.models.export import EXPORT_KIND, PADDLE_KIND, paddle_model_for
 
     for _ in range(2):
         program_path, params_path = paddle_model_for(onnx_path)
@@ -422,8 +422,8 @@ def _checked_model(onnx_path: Path, folder: Path) -> tuple[artifacts.Artifact, a
 def probe_bf16() -> tuple[str | None, str]:
     """Run one 3x3 convolution (16 to 16 channels) through Paddle Inference with oneDNN BF16 on this
     CPU and read back the data type its passes gave it: (precision in trtbench's words or None, evidence)."""
-    from trtbench.export import captured_native_output, last_error_line
     from trtbench.lazy import import_paddle
+    from trtbench.models.export import captured_native_output, last_error_line
 
     inference = _inference()
     paddle = import_paddle()

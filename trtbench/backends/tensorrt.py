@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trtbench import artifacts, lazy
+from trtbench import lazy
 from trtbench.backends.base import Availability, Backend, BackendConfig, Check, Engine, option
 from trtbench.errors import MissingDependency, TrtbenchError
-from trtbench.inputs import seeded_input
-from trtbench.precision import Calibration, graph_for, source_sha256
-from trtbench.timing import Timed, TimingPolicy
-from trtbench.zoo import INPUT_SHAPE
+from trtbench.graphs.inputs import INPUT_SHAPE, seeded_input
+from trtbench.graphs.precision import Calibration, graph_for, source_sha256
+from trtbench.measure.timing import Timed, TimingPolicy
+from trtbench.store import artifacts
 
 ENGINE_KIND = "engine"
 TIMING_CACHE_KIND = "timing-cache"
@@ -536,7 +536,7 @@ class TensorRTBackend(Backend):
     @property
     def cuda(self):
         if self._cuda is None:
-            from trtbench.cuda import load_cuda
+            from trtbench.measure.cuda import load_cuda
 
             self._cuda = load_cuda(self.config.cuda)
         return self._cuda

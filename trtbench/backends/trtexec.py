@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trtbench import artifacts
 from trtbench.backends.base import Availability, Backend, Check, Engine
 from trtbench.backends.tensorrt import (
     ENGINE_KEY_LABELS,
@@ -28,9 +27,10 @@ from trtbench.backends.tensorrt import (
     resolve_typing,
 )
 from trtbench.errors import TrtbenchError
-from trtbench.precision import Calibration
-from trtbench.timing import Latency, Timed, TimingPolicy
-from trtbench.zoo import INPUT_SHAPE
+from trtbench.graphs.inputs import INPUT_SHAPE
+from trtbench.graphs.precision import Calibration
+from trtbench.measure.timing import Latency, Timed, TimingPolicy
+from trtbench.store import artifacts
 
 # trtexec's summary lines and the span each becomes
 SUMMARY_SPANS = {
@@ -417,7 +417,7 @@ class TrtexecBackend(Backend):
 
     def device(self) -> str:
         """The GPU trtexec runs on, by name."""
-        from trtbench.gpu import gpu_name
+        from trtbench.measure.gpu import gpu_name
 
         return gpu_name() or "NVIDIA GPU"
 
@@ -501,6 +501,6 @@ class TrtexecBackend(Backend):
 def _cuda_device_properties() -> dict:
     """The CUDA bindings' view of the GPU trtexec runs on (device 0 of those CUDA_VISIBLE_DEVICES leaves,
     as trtexec's default --device)."""
-    from trtbench.cuda import load_cuda
+    from trtbench.measure.cuda import load_cuda
 
     return load_cuda("auto").device_properties()

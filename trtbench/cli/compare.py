@@ -66,8 +66,8 @@ def compare(app: App, base: Path, new: Path, threshold: str, metric: str, form: 
 
 def _records(app: App, path: Path, side: str) -> list:
     """The latest record per case of a run file, or of every run file in a folder (damaged ones skipped)."""
-    from trtbench import results
     from trtbench.errors import TrtbenchError
+    from trtbench.store import results
 
     if not path.is_dir():
         return results.load_run(path).records

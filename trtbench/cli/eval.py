@@ -33,9 +33,9 @@ def evaluate(app: App, names, data, list_file, weights, precisions, batch, limit
     end the run with --strict; a list entry leading outside --data, or no readable image at all, is an error.
     """
     from trtbench import reporting as report
-    from trtbench.dataset import check_readable, samples_from
-    from trtbench.inputs import check_batch_fits
-    from trtbench.precision import parse_precisions
+    from trtbench.checks.dataset import check_readable, samples_from
+    from trtbench.graphs.inputs import check_batch_fits
+    from trtbench.graphs.precision import parse_precisions
     from trtbench.session import select_models
 
     precision_list = parse_precisions(precisions)

@@ -9,7 +9,7 @@ import click
 from trtbench.cli.app import App, pass_app
 from trtbench.cli.options import Folder, ModelName, check_selection
 from trtbench.errors import TrtbenchError
-from trtbench.export import DEFAULT_OPSET, DEFAULT_SEED, OPSET_RANGE
+from trtbench.models.export import DEFAULT_OPSET, DEFAULT_SEED, OPSET_RANGE
 
 
 @click.command()
@@ -29,8 +29,8 @@ def export(app: App, names, all_, weights, output_dir, opset, seed, force, no_ve
     """Export NAME... (or --all) to OUTPUT_DIR/NAME.onnx with a dynamic batch dimension."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from trtbench import zoo
-    from trtbench.export import check_opset, ensure_writable_dir, export_variant
+    from trtbench.models import zoo
+    from trtbench.models.export import check_opset, ensure_writable_dir, export_variant
 
     check_selection(names, all_)
     if not all_ and not names:

@@ -20,8 +20,8 @@ from trtbench.cli.options import Folder
 def models(app: App, as_json: bool, markdown: bool, models_dir: Path):
     """List the 14 variants: page accuracy, FLOPS and parameters, and trtbench's own counts."""
     from trtbench import reporting as report
-    from trtbench import zoo
-    from trtbench.figures import model_row
+    from trtbench.models import zoo
+    from trtbench.models.figures import model_row
 
     rows = [model_row(zoo.get_variant(name), models_dir) for name in zoo.PAGE_ORDER]
     if as_json:

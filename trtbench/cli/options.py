@@ -101,12 +101,12 @@ class PrecisionList(_Listed):
 
     @property
     def choices(self) -> tuple[str, ...]:  # type: ignore[override]
-        from trtbench.precision import PRECISIONS
+        from trtbench.graphs.precision import PRECISIONS
 
         return (*PRECISIONS, "native")
 
     def parse(self, text: str) -> str:
-        from trtbench.precision import parse_precisions
+        from trtbench.graphs.precision import parse_precisions
 
         parse_precisions(text)
         return text
@@ -118,7 +118,7 @@ class BatchList(_Listed):
     name = "batches"
 
     def parse(self, text: str) -> str:
-        from trtbench.bench import parse_batches
+        from trtbench.executors.case import parse_batches
 
         parse_batches(text)
         return text
@@ -157,7 +157,7 @@ class ModelName(click.ParamType):
     name = "name"
 
     def convert(self, value, param, ctx):
-        from trtbench import zoo
+        from trtbench.models import zoo
 
         try:
             return zoo.get_variant(value).name
@@ -168,7 +168,7 @@ class ModelName(click.ParamType):
         """The variants whose name starts with what is typed (any case)."""
         from click.shell_completion import CompletionItem
 
-        from trtbench import zoo
+        from trtbench.models import zoo
 
         return [CompletionItem(name) for name in zoo.PAGE_ORDER if name.lower().startswith(incomplete.lower())]
 
@@ -240,7 +240,7 @@ def open_session(app: App, options: dict[str, Any], needs: Sequence[str] = ("tim
                  calib_fallback: Path | None = None, executor=None):
     """A Session from the shared options (popped from ``options``), reporting to the console or as JSON."""
     from trtbench import backends
-    from trtbench.precision import calibration_from
+    from trtbench.graphs.precision import calibration_from
     from trtbench.session import Session, Workspace
 
     folders = {key: options.pop(f"{key}_dir") for key in ("models", "engines", "results") if f"{key}_dir" in options}

@@ -18,7 +18,7 @@ class MetricName(click.ParamType):
     name = "metric"
 
     def convert(self, value, param, ctx):
-        from trtbench.records import METRICS
+        from trtbench.store.records import METRICS
 
         if value in METRICS:
             return value
@@ -49,8 +49,8 @@ class MetricName(click.ParamType):
 def report(app: App, result_files, form, html_name, reference, by, metric, batches, plot_name, plot_size,
            results_dir, models_dir):
     """Report RESULT_FILES (default: every run in --results-dir, latest record per case)."""
-    from trtbench.records import METRICS
     from trtbench.reporting import contents, data, markdown, plots, terminal
+    from trtbench.store.records import METRICS
 
     if by and form in ("json", "csv"):
         app.abort(f"--by {by} lays out tables: use it with the terminal tables or --markdown, not --{form}")
@@ -82,9 +82,9 @@ def report(app: App, result_files, form, html_name, reference, by, metric, batch
 def _load(app: App, result_files, results_dir: Path):
     """The runs read and the latest record per case. Files named outright must all read; in a results folder
     a damaged one is left out, loudly."""
-    from trtbench import results
     from trtbench.errors import TrtbenchError
     from trtbench.reporting.model import RunInfo
+    from trtbench.store import results
 
     paths = list(result_files) or results.run_files(results_dir)
     if not paths:
@@ -111,8 +111,8 @@ def _holds(run, records) -> bool:
 
 
 def _model_rows(models_dir: Path) -> list[dict]:
-    from trtbench import zoo
-    from trtbench.figures import model_row
+    from trtbench.models import zoo
+    from trtbench.models.figures import model_row
 
     return [model_row(zoo.get_variant(n), models_dir) for n in zoo.PAGE_ORDER]
 
@@ -150,7 +150,7 @@ def _write(app: App, what: str, path: Path, write) -> None:
 
 def _batch_sizes(options: tuple[str, ...]) -> list[int]:
     """The batch sizes `--batch` names (none: every one)."""
-    from trtbench.bench import parse_batches
+    from trtbench.executors.case import parse_batches
 
     return parse_batches(",".join(options)) if options else []
 

@@ -45,13 +45,12 @@ RESUME_OPTIONS = {"resume", "results_dir", "progress", "no_wait"}
 def run(ctx: click.Context, app: App, names, all_, precisions, batches, warmup_ms, duration, iterations,
         verify_outputs, resume, ray_address, per_device_type, devices, **options):
     """Time NAME... (default: every model exported in --models-dir) and save a run file."""
-    from trtbench.bench import parse_batches
-    from trtbench.inputs import check_batch_fits
-    from trtbench.precision import parse_precisions
+    from trtbench.executors.case import parse_batches
+    from trtbench.graphs.inputs import check_batch_fits
+    from trtbench.graphs.precision import parse_precisions
+    from trtbench.measure.timing import TimingPolicy
     from trtbench.reporting import contents, terminal
-    from trtbench.reporting.latency import latency_records
     from trtbench.session import Session, select_models
-    from trtbench.timing import TimingPolicy
 
     if resume is not None:
         given = [name for name, value in ctx.params.items() if name not in RESUME_OPTIONS
@@ -77,7 +76,7 @@ def run(ctx: click.Context, app: App, names, all_, precisions, batches, warmup_m
         policy = TimingPolicy(warmup_ms=warmup_ms, duration_s=duration, min_iterations=iterations)
         outcome = session.run(models, batch_list, policy, verify=verify_outputs)
         records = outcome.records
-    terminal.print_report(app.console, contents.terminal_report(latency_records(records)))
+    terminal.print_report(app.console, contents.terminal_report(records))
     failed = [r for r in records if not r.ok]
     if failed:
         first = failed[0]

@@ -27,8 +27,8 @@ def verify(app: App, names, all_, precisions, batch, images, as_json, **options)
     The engines are the ones `trtbench run` times with the same options (the same cached files).
     """
     from trtbench import reporting as report
-    from trtbench.inputs import check_batch_fits
-    from trtbench.precision import parse_precisions
+    from trtbench.graphs.inputs import check_batch_fits
+    from trtbench.graphs.precision import parse_precisions
     from trtbench.session import select_models
 
     shared.check_selection(names, all_)

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from trtbench.backends.base import Backend, Engine
-from trtbench.bench import Case, Exclusive, run_case
 from trtbench.errors import TrtbenchError
-from trtbench.records import LatencyRecord
-from trtbench.timing import TimingPolicy
+from trtbench.executors.case import Case, Exclusive, run_case
+from trtbench.measure.timing import TimingPolicy
+from trtbench.store.records import LatencyRecord
 
 Work = tuple[Backend, Case]
 

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from trtbench.backends.base import Backend
-from trtbench.bench import Case
 from trtbench.errors import MissingDependency, TrtbenchError
 from trtbench.executors import Executor, Sweep, Work
-from trtbench.records import LatencyRecord, record_from_json
-from trtbench.results import timestamp
+from trtbench.executors.case import Case
+from trtbench.store.records import LatencyRecord, record_from_json
+from trtbench.store.results import timestamp
 
 #: the seconds the driver waits for a record before it looks for Ctrl-C again
 POLL_S = 0.5
@@ -201,7 +201,7 @@ class RayExecutor(Executor):
         """Each file an engine is built from, put once into the object store: (name, sha256, ref)
         per (backend, model, precision); in their place, why not, where the export sent is not the
         one the run's plan names."""
-        from trtbench.bench import export_changed
+        from trtbench.executors.case import export_changed
 
         refs: dict[Path, tuple[str, str, Any]] = {}
         shipped: dict[tuple[str, str, str], list | str] = {}
@@ -212,7 +212,7 @@ class RayExecutor(Executor):
             graph = sweep.graphs[case.model]
             files = backend.graph_files(graph, case.precision)
             if sweep.check is not None:  # the output check runs Paddle's model on the node
-                from trtbench.export import paddle_model_for
+                from trtbench.models.export import paddle_model_for
 
                 files += list(paddle_model_for(graph))
             with_metadata = [p for f in dict.fromkeys(files) for p in (f, f.with_name(f.name + ".json"))
@@ -263,7 +263,7 @@ def _first_line(exc: BaseException) -> str:
 def describe_node() -> dict[str, Any]:
     """This node's host name, CPU model and GPU names (run as a task on each node)."""
     from trtbench import envinfo
-    from trtbench.gpu import gpus
+    from trtbench.measure.gpu import gpus
 
     return {"host": platform.node(), "cpu": envinfo.cpu_name(), "gpus": [g["name"] for g in gpus()]}
 
@@ -278,11 +278,12 @@ def measure_case(payload: dict[str, Any], files: list[tuple[str, str, Any]]) -> 
     this node's name and its environment."""
     import ray
 
-    from trtbench import backends, envinfo
-    from trtbench.bench import run_case
-    from trtbench.devicelock import timed_alone
-    from trtbench.precision import Calibration
-    from trtbench.timing import TimingPolicy
+    from trtbench import backends
+    from trtbench.executors.case import run_case
+    from trtbench.executors.environment import environment
+    from trtbench.graphs.precision import Calibration
+    from trtbench.measure.devicelock import timed_alone
+    from trtbench.measure.timing import TimingPolicy
 
     case = Case(**payload["case"])
     calibration = payload["calibration"]
@@ -297,20 +298,20 @@ def measure_case(payload: dict[str, Any], files: list[tuple[str, str, Any]]) -> 
         record.failed(refused)
         record.finished_at = timestamp()
         return {"record": record.to_json(), "node": platform.node(),
-                "environment": envinfo.environment([(backend.name, case.device)])}
+                "environment": environment([(backend.name, case.device)])}
     folder = node_cache() / "graphs" / _folder_name(files)
     for name, sha256, ref in files:
         _arrive(folder / name, sha256, ref, ray)
     check = None
     if payload["verify"]:
-        from trtbench.verify import OutputCheck
+        from trtbench.checks.verify import OutputCheck
 
         check = OutputCheck({case.model: folder / payload["graph"]})
     record = run_case(backend, case, folder / payload["graph"], node_cache() / "engines",
                       TimingPolicy(**payload["policy"]), None, check,
                       exclusive=lambda b: timed_alone(b.device_key()))
     return {"record": record.to_json(), "node": platform.node(),
-            "environment": envinfo.environment([(backend.name, record.device)])}
+            "environment": environment([(backend.name, record.device)])}
 
 
 def _refusal(backend: Backend, precision: str) -> str:
@@ -325,7 +326,7 @@ def _refusal(backend: Backend, precision: str) -> str:
 def _arrive(target: Path, sha256: str, ref, ray) -> None:
     """Write a received file where it belongs, unless it is already there; a file whose bytes do not
     hash to what the driver sent is refused."""
-    from trtbench.artifacts import atomic_write_bytes, current_sha256
+    from trtbench.store.artifacts import atomic_write_bytes, current_sha256
 
     if target.is_file() and current_sha256(target) == sha256:
         return

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass, field
 
 from trtbench.errors import TrtbenchError
-from trtbench.records import METRICS, LatencyRecord, Metric, Record
-from trtbench.zoo import model_order_key
+from trtbench.models.zoo import model_order_key
+from trtbench.store.records import METRICS, LatencyRecord, Metric, Record
 
 CASE_FIELDS = ("model", "backend", "device", "precision", "batch")
 DEFAULT_THRESHOLD_PCT = 5.0

@@ -3,10 +3,10 @@ page (every table, the page's reference values, plots, environment and method) f
 
 from __future__ import annotations
 
-from trtbench.records import Metric, Record
 from trtbench.reporting.latency import accuracy_records, latency_records, latency_tables
 from trtbench.reporting.model import Figure, Report, RunInfo
 from trtbench.reporting.tables import accuracy_table, figures_table, models_table
+from trtbench.store.records import Metric, Record
 
 
 def terminal_report(records: list[Record], reference: bool = False, by_device: bool = False,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from trtbench.records import METRICS, AccuracyRecord, LatencyRecord, Record
 from trtbench.reporting.latency import sort_records
 from trtbench.reporting.model import RunInfo
+from trtbench.store.records import METRICS, AccuracyRecord, LatencyRecord, Record
 
 #: the columns every CSV starts with, in this order (what earlier versions wrote); the others follow
 CSV_FIRST = ("kind", "model", "backend", "device", "precision", "batch", "status", "error", "metric",

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from trtbench.records import METRICS, AccuracyRecord, LatencyRecord, Metric, Record
+from trtbench.models.zoo import VARIANTS, model_order_key
 from trtbench.reporting.model import Cell, Column, Table
-from trtbench.zoo import VARIANTS, model_order_key
+from trtbench.store.records import METRICS, AccuracyRecord, LatencyRecord, Metric, Record
 
 SECTION_TITLES = {"fp16": "FP16", "fp32": "FP32", "bf16": "BF16", "int8": "INT8"}
 PRECISION_ORDER = {"fp16": 0, "fp32": 1, "bf16": 2, "int8": 3}  # the page's order, then what it lacks

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from trtbench.errors import TrtbenchError
 from trtbench.lazy import import_optional
-from trtbench.records import LatencyRecord, Record
+from trtbench.models.zoo import VARIANTS, model_order_key
 from trtbench.reporting.latency import (
     DeviceColumn,
     by_model,
@@ -21,7 +21,7 @@ from trtbench.reporting.latency import (
     precisions,
     section_name,
 )
-from trtbench.zoo import VARIANTS, model_order_key
+from trtbench.store.records import LatencyRecord, Record
 
 PLOT_NAME = "latency.png"  # what `--plot FOLDER` writes inside the folder
 PAGE_LABEL = "V100 (page, 2020)"

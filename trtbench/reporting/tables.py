@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from trtbench.figures import FLOPS_CONVENTION, MISMATCH
-from trtbench.records import METRICS, AccuracyRecord, LatencyRecord, Metric, Record
+from trtbench.models.figures import FLOPS_CONVENTION, MISMATCH
+from trtbench.models.zoo import VARIANTS, model_order_key
 from trtbench.reporting.compare import (
     FAILED,
     FAILED_BOTH,
@@ -21,7 +21,7 @@ from trtbench.reporting.compare import (
 )
 from trtbench.reporting.latency import PRECISION_ORDER, sort_records
 from trtbench.reporting.model import Cell, Column, Table
-from trtbench.zoo import VARIANTS, model_order_key
+from trtbench.store.records import METRICS, AccuracyRecord, LatencyRecord, Metric, Record
 
 
 def _fmt(value, digits=3) -> str:
@@ -84,7 +84,7 @@ def verify_table(rows: list[dict], batch: int) -> Table:
                   Cell(f"{row['max_abs_error']:.2e}", row["max_abs_error"]),
                   Cell(f"{row['max_rel_error']:.2e}", row["max_rel_error"]),
                   Cell(f"{row['min_cosine']:.6f}", row["min_cosine"]),
-                  # None where the inputs do not differ: nothing to follow (trtbench.verify.centred_cosines)
+                  # None where the inputs do not differ: nothing to follow (trtbench.checks.verify.centred_cosines)
                   Cell("n/a (one input)" if row.get("min_centred_cosine") is None
                        else f"{row['min_centred_cosine']:.4f}" + ("" if row.get("centred_judged", True)
                                                                   else " (not judged)"),

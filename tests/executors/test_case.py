@@ -1,0 +1,334 @@
+import contextlib
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trtbench.backends.base import Availability, Backend, Engine
+from trtbench.errors import TrtbenchError
+from trtbench.executors.case import Case, parse_batches, run_case
+from trtbench.measure.timing import TimingPolicy
+
+QUICK = TimingPolicy(warmup_ms=0, duration_s=0, min_iterations=3)
+
+
+@pytest.mark.parametrize("text", ["1,x", "0", "-4", "", "1,,4", "2.5"])
+def test_bad_batch_lists(text):
+    with pytest.raises(TrtbenchError, match="bad --batch"):
+        parse_batches(text)
+
+
+def test_batch_list_keeps_order_without_repeats():
+    assert parse_batches("32, 1,4,1") == [32, 1, 4]
+
+
+class CountingEngine(Engine):
+    def __init__(self, batch, fail):
+        super().__init__(batch)
+        self.fail = fail
+        self.calls = 0
+
+    def iterate_impl(self):
+        self.calls += 1
+        if self.fail:
+            raise MemoryError("out of device memory")
+        return {"latency": 2.0 + (self.calls % 2) * 0.01}
+
+    def infer_impl(self, data):
+        return data.reshape(len(data), -1)[:, :1000]
+
+    def describe(self):
+        return {"timer": "test"}
+
+
+class FlakyBackend(Backend):
+    """Fails at batch 8 (like an out-of-memory at one batch size), works otherwise."""
+
+    name = "flaky"
+
+    def availability_impl(self):
+        return Availability(True, "test")
+
+    def device(self):
+        return "test device"
+
+    def build(self, onnx_path, precision, batch, cache_dir):
+        if batch == 4:
+            raise TrtbenchError("parser failed at node Conv_3")
+        return CountingEngine(batch, fail=batch == 8)
+
+
+def _local(backend, batches, model_path, policy, finished):
+    """``batches`` of ResNet18 fp32 through the local executor (the loop `trtbench run` uses); each
+    record is handed to ``finished(backend, case, record)`` as its case ends."""
+    from trtbench.executors import LocalExecutor, Sweep
+
+    work = [(backend, Case("ResNet18", "fp32", b)) for b in batches]
+    started: list[Case] = []
+    sweep = Sweep(work, {"ResNet18": model_path}, model_path.parent, policy, None, lambda b: contextlib.nullcontext(),
+                  lambda i, case: started.append(case), lambda *a: None, finished)
+    LocalExecutor().run(sweep)
+    return work, started
+
+
+def test_failing_cases_are_recorded_and_the_sweep_goes_on(tmp_path):
+    saved = []
+    backend = FlakyBackend()
+    work, started = _local(backend, (1, 4, 8, 32), tmp_path / "m.onnx",
+                           TimingPolicy(warmup_ms=0, duration_s=0, min_iterations=5),
+                           lambda b, case, record: saved.append((b, case, record)))
+    records = [record for _, _, record in saved]
+    assert [(b, case) for b, case, _ in saved] == work and started == [case for _, case in work]
+    assert [(r.model, r.precision, r.batch, r.backend) for r in records] == [
+        ("ResNet18", "fp32", b, "flaky") for b in (1, 4, 8, 32)]
+    assert [r.status for r in records] == ["ok", "failed", "failed", "ok"]
+    assert records[1].error == "parser failed at node Conv_3"
+    assert records[2].error == "MemoryError: out of device memory" and "MemoryError" in records[2].traceback
+    ok = records[0]
+    assert ok.iterations == 5 and ok.latency_ms["min"] == 2.0
+    assert ok.throughput_ips == pytest.approx(ok.throughput_qps * 1)
+    assert ok.method["timer"] == "test" and ok.method["min_iterations"] == 5
+    assert records[3].throughput_ips == pytest.approx(records[3].throughput_qps * 32)
+
+
+def test_engine_refuses_use_outside_its_block():
+    engine = CountingEngine(1, fail=False)
+    with pytest.raises(RuntimeError):
+        engine.iterate()
+
+
+class InterruptedBackend(FlakyBackend):
+    """The user presses Ctrl-C while the second case builds."""
+
+    def build(self, onnx_path, precision, batch, cache_dir):
+        if batch == 4:
+            raise KeyboardInterrupt
+        return CountingEngine(batch, fail=False)
+
+
+def test_an_interrupted_sweep_keeps_every_finished_case(tmp_path):
+    from trtbench.store.results import RunFile, load_run
+
+    run = RunFile(tmp_path, {}, [])
+    with pytest.raises(KeyboardInterrupt):
+        _local(InterruptedBackend(), (1, 4, 8), tmp_path / "m.onnx",
+               TimingPolicy(warmup_ms=0, duration_s=0, min_iterations=2), lambda b, case, record: run.add(record))
+    assert [(r.batch, r.status) for r in load_run(run.path).records] == [(1, "ok")]
+
+
+# --- a case is ok only when it ran what was asked, and computed numbers ---------------------------
+
+
+class ReportingEngine(CountingEngine):
+    """Reads back a precision as OpenVINO's runtime model does, and computes ``outputs``."""
+
+    def __init__(self, batch, executed, outputs=None):
+        super().__init__(batch, fail=False)
+        self.executed, self.outputs, self.inferred = executed, outputs, 0
+
+    def executed_precision(self):
+        if self.executed is None:
+            return None, "not read back from this engine"
+        return self.executed, f"OpenVINO runtime model: 21 of 21 Convolution ops in {self.executed}"
+
+    def infer_impl(self, data):
+        self.inferred += 1
+        return np.zeros((len(data), 1000), np.float32) if self.outputs is None else self.outputs(len(data))
+
+
+class ReportingBackend(FlakyBackend):
+    name = "reporting"
+    precisions = ("fp32", "fp16")
+
+    def __init__(self, executed=None, outputs=None, can_infer=True):
+        super().__init__()
+        self.executed, self.outputs, self.can_infer = executed, outputs, can_infer
+        self.engines = []
+
+    def build(self, onnx_path, precision, batch, cache_dir):
+        self.engines.append(ReportingEngine(batch, self.executed, self.outputs))
+        return self.engines[-1]
+
+
+def _one(backend, tmp_path, precision="fp16", **kwargs):
+    return run_case(backend, Case("ResNet18", precision, 1), tmp_path / "m.onnx", tmp_path, QUICK, **kwargs)
+
+
+def test_a_case_that_ran_another_precision_is_failed_with_its_evidence_and_timings():
+    record = run_case(ReportingBackend(executed="f32"), Case("ResNet18", "fp16", 4), Path("m.onnx"), Path("."),
+                      QUICK)
+    assert record.status == "failed" and not record.ok
+    assert record.error == ("asked fp16, the engine ran f32: OpenVINO runtime model: 21 of 21 Convolution ops in "
+                            "f32; not counted as fp16 (its timings stay in the run file)")
+    assert record.median_ms == 2.0 and record.iterations == 3 and record.throughput_ips > 0  # kept to look at
+    assert (record.precision_executed, record.traceback) == ("f32", None)
+
+
+@pytest.mark.parametrize("executed", [None, "fp16"])
+def test_a_case_that_ran_what_was_asked_or_cannot_say_is_ok(executed, tmp_path):
+    record = _one(ReportingBackend(executed=executed), tmp_path)
+    assert record.ok, record.error
+    assert record.precision_executed == executed
+
+
+@pytest.mark.parametrize("poison", [np.nan, np.inf, -np.inf])
+def test_outputs_that_are_not_finite_fail_the_case(poison, tmp_path):
+    def outputs(batch):
+        values = np.ones((batch, 1000), np.float32)
+        values[0, :7] = poison
+        return values
+
+    backend = ReportingBackend(executed="fp16", outputs=outputs)
+    record = _one(backend, tmp_path)
+    assert record.status == "failed" and record.median_ms == 2.0
+    assert record.error.startswith("7 of 1000 output values are NaN or Inf on the seeded input: ")
+    assert backend.engines[0].inferred == 1
+
+
+def test_both_reasons_are_given_and_a_backend_that_only_times_is_not_asked_for_outputs(tmp_path):
+    nan = ReportingBackend(executed="fp32", outputs=lambda batch: np.full((batch, 10), np.nan, np.float32))
+    error = _one(nan, tmp_path).error
+    assert error.startswith("10 of 10 output values are NaN or Inf") and "; asked fp16, the engine ran fp32" in error
+    timing_only = ReportingBackend(executed="fp16", outputs=lambda batch: 1 / 0, can_infer=False)
+    assert _one(timing_only, tmp_path).ok and timing_only.engines[0].inferred == 0
+
+
+def test_a_mismatch_written_as_ok_by_an_older_trtbench_is_read_as_failed():
+    from trtbench.store.records import LatencyRecord, record_from_json
+
+    old = LatencyRecord(model="ResNet18", backend="openvino-cpu", device="cpu", precision="fp16", batch=1,
+                        precision_executed="fp32", precision_evidence="21 of 21 Convolution ops in f32",
+                        latency_ms={"median": 30.0})
+    read = record_from_json(old.to_json())
+    assert read.status == "failed" and read.latency_ms == {"median": 30.0}
+    assert read.error.startswith("asked fp16, the engine ran fp32: 21 of 21 Convolution ops in f32")
+    same = dataclasses.replace(old, precision_executed="fp16")
+    assert record_from_json(same.to_json()).ok
+
+
+# --- the export a case builds from is the one its run planned -----------------------------------------
+
+
+def _sweep_with_an_export_replaced_before(tmp_path, index, backend=None):
+    """Four cases of one export through the local executor; before case ``index`` starts the export is
+    replaced (renamed over, as `trtbench export --force` does)."""
+    from trtbench.executors import LocalExecutor, Sweep
+    from trtbench.store.artifacts import sha256_file
+
+    export = tmp_path / "ResNet18.onnx"
+    export.write_bytes(b"the graph the run planned")
+    backend = backend or ReportingBackend(executed="fp32")
+    records = []
+
+    def started(i, case):
+        if i == index:  # the hook between two cases
+            (tmp_path / "new.onnx").write_bytes(b"another graph, exported since")
+            os.replace(tmp_path / "new.onnx", export)
+
+    work = [(backend, Case("ResNet18", "fp32", b)) for b in (1, 2, 4, 8)]
+    sweep = Sweep(work, {"ResNet18": export}, tmp_path, QUICK, None, lambda b: contextlib.nullcontext(),
+                  started, lambda *a: None, lambda b, c, record: records.append(record),
+                  exports={"ResNet18": sha256_file(export)})
+    LocalExecutor().run(sweep)
+    return backend, records
+
+
+def test_a_case_whose_export_was_replaced_under_the_run_is_refused_and_the_run_goes_on(tmp_path):
+    backend, records = _sweep_with_an_export_replaced_before(tmp_path, 2)
+    assert [r.status for r in records] == ["ok", "ok", "failed", "failed"]
+    assert len(backend.engines) == 2  # nothing was built from the new file
+    assert records[2].error.startswith(f"ResNet18's export {tmp_path / 'ResNet18.onnx'} changed (sha256 ")
+    assert records[2].error.endswith(" now: exported again since the run began) under this run: not timed, so that "
+                                     "the run times one export; start a new run to time ResNet18 as it is now")
+    assert records[2].traceback is None and records[2].latency_ms is None
+
+
+def test_an_unchanged_export_is_hashed_once_per_run_not_once_per_case(tmp_path, monkeypatch):
+    from trtbench.store import artifacts
+
+    hashed = []
+    real = artifacts.sha256_file
+    monkeypatch.setattr(artifacts, "sha256_file", lambda path: hashed.append(path) or real(path))
+    _, records = _sweep_with_an_export_replaced_before(tmp_path, 99)
+    assert all(r.ok for r in records)
+    assert len(hashed) == 2  # the plan's hash (the test's), then the first case's: the rest only stat it
+
+
+def test_an_export_replaced_while_a_case_builds_is_refused(tmp_path):
+    class ReplacingBackend(ReportingBackend):
+        def build(self, onnx_path, precision, batch, cache_dir):
+            if batch == 2:
+                (tmp_path / "new.onnx").write_bytes(b"replaced during the build")
+                os.replace(tmp_path / "new.onnx", onnx_path)
+            return super().build(onnx_path, precision, batch, cache_dir)
+
+    _, records = _sweep_with_an_export_replaced_before(tmp_path, 99, ReplacingBackend(executed="fp32"))
+    assert [r.status for r in records] == ["ok", "failed", "failed", "failed"]
+    assert "changed (sha256" in records[1].error
+
+
+def test_an_export_removed_under_the_run_is_said_so(tmp_path):
+    record = _one(ReportingBackend(), tmp_path, "fp32", export_sha256="0" * 64)  # no m.onnx any more
+    assert record.error.startswith(f"ResNet18's export {tmp_path / 'm.onnx'} is gone under this run: not timed")
+
+
+# --- GPU telemetry comes through the Backend base, for every GPU backend ----------------------------
+
+
+class GpuBackend(ReportingBackend):
+    """A GPU runtime that names no GPU of its own: it runs on the GPU CUDA calls device 0."""
+
+    name = "a-gpu-runtime"
+    gpu = True
+
+
+@pytest.fixture
+def nvml(monkeypatch):
+    from tests.fakes import nvml as fake_nvml
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")  # CUDA's device 0 is NVML's GPU 1
+    return fake_nvml.install(monkeypatch)
+
+
+def test_a_gpu_backend_gets_telemetry_of_the_gpu_it_runs_on(nvml, tmp_path):
+    record = _one(GpuBackend(executed="fp16"), tmp_path)
+    assert record.ok, record.error
+    telemetry = record.gpu_telemetry
+    assert telemetry["samples"] >= 2 and "warnings" not in telemetry
+    assert telemetry["sm_clock_mhz"]["median"] == 1410 and telemetry["power_w"]["max"] == 700.0
+    assert telemetry["temperature_c"]["min"] == 71
+
+
+def test_a_backend_that_names_its_gpus_pci_bus_id_is_sampled_there(nvml, tmp_path):
+    class ByBusId(GpuBackend):
+        def gpu_pci_bus_id(self):
+            return "0000:17:00.0"  # NVML's GPU 0, whatever CUDA_VISIBLE_DEVICES says
+
+    record = _one(ByBusId(executed="fp16"), tmp_path)
+    assert record.gpu_telemetry["sm_clock_mhz"]["median"] == 1980 and record.gpu_telemetry["temperature_c"]["max"] == 40
+    assert "nvmlDeviceGetHandleByPciBusId" in nvml.calls and "nvmlDeviceGetHandleByUUID" not in nvml.calls
+
+
+def test_telemetry_that_cannot_be_had_is_a_warning_never_a_failed_case(nvml, tmp_path):
+    class Unnamed(GpuBackend):
+        def gpu_pci_bus_id(self):
+            raise RuntimeError("no CUDA context")
+
+    record = _one(Unnamed(executed="fp16"), tmp_path)
+    assert record.ok and record.gpu_telemetry == {
+        "samples": 0, "warnings": ["GPU telemetry unavailable: a-gpu-runtime could not name its GPU "
+                                   "(RuntimeError: no CUDA context)"]}
+    assert "GPU telemetry unavailable: a-gpu-runtime could not name its GPU (RuntimeError: no CUDA context)" \
+        in record.warnings
+    nvml.failing["nvmlDeviceGetPowerUsage"] = nvml.NVMLError_NotSupported()
+    record = _one(GpuBackend(executed="fp16"), tmp_path)
+    assert record.ok and "power_w" not in record.gpu_telemetry and record.gpu_telemetry["samples"] >= 2
+    assert [w for w in record.warnings if "telemetry" in w] == [
+        "GPU telemetry: power_w not read (NVMLError_NotSupported: Not Supported)"]
+
+
+def test_a_cpu_backend_samples_no_gpu(nvml, tmp_path):
+    record = _one(ReportingBackend(executed="fp16"), tmp_path)
+    assert record.ok and record.gpu_telemetry is None and nvml.calls == []

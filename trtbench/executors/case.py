@@ -1,0 +1,181 @@
+"""A case, and one case built (cached), timed and recorded; the executors (trtbench.executors) run a sweep's
+cases through ``run_case``."""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+import re
+import time
+import traceback
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from trtbench.backends.base import Backend, Engine
+from trtbench.errors import TrtbenchError
+from trtbench.graphs.inputs import seeded_input
+from trtbench.measure.devicelock import DeviceBusy, DeviceUse
+from trtbench.measure.timing import COV_WARNING, PERCENTILE_DEFINITION, Timed, TimingPolicy
+from trtbench.store.records import LatencyRecord
+from trtbench.store.results import timestamp
+
+
+@dataclass(frozen=True)
+class Case:
+    """One unit of a sweep: a model at one precision and batch size."""
+
+    model: str
+    precision: str
+    batch: int
+    backend: str = ""  # named where a session runs several backends side by side
+    device: str = ""  # the kind of device it must run on (a cluster sweep); "" where it runs here
+
+    def label(self) -> str:
+        """How the case is named in progress lines."""
+        where = " on ".join(["", *[name for name in (self.backend, self.device) if name]])
+        return f"{self.model} {self.precision} batch {self.batch}{where}"
+
+
+def parse_batches(text: str) -> list[int]:
+    """'1,4,8,32' -> [1, 4, 8, 32]; zero, negatives, junk and empty items are one-line errors."""
+    items = [item.strip() for item in text.split(",")]
+    batches = []
+    for item in items:
+        # ASCII digits only: str.isdigit() also takes '²', which int() then refuses
+        if not re.fullmatch(r"[0-9]+", item) or int(item) < 1:
+            raise TrtbenchError(f"bad --batch '{text}': '{item}' is not a positive whole number "
+                                "(e.g. --batch 1,4,8,32)")
+        batches.append(int(item))
+    return list(dict.fromkeys(batches))
+
+
+Exclusive = Callable[[Backend], AbstractContextManager[DeviceUse]]
+
+
+def run_case(backend: Backend, case: Case, onnx_path: Path, cache_dir: Path, policy: TimingPolicy,
+             progress: Callable[[int, float], None] | None = None,
+             verify: Callable[[Case, Engine], dict] | None = None,
+             exclusive: Exclusive | None = None, export_sha256: str | None = None) -> LatencyRecord:
+    """Build and time one case; any failure becomes the record's error instead of an exception.
+
+    With ``exclusive``, the timing (only it: not the build, not the output check) holds the
+    device's lock and measures what else used the device meanwhile (see trtbench.measure.devicelock).
+    A device that is busy under ``--no-wait`` (DeviceBusy) and Ctrl-C end the sweep instead.
+    With ``export_sha256`` (the run's plan), an export that is no longer that one is not built from.
+    A case that ran another precision than asked, or whose outputs are not finite, is failed with
+    its timings kept.
+    """
+    record = LatencyRecord(model=case.model, precision=case.precision, batch=case.batch, backend=backend.name,
+                           device=backend.device(), metric=backend.metric, node=platform.node())
+    started = time.perf_counter()
+    try:
+        if export_sha256 is not None:
+            _same_export(case, onnx_path, export_sha256)
+        engine = backend.build(onnx_path, case.precision, case.batch, cache_dir)
+        if export_sha256 is not None:
+            # again once the build has read it: an export replaced during the build may be what was built
+            _same_export(case, onnx_path, export_sha256)
+        with engine:
+            with exclusive(backend) if exclusive is not None else contextlib.nullcontext() as use:
+                with backend.telemetry() as sampler:
+                    timing_began = timestamp()
+                    timed = engine.timed(policy, progress)
+                    record.timed_between = [timing_began, timestamp()]
+            if use is not None:
+                _fill_device_use(record, use)
+            if verify is not None:
+                record.verify = verify(case, engine)
+            # described while active: what ran (a CUDA graph, say) is known until the engine is freed
+            record.method = {**policy.describe(), "percentile": PERCENTILE_DEFINITION, **engine.describe()}
+            record.precision_executed, record.precision_evidence = engine.executed_precision()
+            not_finite = _not_finite(engine, case.batch) if backend.can_infer else ""
+        _fill(record, timed, case.batch)
+        record.warnings = list(engine.warnings) + _cov_warning(timed) + engine.check(timed) + record.warnings
+        record.build_s = round(engine.build_s, 3)
+        record.engine = dict(engine.info)
+        if sampler is not None:
+            record.gpu_telemetry = sampler.summary()
+            record.warnings += list(record.gpu_telemetry.get("warnings", []))  # each begins "GPU telemetry"
+        problems = [why for why in (not_finite, record.precision_mismatch()) if why]
+        if problems:
+            record.failed("; ".join(problems))
+    except (KeyboardInterrupt, DeviceBusy):
+        raise
+    except TrtbenchError as exc:
+        record.failed(str(exc))
+    except Exception as exc:  # a failing case (out of memory, backend error) must not end the sweep
+        record.failed(f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=8))
+    record.case_s = round(time.perf_counter() - started, 3)
+    record.finished_at = timestamp()
+    return record
+
+
+class ExportChanged(TrtbenchError):
+    """The export a case builds from is not the one its run planned (exported again, or removed)."""
+
+
+def _same_export(case: Case, path: Path, planned: str) -> None:
+    """Raise ExportChanged unless the export at ``path`` is still the one of sha256 ``planned``.
+
+    Cheap per case: the file is read again only when its size, mtime or inode changed since this
+    process last hashed it (``artifacts.current_sha256``).
+    """
+    from trtbench.store.artifacts import current_sha256
+
+    try:
+        now: str | None = current_sha256(path)
+    except OSError:
+        now = None
+    if now != planned:
+        raise ExportChanged(export_changed(case.model, path, planned, now))
+
+
+def export_changed(model: str, path: Path, planned: str, now: str | None) -> str:
+    """The one line for a case refused because its export is not the one its run planned (``now``:
+    the export's sha256 now, None when it is gone)."""
+    state = "is gone" if now is None else \
+        f"changed (sha256 {planned[:12]} planned, {now[:12]} now: exported again since the run began)"
+    return (f"{model}'s export {path} {state} under this run: not timed, so that the run times one export; "
+            f"start a new run to time {model} as it is now")
+
+
+def _not_finite(engine: Engine, batch: int) -> str:
+    """Why the engine's outputs on the seeded input are unusable (NaN or Inf in them), or ''."""
+    outputs = np.asarray(engine.infer(seeded_input(batch)))
+    bad = int(outputs.size - np.count_nonzero(np.isfinite(outputs)))
+    if not bad:
+        return ""
+    return (f"{bad} of {outputs.size} output values are NaN or Inf on the seeded input: the engine computes "
+            "no usable result (a damaged engine or cache file, or an overflow in this precision)")
+
+
+def _fill_device_use(record: LatencyRecord, use: DeviceUse) -> None:
+    record.device_wait_s, record.device_shared, record.device_sharing = use.waited_s, use.shared, use.evidence
+    if use.shared:
+        record.warnings.append(f"device shared while timed: {use.evidence}")
+
+
+def _cov_warning(timed: Timed) -> list[str]:
+    cov = next(iter(timed.spans.values())).cov
+    if cov is not None and cov > COV_WARNING:
+        return [f"unstable: coefficient of variation {cov:.1%} > {COV_WARNING:.1%}"]
+    return []
+
+
+def _fill(record: LatencyRecord, timed: Timed, batch: int) -> None:
+    """The record's numbers: the first span's statistics, every span's, and throughput."""
+    latency = next(iter(timed.spans.values()))
+    record.latency_ms = latency.as_dict()
+    record.cov = latency.cov
+    record.cov_warning = latency.cov is not None and latency.cov > COV_WARNING
+    record.spans_ms = {span: stats.as_dict() for span, stats in timed.spans.items()}
+    record.iterations = timed.iterations
+    record.timed_s = round(timed.wall_s, 4)
+    # queries (batches) per second, as trtexec reports, and images per second
+    record.throughput_qps = timed.qps
+    record.throughput_ips = timed.qps * batch
+

@@ -1,0 +1,1 @@
+"""What is kept on disk: the artifact cache, typed records, run files."""
