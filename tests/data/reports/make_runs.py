@@ -11,10 +11,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
+from tests.reporting.test_report import A100, FLEET, RECORDS  # noqa: E402
 from trtbench.store.records import AccuracyRecord  # noqa: E402
 from trtbench.store.results import Run  # noqa: E402
-
-from tests.reporting.test_report import A100, FLEET, RECORDS  # noqa: E402
 
 HERE = Path(__file__).parent / "runs"
 ENVIRONMENT = {"host": {"cpu": "AMD EPYC 7B13", "cpu_count": 2, "os": "Linux", "python": "3.11.7", "hostname": "h"},
