@@ -576,13 +576,13 @@ DOCS_11_IO = {"I/O Tensors": [
     ({"Format": "Row major linear FP32 format (kLINEAR)"}, "other"),  # 11.x: the type is never read from Format
 ])
 def test_a_tensor_data_type_is_read_the_way_each_major_writes_it(fields, expected):
-    from trtbench.backends.tensorrt import tensor_datatype
+    from trtbench.backends.tensorrt_engine import tensor_datatype
 
     assert tensor_datatype({"Name": "t", "Dimensions": [1], **fields}) == expected
 
 
 def test_the_docs_11x_schema_reads_and_keeps_each_layers_onnx_nodes():
-    from trtbench.backends.tensorrt import read_engine_information
+    from trtbench.backends.tensorrt_engine import read_engine_information
 
     layer = {"Name": "conv + relu", "LayerType": "CaskConvolution",
              "Inputs": [{"Name": "input_0", "Location": "Device", "Dimensions": [1, 3, 224, 224],
@@ -622,7 +622,7 @@ def test_the_double_writes_its_majors_inspector_schema(model, tmp_path, major):
 @pytest.mark.parametrize("major", [10, 11])
 def test_a_parser_of_the_other_majors_schema_reads_no_precision(model, tmp_path, major):
     """What the old parser did on 11.x: every layer 'other'. Each major's double breaks the other's parser."""
-    from trtbench.backends.tensorrt import _datatype
+    from trtbench.backends.tensorrt_engine import _datatype
 
     backend, trt, _ = backend_for(major, typing="strong")
     with backend.build(model, "fp16", 1, tmp_path / "e") as engine:

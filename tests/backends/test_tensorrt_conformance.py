@@ -20,8 +20,10 @@ import pytest
 from tests.fakes import tensorrt as fake
 from tests.tensorrt_surface import VERSIONS, SurfaceUnavailable, surface
 from trtbench.backends import tensorrt as backend
+from trtbench.backends import tensorrt_engine
 
-BACKEND_SOURCE = Path(backend.__file__)
+#: the builder (loader) and the engine (runner): every TensorRT name either uses is checked
+BACKEND_SOURCES = (Path(backend.__file__), Path(tensorrt_engine.__file__))
 #: the string each route's code is guarded by (`if typing == "weak" ...`)
 ROUTE_GUARDS = {"weak_fp16": "weak", "weak_int8": "weak", "strong": "strong"}
 #: names the double offers for tests only, not as TensorRT API
@@ -490,23 +492,27 @@ def _listing(uses) -> str:
 # --- the backend -------------------------------------------------------------------------------
 
 
+def _backend_uses(module: dict) -> list[Use]:
+    return [use for source in BACKEND_SOURCES for use in uses_of(source.read_text(), module)]
+
+
 def test_the_backend_fits_the_real_bindings_of_each_major(real):
     major, module = real
-    uses = uses_of(BACKEND_SOURCE.read_text(), module)
+    uses = _backend_uses(module)
     wrong = [use for use in uses if use.problem and (_reached_on(use.name, major) or use.name.startswith("?"))]
-    assert not wrong, f"trtbench/backends/tensorrt.py against TensorRT {module['version']}:\n{_listing(wrong)}"
+    assert not wrong, f"trtbench/backends/tensorrt*.py against TensorRT {module['version']}:\n{_listing(wrong)}"
 
 
 def test_every_tensorrt_use_of_the_backend_is_declared(both):
     declared = _declared_routes()
-    uses = [use for module in both.values() for use in uses_of(BACKEND_SOURCE.read_text(), module)]
+    uses = [use for module in both.values() for use in _backend_uses(module)]
     undeclared = sorted({(use.line, use.name) for use in uses if use.name not in declared})
     assert not undeclared, f"used but not in TENSORRT_API (add them to the route that reaches them): {undeclared}"
 
 
 def test_every_declared_name_is_used_where_the_walker_sees_it(both):
     """A declared name the walker never meets is stale, or reached through a value it lost track of."""
-    seen = {use.name for module in both.values() for use in uses_of(BACKEND_SOURCE.read_text(), module)}
+    seen = {use.name for module in both.values() for use in _backend_uses(module)}
     unseen = sorted(set(_declared_routes(through=False)) - seen)
     assert not unseen, f"declared in TENSORRT_API but not found in the backend's source: {unseen}"
 
@@ -534,7 +540,7 @@ def unguarded_uses(source: str, real: dict) -> list[Use]:
 
 def test_route_only_names_sit_under_their_routes_guard(both):
     """Code only one major reaches is checked only against that major: it must sit in its route's branch."""
-    unguarded = unguarded_uses(BACKEND_SOURCE.read_text(), both[min(both)])
+    unguarded = [use for source in BACKEND_SOURCES for use in unguarded_uses(source.read_text(), both[min(both)])]
     assert not unguarded, "used outside the `if` of its route:\n" + _listing(unguarded)
 
 
