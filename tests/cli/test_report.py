@@ -97,7 +97,7 @@ def test_batch_may_be_repeated_or_a_list(invoke, tmp_path):
 @pytest.mark.parametrize("value", ["0", "x", "1,,8", "\u00b2", "-1", "", "1.5"])
 def test_a_bad_batch_is_one_line(invoke, tmp_path, value):
     value = value.encode().decode("unicode_escape")
-    line = _one_line_error(invoke("report", "--batch", value, "--results-dir", _fleet(tmp_path / "r")))
+    line = _one_line_error(invoke("report", "--batch", value, "--results-dir", _fleet(tmp_path / "r")), code=2)
     assert line.startswith(f"error: bad --batch '{value}': ") and "is not a positive whole number" in line
 
 

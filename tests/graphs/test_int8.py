@@ -197,7 +197,7 @@ def test_the_fp16_rest_computes_what_the_fp32_rest_does(fp16_rest_graphs, name):
 def test_the_tensorrt_forms_are_cached_apart_and_keyed_by_the_placement(fp16_rest_graphs):
     import json
 
-    from trtbench.graphs.precision import INT8_METHOD
+    from trtbench.graphs.int8 import INT8_METHOD
 
     fp32, fp32_rest, fp16_rest = fp16_rest_graphs["ResNet18"]
     keys = [json.loads(path.with_name(path.name + ".json").read_text())["key"] for path in (fp32_rest, fp16_rest)]

@@ -10,10 +10,9 @@ from trtbench.checks.verify import compare, judge
 from trtbench.errors import TrtbenchError
 from trtbench.graphs import graph
 from trtbench.graphs.inputs import VERIFY_SEED, seeded_input
+from trtbench.graphs.int8 import INT8_METHOD, INT8_ORT_METHOD
 from trtbench.graphs.precision import (
     GRAPH_KIND,
-    INT8_METHOD,
-    INT8_ORT_METHOD,
     Calibration,
     graph_for,
     graph_path,
@@ -251,17 +250,17 @@ def test_int8_onnxruntime_form_follows_fp32(residual_model):
 
 def _int8_in_a_process(path, form, counter, barrier, queue):
     """One of two processes asking for the same INT8 graph at the same moment; each make is counted."""
-    from trtbench.graphs import precision
+    from trtbench.graphs import int8, precision
 
-    for name in ("_write_int8", "_write_int8_ort"):
-        real = getattr(precision, name)
+    for name in ("write_tensorrt_form", "write_onnxruntime_form"):
+        real = getattr(int8, name)
 
         def counted(*args, real=real):
             with open(counter, "a") as handle:
                 handle.write("made\n")
             return real(*args)
 
-        setattr(precision, name, counted)
+        setattr(int8, name, counted)
     barrier.wait()
     made = precision.graph_for(path, "int8", form=form)
     queue.put((str(made), artifacts.valid(made, GRAPH_KIND).sha256, artifacts.sha256_file(made)))

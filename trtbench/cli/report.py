@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from trtbench.cli.app import App, pass_app
-from trtbench.cli.options import Folder
+from trtbench.cli.options import BatchList, Folder
 
 
 class MetricName(click.ParamType):
@@ -37,7 +37,7 @@ class MetricName(click.ParamType):
               "and batch size with a column per device and the page's V100 value.")
 @click.option("--metric", default="median", show_default=True, type=MetricName(),
               help="The figure the tables show: median, p99, throughput, ... (any name `compare --metric` takes).")
-@click.option("--batch", "batches", multiple=True, metavar="N[,N...]",
+@click.option("--batch", "batches", type=BatchList(), multiple=True, metavar="N[,N...]",
               help="Only these batch sizes (comma-separated, may be repeated: --batch 1 --batch 32).")
 @click.option("--plot", "plot_name", metavar="FILE", help="Also write a plot: FILE.png, .svg, .pdf, ... (a folder "
               "gets latency.png inside it; missing folders are made).")
