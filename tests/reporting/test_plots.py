@@ -6,9 +6,9 @@ import dataclasses
 import pytest
 
 from tests.cli.test_export import _one_line_error
+from tests.cli.test_report import _fleet
 from tests.reporting.test_report import FLEET, RECORDS
 from trtbench.reporting import plots
-from trtbench.store.results import RunFile
 
 
 def _spread(record, low, high):
@@ -54,21 +54,12 @@ def test_svg_text_stays_text(tmp_path):
     assert 'id="DejaVuSans-' not in svg  # no glyphs drawn as paths
 
 
-def _results(folder):
-    folder.mkdir()
-    run = RunFile(folder, {}, ["test"])
-    for record in FLEET:
-        run.add(record)
-    run.finish()
-    return folder
-
-
 def test_plot_size_is_width_and_height_in_inches(invoke, tmp_path, monkeypatch):
     sizes = []
     draw = plots.plot_figure
     monkeypatch.setattr(plots, "plot_figure", lambda records, size: sizes.append(size) or draw(records, size))
     shown = invoke("report", "--plot", tmp_path / "p.svg", "--plot-size", "5,3.5", "--results-dir",
-                   _results(tmp_path / "r"))
+                   _fleet(tmp_path / "r"))
     assert shown.exit_code == 0, shown.output
     assert sizes == [(5.0, 3.5)]
 
@@ -76,13 +67,13 @@ def test_plot_size_is_width_and_height_in_inches(invoke, tmp_path, monkeypatch):
 @pytest.mark.parametrize("size", ["3", "0,2", "a,b", "100,4", "nan,4", "3,4,5"])
 def test_a_bad_plot_size_is_one_line(invoke, tmp_path, size):
     line = _one_line_error(invoke("report", "--plot", tmp_path / "p.png", "--plot-size", size, "--results-dir",
-                                  _results(tmp_path / "r")))
+                                  _fleet(tmp_path / "r")))
     assert line == f"error: bad --plot-size '{size}': give width and height in inches, e.g. 7,4.5"
     assert not (tmp_path / "p.png").exists()
 
 
 def test_the_terminal_report_writes_its_legends_once(invoke, tmp_path):
-    shown = invoke("report", "--reference", "--results-dir", _results(tmp_path / "r"))
+    shown = invoke("report", "--reference", "--results-dir", _fleet(tmp_path / "r"))
     assert shown.exit_code == 0, shown.output
     text = shown.stdout
     assert text.count("FP16 latency (ms): tensorrt on") == 2  # seven tables ...
@@ -97,7 +88,7 @@ def test_the_terminal_report_uses_the_terminals_width(tmp_path):
 
     from trtbench.cli import main
 
-    results = _results(tmp_path / "r")
+    results = _fleet(tmp_path / "r")
     for width in (60, 160):
         shown = CliRunner(env={"COLUMNS": str(width), "NO_COLOR": "1"}).invoke(main, ["report", "--results-dir",
                                                                                       str(results)])
