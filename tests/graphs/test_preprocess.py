@@ -113,3 +113,122 @@ def test_corrupt_and_truncated_images_are_unreadable(tmp_path, content):
         load_image(path)
     with pytest.raises(UnreadableImage, match="No such file"):
         load_image(tmp_path / "gone.png")
+
+
+# Each mode a folder of images may hold, with one pixel value and the 8-bit RGB it must become.
+EIGHT_BIT_CASES = [
+    ("1", 1, (255, 255, 255)),
+    ("L", 77, (77, 77, 77)),
+    ("LA", (77, 9), (77, 77, 77)),
+    ("RGB", (200, 50, 10), (200, 50, 10)),
+    ("RGBA", (200, 50, 10, 3), (200, 50, 10)),
+    ("CMYK", (55, 205, 245, 0), (200, 50, 10)),
+]
+
+
+def mode_image(mode, value, size=(4, 3)):
+    return Image.new(mode, size, value)
+
+
+@pytest.mark.parametrize("mode, value, rgb", EIGHT_BIT_CASES, ids=[case[0] for case in EIGHT_BIT_CASES])
+def test_eight_bit_modes_convert_to_their_rgb(mode, value, rgb):
+    from trtbench.graphs.preprocess import to_rgb
+
+    out = to_rgb(mode_image(mode, value))
+    assert out.mode == "RGB"
+    assert set(map(tuple, np.asarray(out).reshape(-1, 3).tolist())) == {rgb}
+
+
+def test_palette_modes_convert_through_their_palette():
+    from trtbench.graphs.preprocess import to_rgb
+
+    for mode in ("P", "PA"):
+        image = Image.new(mode, (2, 2), 0)
+        image.putpalette([0, 0, 0] + [12, 34, 56] + [0, 0, 0] * 254)
+        image.putpixel((1, 1), (1, 200) if mode == "PA" else 1)
+        assert np.asarray(to_rgb(image))[1, 1].tolist() == [12, 34, 56], mode
+        assert np.asarray(to_rgb(image))[0, 0].tolist() == [0, 0, 0], mode
+
+
+@pytest.mark.parametrize("mode, raw, rgb", [
+    ("YCbCr", (90, 82, 206), (199, 50, 8)),  # Pillow's own round trip of RGB (200, 50, 10)
+    ("LAB", (137, 0, 0), (128, 128, 128)),  # neutral grey: a and b are signed bytes, 0 at the centre
+    ("HSV", (0, 255, 255), (255, 0, 0)),
+])
+def test_colour_spaces_convert_by_their_meaning(mode, raw, rgb):
+    from trtbench.graphs.preprocess import to_rgb
+
+    image = Image.frombytes(mode, (1, 1), bytes(raw))
+    assert np.asarray(to_rgb(image))[0, 0].tolist() == list(rgb)
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I;16B", "I"])
+def test_sixteen_bit_grey_keeps_its_range(mode):
+    from trtbench.graphs.preprocess import to_rgb
+
+    values = np.array([[0, 255, 256, 32768, 65280, 65535]])
+    if mode == "I":
+        image = Image.fromarray(values.astype(np.int32), "I")
+    else:
+        image = Image.new(mode, (6, 1))
+        for x, value in enumerate(values[0]):
+            image.putpixel((x, 0), int(value))
+    assert np.asarray(image).astype(np.int64).tolist() == values.tolist()  # the image holds what we meant
+    out = np.asarray(to_rgb(image))
+    assert out[0, :, 0].tolist() == [0, 0, 1, 128, 255, 255]  # the top 8 bits, not clipped to 255
+    assert (out[..., 0] == out[..., 1]).all() and (out[..., 1] == out[..., 2]).all()
+
+
+def test_float_grey_is_read_as_zero_to_one():
+    from trtbench.graphs.preprocess import to_rgb
+
+    image = Image.fromarray(np.array([[0.0, 0.25, 0.5, 1.0]], dtype=np.float32), "F")
+    assert np.asarray(to_rgb(image))[0, :, 0].tolist() == [0, 64, 128, 255]
+
+
+@pytest.mark.parametrize("image, words", [
+    (Image.fromarray(np.array([[0, 70000]], dtype=np.int32), "I"), "mode I with values from 0 to 70000"),
+    (Image.fromarray(np.array([[-5, 10]], dtype=np.int32), "I"), "mode I with values from -5 to 10"),
+    (Image.fromarray(np.array([[0.0, 255.0]], dtype=np.float32), "F"), "mode F) with values from 0 to 255"),
+    (Image.fromarray(np.array([[0.0, np.nan]], dtype=np.float32), "F"), "mode F) holding NaN"),
+    (Image.new("La", (2, 2)), "mode La"),
+], ids=["I-above-16-bit", "I-negative", "F-0-255", "F-nan", "La"])
+def test_images_without_an_honest_8_bit_reading_are_refused_in_one_line(image, words):
+    from trtbench.graphs.preprocess import to_rgb
+
+    with pytest.raises(UnreadableImage) as caught:
+        to_rgb(image)
+    message = str(caught.value)
+    assert words.replace("mode I with", "mode I) with") in message and "\n" not in message
+    with pytest.raises(UnreadableImage):
+        preprocess(image)
+
+
+def png(width, height, depth, colour, rows):
+    """A PNG written byte by byte: Pillow cannot save 16-bit RGB."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    raw = b"".join(b"\0" + row for row in rows)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+
+
+def test_sixteen_bit_files_are_read_by_their_range(tmp_path):
+    # 16-bit RGB PNG: Pillow gives mode RGB holding the top 8 bits of each sample.
+    samples = np.full((256, 256, 3), 0, dtype=">u2")
+    samples[..., 0], samples[..., 1], samples[..., 2] = 65535, 32768, 1000
+    (tmp_path / "rgb16.png").write_bytes(png(256, 256, 16, 2, [row.tobytes() for row in samples]))
+    expected = (np.array([255, 128, 3]) / 255.0 - MEAN) / STD
+    np.testing.assert_allclose(load_image(tmp_path / "rgb16.png")[:, 100, 100], expected, rtol=1e-5)
+    # 16-bit grey PNG (mode I;16) and float TIFF (mode F): before, both were clipped to white.
+    Image.fromarray(np.full((256, 256), 40000, dtype=np.uint16)).save(tmp_path / "grey16.png")
+    Image.fromarray(np.full((256, 256), 0.5, dtype=np.float32)).save(tmp_path / "float.tif")
+    for name, level in (("grey16.png", 40000 >> 8), ("float.tif", 128)):
+        out = load_image(tmp_path / name)
+        np.testing.assert_allclose(out[:, 100, 100], (level / 255.0 - MEAN) / STD, rtol=1e-5, err_msg=name)
+    # A float TIFF out of [0, 1] is refused, so eval counts it as unreadable, not as read.
+    Image.fromarray(np.full((256, 256), 3.5, dtype=np.float32)).save(tmp_path / "hdr.tif")
+    with pytest.raises(UnreadableImage, match=r"mode F\) with values from 3.5 to 3.5"):
+        load_image(tmp_path / "hdr.tif")

@@ -10,6 +10,7 @@ import click
 from trtbench.cli.app import App, pass_app
 from trtbench.cli.report import MetricName
 from trtbench.reporting.compare import DEFAULT_THRESHOLD_PCT
+from trtbench.reporting.limit import DEFAULT_LIMIT, limit_comparison
 
 NO_VERDICT = 2  # nothing compared: no matching case, unreadable inputs, bad options
 
@@ -24,13 +25,23 @@ NO_VERDICT = 2  # nothing compared: no matching case, unreadable inputs, bad opt
               "better), throughput (images/s, higher is better), throughput_qps, or GPU telemetry.")
 @click.option("--markdown", "form", flag_value="markdown", help="A markdown table, e.g. for a CI summary.")
 @click.option("--json", "form", flag_value="json", help="A JSON object: every case and the verdict.")
+@click.option("--limit", type=click.IntRange(min=0), default=DEFAULT_LIMIT, show_default=True, metavar="N",
+              help="The most cases the terminal table shows, those that changed first, with a line saying how "
+              "many more (0: all); --markdown and --json give every case.")
 @pass_app
-def compare(app: App, base: Path, new: Path, threshold: str, metric: str, form: str | None):
+def compare(app: App, base: Path, new: Path, threshold: str, metric: str, form: str | None, limit: int):
     """Compare NEW with BASE (each a run file or a results folder), case by case.
 
     Exit status 0: no case regressed; 1: some case got worse past --threshold, or failed in NEW
     after working in BASE; 2: nothing could be compared (no case in both, or unreadable input).
     """
+    from trtbench.store.results import gc_paused
+
+    with gc_paused():
+        _compare(app, base, new, threshold, metric, form, limit)
+
+
+def _compare(app: App, base: Path, new: Path, threshold: str, metric: str, form: str | None, limit: int):
     from trtbench.errors import TrtbenchError
     from trtbench.reporting import compare as gate
     from trtbench.reporting import markdown, terminal
@@ -52,7 +63,10 @@ def compare(app: App, base: Path, new: Path, threshold: str, metric: str, form: 
             app.echo(markdown.section(table))
             app.echo("")
         else:
+            table, left_out = limit_comparison(table, limit)
             app.console.print(terminal.table(table))
+            if left_out:
+                app.echo(left_out)
         for line in (comparison.summary(), *comparison.notes):
             app.echo(line)
     regressions = comparison.regressions

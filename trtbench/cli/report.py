@@ -9,6 +9,7 @@ import click
 
 from trtbench.cli.app import App, pass_app
 from trtbench.cli.options import BatchList, Folder
+from trtbench.reporting.limit import DEFAULT_LIMIT, limit_report
 
 
 class MetricName(click.ParamType):
@@ -43,12 +44,24 @@ class MetricName(click.ParamType):
               "gets latency.png inside it; missing folders are made).")
 @click.option("--plot-size", default="7,4.5", show_default=True, metavar="W,H",
               help="The plot's width and height per precision, in inches.")
+@click.option("--limit", type=click.IntRange(min=0), default=DEFAULT_LIMIT, show_default=True, metavar="N",
+              help="The most rows the terminal tables show, with a line saying how many more (0: all); --markdown, "
+              "--csv, --json and --html give every record.")
 @click.option("--results-dir", type=Folder(), default=Path("results"), show_default=True)
 @click.option("--models-dir", type=Folder(), default=Path("models"), show_default=True)
 @pass_app
-def report(app: App, result_files, form, html_name, reference, by, metric, batches, plot_name, plot_size,
+def report(app: App, result_files, form, html_name, reference, by, metric, batches, plot_name, plot_size, limit,
            results_dir, models_dir):
     """Report RESULT_FILES (default: every run in --results-dir, latest record per case)."""
+    from trtbench.store.results import gc_paused
+
+    with gc_paused():
+        _report(app, result_files, form, html_name, reference, by, metric, batches, plot_name, plot_size, limit,
+                results_dir, models_dir)
+
+
+def _report(app: App, result_files, form, html_name, reference, by, metric, batches, plot_name, plot_size, limit,
+            results_dir, models_dir):
     from trtbench.reporting import contents, data, markdown, plots, terminal
     from trtbench.store.records import METRICS
 
@@ -72,7 +85,10 @@ def report(app: App, result_files, form, html_name, reference, by, metric, batch
         page = contents.page_report(records, _model_rows(models_dir), reference, by == "device", chosen)
         app.echo(markdown.report(page))
     else:
-        terminal.print_report(app.console, contents.terminal_report(records, reference, by == "device", chosen))
+        shown, left_out = limit_report(contents.terminal_report(records, reference, by == "device", chosen), limit)
+        terminal.print_report(app.console, shown)
+        if left_out:
+            app.echo(left_out)
     if html_name is not None:
         _write_html(app, html_name, records, runs, chosen, size, models_dir)
     if plot_path is not None:

@@ -29,15 +29,53 @@ MAX_IMAGE_PIXELS = 64 * 1024 * 1024
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error)
 
 
+# Modes Pillow converts to 8-bit RGB without losing range: 8 bits a channel, or a palette of them.
+_EIGHT_BIT_MODES = frozenset({"1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "LAB",
+                              "HSV"})
+# One channel of 16 bits; ``convert("RGB")`` would clip every value above 255 to white.
+_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
+
+
 class UnreadableImage(ValueError):
     """An image file that is not decoded; the message says why, without the file's name."""
 
 
-def preprocess(image) -> np.ndarray:
-    """A PIL image -> float32 array (3, 224, 224)."""
+def to_rgb(image):
+    """A PIL image of any mode a folder of images may hold -> 8-bit RGB, each mode by its real range.
+
+    16-bit grey keeps its top 8 bits (as Pillow does for 16-bit RGB PNGs), 32-bit integer grey is
+    read as 16-bit when its values fit, float grey is read as [0, 1]. A mode or a range that has no
+    honest 8-bit reading raises UnreadableImage naming the mode.
+    """
     from PIL import Image
 
-    image = image.convert("RGB")
+    mode = image.mode
+    if mode in _EIGHT_BIT_MODES:
+        return image.convert("RGB")
+    if mode in _SIXTEEN_BIT_MODES or mode == "I":
+        values = np.asarray(image).astype(np.int64)
+        low, high = (int(values.min()), int(values.max())) if values.size else (0, 0)
+        if low < 0 or high > 0xFFFF:
+            raise UnreadableImage(f"a 32-bit integer image (mode {mode}) with values from {low} to {high}: "
+                                  "trtbench reads integer images of up to 16 bits; save it as 8 or 16 bits")
+        return Image.fromarray((values >> 8).astype(np.uint8), "L").convert("RGB")
+    if mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        if values.size and not np.isfinite(values).all():
+            raise UnreadableImage("a float image (mode F) holding NaN or infinite values: save it as 8 or 16 bits")
+        low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+        if low < 0.0 or high > 1.0:
+            raise UnreadableImage(f"a float image (mode F) with values from {low:g} to {high:g}: trtbench reads "
+                                  "float images as [0, 1]; scale it to [0, 1] or save it as 8 or 16 bits")
+        return Image.fromarray(np.rint(values * 255.0).astype(np.uint8), "L").convert("RGB")
+    raise UnreadableImage(f"an image in mode {mode}, which trtbench does not read; save it as 8-bit RGB")
+
+
+def preprocess(image) -> np.ndarray:
+    """A PIL image -> float32 array (3, 224, 224); raises UnreadableImage for a mode to_rgb refuses."""
+    from PIL import Image
+
+    image = to_rgb(image)
     width, height = image.size
     scale = RESIZE_SHORT / min(width, height)
     size = (max(CROP, round(width * scale)), max(CROP, round(height * scale)))
@@ -73,7 +111,7 @@ def _open_regular_file(path: Path):
 
 
 def _decode(file):
-    """The image in ``file`` as RGB, refused from its header when it claims too many pixels."""
+    """The image in ``file`` as 8-bit RGB (see to_rgb), refused from its header when it claims too many pixels."""
     from PIL import Image, UnidentifiedImageError
 
     bombs = (Image.DecompressionBombError, Image.DecompressionBombWarning)
@@ -87,7 +125,7 @@ def _decode(file):
                 raise UnreadableImage(f"a possible decompression bomb: its header claims {width}x{height} pixels, "
                                       f"more than the {MAX_IMAGE_PIXELS} trtbench decodes")
             image.load()
-            return image.convert("RGB")
+            return to_rgb(image)
     except bombs as exc:
         raise UnreadableImage(f"a possible decompression bomb: {exc}") from None
     except UnidentifiedImageError:
