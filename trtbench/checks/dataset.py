@@ -41,6 +41,9 @@ def samples_from(data: Path, list_file: Path | None = None, num_classes: int = N
     if list_file is not None:
         return _from_list(_list_file(Path(list_file), "--list"), data, num_classes)
     if data.is_file():
+        if data.suffix.lower() in IMAGE_SUFFIXES:
+            raise TrtbenchError(f"--data {printable(data)} is an image, not a folder or a list file: give the folder "
+                                "that holds a sub-folder per class (or a PaddleClas list file)")
         return _from_list(data, data.parent, num_classes)
     if not data.is_dir():
         raise TrtbenchError(f"--data {printable(data)} is neither a folder nor a list file")
@@ -88,6 +91,18 @@ def _listing(folder: Path) -> list[Path]:
         raise TrtbenchError(f"--data: cannot list {printable(folder)}: {exc.strerror or exc}") from None
 
 
+def _binary(head: bytes) -> bool:
+    """Whether the start of a file is binary data (an image, an archive), not a list with an odd line: it
+    holds a NUL byte and is not UTF-8 text."""
+    if b"\0" not in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start < len(head) - 3  # not a character cut at the end of the head
+    return False
+
+
 def _from_list(list_file: Path, data: Path, num_classes: int) -> list[Sample]:
     """The samples of a PaddleClas list file, read as bytes: a name that is not UTF-8 still finds its file."""
     root = data.resolve()
@@ -95,6 +110,10 @@ def _from_list(list_file: Path, data: Path, num_classes: int) -> list[Sample]:
         content = list_file.read_bytes()
     except OSError as exc:
         raise TrtbenchError(f"cannot read list file {printable(list_file)}: {exc.strerror or exc}") from None
+    if _binary(content[:65536]):
+        # an image or an archive given as a list file: its bytes are no use in a message
+        raise TrtbenchError(f"{printable(list_file)} is not a list file (it holds binary data): give a text file of "
+                            "'relative/path label' lines, or the folder of class sub-folders")
     found = []
     for number, raw in enumerate(content.splitlines(), start=1):
         line = os.fsdecode(raw)

@@ -23,18 +23,25 @@ class App:
     """Held in ``ctx.obj``: rich consoles for output and for messages."""
 
     def __init__(self):
+        keep_stderr_open()
         self.out = _Encodable(sys.stdout)
         width = output_width()
         self.console = Console(file=self.out, highlight=False, width=width)
-        self.messages = Console(file=_Encodable(sys.stderr), highlight=False, width=width)
+        # messages are lost, not fatal, where stderr cannot take them: the measurement and its output matter more
+        self.messages = Console(file=_Encodable(sys.stderr, lossy=True), highlight=False, width=width)
 
     def echo(self, text: str, nl: bool = True) -> None:
-        """Plain output (markdown, CSV, JSON) on stdout, whatever characters a run file holds."""
-        click.echo(text, file=self.out, nl=nl)
+        """Plain output (markdown, CSV, JSON) on stdout, whatever characters a run file holds: a control
+        character in it is shown as Python writes it, never sent to the terminal."""
+        from trtbench.reporting.escape import shown
+
+        click.echo(shown(text, "plain"), file=self.out, nl=nl)
 
     def note(self, text: str) -> None:
         """A message for the user that is not the command's output (goes to stderr), on one line."""
-        self.messages.print(text, markup=False, soft_wrap=True)
+        from trtbench.reporting.escape import shown
+
+        self.messages.print(shown(text, "plain"), markup=False, soft_wrap=True)
 
     def abort(self, message: str, code: int = 1):
         """Stop the command with one line and a non-zero exit status."""
@@ -63,6 +70,22 @@ def output_width(environ=None) -> int | None:
     return UNCUT_WIDTH
 
 
+def keep_stderr_open() -> None:
+    """Give a process started with standard error closed (`exec 2>&-`) /dev/null there instead.
+
+    Left closed, the next file opened would take descriptor 2, and what a native library (ONNX Runtime,
+    OpenVINO, Paddle) writes to standard error would land in a run file or an engine."""
+    try:
+        os.fstat(2)
+    except OSError:
+        descriptor = os.open(os.devnull, os.O_WRONLY)
+        if descriptor != 2:
+            os.dup2(descriptor, 2)
+            os.close(descriptor)
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - standard error for the rest of the process
+
+
 def _coded(message: str, code: int) -> TrtbenchError:
     error = TrtbenchError(message)
     error.exit_code = code
@@ -74,8 +97,10 @@ class _Encodable:
     terminal, a lone surrogate read from a damaged file) as the nearest character it can, instead of
     failing in the middle of a table. Rich draws ASCII boxes when the encoding is not UTF-8."""
 
-    def __init__(self, stream):
+    def __init__(self, stream, lossy: bool = False):
         self._stream = stream
+        self.lossy = lossy  # a write that fails is dropped (messages), not an error (the command's output)
+        self.lost = False
         encoding = getattr(stream, "encoding", None) or "utf-8"
         try:
             self.encoding = codecs.lookup(encoding).name
@@ -83,11 +108,14 @@ class _Encodable:
             self.encoding = "ascii"
 
     def write(self, text: str) -> int:
-        if self._stream is None:  # started with the stream closed (`trtbench models >&-`)
-            raise OutputLost("it is closed")
         try:
+            if self._stream is None:  # started with the stream closed (`trtbench models >&-`)
+                raise ValueError("it is closed")
             return self._stream.write(text.encode(self.encoding, "trtbench-nearest").decode(self.encoding))
         except (OSError, ValueError) as exc:  # a full disk (> /dev/full), a closed pipe, a closed file
+            if self.lossy:
+                self.lost = True
+                return len(text)
             raise OutputLost.from_error(exc) from None
 
     def flush(self) -> None:
@@ -95,6 +123,9 @@ class _Encodable:
             try:
                 self._stream.flush()
             except (OSError, ValueError) as exc:
+                if self.lossy:
+                    self.lost = True
+                    return
                 raise OutputLost.from_error(exc) from None
 
     def __getattr__(self, name):

@@ -9,7 +9,27 @@ import click
 from trtbench.cli.app import App, pass_app
 from trtbench.cli.options import Folder, ModelName, check_selection
 from trtbench.errors import TrtbenchError
-from trtbench.models.export import DEFAULT_OPSET, DEFAULT_SEED, OPSET_RANGE
+from trtbench.models.export import DEFAULT_OPSET, DEFAULT_SEED, OPSET_RANGE, check_seed
+
+
+class Seed(click.ParamType):
+    """A random-weights seed in ``SEED_RANGE``; anything else is a usage error in one line."""
+
+    name = "integer"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            seed = value
+        else:
+            try:
+                seed = int(str(value).strip())
+            except ValueError:
+                self.fail(f"'{value}' is not a whole number", param, ctx)
+        try:
+            check_seed(seed)
+        except TrtbenchError as exc:
+            self.fail(str(exc), param, ctx)
+        return seed
 
 
 @click.command()
@@ -20,7 +40,7 @@ from trtbench.models.export import DEFAULT_OPSET, DEFAULT_SEED, OPSET_RANGE
               show_default=True, help="Where the exports go (the folder other commands read with --models-dir).")
 @click.option("--opset", type=int, default=DEFAULT_OPSET, show_default=True,
               help=f"ONNX opset ({OPSET_RANGE[0]}..{OPSET_RANGE[1]}).")
-@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
+@click.option("--seed", type=Seed(), default=DEFAULT_SEED, show_default=True,
               help="Seed of the random weights used when --weights is not given.")
 @click.option("--force", is_flag=True, help="Export again even when an identical export exists.")
 @click.option("--no-verify", is_flag=True, help="Skip the ONNX Runtime vs Paddle output check.")

@@ -17,6 +17,7 @@ from trtbench.events import (
     StageFinished,
     StageStarted,
 )
+from trtbench.reporting.escape import shown
 
 
 class ConsoleReporter:
@@ -29,9 +30,10 @@ class ConsoleReporter:
         self.device_tasks: dict[str, TaskID] = {}  # a bar per kind of device, for a cluster sweep
 
     def line(self, text: str) -> None:
-        """A line on stderr that does not tear the progress bar."""
+        """A line on stderr that does not tear the progress bar; what a library or a file said in it is shown
+        inert (no terminal codes)."""
         console = self.progress.console if self.progress is not None else self.app.messages
-        console.print(text, markup=False, highlight=False, soft_wrap=True)
+        console.print(shown(text, "plain"), markup=False, highlight=False, soft_wrap=True)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Note):

@@ -82,6 +82,18 @@ def check_opset(opset: int) -> None:
                             f"supports opset {low} and later")
 
 
+#: the seeds --seed takes: numpy's 32-bit seed range, what other tools' seeds fit in as well
+SEED_RANGE = (0, 2**32 - 1)
+
+
+def check_seed(seed: int) -> None:
+    """Reject a random-weights seed outside ``SEED_RANGE``, before any work, in the user's words."""
+    low, high = SEED_RANGE
+    if not low <= seed <= high:
+        size = "negative" if seed < low else "too large"
+        raise TrtbenchError(f"seed {seed} is {size}: give a whole number from {low} to {high}")
+
+
 def weights_source(weights: Path | None, seed: int) -> dict:
     """How the weights of an export are identified: a file and its sha256, or a random seed."""
     if weights is None:
@@ -284,6 +296,7 @@ def export_variant(variant: Variant, output_dir: Path, weights: Path | None = No
                    seed: int = DEFAULT_SEED) -> ExportResult:
     """Export ``variant`` to OUTPUT_DIR/NAME.onnx unless an identical export is already there."""
     check_opset(opset)
+    check_seed(seed)
     source = weights_source(weights, seed)
     output_dir = ensure_writable_dir(output_dir)
     key = {"variant": variant.name, "opset": opset, "weights": source,

@@ -88,6 +88,18 @@ class _StateDictUnpickler(pickle.Unpickler):
 MAX_NESTING = 100
 
 
+def _why_unreadable(path: Path, exc: Exception) -> str:
+    """Why pickle could not read the file, in a user's words (pickle's own say 'opcode' and 'STOP')."""
+    try:
+        if path.stat().st_size == 0:
+            return "the file is empty"
+    except OSError:
+        pass
+    if isinstance(exc, EOFError) or any(word in str(exc) for word in ("exhausted", "truncated", "remain")):
+        return "the file ends early (cut short while copied or downloaded?)"
+    return "it is not in the format paddle.save writes (a text file, an archive, another format?)"
+
+
 def read_pdparams(path: Path) -> dict[str, np.ndarray]:
     """The arrays of a ``.pdparams`` file by parameter name, without running anything it contains."""
     from trtbench.store.artifacts import NotAFile, open_regular
@@ -105,9 +117,8 @@ def read_pdparams(path: Path) -> dict[str, np.ndarray]:
     except OSError as exc:
         raise TrtbenchError(f"cannot read weights file {path}: {exc.strerror}") from None
     except Exception as exc:  # a truncated or foreign file fails in many ways inside pickle
-        detail = (str(exc).strip().splitlines() or [""])[0][:120]
-        raise TrtbenchError(f"{path} is not a Paddle state dict (.pdparams): {type(exc).__name__}"
-                            + (f": {detail}" if detail else "")) from None
+        raise TrtbenchError(f"{path} is not a Paddle state dict (.pdparams): {_why_unreadable(path, exc)}; "
+                            "give the .pdparams file PaddleClas publishes") from None
     if not isinstance(state, dict) or not state:
         raise TrtbenchError(f"{path} is not a Paddle state dict (.pdparams): it holds {type(state).__name__}")
     arrays = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from trtbench.reporting.escape import shown
 from trtbench.reporting.latency import sort_records
 from trtbench.reporting.model import RunInfo
 from trtbench.store.records import METRICS, AccuracyRecord, LatencyRecord, Record
@@ -100,5 +101,6 @@ def csv_text(records: list[Record]) -> str:
     writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow(row)
+        # a CSV is read on terminals too: text from a run file carries no terminal codes into it
+        writer.writerow({key: shown(value, "csv") if isinstance(value, str) else value for key, value in row.items()})
     return out.getvalue()

@@ -4,8 +4,8 @@ and method, the legends once. Nothing is fetched when it is opened (no scripts, 
 from __future__ import annotations
 
 import json
-from html import escape
 
+from trtbench.reporting.escape import shown as _shown
 from trtbench.reporting.model import Report, Table
 
 _STYLE = """
@@ -23,10 +23,15 @@ dt { font-weight: 600; } dd { margin: 0; word-break: break-word; }
 """
 
 
+def escape(text: object) -> str:
+    """Text from a run file as HTML: tags escaped, control characters shown as Python writes them."""
+    return _shown(text, "html")
+
+
 def table(content: Table) -> str:
     """One table with its title as caption and its notes and failures as a list below it."""
     shown = [(index, column) for index, column in enumerate(content.columns) if column.shown_in("html")]
-    head = "".join(f"<th>{escape(column.header).replace(chr(10), '<br>')}</th>" for _, column in shown)
+    head = "".join(f"<th>{_shown(column.header, 'html', keep_lines=True)}</th>" for _, column in shown)
     rows = []
     for row in content.rows:
         cells = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from trtbench.reporting.escape import shown as _shown
 from trtbench.reporting.model import LEGENDS, Report, Table
 
 FOOTER = ("Latency cells are medians; '~' marks a coefficient of variation above 2.5%; "
@@ -30,16 +31,14 @@ _LAYOUTS = {
 
 
 def _escape(text: str) -> str:
-    return text.replace("|", "\\|")
+    return _shown(text, "markdown")
 
 
 def table(content: Table) -> str:
     """The table alone: its header, alignment row and rows."""
     layout = _LAYOUTS.get(content.kind, _Layout())
     shown = [(index, column) for index, column in enumerate(content.columns) if column.shown_in("markdown")]
-    headers = [column.header.replace("\n", "<br>") for _, column in shown]
-    if layout.pipes == "all":
-        headers = [_escape(h) for h in headers]
+    headers = [_escape(column.header) for _, column in shown]
     if layout.pad:
         headers[0] = f"{headers[0]:<{layout.pad}}"
     if layout.centred:
@@ -48,9 +47,7 @@ def table(content: Table) -> str:
         aligns = "|".join("--:" if column.numeric and index else ":--" for index, column in shown) + "|"
     lines = ["| " + " | ".join(headers) + " |", "|" + aligns]
     for row in content.rows:
-        cells = [row.cells[index].text for index, _ in shown]
-        if layout.pipes:
-            cells = [_escape(c) for c in cells]
+        cells = [_escape(row.cells[index].text) for index, _ in shown]
         if layout.pad:
             cells[0] = f"{cells[0]:<{layout.pad}}"
         if layout.bold_worse and row.mood == "worse":
@@ -62,11 +59,11 @@ def table(content: Table) -> str:
 def section(content: Table) -> str:
     """The table under its '## ' heading, with its notes as a list where the page's layout has them."""
     layout = _LAYOUTS.get(content.kind, _Layout())
-    lines = [f"## {content.section}", "", table(content)]
+    lines = [f"## {_shown(content.section, 'markdown-text')}", "", table(content)]
     if layout.bullets:
         notes = [*content.notes, *([LEGENDS["page"]] if "page" in content.legend else []), *content.failures]
         if notes or content.kind == "devices":
-            lines += [""] + [f"- {note}" for note in notes]
+            lines += [""] + [f"- {_shown(note, 'markdown-text')}" for note in notes]
     return "\n".join(lines)
 
 

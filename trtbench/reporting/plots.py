@@ -159,8 +159,11 @@ def plot_figure(records: list[Record], size: tuple[float, float] = DEFAULT_SIZE)
 
 
 def _plot_text(text: str) -> str:
-    """Text from a run file as matplotlib shows it: '$' is not read as maths, a lone surrogate becomes '?'."""
-    return text.encode("utf-8", "replace").decode("utf-8").replace("$", r"\$")
+    """Text from a run file as matplotlib shows it: '$' is not read as maths, a lone surrogate becomes '?',
+    a control character is shown as Python writes it (an SVG may be shown inline on a page or a terminal)."""
+    from trtbench.reporting.escape import shown
+
+    return shown(text.encode("utf-8", "replace").decode("utf-8"), "plain").replace("$", r"\$")
 
 
 def _plottable(value) -> bool:

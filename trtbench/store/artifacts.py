@@ -198,6 +198,16 @@ def _changed(recorded: dict, key: dict, labels: dict[str, str] | None) -> str | 
 Maker = Callable[[Path], dict | None]
 
 
+def _make_folder(folder: Path, kind: str) -> None:
+    """``folder`` made if missing; a file where it or a folder above it should be is one line naming it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocking = next((part for part in (folder, *folder.parents) if part.exists() and not part.is_dir()), folder)
+        raise TrtbenchError(f"cannot keep {kind} files in {folder}: {blocking} is a file, not a folder; move or "
+                            "delete it, or choose another folder") from None
+
+
 def ensure(path: Path, kind: str, key: dict, make: Maker, usable: Callable[[Artifact], str | None] | None = None,
            force: bool = False, labels: dict[str, str] | None = None) -> Artifact:
     """The ``kind`` artifact at ``path`` made for ``key``: reused when valid, else made by ``make``.
@@ -212,7 +222,7 @@ def ensure(path: Path, kind: str, key: dict, make: Maker, usable: Callable[[Arti
         if found is not None and why_not_reusable(path, kind, key, labels) is None and \
                 (usable is None or usable(found) is None):
             return found
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_folder(path.parent, kind)
     remove_stale_temporaries(path.parent)
     with _locked(path):
         reason = "remade on request" if force else why_not_reusable(path, kind, key, labels)
@@ -228,7 +238,7 @@ def ensure(path: Path, kind: str, key: dict, make: Maker, usable: Callable[[Arti
 def store(path: Path, kind: str, key: dict, data: bytes, info: dict | None = None) -> Artifact:
     """Save ``data`` as the ``kind`` artifact at ``path`` (replacing any), under its lock."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_folder(path.parent, kind)
     remove_stale_temporaries(path.parent)
 
     def write(tmp: Path) -> dict | None:
