@@ -79,9 +79,11 @@ def private_device_locks(tmp_path_factory):
     os.environ["TRTBENCH_LOCK_DIR"] = str(tmp_path_factory.mktemp("device-locks"))
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def signal_handlers():
-    """Commands install their own SIGINT/SIGTERM handlers: put pytest's back afterwards."""
+    """Commands install their own SIGINT/SIGTERM handlers and note a signal that came: put pytest's
+    handlers back and forget the signal after every test, or a later test's failure would read as
+    the user stopping the work."""
     import signal
 
     from trtbench import interrupt

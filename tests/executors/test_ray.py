@@ -4,6 +4,7 @@ retried once; the placement asks for a whole device; and without Ray, --ray name
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import signal
@@ -331,3 +332,258 @@ def test_an_export_that_is_not_the_planned_one_is_not_sent_to_the_cluster(tmp_pa
     sent = hashlib.sha256(export.read_bytes()).hexdigest()
     shipped = executor._ship(FakeRay(), sweep(sent))
     assert shipped[("base", "ResNet18", "fp32")] == [("ResNet18.onnx", sent, 1)]
+
+
+# --- reaching a cluster ----------------------------------------------------------------------------
+
+
+def _run_on(invoke, tmp_path, address, *more):
+    return invoke("run", "ResNet18", "--backend", "onnxruntime-cpu", "--precision", "fp32", "--batch", "1",
+                  "--ray", address, *more, "--models-dir", tmp_path / "m", "--results-dir", tmp_path / "r")
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_an_address_nothing_listens_on_is_one_line_naming_it(invoke, tmp_path):
+    port = _closed_port()
+    started = time.monotonic()
+    result = _run_on(invoke, tmp_path, f"127.0.0.1:{port}", "--ray-timeout", "2")
+    assert time.monotonic() - started < 2
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.strip() == (f"error: cannot connect to the Ray cluster at 127.0.0.1:{port}: connection "
+                                     "refused (no Ray cluster listens on that port); check the address, or start "
+                                     "one there with `ray start --head`")
+    assert not (tmp_path / "m").exists() and not (tmp_path / "r").exists()  # refused before any work
+
+
+def test_a_host_that_does_not_exist_is_one_line_naming_it(invoke, tmp_path, monkeypatch):
+    import socket
+
+    looked_up = []
+
+    def getaddrinfo(host, *args, **kwargs):  # as the resolver answers for a name under .invalid
+        looked_up.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    result = _run_on(invoke, tmp_path, "nosuchhost.invalid:6379")
+    assert looked_up == ["nosuchhost.invalid"] and result.exit_code == 1
+    assert result.stderr.strip() == ("error: cannot connect to the Ray cluster at nosuchhost.invalid:6379: no such "
+                                     "host (nosuchhost.invalid); check the address, or start one there with "
+                                     "`ray start --head`")
+
+
+def test_a_lookup_that_never_answers_ends_within_the_bound(tmp_path, monkeypatch):
+    import socket
+
+    from trtbench.executors.ray import check_answers
+
+    never = threading.Event()
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: never.wait())
+    started = time.monotonic()
+    try:
+        with pytest.raises(TrtbenchError, match=r"^cannot connect to the Ray cluster at slow.example:6379: looking "
+                                                r"up slow.example timed out after 0.3 s;"):
+            check_answers("slow.example:6379", 0.3)
+    finally:
+        never.set()
+    assert time.monotonic() - started < 1
+
+
+def test_a_port_that_accepts_and_never_answers_ends_within_the_bound(invoke, tmp_path):
+    import socket
+
+    with socket.socket() as silent:  # listens, so the kernel accepts, and never reads or writes
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        result = _run_on(invoke, tmp_path, f"127.0.0.1:{port}", "--ray-timeout", "0.5")
+        assert time.monotonic() - started < 2
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith(f"error: cannot connect to the Ray cluster at 127.0.0.1:{port}: the port "
+                                    "accepted the connection but nothing answered within 0.5 s")
+
+
+def test_a_port_that_answers_but_is_not_ray_is_one_line(tmp_path):
+    import socket
+
+    from trtbench.executors.ray import check_answers
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        port = server.getsockname()[1]
+
+        def answer_as_a_web_server():
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(64)
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+        web = threading.Thread(target=answer_as_a_web_server)
+        web.start()
+        with pytest.raises(TrtbenchError, match="something answered there, but not as a Ray cluster does"):
+            check_answers(f"127.0.0.1:{port}", 5)
+        web.join()
+
+
+@pytest.mark.parametrize("address", ["nosuchhost", "host:port", "host:70000", ":6379"])
+def test_an_address_that_is_not_host_port_is_a_usage_error(invoke, tmp_path, address):
+    result = _run_on(invoke, tmp_path, address)
+    assert result.exit_code == 2
+    assert f"Invalid value for --ray: the Ray address '{address}' is not HOST:PORT" in result.stderr
+
+
+def test_ray_with_no_value_or_local_starts_a_local_cluster(invoke):
+    from trtbench.cli.run import _executor
+    from trtbench.executors.ray import split_address
+
+    for given in ("", "local", "LOCAL", "none"):
+        executor = _executor(given, False, None)
+        assert executor.address is None and executor.describe()["address"] is None
+    assert _executor("auto", False, None).address == "auto"
+    assert split_address("ray://10.0.0.5:10001") == ("10.0.0.5", 10001)
+    assert split_address("[::1]:6379") == ("::1", 6379)
+    help_text = " ".join(invoke("run", "--help").output.split())
+    assert "with no value or `local`, a local cluster of this machine" in help_text
+    assert "--ray-timeout SECONDS" in help_text and "(default 30)" in help_text
+
+
+def test_the_timeout_travels_with_the_plan_and_needs_ray(invoke, tmp_path):
+    executor = RayExecutor("10.0.0.5:6379", timeout=5)
+    assert executor_from(executor.describe()).timeout == 5
+    assert executor_from({"kind": "ray", "address": "10.0.0.5:6379"}).timeout == 30
+    result = invoke("run", "ResNet18", "--ray-timeout", "5", "--models-dir", tmp_path, "--results-dir", tmp_path)
+    assert result.exit_code == 2 and "add --ray" in result.stderr.strip().splitlines()[-1]
+    zero = _run_on(invoke, tmp_path, "10.0.0.5:6379", "--ray-timeout", "0")
+    assert zero.exit_code == 2 and "--ray-timeout" in zero.stderr
+
+
+@pytest.mark.slow
+def test_a_real_cluster_answers_the_check(cluster):
+    import ray
+
+    from trtbench.executors.ray import check_answers
+
+    check_answers(ray.get_runtime_context().gcs_address, 5)
+
+
+def _ours(tag: str) -> list[int]:
+    """The processes whose environment holds ``tag`` (every process Ray starts for the run inherits it)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if tag.encode() in (proc / "environ").read_bytes():
+                    found.append(int(proc.name))
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+    return found
+
+
+def _titles(pids: list[int]) -> list[str]:
+    """Each process's command line (a Ray process's title, once it has set one)."""
+    titles = []
+    for pid in pids:
+        try:
+            titles.append(b" ".join(Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0"))
+                          .decode(errors="replace"))
+        except OSError:
+            continue
+    return titles
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", ["gcs/gcs_server", "dashboard/agent.py"])
+def test_ctrl_c_while_a_local_cluster_starts_ends_with_130_and_leaves_no_ray_process(exported, tmp_path, moment):
+    """Ctrl-C at the terminal reaches the whole foreground group (trtbench and the Ray processes it
+    started) at an early and a late moment of the local cluster's start-up."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    models_dir, _ = exported
+    ray_dir = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
+    tag = f"RAY_TMPDIR={ray_dir}"
+    assert _ours(tag) == []
+    process = subprocess.Popen(
+        [sys.executable, "-m", "trtbench", "run", "ResNet18", "--backend", "onnxruntime-cpu", "--precision", "fp32",
+         "--batch", "1", "--threads", "1", "--warmup-ms", "10", "--duration", "0.2", "--ray",
+         "--models-dir", str(models_dir), "--results-dir", str(tmp_path / "r"), "--engines-dir", str(tmp_path / "e")],
+        env={**os.environ, "RAY_TMPDIR": ray_dir}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            if any(moment in title or moment == "dashboard/agent.py" and "DashboardAgent" in title
+                   for title in _titles(_ours(tag))):
+                os.killpg(process.pid, signal.SIGINT)
+                break
+            time.sleep(0.01)
+        _, stderr = process.communicate(timeout=120)
+        left = _ours(tag)
+        settle = time.monotonic() + 10  # a process killed as the run ended may take a moment to go
+        while left and time.monotonic() < settle:
+            time.sleep(0.1)
+            left = _ours(tag)
+        assert process.returncode == 130, stderr.decode(errors="replace")[-2000:]
+        assert stderr.decode().strip().splitlines()[-1] == (
+            "error: interrupted; finished results and artifacts are kept")
+        assert left == [], _titles(left)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        for pid in _ours(tag):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(ray_dir, ignore_errors=True)
+
+
+class _RayStartingAndStopping:
+    """Ray's init and shutdown as far as the executor sees them; Ctrl-C comes in the middle of ``when``."""
+
+    def __init__(self, when: str):
+        self.when, self.calls, self.running = when, [], False
+
+    def is_initialized(self):
+        return self.running
+
+    def init(self, **options):
+        if self.when == "init":
+            signal.raise_signal(signal.SIGINT)
+        self.calls.append("init finished")
+        self.running = True
+
+    def shutdown(self):
+        if self.when == "shutdown":
+            signal.raise_signal(signal.SIGINT)
+        self.calls.append("shutdown finished")
+        self.running = False
+
+
+@pytest.mark.parametrize("when", ["init", "shutdown"])
+def test_ctrl_c_while_ray_starts_or_stops_lets_it_finish_then_stops_the_cluster(monkeypatch, when):
+    import sys
+
+    fake = _RayStartingAndStopping(when)
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    executor = RayExecutor()
+    if when == "init":
+        with pytest.raises(KeyboardInterrupt):
+            executor.connect()
+    else:
+        executor.connect()
+        with pytest.raises(KeyboardInterrupt):
+            executor.close()
+    assert fake.calls == ["init finished", "shutdown finished"] and not fake.running and not executor._started
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before

@@ -31,8 +31,11 @@ RESUME_OPTIONS = {"resume", "results_dir", "progress", "no_wait"}
 @click.option("--no-wait", is_flag=True,
               help="Refuse, instead of waiting, when another trtbench run is timing on the same device.")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="", default=None, metavar="[ADDRESS]",
-              help="Run each case as a Ray task on a cluster: ADDRESS (host:port), auto, or none for a local "
-                   "cluster of this machine (pip install 'trtbench[ray]').")
+              help="Run each case as a Ray task on a cluster: ADDRESS (host:port of its head node), auto (the "
+                   "cluster `ray start` left here), or, with no value or `local`, a local cluster of this machine "
+                   "started for the run (pip install 'trtbench[ray]').")
+@click.option("--ray-timeout", type=shared.FiniteFloat(maximum=3600), default=None, metavar="SECONDS",
+              help="With --ray ADDRESS: give up when the cluster has not answered within SECONDS (default 30).")
 @click.option("--per-device-type", is_flag=True,
               help="With --ray: run every case once on each kind of device of the cluster (GPU name, or CPU model "
                    "for CPU backends).")
@@ -43,7 +46,7 @@ RESUME_OPTIONS = {"resume", "results_dir", "progress", "no_wait"}
 @pass_app
 @click.pass_context
 def run(ctx: click.Context, app: App, names, all_, precisions, batches, warmup_ms, duration, iterations,
-        verify_outputs, resume, ray_address, per_device_type, devices, **options):
+        verify_outputs, resume, ray_address, ray_timeout, per_device_type, devices, **options):
     """Time NAME... (default: every model exported in --models-dir) and save a run file."""
     from trtbench.executors.case import parse_batches
     from trtbench.graphs.inputs import check_batch_fits
@@ -71,7 +74,7 @@ def run(ctx: click.Context, app: App, names, all_, precisions, batches, warmup_m
         check_batch_fits(max(batch_list))
         needs = ("time", "infer") if verify_outputs else ("time",)
         models = select_models(options["models_dir"], names, all_)
-        executor = _executor(ray_address, per_device_type, devices)
+        executor = _executor(ray_address, per_device_type, devices, ray_timeout)
         session = shared.open_session(app, options, needs=needs, precisions=precision_list, executor=executor)
         policy = TimingPolicy(warmup_ms=warmup_ms, duration_s=duration, min_iterations=iterations)
         outcome = session.run(models, batch_list, policy, verify=verify_outputs)
@@ -92,16 +95,26 @@ def _flag(ctx: click.Context, name: str) -> str:
     return name
 
 
-def _executor(address: str | None, per_device_type: bool, devices: str | None):
+def _executor(address: str | None, per_device_type: bool, devices: str | None, timeout: float | None = None):
     """The Ray executor --ray asks for, or None (this machine); the Ray options need --ray."""
     if address is None:
-        if per_device_type or devices is not None:
-            raise click.UsageError("--per-device-type and --devices choose devices of a Ray cluster: add --ray")
+        if per_device_type or devices is not None or timeout is not None:
+            raise click.UsageError("--per-device-type, --devices and --ray-timeout are for a Ray cluster: add --ray")
         return None
-    from trtbench.executors.ray import RayExecutor, import_ray
+    from trtbench.executors.ray import CONNECT_TIMEOUT_S, LOCAL, RayExecutor, check_answers, import_ray, split_address
 
+    if address.strip().lower() not in (*LOCAL, "auto"):
+        try:
+            split_address(address)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--ray") from None
+    if timeout is not None and timeout <= 0:
+        raise click.BadParameter("give the seconds to wait for the cluster, more than 0", param_hint="--ray-timeout")
     import_ray()  # without the extra: one line naming it, before any work
+    bound = CONNECT_TIMEOUT_S if timeout is None else timeout
+    if address.strip().lower() not in (*LOCAL, "auto"):
+        check_answers(address, bound)  # a cluster that is not there: one line now, not after the exports
     names = [name.strip() for name in (devices or "").split(",") if name.strip()]
     if devices is not None and not names:
         raise click.BadParameter("name one or more kinds of device, e.g. --devices A100,H100", param_hint="--devices")
-    return RayExecutor(address or None, per_device_type, names)
+    return RayExecutor(address or None, per_device_type, names, bound)

@@ -12,15 +12,21 @@ as failed, naming the node.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import logging
+import math
 import os
 import platform
-from collections.abc import Sequence
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from trtbench.backends.base import Backend
 from trtbench.errors import MissingDependency, TrtbenchError
@@ -31,6 +37,17 @@ from trtbench.store.results import timestamp
 
 #: the seconds the driver waits for a record before it looks for Ctrl-C again
 POLL_S = 0.5
+
+#: the seconds --ray waits for a cluster to answer, unless --ray-timeout says otherwise
+CONNECT_TIMEOUT_S = 30.0
+
+#: what --ray takes for "a local cluster of this machine" (and "none", which the help once said)
+LOCAL = ("", "local", "none")
+
+#: the first bytes an HTTP/2 client sends (the connection preface and an empty SETTINGS frame); a gRPC
+#: server, as Ray's GCS is, answers with a SETTINGS frame of its own
+_HTTP2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+_HTTP2_SETTINGS = 4
 
 
 @dataclass(frozen=True)
@@ -64,21 +81,26 @@ class RayExecutor(Executor):
 
     checks_here = False
 
-    def __init__(self, address: str | None = None, per_device_type: bool = False, devices: Sequence[str] = ()):
-        self.address = address or None
+    def __init__(self, address: str | None = None, per_device_type: bool = False, devices: Sequence[str] = (),
+                 timeout: float = CONNECT_TIMEOUT_S):
+        self.address = None if (address or "").strip().lower() in LOCAL else address
         self.per_device_type = per_device_type
         self.devices = tuple(devices)
+        self.timeout = timeout
         self._nodes: list[Node] | None = None
         self._started = False
 
     @classmethod
     def from_description(cls, described: dict[str, Any]) -> RayExecutor:
         return cls(described.get("address"), bool(described.get("per_device_type")),
-                   tuple(described.get("devices") or ()))
+                   tuple(described.get("devices") or ()), float(described.get("timeout") or CONNECT_TIMEOUT_S))
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "ray", "address": self.address, "per_device_type": self.per_device_type,
-                "devices": list(self.devices)}
+        described: dict[str, Any] = {"kind": "ray", "address": self.address,
+                                     "per_device_type": self.per_device_type, "devices": list(self.devices)}
+        if self.timeout != CONNECT_TIMEOUT_S:  # plans written before --ray-timeout read the same
+            described["timeout"] = self.timeout
+        return described
 
     # --- the cluster -----------------------------------------------------------------------------
 
@@ -88,24 +110,37 @@ class RayExecutor(Executor):
         if ray.is_initialized():
             return ray
         where = self.address or "a local cluster"
+        if self.address is not None and self.address.lower() != "auto":
+            check_answers(self.address, self.timeout)
+            # the bound for Ray's own connection, should the cluster stop answering after the check
+            os.environ.setdefault("RAY_gcs_rpc_server_connect_timeout_s", str(max(1, math.ceil(self.timeout))))
         try:
-            if self.address is None:
-                ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-                         runtime_env={"env_vars": local_worker_env()})
-            else:
-                ray.init(address=self.address, log_to_driver=False, logging_level=logging.ERROR)
+            # Ctrl-C while Ray starts its processes would leave some running, untracked: it is held until
+            # start-up ends, then the cluster is stopped and the interrupt goes on
+            with signals_held() as held:
+                if self.address is None:
+                    ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+                             runtime_env={"env_vars": local_worker_env()})
+                else:
+                    ray.init(address=self.address, log_to_driver=False, logging_level=logging.ERROR)
+                self._started = True
+                if held:
+                    self._stop(ray)
         except Exception as exc:  # ConnectionError, or Ray's own errors for a bad address
             raise TrtbenchError(f"cannot connect to the Ray cluster at {where}: {_first_line(exc)}; start one with "
                                 "`ray start --head`, or give its address to --ray") from None
-        self._started = True
         return ray
 
     def close(self) -> None:
         """Stop the cluster this executor started (not one it joined)."""
         if self._started:
-            import_ray().shutdown()
-            self._started = False
-            self._nodes = None
+            with signals_held():  # a shutdown cut short leaves Ray's processes behind
+                self._stop(import_ray())
+
+    def _stop(self, ray) -> None:
+        ray.shutdown()
+        self._started = False
+        self._nodes = None
 
     def nodes(self) -> list[Node]:
         """The live nodes and their devices, asked of a task on each."""
@@ -251,6 +286,111 @@ def _failed(backend: Backend, case: Case, node: Node, error: str) -> LatencyReco
     record.failed(error)
     record.finished_at = timestamp()
     return record
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """The host and port of a cluster address (host:port, [v6]:port, or ray://host:port); ValueError
+    naming the form when it is not one."""
+    rest = address.strip()
+    if rest.lower().startswith("ray://"):
+        rest = rest[len("ray://"):]
+    host, colon, port = rest.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"the Ray address {address!r} is not HOST:PORT (e.g. 10.0.0.5:6379), auto or local")
+    return host, int(port)
+
+
+def check_answers(address: str, timeout: float) -> None:
+    """Return once something at ``address`` answers as Ray's GCS does (a gRPC server), within
+    ``timeout`` seconds; else one line naming the address and what answered: no such host, refused,
+    timed out, or a server that is not Ray's."""
+    host, port = split_address(address)
+    deadline = time.monotonic() + timeout
+
+    def fail(what: str) -> NoReturn:
+        raise TrtbenchError(f"cannot connect to the Ray cluster at {address}: {what}; check the address, or start "
+                            "one there with `ray start --head`")
+
+    found: list = []
+    lookup = threading.Thread(target=_lookup, args=(host, port, found), daemon=True)  # getaddrinfo has no timeout
+    lookup.start()
+    lookup.join(timeout)
+    if not found:
+        fail(f"looking up {host} timed out after {timeout:g} s")
+    if isinstance(found[0], OSError):
+        fail(f"no such host ({host})" if isinstance(found[0], socket.gaierror) else
+             f"looking up {host} failed ({found[0].strerror or found[0]})")
+    last: OSError | None = None
+    for family, kind, proto, _, where in found[0]:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        with socket.socket(family, kind, proto) as sock:
+            sock.settimeout(remaining)
+            try:
+                sock.connect(where)
+            except OSError as exc:
+                last = exc
+                continue
+            try:
+                sock.settimeout(max(deadline - time.monotonic(), 0.001))
+                sock.sendall(_HTTP2_HELLO)
+                answer = _read(sock, 9)
+            except TimeoutError:
+                fail(f"the port accepted the connection but nothing answered within {timeout:g} s (is {port} the "
+                     "head node's GCS port, 6379 unless `ray start --port` said otherwise?)")
+            except OSError as exc:
+                answer, last = b"", exc
+            if len(answer) == 9 and answer[3] == _HTTP2_SETTINGS:
+                return
+            fail("something answered there, but not as a Ray cluster does (is it the head node's GCS port, "
+                 "6379 unless `ray start --port` said otherwise?)")
+    if isinstance(last, ConnectionRefusedError):
+        fail("connection refused (no Ray cluster listens on that port)")
+    if last is None or isinstance(last, TimeoutError):
+        fail(f"no answer within {timeout:g} s (timed out; see --ray-timeout)")
+    fail(f"{last.strerror or _first_line(last)}")
+
+
+def _lookup(host: str, port: int, found: list) -> None:
+    try:
+        found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+    except OSError as exc:
+        found.append(exc)
+
+
+def _read(sock: socket.socket, count: int) -> bytes:
+    data = b""
+    while len(data) < count:
+        chunk = sock.recv(count - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[list[int]]:
+    """Hold Ctrl-C and SIGTERM while the block runs, then deliver the first that came; yields the
+    signals held so far (the block may look and stop what it started). In the main thread only:
+    elsewhere signals do not arrive anyway."""
+    held: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
+
+    def hold(signum: int, frame: Any) -> None:
+        held.append(signum)
+
+    before = {signum: signal.signal(signum, hold) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield held
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        if held:
+            signal.raise_signal(held[0])
 
 
 def _first_line(exc: BaseException) -> str:
