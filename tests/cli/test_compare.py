@@ -133,3 +133,24 @@ def test_accuracy_records_alone_are_nothing_to_compare(invoke, tmp_path):
     new = _run(tmp_path / "new", _rec())
     assert _one_line_error(invoke("compare", base, new), code=2) == (
         "error: nothing to compare: BASE holds no latency records")
+
+
+def test_compare_loads_neither_numpy_nor_the_exporter_nor_other_commands(tmp_path):
+    """Each command's module is imported when it runs: comparing run files needs no model code."""
+    import subprocess
+    import sys
+
+    base, new = _run(tmp_path / "a", _rec()), _run(tmp_path / "b", _rec(median=1.01))
+    code = (
+        "import sys\n"
+        "from trtbench.cli import main\n"
+        f"code = main(['compare', {str(base)!r}, {str(new)!r}], standalone_mode=False)\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'onnx', 'paddle')\n"
+        "               or m == 'trtbench.models.export' or m.startswith('trtbench.cli.') and\n"
+        "               m not in ('trtbench.cli.main', 'trtbench.cli.app', 'trtbench.cli.options',\n"
+        "                         'trtbench.cli.compare', 'trtbench.cli.report'))\n"
+        "print('code:', code, 'heavy:', heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith("code: 0 heavy: []"), done.stdout[-800:]

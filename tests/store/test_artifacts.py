@@ -407,3 +407,30 @@ def test_a_recorded_folder_is_reusable_only_as_recorded(tmp_path):
     (folder / "sub" / "x").write_text("x")
     artifacts.empty_folder(folder)
     assert folder.is_dir() and list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("text,expected", [
+    (b'{"a": [1, 2.5, "x", null, true]}', {"a": [1, 2.5, "x", None, True]}),
+    (b'{"a": 1e999, "b": -1e999}', {"a": float("inf"), "b": float("-inf")}),
+    (b'{"big": ' + b"1" * 400 + b"}", {"big": int("1" * 400)}),
+    ('{"name": "ResNet\u2013\\ud800"}'.encode(), {"name": "ResNet\u2013\ud800"}),
+])
+def test_json_reads_what_the_standard_library_reads(text, expected):
+    """orjson's refusals (integers past 64 bits, a lone surrogate) are read as json reads them."""
+    assert artifacts.parse_json(text) == json.loads(text) == expected
+
+
+def test_json_reads_nan_as_the_standard_library_does():
+    value = artifacts.parse_json(b'{"a": NaN, "b": Infinity}')
+    assert value["a"] != value["a"] and value["b"] == float("inf")
+
+
+@pytest.mark.parametrize("text,error", [
+    (b'{"a": 1,}', json.JSONDecodeError),
+    (b"\xff\xfe{}", UnicodeDecodeError),
+    (b"[" * 100_000 + b"]" * 100_000, RecursionError),
+])
+def test_json_that_cannot_be_read_fails_as_the_standard_library_does(text, error):
+    with pytest.raises(error):
+        artifacts.parse_json(text)
+    assert issubclass(error, artifacts.JSON_ERRORS)

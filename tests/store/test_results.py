@@ -115,6 +115,12 @@ def test_a_schema_version_that_is_not_a_number_is_not_called_newer(tmp_path, ver
     ({"throughput_qps": "many"}, "throughput_qps is not a number"),
     ({"method": 5}, "method is not a table"),
     ({"warnings": "one"}, "warnings is not a list of text"),
+    ({"warnings": ["one", 2]}, "warnings is not a list of text"),
+    ({"latency_ms": {"median": 1.0, "p99": True}}, "latency_ms is not a table of numbers"),
+    ({"latency_ms": {"median": 1.0, "p99": 10 ** 400}}, "latency_ms is not a table of numbers"),
+    ({"figures": {"energy_j": "x"}}, "figures is not a table of numbers"),
+    ({"cov": True}, "cov is not a number"),
+    ({"finished_at": 5}, "finished_at is not text"),
 ])
 def test_a_malformed_record_is_one_clear_error(tmp_path, change, problem):
     good = {"kind": "latency", "model": "ResNet18", "backend": "b", "device": "d", "precision": "fp32", "batch": 1,
@@ -126,3 +132,23 @@ def test_a_malformed_record_is_one_clear_error(tmp_path, change, problem):
                                 "records": [{**good, **change}]}))
     with pytest.raises(TrtbenchError, match=re.escape(f"record 1: a latency record is malformed ({problem})")):
         load_run(path)
+
+
+def test_records_read_as_written_whichever_way_they_are_filled(tmp_path):
+    """A record that takes its JSON dict as its own and one that copies it read the same; only the first
+    changes the dict; fields a file lacks get their defaults, ints and str subclasses still count."""
+    from trtbench.store.records import record_from_json
+
+    data = {"kind": "latency", "model": "ResNet18", "backend": "b", "device": "d", "precision": "fp32", "batch": 1,
+            "latency_ms": {"median": 1, "p90": None}, "warnings": [type("Text", (str,), {})("w")], "later": 1}
+    before = json.dumps(data)
+    copied = record_from_json(data)
+    assert json.dumps(data) == before  # read, never changed
+    adopted = record_from_json(dict(data), adopt=True)
+    exact = {key: value for key, value in data.items() if key != "later"}
+    taken = record_from_json(exact, adopt=True)
+    assert copied.to_json() == adopted.to_json() == taken.to_json() == \
+        LatencyRecord(model="ResNet18", backend="b", device="d", precision="fp32", batch=1,
+                      latency_ms={"median": 1, "p90": None}, warnings=["w"]).to_json()
+    assert taken.__dict__ is exact and "kind" not in exact and taken.figures == {} and taken.run_id is None
+    assert copied.spans_ms is not adopted.spans_ms  # each record its own default containers

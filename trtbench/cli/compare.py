@@ -58,13 +58,12 @@ def _compare(app: App, base: Path, new: Path, threshold: str, metric: str, form:
     if form == "json":
         app.echo(json.dumps({"base": str(base), "new": str(new), **comparison.to_json()}, indent=2))
     else:
-        table = comparison_table(comparison, str(base), str(new))
         if form == "markdown":
-            app.echo(markdown.section(table))
+            app.echo(markdown.section(comparison_table(comparison, str(base), str(new))))
             app.echo("")
         else:
-            table, left_out = limit_comparison(table, limit)
-            app.console.print(terminal.table(table))
+            shown, left_out = limit_comparison(comparison, limit)
+            app.console.print(terminal.table(comparison_table(comparison, str(base), str(new), shown)))
             if left_out:
                 app.echo(left_out)
         for line in (comparison.summary(), *comparison.notes):

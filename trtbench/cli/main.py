@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import sys
 
 import click
@@ -10,9 +11,25 @@ import click
 from trtbench import __version__, interrupt
 from trtbench.errors import TrtbenchError, one_line
 
+#: each command's module in trtbench.cli and its function there: a module is imported only when its command runs
+#: (or help lists them), so `trtbench compare` does not load the exporter or numpy
+COMMANDS = {"models": ("models", "models"), "export": ("export", "export"), "run": ("run", "run"),
+            "report": ("report", "report"), "compare": ("compare", "compare"), "doctor": ("doctor", "doctor"),
+            "verify": ("verify", "verify"), "eval": ("eval", "evaluate")}
+
 
 class TrtbenchGroup(click.Group):
-    """A click group that turns user errors into a single ``error: ...`` line."""
+    """A click group that turns user errors into a single ``error: ...`` line, and finds its commands
+    in ``COMMANDS``."""
+
+    def list_commands(self, ctx: click.Context | None) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context | None, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, name = COMMANDS[cmd_name]
+        return getattr(importlib.import_module(f"trtbench.cli.{module}"), name)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         interrupt.install()
@@ -63,20 +80,3 @@ def _fail(message: str, code: int):
 @click.version_option(__version__, prog_name="trtbench")
 def main():
     """Benchmark PaddleClas's ResNet variants with TensorRT (or ONNX Runtime where there is no GPU)."""
-
-
-def _register():
-    from trtbench.cli import compare, doctor, export, models, report, run, verify
-    from trtbench.cli import eval as eval_command
-
-    main.add_command(models.models)
-    main.add_command(export.export)
-    main.add_command(run.run)
-    main.add_command(report.report)
-    main.add_command(compare.compare)
-    main.add_command(doctor.doctor)
-    main.add_command(verify.verify)
-    main.add_command(eval_command.evaluate)
-
-
-_register()

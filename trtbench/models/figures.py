@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trtbench.models.counts import architecture_counts
-from trtbench.models.export import EXPORT_KIND, onnx_path
 from trtbench.models.zoo import Variant
 from trtbench.store.artifacts import read_metadata
 
@@ -16,6 +14,10 @@ FLOPS_CONVENTION = "FLOPS = 2 x multiply-accumulates of conv and linear layers a
 def counted(variant: Variant, models_dir: Path | None) -> tuple[int, int, str]:
     """(MACs, trainable parameters, source): from the exported ONNX graph when there is one,
     else worked out from the variant's architecture (source "architecture")."""
+    # Imported here: reports import this module for its constants, and the export module brings numpy.
+    from trtbench.models.counts import architecture_counts
+    from trtbench.models.export import EXPORT_KIND, onnx_path
+
     if models_dir is not None:
         # The recorded figures, not a sha256 check of the file: hashing 14 large ONNX files is not
         # worth it for a display, and the counts do not depend on the weights anyway.

@@ -11,7 +11,9 @@ compared.
 from __future__ import annotations
 
 import math
+import operator
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from trtbench.errors import TrtbenchError
@@ -34,6 +36,8 @@ ONLY_BASE = "only in BASE"
 ONLY_NEW = "only in NEW"
 #: results that say something about NEW against BASE (the others could not be compared)
 DECIDED = (REGRESSED, IMPROVED, UNCHANGED, FAILED, FIXED)
+#: results a reader looks for first: the case got worse or better, or is on one side only
+CHANGED = frozenset((REGRESSED, FAILED, IMPROVED, FIXED, ONLY_BASE, ONLY_NEW))
 
 
 _PERCENT = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*%?", re.ASCII)
@@ -49,7 +53,7 @@ def parse_threshold(text: str) -> float:
     return value
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """One case: its figure in BASE and in NEW, and what the comparison says."""
 
@@ -76,7 +80,9 @@ class Row:
     @property
     def precision_changed(self) -> bool:
         """Both sides say which precision ran, and they differ."""
-        base, new = self.precision_executed
+        if self.base is None or self.new is None:
+            return False
+        base, new = self.base.precision_executed, self.new.precision_executed
         return base is not None and new is not None and base != new
 
     def to_json(self) -> dict:
@@ -137,7 +143,7 @@ def compare(base: list[Record], new: list[Record], metric: str = "median",
     chosen = METRICS[metric]
     base_cases, new_cases = _by_case(base), _by_case(new)
     rows = []
-    for case in sorted(base_cases.keys() | new_cases.keys(), key=_case_order):
+    for case in _in_order(base_cases.keys() | new_cases.keys()):
         if case not in new_cases:
             rows.append(Row(case, ONLY_BASE, base=base_cases[case]))
         elif case not in base_cases:
@@ -180,25 +186,34 @@ def _compare_case(case: tuple, base: LatencyRecord, new: LatencyRecord, metric: 
 def _by_case(records: list[Record]) -> dict[tuple, LatencyRecord]:
     """Latency records by case; for a case given twice, the newest."""
     cases: dict[tuple, LatencyRecord] = {}
+    case_of = operator.attrgetter(*CASE_FIELDS)
     for record in records:
         if isinstance(record, LatencyRecord):
-            case = tuple(getattr(record, name) for name in CASE_FIELDS)
-            if case not in cases or record.finished_at >= cases[case].finished_at:
+            case = case_of(record)
+            held = cases.get(case)
+            if held is None or record.finished_at >= held.finished_at:
                 cases[case] = record
     return cases
 
 
-def _case_order(case: tuple):
-    model, backend, device, precision, batch = case
-    return precision, backend, device, model_order_key(model), batch
+def _in_order(cases: Iterable[tuple]) -> list[tuple]:
+    """Cases by precision, backend, device, the page's order of models, batch: each field's values ranked
+    once, so that 50,000 cases are sorted on small numbers rather than on long names."""
+    cases = list(cases)
+    fields = ((3, None), (1, None), (2, None), (0, model_order_key))  # (index in the case, sort key)
+    ranks = [{value: rank for rank, value in enumerate(sorted({case[index] for case in cases}, key=key))}
+             for index, key in fields]
+    precision, backend, device, model = ranks
+    return sorted(cases, key=lambda case: (precision[case[3]], backend[case[1]], device[case[2]], model[case[0]],
+                                           case[4]))
 
 
 def _notes(base_cases: dict, new_cases: dict, rows: list[Row]) -> list[str]:
     """What a reader must know beside the table: runs from other devices or backends, changed precisions."""
     notes = []
     for index, plural in ((2, "devices"), (1, "backends")):
-        if _values(base_cases, index) and _values(new_cases, index) and \
-                _values(base_cases, index) != _values(new_cases, index):
+        base_values, new_values = _values(base_cases, index), _values(new_cases, index)
+        if base_values and new_values and base_values != new_values:
             notes.append(f"{_sides(base_cases, new_cases, index)}: nothing was compared across {plural}")
     changed = [row for row in rows if row.precision_changed]
     if changed:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from trtbench.reporting.compare import CHANGED, Comparison, Row
 from trtbench.reporting.model import Report, Table
 
 #: the rows a terminal shows unless `--limit` says otherwise
@@ -33,18 +34,20 @@ def limit_report(report: Report, limit: int) -> tuple[Report, str]:
     return replace(report, tables=shown), line
 
 
-def limit_comparison(table: Table, limit: int) -> tuple[Table, str]:
-    """A comparison table cut to ``limit`` rows, the cases that changed (regressed, improved, failed, fixed,
-    on one side only) first, in their order; and the line that says what was left out ('' when nothing)."""
-    if not limit or len(table.rows) <= limit:
-        return table, ""
-    changed = [index for index, row in enumerate(table.rows) if row.mood]
+def limit_comparison(comparison: Comparison, limit: int) -> tuple[list[Row], str]:
+    """The cases of a comparison a terminal shows: at most ``limit``, those that changed (regressed, improved,
+    failed, fixed, on one side only) first, in their order; and the line that says what was left out ('' when
+    nothing). Only these rows are drawn: a table of every case is never built for a terminal."""
+    rows = comparison.rows
+    if not limit or len(rows) <= limit:
+        return rows, ""
+    changed = [index for index, row in enumerate(rows) if row.result in CHANGED]
     kept = set(changed[:limit])
     if len(kept) < limit:
-        kept.update([index for index, row in enumerate(table.rows) if not row.mood][:limit - len(kept)])
-    rows = [row for index, row in enumerate(table.rows) if index in kept]
+        kept.update([index for index, row in enumerate(rows) if row.result not in CHANGED][:limit - len(kept)])
+    shown = [row for index, row in enumerate(rows) if index in kept]
     hidden_changed = len(changed) - sum(1 for index in changed if index in kept)
     what = f", {hidden_changed:,} of them changed" if hidden_changed else ", none of them changed"
-    line = (f"{len(table.rows) - len(rows):,} more cases not shown{what}: --limit N shows more (0: all); "
+    line = (f"{len(rows) - len(shown):,} more cases not shown{what}: --limit N shows more (0: all); "
             "--markdown or --json give every case")
-    return replace(table, rows=rows), line
+    return shown, line

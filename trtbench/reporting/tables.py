@@ -160,8 +160,9 @@ def _compare_cells(row: Row, metric: Metric, where: str) -> list[Cell | str]:
             _number(row.new_value, metric.digits), Cell(change, row.change_pct), Cell(row.result, state=row.result)]
 
 
-def comparison_table(comparison: Comparison, base_name: str, new_name: str) -> Table:
-    """NEW against BASE, a row per case; each row's mood says whether it got worse or better."""
+def comparison_table(comparison: Comparison, base_name: str, new_name: str, rows: list[Row] | None = None) -> Table:
+    """NEW against BASE, a row per case (or per case of ``rows``, a terminal's share of them; the title and
+    notes still speak of every case); each row's mood says whether it got worse or better."""
     metric = comparison.metric
     where, shared = _where(comparison)
     title = f"{metric.label} ({metric.unit})" + (f", {shared}" if shared else "")
@@ -175,6 +176,6 @@ def comparison_table(comparison: Comparison, base_name: str, new_name: str) -> T
                Column("Change", terminal="change", no_wrap=True),
                Column("Result", numeric=False, terminal="result", no_wrap=True)]
     table = Table("comparison", title, columns, notes=comparison_notes(comparison))
-    for row in comparison.rows:
+    for row in comparison.rows if rows is None else rows:
         table.add(*_compare_cells(row, metric, where), mood=_MOODS.get(row.result, ""))
     return table

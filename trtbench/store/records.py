@@ -104,6 +104,16 @@ class LatencyRecord(Record):
     device_shared: bool | None = None  # whether other processes used the device while timed (None: unknown)
     device_sharing: str = ""  # how that was read, e.g. "other processes used 0.03 of 2 CPUs ..."
     figures: dict[str, float] = field(default_factory=dict)  # registered metrics no other field holds, by name
+    # The statistics' evidence (trtbench.measure.stats): the first span's per-iteration times, in order, as
+    # encode_samples stores them ({} in files written before they were kept)
+    samples: dict = field(default_factory=dict)
+    # Each percentile asked for or shown, "p50", "p90", ...: {"ms": value or None where the samples do not
+    # support it, "supported", "has": samples, "needs": samples it needs, "bound_ms": the early-stopping upper
+    # bound at method.support_confidence, "interval_ms": [low, high] at method.confidence or None}
+    percentiles: dict = field(default_factory=dict)
+    median_interval_ms: list[float] | None = None  # distribution-free, at method.confidence
+    # {"stable": bool, "threshold": 0.05, "windows_ms": [each window's median], "window_s": seconds a window}
+    stability: dict = field(default_factory=dict)
 
     @property
     def median_ms(self) -> float | None:
@@ -157,6 +167,8 @@ class Metric:
             value = self.read(record) if self.read is not None else (record.figures or {}).get(self.name)
         except (AttributeError, KeyError, TypeError):
             return None
+        if type(value) is float:
+            return value
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not _is_number(value):
             return None
         return float(value)
@@ -226,29 +238,32 @@ def migrate(record: dict, version: int) -> dict:
     return record
 
 
-def record_from_json(data: dict, version: int = SCHEMA_VERSION, where: str = "run file") -> Record:
-    """A typed record from its JSON form (of any schema up to this one)."""
+def record_from_json(data: dict, version: int = SCHEMA_VERSION, where: str = "run file", adopt: bool = False) -> Record:
+    """A typed record from its JSON form (of any schema up to this one). With ``adopt`` the record may take
+    ``data`` as its own attributes (the caller gives the dict up: a run file of 50,000 records is not copied
+    record by record); otherwise ``data`` is read, never changed."""
     if not isinstance(data, dict):
         raise TrtbenchError(f"{where}: a record is not a JSON object")
     if version < SCHEMA_VERSION:
         data = migrate(data, version)
-    # ``data`` is read, never changed: a run file of 50,000 records is not copied record by record.
     kind = data.get("kind")
     cls = RECORD_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise TrtbenchError(f"{where}: unknown record kind '{kind}'")
-    saved, required, defaults, factories = _layout(cls.kind)
+    known, required, fields, defaults, factories = _layout(cls.kind)
     # Fields a newer patch release added are dropped rather than refused: the schema version
     # is what guards against a change of meaning.
-    values = {name: value for name, value in data.items() if name in saved}
-    missing = required - values.keys()
-    if missing:
+    values = data if data.keys() <= known else {name: value for name, value in data.items() if name in known}
+    if not required <= values.keys():
+        missing = required - values.keys()
         raise TrtbenchError(f"{where}: a {cls.kind} record is incomplete (it has no {', '.join(sorted(missing))})")
-    # Filled in as the dataclass's __init__ would (it has no __post_init__), at a third of the cost: a run file
-    # may hold 50,000 records.
-    state = {**defaults, **{name: factory() for name, factory in factories if name not in values}, **values}
+    # Filled in as the dataclass's __init__ would (it has no __post_init__), at a third of the cost.
     record = object.__new__(cls)
-    record.__dict__.update(state)
+    state = values if adopt or values is not data else dict(values)
+    for name in fields - state.keys():
+        state[name] = factories[name]() if name in factories else defaults[name]
+    state.pop("kind", None)  # the class says it
+    record.__dict__ = state
     problem = _malformed(record)
     if problem:
         raise TrtbenchError(f"{where}: a {cls.kind} record is malformed ({problem})")
@@ -260,19 +275,20 @@ def record_from_json(data: dict, version: int = SCHEMA_VERSION, where: str = "ru
 
 
 @functools.cache
-def _layout(kind: str) -> tuple[frozenset[str], frozenset[str], dict[str, Any], list[tuple[str, Any]]]:
-    """The fields a record of ``kind`` keeps in a run file, those without a default, the defaults, and the
-    factories of the others (worked out once per kind)."""
+def _layout(kind: str) -> tuple[frozenset[str], frozenset[str], frozenset[str], dict[str, Any],
+                                dict[str, Callable[[], Any]]]:
+    """The fields a record of ``kind`` keeps in a run file (and ``kind``), those without a default, every
+    field, the defaults, and the factories of the others (worked out once per kind)."""
     cls = RECORD_TYPES[kind]
     # record_from_json fills records without calling __init__: a __post_init__ would be skipped.
     assert not hasattr(cls, "__post_init__"), f"{cls.__name__}.__post_init__ would not run on loading"
     fields = dataclasses.fields(cls)
-    saved = frozenset(f.name for f in fields if f.metadata.get("saved", True))
+    saved = frozenset(f.name for f in fields if f.metadata.get("saved", True)) | {"kind"}
     required = frozenset(f.name for f in fields
                          if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
     defaults = {f.name: f.default for f in fields if f.default is not dataclasses.MISSING}
-    factories = [(f.name, f.default_factory) for f in fields if f.default_factory is not dataclasses.MISSING]
-    return saved, required, defaults, factories
+    factories = {f.name: f.default_factory for f in fields if f.default_factory is not dataclasses.MISSING}
+    return saved, required, frozenset(f.name for f in fields), defaults, factories
 
 
 def _is_number(value) -> bool:
@@ -282,30 +298,46 @@ def _is_number(value) -> bool:
     return isinstance(value, float)
 
 
+_FLOAT_OR_NONE = frozenset((float, type(None)))
+
+
+def _numbers_or_none(values) -> bool:
+    """Every value a number or None (only floats and None, as nearly always, are told apart by their types
+    alone, without a Python call per value: a run file may hold 50,000 records)."""
+    values = list(values)
+    return set(map(type, values)) <= _FLOAT_OR_NONE or all(value is None or _is_number(value) for value in values)
+
+
+def _texts(values) -> bool:
+    """A list of text (str subclasses too)."""
+    return isinstance(values, list) and (set(map(type, values)) <= {str} or all(isinstance(v, str) for v in values))
+
+
 def _malformed(record: Record) -> str:
     """What is wrong with the types of the fields reports read, or ''."""
-    for name in ("model", "backend", "device", "precision", "status"):
-        if not isinstance(getattr(record, name), str):
+    state = record.__dict__
+    for name in ("model", "backend", "device", "precision", "status", "finished_at"):
+        if type(state[name]) is not str and not isinstance(state[name], str):
             return f"{name} is not text"
-    if not isinstance(record.batch, int) or isinstance(record.batch, bool) or record.batch < 1:
+    batch = record.batch
+    if type(batch) is not int and (not isinstance(batch, int) or isinstance(batch, bool)) or batch < 1:
         return "batch is not a positive whole number"
-    if not isinstance(record.warnings, list) or not all(isinstance(w, str) for w in record.warnings):
+    if not _texts(record.warnings):
         return "warnings is not a list of text"
-    if not isinstance(record.finished_at, str):
-        return "finished_at is not text"
     if isinstance(record, LatencyRecord):
-        if record.latency_ms is not None and (not isinstance(record.latency_ms, dict) or not all(
-                _is_number(v) or v is None for v in record.latency_ms.values())):
+        if record.latency_ms is not None and (not isinstance(record.latency_ms, dict) or
+                                              not _numbers_or_none(record.latency_ms.values())):
             return "latency_ms is not a table of numbers"
         if record.ok and (record.latency_ms is None or not _is_number(record.latency_ms.get("median"))):
             return "an ok record has no median latency"
         for name in ("throughput_qps", "throughput_ips", "cov"):
-            if getattr(record, name) is not None and not _is_number(getattr(record, name)):
+            value = state[name]
+            if value is not None and type(value) is not float and not _is_number(value):
                 return f"{name} is not a number"
         for name in ("method", "engine", "spans_ms", "figures"):
-            if not isinstance(getattr(record, name), dict):
+            if not isinstance(state[name], dict):
                 return f"{name} is not a table"
-        if not all(_is_number(v) or v is None for v in record.figures.values()):
+        if not _numbers_or_none(record.figures.values()):
             return "figures is not a table of numbers"
     if isinstance(record, AccuracyRecord):
         for name in ("top1", "top5"):

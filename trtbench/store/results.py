@@ -231,11 +231,15 @@ def _load_run(path: Path) -> Run:
               interruptions=_list_of_dicts(data.get("interruptions")),
               resumed_at=[t for t in data.get("resumed_at") or [] if isinstance(t, str)]
               if isinstance(data.get("resumed_at"), list) else [])
+    records, run_id, environment = run.records, run.run_id, run.environment
     for index, item in enumerate(data["records"]):
-        record = record_from_json(item, version, where=f"{path} record {index + 1}")
+        try:
+            record = record_from_json(item, version, where="", adopt=True)
+        except TrtbenchError as exc:  # where it is, worked out only for a record that is wrong
+            raise TrtbenchError(f"{path} record {index + 1}{exc}") from None
         own = item.get("environment")
-        record.run_id, record.environment = run.run_id, own if isinstance(own, dict) and own else run.environment
-        run.records.append(record)
+        record.run_id, record.environment = run_id, own if isinstance(own, dict) and own else environment
+        records.append(record)
     return run
 
 
