@@ -1,6 +1,6 @@
 """Times `trtbench report` and `trtbench compare` on fleet-scale results: one run file of 50,000 records,
-1,000 run files of 50 records each, and two 50,000-record files compared; each command as its own process,
-median of N runs.
+1,000 run files of 50 records each, two 50,000-record files compared, and a 14-model sweep whose records keep
+their samples (3 s and 60 s a case); each command as its own process, median of N runs.
 
     python scripts/bench_reports.py [--runs N] [--records N] [--files N] [--keep DIR]
     PYTHONPATH=/tmp/old python scripts/bench_reports.py   # the same files against another copy of trtbench
@@ -48,6 +48,30 @@ def fleet_records(count: int, slower: float = 1.0) -> list[dict]:
                       latency_ms={k: ms for k in record["latency_ms"]}, throughput_ips=batch * 1000 / ms,
                       throughput_qps=1000 / ms)
         records.append(record)
+    return records
+
+
+def sweep_records(seconds: float) -> list[dict]:
+    """A 14-model sweep (4 precisions x batch 1, 4, 8, 32) whose records keep their samples: each case timed
+    ``seconds`` (at least the 64 samples p90 needs), latencies from 2 ms to 900 ms with a 3% spread."""
+    import random
+
+    from trtbench.measure.stats import encode_samples
+
+    base = next(r for r in json.loads(SAMPLE.read_text())["records"] if r.get("latency_ms"))
+    rng = random.Random(0)
+    records = []
+    for model_index in range(14):
+        for precision in ("fp32", "fp16", "bf16", "int8"):
+            for batch in (1, 4, 8, 32):
+                ms = 2.0 * (1 + model_index / 4) * batch ** 0.9 * (2 if precision == "fp32" else 1)
+                count = max(64, int(seconds * 1000 / ms))
+                samples = [ms * rng.lognormvariate(0, 0.03) for _ in range(count)]
+                record = copy.deepcopy(base)
+                record.update(model=f"{MODELS[model_index % len(MODELS)]}", precision=precision, batch=batch,
+                              backend=f"openvino-cpu-{model_index}", iterations=count,
+                              samples=encode_samples(samples))
+                records.append(record)
     return records
 
 
@@ -102,6 +126,10 @@ def main() -> None:
                 night = [dict(record, finished_at=f"2026-01-01T{index // 60 % 24:02d}:{index % 60:02d}:00Z")
                          for record in cases[index % 20 * 50:(index % 20 + 1) * 50]]
                 write_run(many / f"2026{index:05d}.json", night)
+        sweeps = {seconds: folder / f"sweep-{seconds:g}s.json" for seconds in (3, 60)}
+        for seconds, path in sweeps.items():
+            if not path.exists():
+                write_run(path, sweep_records(seconds))
         trtbench = [sys.executable, "-m", "trtbench"]
         commands = {
             f"report (one {options.records:,}-record file)": [*trtbench, "report", str(big)],
@@ -109,6 +137,11 @@ def main() -> None:
             f"report --results-dir ({options.files} run files)": [*trtbench, "report", "--results-dir", str(many)],
             f"compare A B (two {options.records:,}-record files)": [*trtbench, "compare", str(big), str(big_new)],
             "compare --markdown A B": [*trtbench, "compare", "--markdown", str(big), str(big_new)],
+            **{f"report (a 14-model sweep, 224 records with samples, {seconds} s a case: "
+               f"{path.stat().st_size / 1e6:.1f} MB)": [*trtbench, "report", str(path)]
+               for seconds, path in sweeps.items()},
+            "compare of the 3 s sweep with itself (224 cases, rank tests on the samples)":
+                [*trtbench, "compare", str(sweeps[3]), str(sweeps[3])],
         }
         print(f"CPU: {cpu_name()} ({os.cpu_count()} cores); python {platform.python_version()}; "
               f"trtbench from {os.environ.get('PYTHONPATH') or ROOT}; median of {options.runs}")

@@ -419,3 +419,70 @@ def test_an_export_replaced_between_two_cases_is_refused_for_the_rest_of_the_run
     assert run.records[2].error.endswith("start a new run to time ResNet18 as it is now")
     finished = [e for e in events if isinstance(e, CaseFinished)]
     assert [e.ok for e in finished] == [True, True, False, False]
+
+
+# --- numbers you can defend: a real clock, samples kept, and a compare that knows noise -------------
+
+
+@dataclass(frozen=True)
+class SleepConfig(BackendConfig):
+    slower: float = option(1.0, "Sleep: how much slower than 3 ms each iteration is.", minimum=0.1)
+
+
+class SleepEngine(Engine):
+    """An engine whose work is a sleep of 3 ms x ``slower``, timed by the real clock."""
+
+    def __init__(self, batch, slower):
+        super().__init__(batch, info={"slower": slower})
+        self.slower = slower
+
+    def iterate_impl(self):
+        import time
+
+        start = time.perf_counter()
+        time.sleep(0.003 * self.slower)
+        return {"latency": (time.perf_counter() - start) * 1000}
+
+    def infer_impl(self, data):
+        return np.zeros((len(data), 1000), dtype=np.float32)
+
+
+class SleepBackend(EchoBackend):
+    name = "sleep"
+    metric = "sleep time"
+    config_class = SleepConfig
+    config: SleepConfig  # type: ignore[assignment]
+
+    def build(self, onnx_path, precision, batch, cache_dir):
+        return SleepEngine(batch, self.config.slower)
+
+
+def _sleep_run(tmp_path, name, slower, monkeypatch):
+    session = Session(Workspace(tmp_path / "m", tmp_path / "e", tmp_path / name), "sleep", {"slower": slower},
+                      reporter=lambda event: None, command=["test"], precisions=["fp32"])
+    monkeypatch.setattr(session, "exports", lambda models: {m: _FakeExport(tmp_path / f"{m}.onnx") for m in models})
+    policy = TimingPolicy(warmup_ms=20, duration_s=0.6, min_iterations=10, percentiles=(50, 90), stability=0.05,
+                          max_duration_s=3)
+    return session.run(["ResNet18"], [1], policy).run_path
+
+
+def test_the_same_engine_twice_is_within_noise_and_a_20_percent_slower_one_regressed(invoke, tmp_path, monkeypatch):
+    from trtbench.measure.stats import decode_samples
+
+    backends.register("sleep", SleepBackend)
+    try:
+        first = _sleep_run(tmp_path, "first", 1.0, monkeypatch)
+        again = _sleep_run(tmp_path, "again", 1.0, monkeypatch)
+        slower = _sleep_run(tmp_path, "slower", 1.2, monkeypatch)
+    finally:
+        backends.unregister("sleep")
+    record = json.loads(first.read_text())["records"][0]
+    assert len(decode_samples(record["samples"])) == record["iterations"] >= 64
+    assert record["percentiles"]["p90"]["supported"] and record["median_interval_ms"]
+    same = invoke("compare", first, again)
+    assert same.exit_code == 0, same.output
+    assert "regressed" not in same.stdout and ("unchanged" in same.stdout or "within noise" in same.stdout)
+    # --strict: this machine's other processes make every case here one timed on a shared device
+    worse = invoke("compare", "--strict", first, slower)
+    assert worse.exit_code == 1, worse.output
+    assert "1 of 1 compared case regressed" in worse.stderr

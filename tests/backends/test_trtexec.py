@@ -1,7 +1,9 @@
 """The trtexec backend without trtexec: the flags it passes each major, its refusals, how it learns
 the major, and trtexec's output (in the format samples/common prints it) read line by line."""
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -259,11 +261,15 @@ class FakeTrtexec:
     """A stand-in for subprocess.Popen that plays trtexec: --help prints ``help``, a run prints ``run``.
 
     Given --timingCacheFile, a run reads the file as trtexec does (``offered``: its bytes, None when
-    there was none) and, when it succeeds, writes it back with its own timings added (a '+').
+    there was none) and, when it succeeds, writes it back with its own timings added (a '+'). Given
+    --exportTimes, a run that succeeds writes one entry per timed query its summary counts, in
+    trtexec's format (``times``: the GPU compute times; by default 1.5, 1.55 and 1.6 ms in turn;
+    ``times_text``: the file's text instead, e.g. a damaged one).
     """
 
-    def __init__(self, help=HELP_10, run=None, returncode=0, help_timeout=False):
+    def __init__(self, help=HELP_10, run=None, returncode=0, help_timeout=False, times=None, times_text=None):
         self.help, self.run, self.returncode, self.help_timeout = help, run, returncode, help_timeout
+        self.times, self.times_text = times, times_text
         self.commands = []
         self.processes = []
         self.offered = []
@@ -275,6 +281,7 @@ class FakeTrtexec:
         else:
             process = FakeProcess(self.run or "", self.returncode)
             self._timing_cache(command)
+            self._export_times(command)
         self.processes.append(process)
         return process
 
@@ -287,6 +294,25 @@ class FakeTrtexec:
         self.offered.append(before)
         if self.returncode == 0:
             path.write_bytes((before or b"") + b"+")
+
+    def _export_times(self, command):
+        given = [arg.split("=", 1)[1] for arg in command if arg.startswith("--exportTimes=")]
+        if not given or self.returncode != 0:
+            return
+        if self.times_text is not None:
+            Path(given[0]).write_text(self.times_text)
+            return
+        counted = re.search(r"Timing trace has (\d+) queries", self.run or "")
+        times = self.times or [(1.5, 1.55, 1.6)[index % 3] for index in range(int(counted[1]) if counted else 0)]
+        start, entries = 0.0, []
+        for compute in times:
+            entries.append({"startEnqMs": start, "endEnqMs": start + 0.01, "startH2dMs": start,
+                            "endH2dMs": start + 0.05, "startComputeMs": start + 0.05,
+                            "endComputeMs": start + 0.05 + compute, "startD2hMs": start + 0.05 + compute,
+                            "endD2hMs": start + 0.1 + compute, "h2dMs": 0.05, "computeMs": compute, "d2hMs": 0.05,
+                            "latencyMs": 0.1 + compute})
+            start += compute
+        Path(given[0]).write_text(json.dumps(entries))
 
     @property
     def runs(self):
@@ -372,8 +398,9 @@ def test_timing_flags_per_major(tmp_path, major, data_transfers, cuda_graph, inf
     fake.run = run_log(major, typing="weak" if major == 10 else "strong", inflight=inflight,
                        data_transfers=data_transfers, cuda_graph=cuda_graph)
     engine.timed(TimingPolicy(warmup_ms=200, duration_s=3, min_iterations=10))
-    ((*command, cache, warmup, duration, iterations, percentile),) = fake.runs
+    ((*command, cache, times, warmup, duration, iterations, percentile),) = fake.runs
     assert command == engine.command and cache.startswith("--timingCacheFile=")  # a private copy: see below
+    assert times.startswith("--exportTimes=")  # every inference's time: the samples records keep
     assert [warmup, duration, iterations, percentile] == ["--warmUp=200", "--duration=3", "--iterations=10",
                                                           "--percentile=90,95,99"]
     method = engine.describe()
@@ -766,3 +793,29 @@ def test_a_failed_run_records_nothing(tmp_path):
     with pytest.raises(TrtbenchError, match="^trtexec failed: "):
         engine.timed(TimingPolicy())
     assert not (engines / "trtexec.timing.cache").exists()
+
+
+def test_every_timed_inference_is_kept_from_the_times_trtexec_exports(tmp_path):
+    trt, fake = backend(10)
+    engine = trt.build(tmp_path / "ResNet50.onnx", "fp32", 8, tmp_path / "engines")
+    fake.run = run_log(10)
+    policy = TimingPolicy(warmup_ms=200, duration_s=3, min_iterations=10, percentiles=(50, 99), stability=0.05,
+                          max_duration_s=60)
+    timed = engine.timed(policy)
+    assert "--iterations=662" in fake.runs[0]  # trtexec told to time as many as p99 needs
+    assert timed.samples is not None and len(timed.samples) == timed.iterations == 2000
+    assert timed.samples[:3] == [1.5, 1.55, 1.6] and not engine.warnings
+    assert timed.windows is not None and timed.windows.stable  # cut from the samples' own times
+    assert len(timed.windows.medians_ms) >= 3
+
+
+@pytest.mark.parametrize("text", ["", "not json", '{"computeMs": 1}', '[{"latencyMs": 1.0}]', '[{"computeMs": "x"}]',
+                                  '[{"computeMs": -1}]', '[{"computeMs": 1e999}]'])
+def test_times_that_cannot_be_read_leave_the_summary_and_say_so(tmp_path, text):
+    trt, fake = backend(10, popen=FakeTrtexec(help=HELPS[10], times_text=text))
+    engine = trt.build(tmp_path / "ResNet50.onnx", "fp32", 8, tmp_path / "engines")
+    fake.run = run_log(10)
+    timed = engine.timed(TimingPolicy())
+    assert timed.samples is None and timed.spans["compute"].median == 1.55
+    assert engine.warnings == ["trtexec wrote no per-inference times (--exportTimes): the percentiles are its "
+                               "summary's, without intervals, and no samples are kept"]

@@ -3,6 +3,7 @@ terminal that only speaks ASCII."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -71,8 +72,10 @@ def test_report_markdown_by_device(invoke, tmp_path):
     lines = result.stdout.splitlines()
     start = lines.index("## FP16 latency (ms), batch_size=8")
     assert lines[start + 2:start + 6] == [f"| Models | {A100} | {T4} | V100 (page) |", "|:--:|:--:|:--:|:--:|",
-                                          "| ResNet18 | 0.800 | failed | 1.263 |",
-                                          "| ResNet50_vd | 1.600~ |  | 2.833 |"]
+                                          "| ResNet18 | 0.800[^1] | failed[^1] | 1.263 |",
+                                          "| ResNet50_vd | 1.600~[^1] |  | 2.833 |"]
+    # each cell traced to its run file and settings: one run, every record 1000 iterations
+    assert re.fullmatch(r"\[\^1\]: run [0-9]{8}-[0-9]{6}-[0-9a-f]+, 1000 iterations", lines[-1]), lines[-1]
 
 
 @pytest.mark.parametrize("batches", [["--batch", "8"], ["--batch", "8,8"], ["--batch", " 8"]])

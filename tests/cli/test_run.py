@@ -73,6 +73,23 @@ def test_run_and_report_on_onnxruntime_cpu(invoke, exported, tmp_path):
     assert record["method"]["providers"] == ["CPUExecutionProvider"] and record["method"]["warmup_ms"] == 10
     assert record["method"]["data_transfers"] is False
     assert run["environment"]["versions"]["onnxruntime"] and run["finished_at"]
+    # the evidence behind the numbers: every sample, each percentile with its support, intervals, windows
+    from trtbench.measure.stats import decode_samples
+
+    samples = decode_samples(record["samples"])
+    assert len(samples) == record["iterations"] >= 64  # timed on until p90 was supported (64 samples)
+    assert record["method"]["percentiles"] == [50.0, 90.0] and record["method"]["stability"] == 0.05
+    assert record["method"]["max_duration_s"] == 4.0 and record["method"]["stopped"] in ("supported and stable",
+                                                                                       "max duration")
+    p90 = record["percentiles"]["p90"]
+    assert p90["supported"] and p90["needs"] == 64 and p90["has"] == len(samples)
+    assert p90["ms"] == record["latency_ms"]["p90"] and p90["interval_ms"][0] <= p90["ms"] <= p90["interval_ms"][1]
+    p99 = record["percentiles"]["p99"]
+    assert p99["needs"] == 662 and (p99["ms"] is None) == (len(samples) < 662)
+    assert (record["latency_ms"]["p99"] is None) == (len(samples) < 662)
+    low, high = record["median_interval_ms"]
+    assert low <= record["latency_ms"]["median"] <= high
+    assert record["stability"]["threshold"] == 0.05 and len(record["stability"]["windows_ms"]) >= 3
 
     markdown = invoke("report", "--markdown", "--results-dir", results, "--models-dir", models_dir).stdout
     lines = markdown.splitlines()
@@ -134,6 +151,13 @@ def test_ctrl_c_is_one_line_and_status_130(invoke, tmp_path, monkeypatch):
     (("--duration", "x"), "'x' is not a number"),
     (("--batch", "²"), "bad --batch"),
     (("--threads", "100000", "--backend", "onnxruntime-cpu"), "--threads 100000 is more than"),
+    (("--percentiles", "50,100"), "'100' is not a percentile between 0 and 100"),
+    (("--percentiles", "0"), "'0' is not a percentile between 0 and 100"),
+    (("--percentiles", "nan"), "'nan' is not a percentile between 0 and 100"),
+    (("--percentiles", "90,x"), "'x' is not a percentile between 0 and 100"),
+    (("--stability", "steady"), "'steady' is not a percentage (e.g. 5%), or off"),
+    (("--max-duration", "1"), "1 s is shorter than --duration (3 s)"),
+    (("--max-duration", "nan"), "nan is not a finite number >= 0"),
 ])
 def test_numbers_that_would_hang_or_swamp_the_machine_are_one_line(invoke, tmp_path, args, message):
     result = invoke("run", "ResNet18", "--models-dir", tmp_path, "--results-dir", tmp_path, *args)
@@ -272,7 +296,7 @@ def test_fp32_timings_asked_as_fp16_are_a_failed_case_and_a_failed_run(invoke, e
     report = ("--results-dir", results, "--models-dir", models_dir)
     markdown = invoke("report", "--markdown", "--reference", *report).stdout
     fp16_section = markdown.split("## FP16 ")[1].split("##")[0]
-    assert "| ResNet18         | failed |" in fp16_section and "4.000" not in fp16_section
+    assert "| ResNet18         | failed[^1] |" in fp16_section and "4.000" not in fp16_section
     assert "| ResNet18         | 4.000" in markdown.split("## FP32 latency")[1]
     rows = {r["precision"]: r for r in json.loads(invoke("report", "--json", *report).stdout)["records"]}
     assert (rows["fp16"]["status"], rows["fp16"]["error"], rows["fp16"]["latency_ms"]["median"]) == (

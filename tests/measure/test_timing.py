@@ -68,3 +68,95 @@ def test_measure_honours_the_minimum_count_when_iterations_are_slow():
     assert m.iterations == 10
     assert set(m.samples) == {"compute", "h2d"}
     assert reports and reports[-1] == (10, 2000.0)
+
+
+def test_timing_goes_on_until_the_percentiles_asked_for_are_supported():
+    clock = FakeClock()
+
+    def iterate():
+        clock.now += 0.5  # a slow case: 2 iterations a second
+        return {"compute": 500.0}
+
+    policy = TimingPolicy(warmup_ms=0, duration_s=3.0, min_iterations=10, percentiles=(50, 90), max_duration_s=60)
+    m = measure(iterate, policy, clock=clock)
+    assert policy.needed_samples == 64  # LoadGen's minimum for p90
+    assert m.iterations == 64 and m.stopped == "supported and stable"
+    assert m.wall_s == pytest.approx(32.0)
+
+
+def test_timing_stops_at_the_maximum_duration_and_says_so():
+    clock = FakeClock()
+
+    def iterate():
+        clock.now += 1.0
+        return {"compute": 1000.0}
+
+    m = measure(iterate, TimingPolicy(warmup_ms=0, duration_s=3.0, min_iterations=1, percentiles=(99,),
+                                      max_duration_s=20), clock=clock)
+    assert m.iterations == 20 and m.stopped == "max duration"
+
+
+def test_without_a_maximum_the_duration_is_the_limit():
+    clock = FakeClock()
+
+    def iterate():
+        clock.now += 0.125
+        return {"compute": 125.0}
+
+    m = measure(iterate, TimingPolicy(warmup_ms=0, duration_s=1.0, min_iterations=1, percentiles=(99,)), clock=clock)
+    assert m.iterations == 8 and m.stopped == "max duration"
+
+
+def _drifting(clock, step_s, medians):
+    """An engine whose latency follows ``medians`` (ms), one value per second of the timing."""
+    start = clock.now
+
+    def iterate():
+        clock.now += step_s
+        second = int(clock.now - start)
+        return {"compute": medians[min(second, len(medians) - 1)]}
+
+    return iterate
+
+
+def test_timing_goes_on_until_three_windows_agree():
+    clock = FakeClock()
+    # 10 ms, then 12 ms, then settling at 20 ms from the fourth second on: windows of 1 s
+    iterate = _drifting(clock, 0.01, [10.0, 12.0, 15.0, 20.0, 20.0, 20.0, 20.0, 20.0])
+    m = measure(iterate, TimingPolicy(warmup_ms=0, duration_s=3.0, min_iterations=1, stability=0.05,
+                                      max_duration_s=30), clock=clock)
+    assert m.windows is not None and m.windows.stable and m.stopped == "supported and stable"
+    assert m.windows.medians_ms[-3:] == [20.0, 20.0, 20.0] and m.windows.window_s == 1.0
+    assert 6.0 <= m.wall_s <= 7.1
+
+
+def test_windows_that_never_agree_stop_at_the_maximum_and_are_unstable():
+    clock = FakeClock()
+    iterate = _drifting(clock, 0.01, [10.0 * 1.1 ** k for k in range(40)])
+    m = measure(iterate, TimingPolicy(warmup_ms=0, duration_s=3.0, min_iterations=1, stability=0.05,
+                                      max_duration_s=12), clock=clock)
+    assert m.windows is not None and not m.windows.stable and m.stopped == "max duration"
+    assert m.wall_s == pytest.approx(12.0, abs=0.02)
+    assert m.windows.as_dict()["stable"] is False
+
+
+def test_a_window_holds_a_few_samples_however_slow_the_iterations():
+    clock = FakeClock()
+
+    def iterate():
+        clock.now += 2.0
+        return {"compute": 2000.0}
+
+    m = measure(iterate, TimingPolicy(warmup_ms=0, duration_s=3.0, min_iterations=1, stability=0.05,
+                                      max_duration_s=100), clock=clock)
+    assert m.iterations == 15  # three windows of five samples each
+    assert m.windows is not None and m.windows.stable
+
+
+def test_a_policy_from_a_plan_reads_back_the_same():
+    policy = TimingPolicy(warmup_ms=10, duration_s=2, min_iterations=3, percentiles=(50, 99), stability=0.05,
+                          max_duration_s=20)
+    described = policy.describe()
+    assert described["percentiles"] == [50.0, 99.0]
+    assert TimingPolicy(**described) == policy
+    assert TimingPolicy(**{"warmup_ms": 10, "duration_s": 2, "min_iterations": 3}).needed_samples == 0

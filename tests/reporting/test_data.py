@@ -35,7 +35,7 @@ def test_json_is_the_runs_and_every_field_of_every_record(invoke, tmp_path):
     shown = invoke("report", "--json", "--results-dir", tmp_path / "r")
     assert shown.exit_code == 0, shown.output
     report = json.loads(shown.stdout)
-    assert set(report) == {"runs", "records"}
+    assert set(report) == {"runs", "pick", "records"} and report["pick"] == "latest"
     (saved,) = report["runs"]
     assert saved["run_id"] == run.run_id and saved["environment"] == ENVIRONMENT
     assert saved["command"] == ["trtbench", "run", "ResNet18"] and saved["status"] == "complete"

@@ -1,6 +1,7 @@
-"""`report --markdown` (plain, --reference, --by device) and `compare --markdown` write, byte for byte, what
-trtbench wrote before reports had one model: tests/data/reports/ holds those outputs, saved for every run
-file in tests/data/ and a few made by tests/data/reports/make_runs.py."""
+"""`report --markdown` (plain, --reference, --by device) and `compare --markdown` write, byte for byte, the
+saved outputs in tests/data/reports/ (the page's layout as earlier versions wrote it, plus a footnote per
+latency cell naming its run), for every run file in tests/data/ and a few made by
+tests/data/reports/make_runs.py."""
 
 import shutil
 from pathlib import Path

@@ -28,11 +28,11 @@ def test_every_format_shows_the_same_cells_notes_and_legend_once():
     text = console.export_text()
     assert [line.split() for line in text.splitlines() if line.startswith(("  ResNet18", "  X "))] == [
         ["ResNet18", "1.000~"], ["X", "failed"]] * 2
-    assert text.count("a note") == 2 and text.count("'~': coefficient of variation") == 1
+    assert text.count("a note") == 2 and text.count("'~': unstable: the timing windows' medians") == 1
     assert "only in html" not in text
     lines = markdown.section(table).splitlines()
     assert lines == ["## FP32 latency (ms): b on d", "", "| Models           | batch_size=1<br>(ms) |",
-                     "|:--:|:--:|", "| ResNet18         | 1.000~ |", "| X                | failed |"]
+                     "|:--:|:--:|", "| ResNet18         | 1.000~ |", "| X                | failed |", "", "- a note"]
     page = html.page(Report([table]))
     assert '<td class="num" data-value="1.0">1.000~</td>' in page and "only in html" in page
     assert '<td class="num failed">failed</td>' in page and "<li>X batch 1 failed: boom</li>" in page

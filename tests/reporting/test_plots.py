@@ -77,7 +77,7 @@ def test_the_terminal_report_writes_its_legends_once(invoke, tmp_path):
     assert shown.exit_code == 0, shown.output
     text = shown.stdout
     assert text.count("FP16 latency (ms): tensorrt on") == 2  # seven tables ...
-    assert text.count("'~': coefficient of variation above 2.5%") == 1  # ... one legend
+    assert text.count("'~': unstable: the timing windows' medians") == 1  # ... one legend
     assert text.count("(page's 2020 V100 value, measured / page)") == 1
     assert text.rstrip().endswith("on a V100 without copies")
     assert "ResNet18 batch 8 failed: boom" in text  # a table's own notes stay under it

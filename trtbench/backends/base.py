@@ -121,7 +121,10 @@ class Engine:
         self._require_active()
         measured = measure(self.iterate, policy, progress)
         spans = {span: measured.latency(span) for span in self.spans if span in measured.samples}
-        return Timed(spans=spans, iterations=measured.iterations, wall_s=measured.wall_s)
+        first = next(iter(spans), None)
+        return Timed(spans=spans, iterations=measured.iterations, wall_s=measured.wall_s,
+                     samples=measured.samples[first] if first is not None else None, windows=measured.windows,
+                     stopped=measured.stopped)
 
     def check(self, timed: Timed) -> list[str]:
         """Warnings about a timed result (e.g. the host could not keep the GPU busy)."""

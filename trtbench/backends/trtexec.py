@@ -10,6 +10,7 @@ table (``TRTEXEC_DEFAULTS``, ``TRTEXEC_FLAGS``) rather than left to whichever tr
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import subprocess
@@ -29,7 +30,7 @@ from trtbench.backends.tensorrt import (
 from trtbench.errors import TrtbenchError
 from trtbench.graphs.inputs import INPUT_SHAPE
 from trtbench.graphs.precision import Calibration
-from trtbench.measure.timing import Latency, Timed, TimingPolicy
+from trtbench.measure.timing import Latency, Timed, TimingPolicy, windows_of
 from trtbench.store import artifacts
 
 # trtexec's summary lines and the span each becomes
@@ -305,14 +306,38 @@ class TrtexecEngine(Engine):
             if self.timing_cache is not None:
                 self.timing_cache.offer(private, self.warnings)
                 cache_flags = [f"--timingCacheFile={private}"]
-            timed = self._run(self.command + cache_flags, policy, progress)
+            times = work / "times.json"
+            timed = self._run(self.command + cache_flags + [f"--exportTimes={times}"], policy, progress)
             if self.timing_cache is not None:
                 self.timing_cache.record(private, self.output, self.warnings)
+            timed.samples = self._samples(times, timed.iterations)
+        if timed.samples and policy.stability is not None:
+            timed.windows = windows_of(timed.samples, policy)
         return timed
 
+    def _samples(self, times: Path, queries: int) -> list[float] | None:
+        """The GPU compute time of each timed inference, from the file --exportTimes wrote (warm-up left out);
+        None, with a warning, when it wrote none that can be read."""
+        try:
+            entries = artifacts.load_json(times)
+            samples = [float(entry["computeMs"]) for entry in entries]
+        except (*artifacts.JSON_ERRORS, TypeError, KeyError):
+            samples = []
+        if not samples or not all(math.isfinite(value) and value >= 0 for value in samples):
+            self.warnings.append("trtexec wrote no per-inference times (--exportTimes): the percentiles are its "
+                                 "summary's, without intervals, and no samples are kept")
+            return None
+        if queries and len(samples) != queries:
+            self.warnings.append(f"trtexec's per-inference times hold {len(samples)} inferences where its summary "
+                                 f"counts {queries}")
+        return samples
+
     def _run(self, command: list[str], policy: TimingPolicy, progress) -> Timed:
+        # trtexec times until both the duration and the count are reached: the count is raised to what the
+        # percentiles asked for need (trtexec cannot extend a timing itself)
+        iterations = max(policy.min_iterations, policy.needed_samples)
         command = command + [f"--warmUp={policy.warmup_ms:g}", f"--duration={policy.duration_s:g}",
-                             f"--iterations={policy.min_iterations}", "--percentile=90,95,99"]
+                             f"--iterations={iterations}", "--percentile=90,95,99"]
         self.full_command = command
         lines: list[str] = []
         queries: int | None = None

@@ -28,20 +28,26 @@ NO_VERDICT = 2  # nothing compared: no matching case, unreadable inputs, bad opt
 @click.option("--limit", type=click.IntRange(min=0), default=DEFAULT_LIMIT, show_default=True, metavar="N",
               help="The most cases the terminal table shows, those that changed first, with a line saying how "
               "many more (0: all); --markdown and --json give every case.")
+@click.option("--strict", is_flag=True, help="A regression timed on a shared device or found unstable fails the "
+              "gate too (without it such a case is reported with its caveat and exit status 0).")
 @pass_app
-def compare(app: App, base: Path, new: Path, threshold: str, metric: str, form: str | None, limit: int):
+def compare(app: App, base: Path, new: Path, threshold: str, metric: str, form: str | None, limit: int,
+            strict: bool):
     """Compare NEW with BASE (each a run file or a results folder), case by case.
 
-    Exit status 0: no case regressed; 1: some case got worse past --threshold, or failed in NEW
-    after working in BASE; 2: nothing could be compared (no case in both, or unreadable input).
+    A change past --threshold counts only when a rank test on the kept samples finds it at 99%
+    confidence; else the case is "within noise". Exit status 0: no case regressed; 1: some case got
+    worse past --threshold (with a shared-device or unstable caveat: only with --strict), or failed in
+    NEW after working in BASE; 2: nothing could be compared (no case in both, or unreadable input).
     """
     from trtbench.store.results import gc_paused
 
     with gc_paused():
-        _compare(app, base, new, threshold, metric, form, limit)
+        _compare(app, base, new, threshold, metric, form, limit, strict)
 
 
-def _compare(app: App, base: Path, new: Path, threshold: str, metric: str, form: str | None, limit: int):
+def _compare(app: App, base: Path, new: Path, threshold: str, metric: str, form: str | None, limit: int,
+             strict: bool = False):
     from trtbench.errors import TrtbenchError
     from trtbench.reporting import compare as gate
     from trtbench.reporting import markdown, terminal
@@ -52,7 +58,7 @@ def _compare(app: App, base: Path, new: Path, threshold: str, metric: str, form:
         base_records, new_records = _records(app, base, "BASE"), _records(app, new, "NEW")
     except TrtbenchError as exc:
         app.abort(str(exc), NO_VERDICT)
-    comparison = gate.compare(base_records, new_records, metric, threshold_pct)
+    comparison = gate.compare(base_records, new_records, metric, threshold_pct, strict)
     if comparison.nothing_compared:
         app.abort(f"nothing to compare: {comparison.nothing_compared}", NO_VERDICT)
     if form == "json":
@@ -74,7 +80,7 @@ def _compare(app: App, base: Path, new: Path, threshold: str, metric: str, form:
         change = f" {first.change_pct:+.1f}%" if first.change_pct is not None else ""
         compared = comparison.count(*gate.DECIDED)
         app.abort(f"{len(regressions)} of {compared} compared case{'s' if compared > 1 else ''} regressed "
-                  f"(threshold {threshold_pct:g}%, {metric}); first: {first.label}: {first.result}{change}")
+                  f"(threshold {threshold_pct:g}%, {metric}); first: {first.label}: {first.shown_result}{change}")
 
 
 def _records(app: App, path: Path, side: str) -> list:

@@ -10,6 +10,7 @@ import click
 from trtbench.cli.app import App, pass_app
 from trtbench.cli.options import BatchList, Folder
 from trtbench.reporting.limit import DEFAULT_LIMIT, limit_report
+from trtbench.reporting.pick import DEFAULT_PICK, PICKS
 
 
 class MetricName(click.ParamType):
@@ -47,21 +48,26 @@ class MetricName(click.ParamType):
 @click.option("--limit", type=click.IntRange(min=0), default=DEFAULT_LIMIT, show_default=True, metavar="N",
               help="The most rows the terminal tables show, with a line saying how many more (0: all); --markdown, "
               "--csv, --json and --html give every record.")
+@click.option("--intervals", is_flag=True, help="Write each cell as 'value ± h': half the width of its 95% "
+              "interval (the median's, or --metric pNN's), where the record has one.")
+@click.option("--pick", type=click.Choice(PICKS), default=DEFAULT_PICK, show_default=True,
+              help="The record a cell shows when several runs timed it: the latest, the best (lowest median), "
+              "the longest (most iterations, then timed seconds), or all (a row per record, with its run).")
 @click.option("--results-dir", type=Folder(), default=Path("results"), show_default=True)
 @click.option("--models-dir", type=Folder(), default=Path("models"), show_default=True)
 @pass_app
 def report(app: App, result_files, form, html_name, reference, by, metric, batches, plot_name, plot_size, limit,
-           results_dir, models_dir):
-    """Report RESULT_FILES (default: every run in --results-dir, latest record per case)."""
+           intervals, pick, results_dir, models_dir):
+    """Report RESULT_FILES (default: every run in --results-dir, one record per case as --pick says)."""
     from trtbench.store.results import gc_paused
 
     with gc_paused():
         _report(app, result_files, form, html_name, reference, by, metric, batches, plot_name, plot_size, limit,
-                results_dir, models_dir)
+                results_dir, models_dir, intervals, pick)
 
 
 def _report(app: App, result_files, form, html_name, reference, by, metric, batches, plot_name, plot_size, limit,
-            results_dir, models_dir):
+            results_dir, models_dir, intervals=False, pick=DEFAULT_PICK):
     from trtbench.reporting import contents, data, markdown, plots, terminal
     from trtbench.store.records import METRICS
 
@@ -74,32 +80,37 @@ def _report(app: App, result_files, form, html_name, reference, by, metric, batc
     if html_name is not None:
         plots.make_folder(html_name, "--html")
     chosen = METRICS[metric]
-    runs, records = _load(app, result_files, results_dir)
+    runs, picked = _load(app, result_files, results_dir, pick)
+    records = picked.records
     if batch_list:
         records = _at_batches(app, records, batch_list)
     if form == "json":
-        app.echo(json.dumps(data.json_report(records, [run for run in runs if _holds(run, records)]), indent=2))
+        app.echo(json.dumps(data.json_report(records, [run for run in runs if _holds(run, records)], picked),
+                            indent=2))
     elif form == "csv":
-        app.echo(data.csv_text(records), nl=False)
+        app.echo(data.csv_text(records, picked), nl=False)
     elif form == "markdown":
-        page = contents.page_report(records, _model_rows(models_dir), reference, by == "device", chosen)
+        page = contents.page_report(records, _model_rows(models_dir), reference, by == "device", chosen, intervals,
+                                    picked)
         app.echo(markdown.report(page))
     else:
-        shown, left_out = limit_report(contents.terminal_report(records, reference, by == "device", chosen), limit)
+        shown, left_out = limit_report(contents.terminal_report(records, reference, by == "device", chosen,
+                                                                intervals, picked), limit)
         terminal.print_report(app.console, shown)
         if left_out:
             app.echo(left_out)
     if html_name is not None:
-        _write_html(app, html_name, records, runs, chosen, size, models_dir)
+        _write_html(app, html_name, records, runs, chosen, size, models_dir, intervals, picked)
     if plot_path is not None:
         _write(app, "plot", plot_path, lambda: plots.plot(records, plot_path, size))
 
 
-def _load(app: App, result_files, results_dir: Path):
-    """The runs read and the latest record per case. Files named outright must all read; in a results folder
-    a damaged one is left out, loudly."""
+def _load(app: App, result_files, results_dir: Path, pick: str = DEFAULT_PICK):
+    """The runs read and the records picked, one per case as ``pick`` says (or all). Files named outright must
+    all read; in a results folder a damaged one is left out, loudly."""
     from trtbench.errors import TrtbenchError
     from trtbench.reporting.model import RunInfo
+    from trtbench.reporting.pick import pick as choose
     from trtbench.store import results
 
     paths = list(result_files) or results.run_files(results_dir)
@@ -116,10 +127,10 @@ def _load(app: App, result_files, results_dir: Path):
             continue
         runs.append(RunInfo(run.run_id, run.command, run.started_at, run.finished_at, run.status, run.environment))
         loaded += run.records
-    records = results.latest(loaded)
-    if not records:
+    picked = choose(loaded, pick)
+    if not picked.records:
         app.abort("the results files hold no records yet: run `trtbench run` first")
-    return runs, records
+    return runs, picked
 
 
 def _holds(run, records) -> bool:
@@ -133,13 +144,14 @@ def _model_rows(models_dir: Path) -> list[dict]:
     return [model_row(zoo.get_variant(n), models_dir) for n in zoo.PAGE_ORDER]
 
 
-def _write_html(app: App, path: Path, records, runs, metric, size, models_dir: Path) -> None:
+def _write_html(app: App, path: Path, records, runs, metric, size, models_dir: Path, intervals=False,
+                picked=None) -> None:
     """The HTML page, its plot inline as SVG (left out, with a note, where matplotlib is missing)."""
     from trtbench.errors import MissingDependency
     from trtbench.reporting import contents, html, plots
 
     page = contents.full_report(records, _model_rows(models_dir), [r for r in runs if _holds(r, records)], metric,
-                                size)
+                                size, intervals, picked)
     svgs = []
     for figure in page.figures:
         try:
@@ -148,7 +160,7 @@ def _write_html(app: App, path: Path, records, runs, metric, size, models_dir: P
             app.note(f"html: no plot ({exc})")
             page.figures = []
             break
-    text = html.page(page, svgs=svgs)
+    text = html.page(page, svgs=svgs, metric=metric.name)
 
     _write(app, "html", path, lambda: path.write_text(text, encoding="utf-8", errors="replace"))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 from click.core import ParameterSource
 
@@ -23,6 +25,15 @@ RESUME_OPTIONS = {"resume", "results_dir", "progress", "no_wait"}
               help="Seconds to time each case, at least (at most an hour).")
 @click.option("--iterations", type=click.IntRange(min=1, max=1_000_000), default=10, show_default=True,
               help="Iterations to time each case, at least.")
+@click.option("--percentiles", default="50,90", show_default=True, metavar="P,P...",
+              help="Percentiles the timing must support: each case is timed on (within --max-duration) until it has "
+                   "the samples MLPerf LoadGen's early stopping needs for each (p90: 64, p99: 662) at 99% confidence.")
+@click.option("--stability", default="5%", show_default=True, metavar="PERCENT",
+              help="Time in windows (a third of --duration each) until the last three windows' medians agree within "
+                   "PERCENT (perf_analyzer's rule) or --max-duration is reached; 0 or off: no windows.")
+@click.option("--max-duration", type=shared.FiniteFloat(maximum=36_000), default=None, metavar="SECONDS",
+              help="The longest a case is timed while its percentiles lack samples or its windows disagree "
+                   "(default: 20 x --duration, 60 s with the default --duration).")
 @click.option("--verify", "verify_outputs", is_flag=True,
               help="Check each engine's outputs against Paddle's and record the figures.")
 @click.option("--resume", is_flag=False, flag_value="", default=None, metavar="[RUN_ID]",
@@ -46,7 +57,8 @@ RESUME_OPTIONS = {"resume", "results_dir", "progress", "no_wait"}
 @pass_app
 @click.pass_context
 def run(ctx: click.Context, app: App, names, all_, precisions, batches, warmup_ms, duration, iterations,
-        verify_outputs, resume, ray_address, ray_timeout, per_device_type, devices, **options):
+        percentiles, stability, max_duration, verify_outputs, resume, ray_address, ray_timeout, per_device_type,
+        devices, **options):
     """Time NAME... (default: every model exported in --models-dir) and save a run file."""
     from trtbench.executors.case import parse_batches
     from trtbench.graphs.inputs import check_batch_fits
@@ -70,13 +82,13 @@ def run(ctx: click.Context, app: App, names, all_, precisions, batches, warmup_m
         records = run_file.records
     else:
         shared.check_selection(names, all_)
+        policy = timing_policy(warmup_ms, duration, iterations, percentiles, stability, max_duration)
         precision_list, batch_list = parse_precisions(precisions), parse_batches(",".join(batches))
         check_batch_fits(max(batch_list))
         needs = ("time", "infer") if verify_outputs else ("time",)
         models = select_models(options["models_dir"], names, all_)
         executor = _executor(ray_address, per_device_type, devices, ray_timeout)
         session = shared.open_session(app, options, needs=needs, precisions=precision_list, executor=executor)
-        policy = TimingPolicy(warmup_ms=warmup_ms, duration_s=duration, min_iterations=iterations)
         outcome = session.run(models, batch_list, policy, verify=verify_outputs)
         records = outcome.records
     terminal.print_report(app.console, contents.terminal_report(records))
@@ -85,6 +97,44 @@ def run(ctx: click.Context, app: App, names, all_, precisions, batches, warmup_m
         first = failed[0]
         app.abort(f"{len(failed)} of {len(records)} cases failed (errors are in {outcome.run_path}); "
                   f"first: {first.label()}: {first.error}", code=4)
+
+
+#: --max-duration unless given: this many times --duration (ResNet50 at batch 32 in FP32 takes 0.9 s an
+#: iteration on a 2-core Xeon, so its p90's 64 samples fit in the 60 s of the default 3 s duration)
+MAX_DURATION_FACTOR = 20
+
+
+def timing_policy(warmup_ms: float, duration: float, iterations: int, percentiles: str, stability: str,
+                  max_duration: float | None):
+    """The timing policy the options describe; a usage error (status 2) for values that make no sense."""
+    from trtbench.errors import TrtbenchError
+    from trtbench.measure.timing import TimingPolicy
+    from trtbench.reporting.compare import parse_threshold
+
+    asked = []
+    for item in percentiles.split(","):
+        try:
+            value = float(item.strip().removeprefix("p"))
+        except ValueError:
+            value = math.nan
+        if not 0 < value < 100:  # also NaN
+            raise click.BadParameter(f"'{item.strip()}' is not a percentile between 0 and 100 (e.g. 50,90,99)",
+                                     param_hint="--percentiles")
+        asked.append(value)
+    if stability.strip().lower() in ("off", "none"):
+        share = None
+    else:
+        try:
+            share = parse_threshold(stability) / 100 or None
+        except TrtbenchError:
+            raise click.BadParameter(f"'{stability}' is not a percentage (e.g. 5%), or off",
+                                     param_hint="--stability") from None
+    longest = MAX_DURATION_FACTOR * duration if max_duration is None else max_duration
+    if longest < duration:
+        raise click.BadParameter(f"{max_duration:g} s is shorter than --duration ({duration:g} s)",
+                                 param_hint="--max-duration")
+    return TimingPolicy(warmup_ms=warmup_ms, duration_s=duration, min_iterations=iterations,
+                        percentiles=tuple(dict.fromkeys(asked)), stability=share, max_duration_s=longest)
 
 
 def _flag(ctx: click.Context, name: str) -> str:

@@ -19,7 +19,15 @@ from trtbench.backends.base import Backend, Engine
 from trtbench.errors import TrtbenchError
 from trtbench.graphs.inputs import seeded_input
 from trtbench.measure.devicelock import DeviceBusy, DeviceUse
-from trtbench.measure.timing import COV_WARNING, PERCENTILE_DEFINITION, Timed, TimingPolicy
+from trtbench.measure.timing import (
+    COV_WARNING,
+    PERCENTILE_DEFINITION,
+    STATISTICS,
+    Timed,
+    TimingPolicy,
+    evidence,
+    without_unsupported,
+)
 from trtbench.store.records import LatencyRecord
 from trtbench.store.results import timestamp
 
@@ -90,10 +98,11 @@ def run_case(backend: Backend, case: Case, onnx_path: Path, cache_dir: Path, pol
             if verify is not None:
                 record.verify = verify(case, engine)
             # described while active: what ran (a CUDA graph, say) is known until the engine is freed
-            record.method = {**policy.describe(), "percentile": PERCENTILE_DEFINITION, **engine.describe()}
+            record.method = {**policy.describe(), "percentile": PERCENTILE_DEFINITION, **STATISTICS,
+                             "stopped": timed.stopped, **engine.describe()}
             record.precision_executed, record.precision_evidence = engine.executed_precision()
             not_finite = _not_finite(engine, case.batch) if backend.can_infer else ""
-        _fill(record, timed, case.batch)
+        _fill(record, timed, case.batch, policy)
         record.warnings = list(engine.warnings) + _cov_warning(timed) + engine.check(timed) + record.warnings
         record.build_s = round(engine.build_s, 3)
         record.engine = dict(engine.info)
@@ -159,6 +168,11 @@ def _fill_device_use(record: LatencyRecord, use: DeviceUse) -> None:
         record.warnings.append(f"device shared while timed: {use.evidence}")
 
 
+def _windows(timed: Timed) -> str:
+    assert timed.windows is not None
+    return ", ".join(f"{median:.3g}" for median in timed.windows.medians_ms[-6:]) + " ms"
+
+
 def _cov_warning(timed: Timed) -> list[str]:
     cov = next(iter(timed.spans.values())).cov
     if cov is not None and cov > COV_WARNING:
@@ -166,13 +180,24 @@ def _cov_warning(timed: Timed) -> list[str]:
     return []
 
 
-def _fill(record: LatencyRecord, timed: Timed, batch: int) -> None:
-    """The record's numbers: the first span's statistics, every span's, and throughput."""
+def _fill(record: LatencyRecord, timed: Timed, batch: int, policy: TimingPolicy) -> None:
+    """The record's numbers: the first span's statistics, every span's, throughput, and their evidence (samples,
+    percentiles with their support, intervals, stability); a percentile the samples do not support is None."""
     latency = next(iter(timed.spans.values()))
-    record.latency_ms = latency.as_dict()
+    has = len(timed.samples) if timed.samples else timed.iterations
+    record.latency_ms = without_unsupported(latency.as_dict(), has)
     record.cov = latency.cov
     record.cov_warning = latency.cov is not None and latency.cov > COV_WARNING
-    record.spans_ms = {span: stats.as_dict() for span, stats in timed.spans.items()}
+    record.spans_ms = {span: without_unsupported(stats.as_dict(), has) for span, stats in timed.spans.items()}
+    for name, value in evidence(timed, policy).items():
+        setattr(record, name, value)
+    if timed.windows is not None and not timed.windows.stable:
+        record.warnings.append(f"unstable: the last {policy.windows} timing windows' medians did not agree within "
+                               f"{timed.windows.threshold:.0%} by the maximum duration ({_windows(timed)})")
+    for name, entry in record.percentiles.items():
+        if not entry["supported"] and float(name[1:]) in policy.percentiles:
+            record.warnings.append(f"{name} not supported: {entry['has']} samples, it needs {entry['needs']} "
+                                   "(raise --max-duration)")
     record.iterations = timed.iterations
     record.timed_s = round(timed.wall_s, 4)
     # queries (batches) per second, as trtexec reports, and images per second

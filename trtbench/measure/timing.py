@@ -13,21 +13,55 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from trtbench.measure import stats
+
 COV_WARNING = 0.025  # coefficient of variation above which a measurement is called unstable
 PERCENTILE_DEFINITION = "nearest-rank on sorted samples; median = middle sample (mean of two for even n)"
+#: how a record's intervals and percentile support are worked out (in every record's method)
+STATISTICS = {"confidence": stats.INTERVAL_CONFIDENCE, "interval": "distribution-free, binomial order statistics",
+              "support_confidence": stats.SUPPORT_CONFIDENCE, "support": "MLPerf LoadGen's early-stopping minimum"}
 
 
 @dataclass(frozen=True)
 class TimingPolicy:
-    """How long to warm up and how much to measure."""
+    """How long to warm up and how much to measure.
+
+    The timing runs at least ``duration_s`` and ``min_iterations``; then, within ``max_duration_s``, on
+    until the samples support every percentile of ``percentiles`` (LoadGen's early-stopping minimum, see
+    trtbench.measure.stats) and, with ``stability``, until the last ``windows`` timing windows' medians agree
+    within that share (perf_analyzer's rule). Without them (the defaults) it stops at the duration and count.
+    """
 
     warmup_ms: float = 200.0
     duration_s: float = 3.0
     min_iterations: int = 10
+    percentiles: tuple[float, ...] = ()
+    stability: float | None = None  # e.g. 0.05: windows' medians within 5% of each other
+    max_duration_s: float | None = None  # None: no longer than duration_s and min_iterations need
+    windows: int = 3
+
+    def __post_init__(self):
+        object.__setattr__(self, "percentiles", tuple(float(p) for p in self.percentiles))  # a plan's JSON list
 
     def describe(self) -> dict:
         """The policy as it goes into every record."""
-        return asdict(self)
+        described = asdict(self)
+        described["percentiles"] = list(self.percentiles)
+        return described
+
+    @property
+    def needed_samples(self) -> int:
+        """The samples every percentile asked for needs (0 when none is asked for)."""
+        return max((stats.min_samples(p) for p in self.percentiles), default=0)
+
+    @property
+    def window_s(self) -> float:
+        """How long one stability window lasts: the duration split in ``windows``."""
+        return self.duration_s / max(self.windows, 1)
+
+
+#: the fewest samples a stability window holds, however long its iterations take: a median needs a few
+WINDOW_MIN_SAMPLES = 5
 
 
 def percentile(ordered: list[float], p: float) -> float:
@@ -84,12 +118,16 @@ class Latency:
 
 @dataclass
 class Timed:
-    """A timed case: statistics for each span, how many iterations, and over what wall time."""
+    """A timed case: statistics for each span, how many iterations, and over what wall time; the first
+    span's samples and the stability windows where the timing kept them."""
 
     spans: dict[str, Latency]  # the first span is the one tables show
     iterations: int
     wall_s: float
     throughput_qps: float | None = None  # set where the timing tool reports its own
+    samples: list[float] | None = None  # the first span's ms per iteration, in order (None: the tool kept none)
+    windows: Windows | None = None  # None where the policy asked for no stability
+    stopped: str = "duration"  # why the timing stopped (Measurement.stopped)
 
     @property
     def qps(self) -> float:
@@ -100,12 +138,29 @@ class Timed:
 
 
 @dataclass
+class Windows:
+    """The stability windows of a timing: each window's median of the first span, and the verdict."""
+
+    medians_ms: list[float]
+    window_s: float
+    threshold: float
+    stable: bool
+
+    def as_dict(self) -> dict:
+        return {"stable": self.stable, "threshold": self.threshold, "windows_ms": self.medians_ms,
+                "window_s": self.window_s}
+
+
+@dataclass
 class Measurement:
-    """What one timed loop produced: per-iteration samples of each timed span, and the wall time."""
+    """What one timed loop produced: per-iteration samples of each timed span, the wall time, the stability
+    windows (with ``policy.stability``) and why the loop stopped."""
 
     samples: dict[str, list[float]]  # span name -> ms per iteration; e.g. {"compute": [...]}
     iterations: int
     wall_s: float
+    windows: Windows | None = None
+    stopped: str = "duration"  # "duration", "supported and stable", or "max duration"
 
     def latency(self, span: str) -> Latency:
         """Statistics of one span."""
@@ -115,7 +170,7 @@ class Measurement:
 def measure(iterate: Callable[[], dict[str, float]], policy: TimingPolicy,
             progress: Callable[[int, float], None] | None = None,
             clock: Callable[[], float] = time.perf_counter) -> Measurement:
-    """Warm up, then call ``iterate`` until both the duration and the minimum count are reached.
+    """Warm up, then call ``iterate`` until the policy is met (see TimingPolicy).
 
     ``iterate`` does one iteration of the real work and returns the milliseconds of each span it
     timed itself; it must not return before the work is done. ``progress(count, median_ms)`` is
@@ -126,18 +181,94 @@ def measure(iterate: Callable[[], dict[str, float]], policy: TimingPolicy,
         iterate()
         if clock() >= warm_until:
             break
+    needed = policy.needed_samples
+    limit_s = max(policy.duration_s, policy.max_duration_s or 0.0)
     samples: dict[str, list[float]] = {}
-    start = last_report = clock()
-    count = 0
+    first: list[float] = []
+    medians: list[float] = []
+    start = last_report = window_start = clock()
+    window_first = count = 0
+    stable = policy.stability is None
     while True:
         for span, value in iterate().items():
             samples.setdefault(span, []).append(value)
+        if not first:
+            first = next(iter(samples.values()))
         count += 1
         now = clock()
         if progress is not None and now - last_report >= 0.25:
-            first = next(iter(samples.values()))
             progress(count, statistics.median(first))
             last_report = now
+        if policy.stability is not None and now - window_start >= policy.window_s and \
+                count - window_first >= WINDOW_MIN_SAMPLES:
+            medians.append(statistics.median(first[window_first:count]))
+            window_start, window_first = now, count
+            stable = stats.windows_agree(medians, policy.stability, policy.windows)
         if count >= policy.min_iterations and now - start >= policy.duration_s:
-            break
-    return Measurement(samples=samples, iterations=count, wall_s=clock() - start)
+            if count >= needed and stable:
+                stopped = "supported and stable" if needed or policy.stability is not None else "duration"
+                break
+            if now - start >= limit_s:
+                stopped = "max duration"
+                break
+    windows = None if policy.stability is None else Windows(medians, policy.window_s, policy.stability, stable)
+    return Measurement(samples=samples, iterations=count, wall_s=clock() - start, windows=windows, stopped=stopped)
+
+
+def windows_of(samples: list[float], policy: TimingPolicy) -> Windows:
+    """Stability windows worked out after a timing a tool ran by itself (trtexec): the samples cut where their
+    summed times reach each window's length (at least WINDOW_MIN_SAMPLES each), and the verdict on them."""
+    assert policy.stability is not None
+    medians, window, spent = [], [], 0.0
+    for value in samples:
+        window.append(value)
+        spent += value / 1000
+        if spent >= policy.window_s and len(window) >= WINDOW_MIN_SAMPLES:
+            medians.append(statistics.median(window))
+            window, spent = [], 0.0
+    return Windows(medians, policy.window_s, policy.stability,
+                   stats.windows_agree(medians, policy.stability, policy.windows))
+
+
+#: the percentiles every record says something about, beside those a run asks for
+SHOWN_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
+
+
+def percentile_name(p: float) -> str:
+    """'p90', 'p99.9'."""
+    return f"p{p:g}"
+
+
+def evidence(timed: Timed, policy: TimingPolicy) -> dict:
+    """What a record keeps to defend its numbers: the first span's samples (encoded), each percentile with
+    its support, early-stopping bound and interval, the median's interval, and the stability windows."""
+    first = next(iter(timed.spans.values()))
+    ordered = sorted(timed.samples) if timed.samples else None
+    has = len(ordered) if ordered is not None else timed.iterations
+    percentiles = {}
+    for p in sorted(set(SHOWN_PERCENTILES) | set(policy.percentiles)):
+        name = percentile_name(p)
+        needs = stats.min_samples(p)
+        if ordered is not None:
+            value: float | None = first.median if p == 50 else percentile(ordered, p)
+        else:  # a tool that reports its own statistics (trtexec): the ones it printed
+            value = first.median if p == 50 else getattr(first, name, None)
+        bound = stats.early_stopping_estimate(ordered, p) if ordered is not None else None
+        interval = stats.quantile_interval(ordered, p / 100) if ordered is not None else None
+        supported = has >= needs
+        # the median stays the record's number whatever its support (see reporting.support.unsupported)
+        shown = value if supported or p == 50 else None
+        percentiles[name] = {"ms": shown, "supported": supported, "has": has,
+                             "needs": needs, "bound_ms": bound[0] if bound else None,
+                             "interval_ms": list(interval) if interval else None}
+    median_interval = stats.quantile_interval(ordered, 0.5) if ordered is not None else None
+    return {"samples": stats.encode_samples(timed.samples) if timed.samples else {},
+            "percentiles": percentiles,
+            "median_interval_ms": list(median_interval) if median_interval else None,
+            "stability": timed.windows.as_dict() if timed.windows is not None else {}}
+
+
+def without_unsupported(statistics_ms: dict, has: int) -> dict:
+    """A span's statistics with each percentile its ``has`` samples do not support set to None."""
+    return {name: None if name in ("p90", "p95", "p99") and has < stats.min_samples(float(name[1:])) else value
+            for name, value in statistics_ms.items()}

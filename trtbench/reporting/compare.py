@@ -6,6 +6,12 @@ one of the registered metrics (``records.METRICS``): one whose lower values are 
 when it grows by more than the threshold, one whose higher values are better when it shrinks by
 more; a case that worked in BASE and failed in NEW is a regression too. Accuracy records are not
 compared.
+
+A change past the threshold counts only when it is not noise: where both sides kept their samples, a rank
+test (Mann-Whitney) must find the two samples differ at 99% confidence, else the case is "within noise".
+Where a side kept no samples (older files) the case is judged on its values alone, and a note says so. A
+case timed on a shared device or found unstable carries a caveat: its regression fails the gate only with
+``strict``. Samples are decoded only for cases past the threshold.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import trtbench.reporting.support as support
 from trtbench.errors import TrtbenchError
 from trtbench.models.zoo import model_order_key
 from trtbench.store.records import METRICS, LatencyRecord, Metric, Record
@@ -23,11 +30,16 @@ from trtbench.store.records import METRICS, LatencyRecord, Metric, Record
 CASE_FIELDS = ("model", "backend", "device", "precision", "batch")
 DEFAULT_THRESHOLD_PCT = 5.0
 MAX_THRESHOLD_PCT = 1000.0
+#: a change past the threshold counts when the rank test's p-value is below this (99% confidence)
+SIGNIFICANCE = 0.01
+#: the metrics whose values the samples (per-iteration times of the timed span) bear on
+TESTED_KINDS = ("latency", "throughput")
 
 # Results of one case, in the words the table shows.
 REGRESSED = "regressed"
 IMPROVED = "improved"
 UNCHANGED = "unchanged"
+WITHIN_NOISE = "within noise"  # past the threshold, but the samples do not show a difference
 FAILED = "failed in NEW"  # ok in BASE: a regression
 FIXED = "fixed in NEW"  # failed in BASE, ok in NEW
 FAILED_BOTH = "failed in both"
@@ -35,7 +47,7 @@ NO_VALUE = "no value"
 ONLY_BASE = "only in BASE"
 ONLY_NEW = "only in NEW"
 #: results that say something about NEW against BASE (the others could not be compared)
-DECIDED = (REGRESSED, IMPROVED, UNCHANGED, FAILED, FIXED)
+DECIDED = (REGRESSED, IMPROVED, UNCHANGED, WITHIN_NOISE, FAILED, FIXED)
 #: results a reader looks for first: the case got worse or better, or is on one side only
 CHANGED = frozenset((REGRESSED, FAILED, IMPROVED, FIXED, ONLY_BASE, ONLY_NEW))
 
@@ -65,6 +77,16 @@ class Row:
     new_value: float | None = None
     change_pct: float | None = None  # None where nothing was compared, or the change is not finite
     why: str = ""  # why a case was not compared, or a failed side's error
+    p_value: float | None = None  # the rank test's, where the change was past the threshold and both kept samples
+    tested: bool | None = None  # past the threshold: True if the samples were tested, False if a side had none
+    caveats: list[str] = field(default_factory=list)  # 'shared device', 'unstable' (either side)
+    base_interval: tuple[float, float] | None = None  # the metric's interval in BASE, where recorded
+    new_interval: tuple[float, float] | None = None
+
+    @property
+    def shown_result(self) -> str:
+        """The result as a table writes it: 'regressed (caveat: shared device)'."""
+        return f"{self.result} (caveat: {', '.join(self.caveats)})" if self.caveats else self.result
 
     @property
     def label(self) -> str:
@@ -92,7 +114,9 @@ class Row:
                 "base_status": self.base.status if self.base else None,
                 "new_status": self.new.status if self.new else None,
                 "base_precision_executed": base_executed, "new_precision_executed": new_executed,
-                "why": self.why}
+                "why": self.why, "p_value": self.p_value, "tested": self.tested, "caveats": self.caveats,
+                "base_interval_ms": list(self.base_interval) if self.base_interval else None,
+                "new_interval_ms": list(self.new_interval) if self.new_interval else None}
 
 
 @dataclass
@@ -104,14 +128,22 @@ class Comparison:
     rows: list[Row]
     notes: list[str] = field(default_factory=list)
     nothing_compared: str = ""  # why no case could be compared, or ''
+    strict: bool = False  # a regression with a caveat (shared device, unstable) fails the gate too
 
     def count(self, *results: str) -> int:
         return sum(1 for row in self.rows if row.result in results)
 
     @property
     def regressions(self) -> list[Row]:
-        """Cases slower (or less throughput) past the threshold, and cases that failed only in NEW."""
-        return [row for row in self.rows if row.result in (REGRESSED, FAILED)]
+        """Cases that fail the gate: slower (or less throughput) past the threshold and significantly so
+        (with a caveat only when ``strict``), and cases that failed only in NEW."""
+        return [row for row in self.rows
+                if row.result == FAILED or row.result == REGRESSED and (self.strict or not row.caveats)]
+
+    @property
+    def excused(self) -> list[Row]:
+        """Regressions that do not fail the gate, because of their caveat (without ``strict``)."""
+        return [] if self.strict else [row for row in self.rows if row.result == REGRESSED and row.caveats]
 
     @property
     def exit_status(self) -> int:
@@ -120,8 +152,13 @@ class Comparison:
 
     def summary(self) -> str:
         """'1 regressed, 2 improved, 5 unchanged (threshold 5%); 3 cases only in BASE, 2 only in NEW'."""
-        parts = [f"{self.count(result)} {result}" for result in (REGRESSED, IMPROVED, UNCHANGED, FAILED, FIXED,
-                                                                  FAILED_BOTH, NO_VALUE) if self.count(result)]
+        parts = [f"{self.count(result)} {result}" for result in (REGRESSED, IMPROVED, UNCHANGED, WITHIN_NOISE, FAILED,
+                                                                  FIXED, FAILED_BOTH, NO_VALUE) if self.count(result)]
+        excused = self.excused
+        if excused:
+            reasons = sorted({caveat for row in excused for caveat in row.caveats})
+            parts[0] += (f" ({len(excused)} with a caveat: {', '.join(reasons)}; "
+                         "they fail the gate only with --strict)")
         line = ", ".join(parts or ["no case in both"]) + f" (threshold {self.threshold_pct:g}%)"
         only_base, only_new = self.count(ONLY_BASE), self.count(ONLY_NEW)
         if only_base or only_new:
@@ -131,15 +168,18 @@ class Comparison:
     def to_json(self) -> dict:
         return {"metric": self.metric.name, "unit": self.metric.unit,
                 "higher_is_better": self.metric.higher_is_better, "threshold_pct": self.threshold_pct,
+                "significance": SIGNIFICANCE, "strict": self.strict,
                 "exit_status": self.exit_status, "regressed": len(self.regressions),
+                "regressed_with_caveat": len(self.excused), "within_noise": self.count(WITHIN_NOISE),
                 "compared": self.count(*DECIDED), "only_in_base": self.count(ONLY_BASE),
                 "only_in_new": self.count(ONLY_NEW), "summary": self.summary(), "notes": self.notes,
                 "cases": [row.to_json() for row in self.rows]}
 
 
 def compare(base: list[Record], new: list[Record], metric: str = "median",
-            threshold_pct: float = DEFAULT_THRESHOLD_PCT) -> Comparison:
-    """Each case of ``base`` and ``new`` (latency records, one per case) compared on ``metric``."""
+            threshold_pct: float = DEFAULT_THRESHOLD_PCT, strict: bool = False) -> Comparison:
+    """Each case of ``base`` and ``new`` (latency records, one per case) compared on ``metric``; with
+    ``strict`` a regression with a caveat fails the gate too."""
     chosen = METRICS[metric]
     base_cases, new_cases = _by_case(base), _by_case(new)
     rows = []
@@ -152,7 +192,8 @@ def compare(base: list[Record], new: list[Record], metric: str = "median",
             rows.append(_compare_case(case, base_cases[case], new_cases[case], chosen, threshold_pct))
     # Cases in one side only come last: the table leads with what was compared.
     rows.sort(key=lambda row: row.result in (ONLY_BASE, ONLY_NEW))
-    comparison = Comparison(chosen, threshold_pct, rows, notes=_notes(base_cases, new_cases, rows))
+    comparison = Comparison(chosen, threshold_pct, rows, notes=_notes(base_cases, new_cases, rows, chosen),
+                            strict=strict)
     if not any(row.result in DECIDED for row in rows):
         comparison.nothing_compared = _why_nothing_compared(base_cases, new_cases, rows, chosen)
     return comparison
@@ -165,6 +206,12 @@ def _compare_case(case: tuple, base: LatencyRecord, new: LatencyRecord, metric: 
         row.why = "; ".join(f"failed in {side}: {_one_line(record.error)}"
                             for side, record in (("BASE", base), ("NEW", new)) if not record.ok)
         return row
+    row.caveats = list(dict.fromkeys(support.caveats(base) + support.caveats(new)))
+    for side, record in (("BASE", base), ("NEW", new)):
+        short = support.unsupported(record, metric) if metric.name in support.PERCENTILES else ""
+        if short:
+            row.why = f"{side}'s {metric.label} is not supported: {short}"
+            return row
     row.base_value, row.new_value = metric.value(base), metric.value(new)
     for side, value in (("BASE", row.base_value), ("NEW", row.new_value)):
         if value is None:
@@ -174,12 +221,23 @@ def _compare_case(case: tuple, base: LatencyRecord, new: LatencyRecord, metric: 
             row.why = f"{side}'s {metric.label} is not a positive number"
             return row
     assert row.base_value is not None and row.new_value is not None
+    row.base_interval, row.new_interval = support.interval(base, metric), support.interval(new, metric)
     change = metric.change_pct(row.base_value, row.new_value)
     row.change_pct = change if math.isfinite(change) else None
     worse = metric.worse_pct(row.base_value, row.new_value)
     # Rounding noise must not decide: 1.05 ms against 1.00 ms is 5%, not past a 5% threshold.
     past = threshold_pct + 1e-9
     row.result = REGRESSED if worse > past else IMPROVED if -worse > past else UNCHANGED
+    if row.result != UNCHANGED and metric.kind in TESTED_KINDS:
+        # Only here are samples decoded: a fleet's unchanged cases cost nothing.
+        base_samples, new_samples = support.samples(base), support.samples(new)
+        row.tested = base_samples is not None and new_samples is not None
+        if base_samples is not None and new_samples is not None:
+            from trtbench.measure.stats import rank_test
+
+            row.p_value = rank_test(base_samples, new_samples)
+            if not row.p_value < SIGNIFICANCE:
+                row.result = WITHIN_NOISE
     return row
 
 
@@ -208,9 +266,19 @@ def _in_order(cases: Iterable[tuple]) -> list[tuple]:
                                            case[4]))
 
 
-def _notes(base_cases: dict, new_cases: dict, rows: list[Row]) -> list[str]:
-    """What a reader must know beside the table: runs from other devices or backends, changed precisions."""
+def _notes(base_cases: dict, new_cases: dict, rows: list[Row], metric: Metric) -> list[str]:
+    """What a reader must know beside the table: how a change past the threshold was judged, runs from other
+    devices or backends, changed precisions."""
     notes = []
+    if any(row.tested for row in rows):
+        notes.append(f"a change past the threshold counts only where a rank test (Mann-Whitney) on the samples "
+                     f"finds it at 99% confidence (p < {SIGNIFICANCE:g}); else it is '{WITHIN_NOISE}'")
+    untested = [row for row in rows if row.tested is False]
+    if untested:
+        sides = [side for side, at in (("BASE", "base"), ("NEW", "new"))
+                 if any(support.samples(getattr(row, at)) is None for row in untested)]
+        values = "medians" if metric.name == "median" else f"{metric.name} values"
+        notes.append(f"{_cases(len(untested))} compared on {values} only (no samples kept in {'/'.join(sides)})")
     for index, plural in ((2, "devices"), (1, "backends")):
         base_values, new_values = _values(base_cases, index), _values(new_cases, index)
         if base_values and new_values and base_values != new_values:

@@ -5,35 +5,37 @@ from __future__ import annotations
 
 from trtbench.reporting.latency import accuracy_records, latency_records, latency_tables
 from trtbench.reporting.model import Figure, Report, RunInfo
+from trtbench.reporting.pick import Picked
 from trtbench.reporting.tables import accuracy_table, figures_table, models_table
 from trtbench.store.records import Metric, Record
 
 
 def terminal_report(records: list[Record], reference: bool = False, by_device: bool = False,
-                    metric: Metric | None = None) -> Report:
+                    metric: Metric | None = None, intervals: bool = False, picked: Picked | None = None) -> Report:
     """The latency tables (and accuracy, where `eval` ran) of `trtbench report`."""
     accuracy = accuracy_records(records)
-    tables = latency_tables(records, reference, by_device, metric)
+    tables = latency_tables(records, reference, by_device, metric, intervals, picked)
     return Report(tables + ([accuracy_table(accuracy)] if accuracy else []), records=records)
 
 
 def page_report(records: list[Record], model_rows: list[dict], reference: bool = False, by_device: bool = False,
-                metric: Metric | None = None) -> Report:
+                metric: Metric | None = None, intervals: bool = False, picked: Picked | None = None) -> Report:
     """The page again: its models table, a latency section per precision/backend/device (with ``by_device``:
     per precision and batch size, the devices side by side), and accuracy where `eval` ran."""
-    report = terminal_report(records, reference, by_device, metric)
+    report = terminal_report(records, reference, by_device, metric, intervals, picked)
     report.tables.insert(0, models_table(model_rows))
     return report
 
 
 def full_report(records: list[Record], model_rows: list[dict], runs: list[RunInfo], metric: Metric | None = None,
-                plot_size: tuple[float, float] | None = None) -> Report:
+                plot_size: tuple[float, float] | None = None, intervals: bool = False,
+                picked: Picked | None = None) -> Report:
     """Everything a report can say: the models table, each latency table with the page's values, the devices
     side by side, accuracy, every registered figure, the plot, the runs' environments and the method."""
     latency = latency_records(records)
     accuracy = accuracy_records(records)
-    tables = [models_table(model_rows), *latency_tables(records, True, False, metric),
-              *latency_tables(records, False, True, metric)]
+    tables = [models_table(model_rows), *latency_tables(records, True, False, metric, intervals, picked),
+              *latency_tables(records, False, True, metric, intervals, picked)]
     tables += [accuracy_table(accuracy)] if accuracy else []
     tables += [figures_table(latency)] if any(r.ok for r in latency) else []
     figures = []

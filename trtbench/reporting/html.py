@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 
 from trtbench.reporting.escape import shown as _shown
+from trtbench.reporting.markdown import TRACED
 from trtbench.reporting.model import Report, Table
+from trtbench.reporting.pick import tooltip
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 80em; color: #111; background: #fff; }
@@ -28,8 +30,9 @@ def escape(text: object) -> str:
     return _shown(text, "html")
 
 
-def table(content: Table) -> str:
-    """One table with its title as caption and its notes and failures as a list below it."""
+def table(content: Table, metric: str = "median") -> str:
+    """One table with its title as caption and its notes and failures as a list below it; a latency cell's
+    title (its tooltip) names its run, time timed, iterations and the interval of ``metric``."""
     shown = [(index, column) for index, column in enumerate(content.columns) if column.shown_in("html")]
     head = "".join(f"<th>{_shown(column.header, 'html', keep_lines=True)}</th>" for _, column in shown)
     rows = []
@@ -40,6 +43,8 @@ def table(content: Table) -> str:
             classes = " ".join(filter(None, ["num" if column.numeric and index else "", cell.state and
                                              cell.state.replace(" ", "-")]))
             value = "" if cell.value is None else f' data-value="{escape(repr(cell.value))}"'
+            if cell.record is not None and content.kind in TRACED:
+                value += f' title="{escape(tooltip(cell.record, metric))}"'
             cells.append(f'<td class="{classes}"{value}>{escape(cell.text)}</td>')
         mood = f' class="{row.mood}"' if row.mood else ""
         rows.append(f"<tr{mood}>{''.join(cells)}</tr>")
@@ -64,12 +69,13 @@ def _environment(report: Report) -> str:
     return "".join(parts)
 
 
-def page(report: Report, title: str = "trtbench report", svgs: list[str] | None = None) -> str:
+def page(report: Report, title: str = "trtbench report", svgs: list[str] | None = None,
+         metric: str = "median") -> str:
     """The whole page as one string: headings, every table, the figures (SVG text given in ``svgs``, one per
     figure), the legends, the method and the environment."""
     body = [f"<h1>{escape(title)}</h1>"]
     for content in report.tables:
-        body.append(f"<section><h2>{escape(content.section)}</h2>{table(content)}</section>")
+        body.append(f"<section><h2>{escape(content.section)}</h2>{table(content, metric)}</section>")
     for figure, svg in zip(report.figures, svgs or [], strict=False):
         body.append(f"<section><h2>Plot</h2><figure>{svg}<figcaption>{escape(figure.caption)}</figcaption>"
                     "</figure></section>")

@@ -4,10 +4,13 @@ model, a column per batch size), or the devices side by side per precision and b
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import trtbench.reporting.support as support
 from trtbench.models.zoo import VARIANTS, model_order_key
 from trtbench.reporting.model import Cell, Column, Table
+from trtbench.reporting.pick import Picked
 from trtbench.store.records import METRICS, AccuracyRecord, LatencyRecord, Metric, Record
 
 SECTION_TITLES = {"fp16": "FP16", "fp32": "FP32", "bf16": "BF16", "int8": "INT8"}
@@ -81,24 +84,33 @@ def _fmt(value, digits=3) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
-def cell(record: LatencyRecord | None, metric: Metric, reference: float | None = None) -> Cell:
+def cell(record: LatencyRecord | None, metric: Metric, reference: float | None = None,
+         intervals: bool = False) -> Cell:
     """A record's figure as the page writes it: '1.234', '1.234~' (unstable), '1.234✗' (failed its output
-    check), '1.234 (1.127, 1.09x)' with the page's value, 'failed', or '' where nothing ran."""
+    check), '1.234 (1.127, 1.09x)' with the page's value, '1.234 ± 0.012' with ``intervals``, 'needs 662
+    (has 40)' for a percentile its samples do not support, 'failed', or '' where nothing ran."""
     if record is None:
         return Cell("", state="empty")
     value = metric.value(record)
-    if not record.ok or (value is None and metric.name == MEDIAN):
-        return Cell("failed", state="failed")
+    short = support.unsupported(record, metric) if record.ok else ""
+    if not record.ok or (value is None and metric.name == MEDIAN and not short):
+        return Cell("failed", state="failed", record=record)
+    if short:
+        return Cell(short, state="empty", record=record)
     if value is None:
-        return Cell("n/a", state="empty")
+        return Cell("n/a", state="empty", record=record)
     text = metric.text(value)
-    if record.cov_warning:
+    if intervals:
+        pair = support.interval(record, metric)
+        if pair is not None:
+            text += f" ± {metric.text(support.half_width(pair))}"
+    if support.unstable(record):
         text += "~"
     if record.verify and not record.verify.get("passed"):
         text += "✗"
     if reference is not None:
         text += f" ({reference:.3f}, {value / reference:.2f}x)"
-    return Cell(text, value)
+    return Cell(text, value, record=record)
 
 
 def _metric_phrase(metric: Metric, records: list[LatencyRecord]) -> str:
@@ -166,27 +178,63 @@ def fp16_build_said(precision: str, records: list[LatencyRecord]) -> str:
                             for kind, count in sorted(builds.items())) + ")"
 
 
-def _legend(records: list[LatencyRecord], *more: str) -> list[str]:
-    return ["unstable", *(["unchecked"] if any(r.verify for r in records) else []), *more]
+def _legend(records: list[LatencyRecord], *more: str, cells: Sequence[Cell] = (), intervals: bool = False) -> list[str]:
+    short = any(c.state == "empty" and c.text.startswith("needs ") for c in cells)
+    return ["unstable", *(["unchecked"] if any(r.verify for r in records) else []), *more,
+            *(["unsupported"] if short else []), *(["interval"] if intervals else [])]
+
+
+def _pick_notes(picked: Picked | None, records: list[LatencyRecord]) -> list[str]:
+    """What the pick did, where it chose (or was asked for): 'each cell: the best record (best of 3 ...)'."""
+    if picked is None or (picked.how == "latest" and not any(id(r) in picked.among for r in records)):
+        return []
+    return [picked.said(records)]
+
+
+def _run_of(record: LatencyRecord) -> str:
+    return record.run_id if isinstance(record.run_id, str) else "?"
+
+
+def rows_of(records: list[LatencyRecord], every: bool) -> list[tuple[str, str, dict[int, LatencyRecord]]]:
+    """(model, run, {batch: record}) in the page's model order; with ``every`` a row per model and run (and
+    per repeat within a run), else a row per model (run '')."""
+    if not every:
+        return [(name, "", cells) for name, cells in by_model(records).items()]
+    rows: dict[tuple[str, str, int], dict[int, LatencyRecord]] = {}
+    for record in sorted(records, key=lambda r: r.finished_at if isinstance(r.finished_at, str) else ""):
+        repeat = 0
+        while record.batch in rows.get((record.model, _run_of(record), repeat), {}):
+            repeat += 1
+        rows.setdefault((record.model, _run_of(record), repeat), {})[record.batch] = record
+    ordered = sorted(rows.items(), key=lambda item: (model_order_key(item[0][0]), item[0][1], item[0][2]))
+    # a run that timed the cell twice (a repeat within one run file) shows the repeat as 'RUN #2'
+    return [(model, f"{run} #{repeat + 1}" if repeat else run, cells) for (model, run, repeat), cells in ordered]
 
 
 def latency_table(key: GroupKey, records: list[LatencyRecord], reference: bool = False,
-                  metric: Metric | None = None) -> Table:
-    """One precision/backend/device as the page lays it out: a row per model, a column per batch size."""
+                  metric: Metric | None = None, intervals: bool = False, picked: Picked | None = None) -> Table:
+    """One precision/backend/device as the page lays it out: a row per model, a column per batch size (with
+    ``picked`` 'all': a row per model and run)."""
     metric = metric or METRICS[MEDIAN]
     precision = key[0]
     reference = reference and metric.name == MEDIAN
+    every = picked is not None and picked.how == "all"
     sizes = batches(records)
     table = Table("latency", group_title(key, records, metric),
                   [Column("Models", numeric=False, no_wrap=True),
+                   *([Column("Run", numeric=False, terminal="run")] if every else []),
                    *(Column(f"batch_size={b}\n({metric.unit})", terminal=f"batch_size={b} ({metric.unit})")
                      for b in sizes)],
-                  legend=_legend(records, *(["reference"] if reference else [])),
+                  notes=_pick_notes(picked, records),
                   failures=[f"{r.model} batch {r.batch} failed: {r.error}" for r in records if not r.ok])
-    for name, cells in by_model(records).items():
+    cells = []
+    for name, run, row in rows_of(records, every):
         variant = VARIANTS.get(name)
-        table.add(name, *(cell(cells.get(b), metric, variant.page_latency_ms(precision, b)
-                                if reference and variant else None) for b in sizes))
+        shown = [cell(row.get(b), metric, variant.page_latency_ms(precision, b) if reference and variant else None,
+                      intervals) for b in sizes]
+        cells += shown
+        table.add(name, *([run] if every else []), *shown)
+    table.legend = _legend(records, *(["reference"] if reference else []), cells=cells, intervals=intervals)
     return table
 
 
@@ -248,30 +296,41 @@ def device_sections(records: list[Record]) -> list[DeviceSection]:
     return sections
 
 
-def device_table(section: DeviceSection, reference: bool = False, metric: Metric | None = None) -> Table:
-    """The devices side by side at one precision and batch size: a row per model, a column per device and
-    the page's V100 value."""
+def device_table(section: DeviceSection, reference: bool = False, metric: Metric | None = None,
+                 intervals: bool = False, picked: Picked | None = None) -> Table:
+    """The devices side by side at one precision and batch size: a row per model (with ``picked`` 'all': per
+    model and run), a column per device and the page's V100 value."""
     metric = metric or METRICS[MEDIAN]
     page = section.precision in PAGE_PRECISIONS and metric.name == MEDIAN
     reference = reference and metric.name == MEDIAN
+    every = picked is not None and picked.how == "all"
     title = section.title if metric.name == MEDIAN else \
         f"{section_name(section.precision)} {_quantity(metric)}, batch_size={section.batch}"
     records = [r for column in section.columns for r in section.records(column)]
     table = Table("devices", title,
                   [Column("Models", numeric=False, no_wrap=True),
+                   *([Column("Run", numeric=False, terminal="run")] if every else []),
                    *(Column(c.header(), terminal=c.header("\n"), fold=True) for c in section.columns),
                    *([Column(PAGE_HEADER, fold=True)] if page else [])],
-                  notes=_column_notes(section, metric), legend=_legend(records, *(["page"] if page else [])),
+                  notes=_column_notes(section, metric) + _pick_notes(picked, records),
                   failures=[f"{r.model} batch {r.batch} on {column.header()} failed: {r.error}"
                             for column in section.columns for r in section.records(column) if not r.ok])
-    cells = [{r.model: r for r in section.records(column)} for column in section.columns]
-    for name in sorted({name for column in cells for name in column}, key=model_order_key):
+    columns = []
+    for column in section.columns:
+        # keyed like a latency table's rows: (model, run, repeat), the batch always this section's
+        keyed = {(name, run): row[section.batch] for name, run, row in rows_of(section.records(column), every)}
+        columns.append(keyed)
+    shown = []
+    for name, run in sorted({key for column in columns for key in column},
+                            key=lambda key: (model_order_key(key[0]), key[1])):
         variant = VARIANTS.get(name)
         value = variant.page_latency_ms(section.precision, section.batch) if variant else None
-        row = [cell(column.get(name), metric, value if reference else None) for column in cells]
+        row = [cell(column.get((name, run)), metric, value if reference else None, intervals) for column in columns]
+        shown += row
         if page:
             row.append(Cell(_fmt(value), value, "" if value is not None else "empty"))
-        table.add(name, *row)
+        table.add(name, *([run] if every else []), *row)
+    table.legend = _legend(records, *(["page"] if page else []), cells=shown, intervals=intervals)
     return table
 
 
@@ -289,9 +348,9 @@ def _column_notes(section: DeviceSection, metric: Metric) -> list[str]:
 
 
 def latency_tables(records: list[Record], reference: bool = False, by_device: bool = False,
-                   metric: Metric | None = None) -> list[Table]:
+                   metric: Metric | None = None, intervals: bool = False, picked: Picked | None = None) -> list[Table]:
     """The latency tables: one per precision/backend/device, or with ``by_device`` the devices side by
     side, one per precision and batch size."""
     if by_device:
-        return [device_table(section, reference, metric) for section in device_sections(records)]
-    return [latency_table(key, group, reference, metric) for key, group in latency_groups(records)]
+        return [device_table(section, reference, metric, intervals, picked) for section in device_sections(records)]
+    return [latency_table(key, group, reference, metric, intervals, picked) for key, group in latency_groups(records)]

@@ -4,11 +4,16 @@ they use, the figures, and the runs they come from. Each format's renderer reads
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 #: The keys a cell's mark or a column points to, written once per report (or once under a table shown
 #: on its own).
 LEGENDS = {
-    "unstable": "'~': coefficient of variation above 2.5%, the number is unstable",
+    "unstable": "'~': unstable: the timing windows' medians did not agree within the threshold (or, in older "
+                "files, a coefficient of variation above 2.5%)",
+    "unsupported": "'needs N (has M)': the cell's percentile needs N timed iterations to be supported at 99% "
+                   "confidence and the record has M: no number is shown",
+    "interval": "'± h': half the width of the 95% distribution-free interval of the cell's percentile",
     "unchecked": "'✗': the engine failed its output check against Paddle (trtbench run --verify)",
     "reference": "(page's 2020 V100 value, measured / page): the page timed Paddle Inference's TensorRT subgraph "
                  "on a V100 without copies",
@@ -23,6 +28,8 @@ class Cell:
     text: str
     value: float | None = None  # the figure itself (unrounded), for machine-readable forms
     state: str = ""  # "", "failed", "empty", or a comparison's verdict
+    # the record the cell's number comes from: markdown's footnotes and HTML's tooltips name its run
+    record: Any = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, text: str) -> Cell:

@@ -10,6 +10,7 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
+import trtbench.reporting.support as support
 from trtbench.errors import TrtbenchError
 from trtbench.lazy import import_optional
 from trtbench.models.zoo import VARIANTS, model_order_key
@@ -28,6 +29,7 @@ PAGE_LABEL = "V100 (page, 2020)"
 DEVICE_MARKERS = ("o", "s", "^", "D", "v", "P", "<", ">", "h")  # "x" marks the page's figures
 DEFAULT_SIZE = (7.0, 4.5)  # inches per precision: a paper's full column width
 SPREAD = "error bars: min to p90 of the timed iterations"
+INTERVALS = "error bars: the median's 95% interval where recorded, else min to p90 of the timed iterations"
 
 
 def plot_formats() -> list[str]:
@@ -117,7 +119,7 @@ def caption(records: list[Record]) -> str:
         parts.append(f"{'/'.join(threads)} CPU threads")
     if dates:
         parts.append(f"measured {dates[0]}" + (f" to {dates[-1]}" if len(dates) > 1 else ""))
-    parts.append(SPREAD)
+    parts.append(INTERVALS if any(support.interval(r, "median") is not None for r in latency) else SPREAD)
     return "; ".join(parts)
 
 
@@ -185,11 +187,17 @@ def _line(axis, points: Sequence[tuple[int, float | None]], label: str, colour, 
 
 
 def _spread(axis, cells: dict[int, LatencyRecord], colour) -> None:
-    """Error bars from each record's own spread: down to its fastest iteration, up to its p90."""
+    """Error bars: the median's 95% interval where the record has one, else the record's own spread (down to
+    its fastest iteration, up to its p90)."""
     bars = []
     for batch in sorted(cells):
+        if support.unsupported(cells[batch], "median"):
+            continue
         stats = cells[batch].latency_ms or {}
         median, low, high = stats.get("median"), stats.get("min"), stats.get("p90")
+        pair = support.interval(cells[batch], "median")
+        if pair is not None:
+            low, high = pair
         if all(_plottable(v) for v in (batch, median, low, high)):
             median, low, high = float(median), float(low), float(high)  # type: ignore[arg-type]
             if low <= median <= high:
@@ -224,9 +232,14 @@ def _plot_devices(latency, throughput, precision: str, columns: list[DeviceColum
         for name, cells in by_model([r for r in column.records if r.precision == precision]).items():
             batches = sorted(cells)
             label, colour, marker = f"{column.header()}: {name}", colours[name], markers[column.header()]
-            _line(latency, [(b, cells[b].median_ms) for b in batches], label, colour, marker)
+            _line(latency, [(b, _median(cells[b])) for b in batches], label, colour, marker)
             _spread(latency, cells, colour)
             _line(throughput, [(b, cells[b].throughput_ips) for b in batches], label, colour, marker)
+
+
+def _median(record: LatencyRecord) -> float | None:
+    """The median where its samples support it (a plot never shows a number a table would not)."""
+    return None if support.unsupported(record, "median") else record.median_ms
 
 
 def _plot_page(latency, throughput, precision: str, records: list[LatencyRecord], colours: dict) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import trtbench.reporting.support as support
 from trtbench.models.figures import FLOPS_CONVENTION, MISMATCH
 from trtbench.models.zoo import VARIANTS, model_order_key
 from trtbench.reporting.compare import (
@@ -16,6 +17,7 @@ from trtbench.reporting.compare import (
     ONLY_BASE,
     ONLY_NEW,
     REGRESSED,
+    WITHIN_NOISE,
     Comparison,
     Row,
 )
@@ -156,8 +158,19 @@ def _compare_cells(row: Row, metric: Metric, where: str) -> list[Cell | str]:
     if row.change_pct is None and row.result in (REGRESSED, IMPROVED):
         change = "too large"
     place = {"": [], "backend": [backend], "device": [device], "backend on device": [f"{backend} on {device}"]}
-    return [model, precision, Cell(str(batch), batch), *place[where], _number(row.base_value, metric.digits),
-            _number(row.new_value, metric.digits), Cell(change, row.change_pct), Cell(row.result, state=row.result)]
+    noise = row.result == WITHIN_NOISE
+    return [model, precision, Cell(str(batch), batch), *place[where],
+            _value_cell(row.base_value, row.base_interval if noise else None, metric),
+            _value_cell(row.new_value, row.new_interval if noise else None, metric), Cell(change, row.change_pct),
+            Cell(row.shown_result, state=row.result)]
+
+
+def _value_cell(value: float | None, interval: tuple[float, float] | None, metric: Metric) -> Cell:
+    """A side's value, with '± h' (half its 95% interval) where one is given."""
+    cell = _number(value, metric.digits)
+    if interval is None or value is None:
+        return cell
+    return Cell(f"{cell.text} ± {support.half_width(interval):.{metric.digits}f}", value)
 
 
 def comparison_table(comparison: Comparison, base_name: str, new_name: str, rows: list[Row] | None = None) -> Table:

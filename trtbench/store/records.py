@@ -334,9 +334,13 @@ def _malformed(record: Record) -> str:
             value = state[name]
             if value is not None and type(value) is not float and not _is_number(value):
                 return f"{name} is not a number"
-        for name in ("method", "engine", "spans_ms", "figures"):
+        for name in ("method", "engine", "spans_ms", "figures", "samples", "percentiles", "stability"):
             if not isinstance(state[name], dict):
                 return f"{name} is not a table"
+        interval = state["median_interval_ms"]
+        if interval is not None and not (isinstance(interval, list) and len(interval) == 2 and
+                                         _numbers_or_none(interval) and None not in interval):
+            return "median_interval_ms is not two numbers"
         if not _numbers_or_none(record.figures.values()):
             return "figures is not a table of numbers"
     if isinstance(record, AccuracyRecord):
