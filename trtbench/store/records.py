@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import operator
 import math
+import operator
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
