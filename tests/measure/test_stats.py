@@ -19,6 +19,7 @@ from trtbench.measure.stats import (
     min_samples,
     quantile_interval,
     rank_test,
+    welch_test,
     windows_agree,
 )
 
@@ -464,3 +465,31 @@ def test_decode_reads_what_encode_wrote_after_json():
 ])
 def test_windows_agree(medians, threshold, count, agree):
     assert windows_agree(medians, threshold, count) is agree
+
+
+@pytest.mark.parametrize(("t", "df", "p"), [(2.776445, 4, 0.05), (4.604095, 4, 0.01), (9.924843, 2, 0.01),
+                                          (63.65674, 1, 0.01), (2.570582, 5, 0.05), (1.959964, 1e6, 0.05)])
+def test_student_t_tails_match_the_published_table(t, df, p):
+    from trtbench.measure.stats import _student_two_sided
+
+    assert _student_two_sided(t, df) == pytest.approx(p, rel=1e-5)
+    assert _student_two_sided(-t, df) == pytest.approx(p, rel=1e-5)
+
+
+def test_welch_test_on_window_medians():
+    assert welch_test([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]) == pytest.approx(1.0)
+    assert welch_test([1.0, 1.0], [2.0, 2.0]) == 0.0 and welch_test([1.0, 1.0], [1.0, 1.0]) == 1.0
+    assert welch_test([1.0], [2.0, 3.0]) == 1.0  # one value a side says nothing about its spread
+    a, b = [5.59, 5.66, 5.62], [5.82, 6.10, 6.08]  # a run that drifted 5% within itself: not 99% sure
+    assert 0.01 < welch_test(a, b) == welch_test(b, a) < 0.1
+    assert welch_test([3.0, 3.01, 2.99], [3.6, 3.62, 3.59]) < 1e-4  # a steady 20% shift
+    # against the formula written out: t and Welch-Satterthwaite df, then the t tail by numerical integration
+    x, y = [10.1, 10.4, 9.8, 10.0, 10.3], [10.9, 11.2, 10.7, 11.5]
+    va, vb = statistics.variance(x) / len(x), statistics.variance(y) / len(y)
+    t = (statistics.fmean(x) - statistics.fmean(y)) / math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / (len(x) - 1) + vb ** 2 / (len(y) - 1))
+    density = math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2)) / math.sqrt(df * math.pi)
+    steps = 200_000
+    width = (60 - abs(t)) / steps
+    tail = sum(density * (1 + (abs(t) + (k + 0.5) * width) ** 2 / df) ** (-(df + 1) / 2) for k in range(steps)) * width
+    assert welch_test(x, y) == pytest.approx(2 * tail, rel=1e-4)

@@ -179,5 +179,5 @@ def test_the_json_form_holds_every_case_and_the_verdict():
                      "result": "regressed", "base": 1.0, "new": 2.0, "change_pct": 100.0, "base_status": "ok",
                      "new_status": "ok", "base_precision_executed": None, "new_precision_executed": None, "why": "",
                      # past the threshold, but neither side kept samples: judged on the medians alone
-                     "p_value": None, "tested": False, "caveats": [], "base_interval_ms": None,
+                     "p_value": None, "p_windows": None, "tested": False, "caveats": [], "base_interval_ms": None,
                      "new_interval_ms": None}

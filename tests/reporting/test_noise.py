@@ -56,6 +56,24 @@ def test_a_tight_ten_percent_shift_regresses(invoke, tmp_path):
     assert "1 of 1 compared case regressed" in result.stderr
 
 
+def test_a_shift_the_windows_drift_as_much_as_is_within_noise_and_a_steady_one_regresses(invoke, tmp_path):
+    """Back-to-back runs on a shared machine: the samples differ clearly (a rank test says so), but NEW's own
+    windows drifted by as much as the change; a shift that stands out from both runs' windows regresses."""
+    base, new = lognormal(5, sigma=0.01), [v * 1.067 for v in lognormal(6, sigma=0.01)]
+    windows = {"stable": True, "threshold": 0.05, "window_s": 1.0}
+    drifted = invoke("compare", "--json",
+                     _run(tmp_path / "a", timed(base, stability={**windows, "windows_ms": [5.59, 5.66, 5.62]})),
+                     _run(tmp_path / "b", timed(new, stability={**windows, "windows_ms": [5.82, 6.10, 6.08]})))
+    (case,) = json.loads(drifted.stdout)["cases"]
+    assert drifted.exit_code == 0 and case["result"] == "within noise"
+    assert case["p_value"] < 1e-6 and 0.01 < case["p_windows"] < 0.1
+    steady = invoke("compare", "--json",
+                    _run(tmp_path / "c", timed(base, stability={**windows, "windows_ms": [5.61, 5.63, 5.62]})),
+                    _run(tmp_path / "d", timed(new, stability={**windows, "windows_ms": [6.0, 6.01, 5.99]})))
+    (case,) = json.loads(steady.stdout)["cases"]
+    assert steady.exit_code == 1 and case["result"] == "regressed" and case["p_windows"] < 0.01
+
+
 def test_old_files_without_samples_are_compared_on_medians_with_a_note(invoke, tmp_path):
     def old(median):
         return LatencyRecord(model="ResNet18", backend="tensorrt", device="Test GPU", precision="fp16", batch=1,

@@ -153,3 +153,13 @@ def test_plots_draw_the_medians_interval_as_error_bars():
     short = timed(lognormal(1, count=4))  # 4 samples give no 95% interval of the median: no bar
     assert short.median_interval_ms is None
     assert not [c for axis in plots.plot_figure([short], (3.5, 2.5)).axes for c in axis.collections]
+
+
+def test_timing_windows_decide_the_unstable_mark_where_a_record_has_them():
+    spread = timed(lognormal(1, sigma=0.2), cov=0.2, cov_warning=True)  # stable windows, a wide spread
+    assert not support.unstable(spread)
+    drifting = timed(lognormal(1, sigma=0.01), cov=0.01, cov_warning=False,
+                     stability={"stable": False, "threshold": 0.05, "windows_ms": [1.0, 1.2, 1.5], "window_s": 1.0})
+    assert support.unstable(drifting)
+    older = timed(lognormal(1), cov=0.2, cov_warning=True, stability={})  # timed without windows: its CoV says
+    assert support.unstable(older)

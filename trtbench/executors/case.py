@@ -174,6 +174,8 @@ def _windows(timed: Timed) -> str:
 
 
 def _cov_warning(timed: Timed) -> list[str]:
+    if timed.windows is not None:  # the windows' verdict says whether it was stable
+        return []
     cov = next(iter(timed.spans.values())).cov
     if cov is not None and cov > COV_WARNING:
         return [f"unstable: coefficient of variation {cov:.1%} > {COV_WARNING:.1%}"]

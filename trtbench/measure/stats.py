@@ -17,7 +17,7 @@ import zlib
 from array import array
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from statistics import NormalDist
+from statistics import NormalDist, fmean
 
 SUPPORT_CONFIDENCE = 0.99  # MLPerf LoadGen's early-stopping confidence
 INTERVAL_CONFIDENCE = 0.95  # the confidence of the intervals records carry
@@ -254,6 +254,62 @@ def rank_test(a: Sequence[float], b: Sequence[float]) -> float:
         return 1.0
     z = max(0.0, abs(u_a - n_a * n_b / 2.0) - 0.5) / math.sqrt(variance)
     return min(1.0, math.erfc(z / math.sqrt(2.0)))
+
+
+def welch_test(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided p-value of Welch's t-test that ``a`` and ``b`` (e.g. two runs' window medians, which carry a
+    run's slow drift that its samples, taken one after another, understate) have one mean. 1.0 with fewer than
+    two values a side or no spread at all; 0.0 for different constants."""
+    if len(a) < 2 or len(b) < 2:
+        return 1.0
+    mean_a, mean_b = fmean(a), fmean(b)
+    var_a, var_b = _variance(a, mean_a) / len(a), _variance(b, mean_b) / len(b)
+    spread = var_a + var_b
+    if spread == 0:
+        return 1.0 if mean_a == mean_b else 0.0
+    t = (mean_a - mean_b) / math.sqrt(spread)
+    # Welch-Satterthwaite degrees of freedom
+    df = spread ** 2 / ((var_a ** 2 / (len(a) - 1) if var_a else 0.0) + (var_b ** 2 / (len(b) - 1) if var_b else 0.0))
+    return _student_two_sided(t, df)
+
+
+def _variance(values: Sequence[float], mean: float) -> float:
+    return sum((value - mean) ** 2 for value in values) / (len(values) - 1)
+
+
+def _student_two_sided(t: float, df: float) -> float:
+    """P(|T| >= |t|) for Student's t with ``df`` degrees of freedom: I_x(df/2, 1/2) at x = df / (df + t^2)."""
+    return _regularized_beta(df / (df + t * t), df / 2, 0.5)
+
+
+def _regularized_beta(x: float, a: float, b: float) -> float:
+    """I_x(a, b), by its continued fraction (modified Lentz), on the side where it converges fast."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
+    if x > (a + 1) / (a + b + 2):
+        return 1.0 - front * _beta_fraction(1.0 - x, b, a) / b
+    return front * _beta_fraction(x, a, b) / a
+
+
+def _beta_fraction(x: float, a: float, b: float) -> float:
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    result = d
+    for m in range(1, 500):
+        for numerator in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                          -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+            d = 1.0 + numerator * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            result *= c * d
+        if abs(c * d - 1.0) < 1e-15:
+            break
+    return result
 
 
 def windows_agree(medians: Sequence[float], threshold: float, count: int = 3) -> bool:

@@ -78,6 +78,7 @@ class Row:
     change_pct: float | None = None  # None where nothing was compared, or the change is not finite
     why: str = ""  # why a case was not compared, or a failed side's error
     p_value: float | None = None  # the rank test's, where the change was past the threshold and both kept samples
+    p_windows: float | None = None  # Welch's t-test on both runs' window medians, where both kept three or more
     tested: bool | None = None  # past the threshold: True if the samples were tested, False if a side had none
     caveats: list[str] = field(default_factory=list)  # 'shared device', 'unstable' (either side)
     base_interval: tuple[float, float] | None = None  # the metric's interval in BASE, where recorded
@@ -114,7 +115,8 @@ class Row:
                 "base_status": self.base.status if self.base else None,
                 "new_status": self.new.status if self.new else None,
                 "base_precision_executed": base_executed, "new_precision_executed": new_executed,
-                "why": self.why, "p_value": self.p_value, "tested": self.tested, "caveats": self.caveats,
+                "why": self.why, "p_value": self.p_value, "p_windows": self.p_windows, "tested": self.tested,
+                "caveats": self.caveats,
                 "base_interval_ms": list(self.base_interval) if self.base_interval else None,
                 "new_interval_ms": list(self.new_interval) if self.new_interval else None}
 
@@ -240,7 +242,14 @@ def _compare_case(case: tuple, base: LatencyRecord, new: LatencyRecord, metric: 
             from trtbench.measure.stats import rank_test
 
             row.p_value = rank_test(base_samples, new_samples)
-            if not row.p_value < SIGNIFICANCE:
+            # Samples taken one after another understate how a run drifts (a machine's state, a neighbour on the
+            # host): where both runs kept window medians, the change must stand out from their spread too.
+            base_windows, new_windows = support.window_medians(base), support.window_medians(new)
+            if base_windows and new_windows:
+                from trtbench.measure.stats import welch_test
+
+                row.p_windows = welch_test(base_windows, new_windows)
+            if not row.p_value < SIGNIFICANCE or row.p_windows is not None and not row.p_windows < SIGNIFICANCE:
                 row.result = WITHIN_NOISE
     return row
 
@@ -276,7 +285,9 @@ def _notes(base_cases: dict, new_cases: dict, rows: list[Row], metric: Metric) -
     notes = []
     if any(row.tested for row in rows):
         notes.append(f"a change past the threshold counts only where a rank test (Mann-Whitney) on the samples "
-                     f"finds it at 99% confidence (p < {SIGNIFICANCE:g}); else it is '{WITHIN_NOISE}'")
+                     f"finds it at 99% confidence (p < {SIGNIFICANCE:g}) and, where both sides were timed in "
+                     "windows, a Welch t-test on the windows' medians (a run's slow drift) does too; else it is "
+                     f"'{WITHIN_NOISE}'")
     untested = [row for row in rows if row.tested is False]
     if untested:
         sides = [side for side, at in (("BASE", "base"), ("NEW", "new"))

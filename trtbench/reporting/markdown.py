@@ -16,7 +16,7 @@ TRACED = ("latency", "devices")
 
 FOOTER = ("Latency cells are medians; '~' marks a coefficient of variation above 2.5%; "
           "'✗' an engine that failed its output check.")
-#: the footer where a record was found unstable by its timing windows rather than its coefficient of variation
+#: the footer where records were timed in stability windows (their '~' is the windows' verdict)
 FOOTER_WINDOWS = ("Latency cells are medians; '~' marks an unstable number (the timing windows' medians did not "
                   "agree within the threshold, or in older files a coefficient of variation above 2.5%); "
                   "'✗' an engine that failed its output check.")
@@ -98,7 +98,7 @@ def report(content: Report) -> str:
     footnotes: dict[str, int] = {}
     for item in content.tables:
         parts += [section(item, footnotes), ""]
-    windows = any(isinstance(r, LatencyRecord) and support.windows_disagree(r) for r in content.records)
+    windows = any(isinstance(r, LatencyRecord) and support.has_windows(r) for r in content.records)
     parts.append(FOOTER_WINDOWS if windows else FOOTER)
     used = {key for item in content.tables for key in item.legend}
     parts += [_shown(LEGENDS[key], "markdown-text") for key in FOOTER_LEGENDS if key in used]

@@ -87,15 +87,33 @@ def half_width(pair: tuple[float, float]) -> float:
 
 
 def unstable(record: LatencyRecord) -> bool:
-    """The '~' mark: the timing windows' medians disagreed, or (older files) the coefficient of variation
-    was above 2.5%."""
-    return record.cov_warning is True or windows_disagree(record)
+    """The '~' mark: the timing windows' medians disagreed, or, for a record timed without windows (older
+    files, --stability off), the coefficient of variation was above 2.5%."""
+    if has_windows(record):
+        return record.stability["stable"] is False
+    return record.cov_warning is True
+
+
+def has_windows(record: LatencyRecord) -> bool:
+    """Whether the record was timed in stability windows (its '~' is their verdict, not the CoV's)."""
+    stability = record.stability
+    return isinstance(stability, dict) and isinstance(stability.get("stable"), bool)
 
 
 def windows_disagree(record: LatencyRecord) -> bool:
     """The record's timing windows' medians did not agree within its threshold."""
     stability = record.stability
     return isinstance(stability, dict) and stability.get("stable") is False
+
+
+def window_medians(record: LatencyRecord) -> list[float] | None:
+    """The medians of the record's timing windows, where it kept three or more finite ones; else None."""
+    stability = record.stability
+    medians = stability.get("windows_ms") if isinstance(stability, dict) else None
+    if not isinstance(medians, list) or len(medians) < 3 or not all(
+            type(value) in (int, float) and math.isfinite(value) for value in medians):
+        return None
+    return [float(value) for value in medians]
 
 
 def caveats(record: LatencyRecord) -> list[str]:

@@ -24,7 +24,7 @@ def table(content: Table, legends: bool = True, framed: bool = True) -> RichTabl
                      **_FRAMES.get(content.kind, {}))
     for index, column in shown:
         header = column.terminal if column.terminal is not None else column.header.replace("\n", " ")
-        rich.add_column(_shown(header), justify="right" if column.numeric and index else "left",
+        rich.add_column(_shown(header, keep_lines=True), justify="right" if column.numeric and index else "left",
                         no_wrap=column.no_wrap, overflow="fold" if column.fold else "ellipsis")
     for row in content.rows:
         rich.add_row(*(_shown(row.cells[index].text, keep_lines=True) for index, _ in shown),
