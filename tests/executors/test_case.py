@@ -332,3 +332,49 @@ def test_telemetry_that_cannot_be_had_is_a_warning_never_a_failed_case(nvml, tmp
 def test_a_cpu_backend_samples_no_gpu(nvml, tmp_path):
     record = _one(ReportingBackend(executed="fp16"), tmp_path)
     assert record.ok and record.gpu_telemetry is None and nvml.calls == []
+
+
+class ProfilingEngine(CountingEngine):
+    """Reports two layers per profiled inference, and counts the profiled and timed inferences apart."""
+
+    def __init__(self, batch):
+        super().__init__(batch, fail=False)
+        self.profiled = 0
+
+    def profile_layers(self, iterations):
+        from trtbench.measure.profile import Layer, LayerProfile
+
+        assert self.active  # after the timing, on the same engine
+        timed = self.calls
+        self.profiled += iterations
+        assert self.calls == timed  # the timed loop's count is not touched
+        return LayerProfile("test counters", iterations, [Layer("first", "Convolution", 1.5, "fp32", ("n0",)),
+                                                          Layer("copy", "Reorder", 0.5, "fp32", (), inserted=True)],
+                            total_ms=2.0)
+
+
+class ProfilingBackend(FlakyBackend):
+    name = "profiling"
+
+    def build(self, onnx_path, precision, batch, cache_dir):
+        return ProfilingEngine(batch) if batch == 1 else CountingEngine(batch, fail=False)
+
+
+def test_a_profile_follows_the_timing_and_is_kept_with_the_graph_it_maps_to(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="n0")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    model = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph), str(model))
+    policy = dataclasses.replace(QUICK, profile_iterations=7)
+    record = run_case(ProfilingBackend(), Case("ResNet18", "fp32", 1), model, tmp_path, policy)
+    assert record.ok and record.iterations == 3  # the timing as asked; the profiled run apart
+    assert record.profile["iterations"] == 7 and record.profile["total_ms"] == 2.0
+    assert record.profile["graph"] == [["n0", "Relu"]] and record.profile["layers"][0]["nodes"] == ["n0"]
+    assert record.value("profiled_total") == 2.0
+    unprofiled = run_case(ProfilingBackend(), Case("ResNet18", "fp32", 2), model, tmp_path, policy)
+    assert unprofiled.ok and unprofiled.profile == {}
+    assert unprofiled.warnings[-1] == "no per-layer profile: CountingEngine cannot report per-layer times"

@@ -20,6 +20,7 @@ import numpy as np
 from trtbench.errors import TrtbenchError
 from trtbench.graphs.inputs import INPUT_SHAPE
 from trtbench.graphs.precision import Calibration
+from trtbench.measure.profile import LayerProfile
 from trtbench.measure.timing import Timed, TimingPolicy, measure
 
 
@@ -125,6 +126,11 @@ class Engine:
         return Timed(spans=spans, iterations=measured.iterations, wall_s=measured.wall_s,
                      samples=measured.samples[first] if first is not None else None, windows=measured.windows,
                      stopped=measured.stopped)
+
+    def profile_layers(self, iterations: int) -> LayerProfile:
+        """Run ``iterations`` profiled inferences (never the timed ones: profiling slows an engine) and say
+        where the time went, layer by layer, each layer tied to the ONNX nodes it covers."""
+        raise TrtbenchError(f"{type(self).__name__} cannot report per-layer times")
 
     def check(self, timed: Timed) -> list[str]:
         """Warnings about a timed result (e.g. the host could not keep the GPU busy)."""

@@ -9,7 +9,10 @@ read back from the graph ONNX Runtime optimized for it.
 
 from __future__ import annotations
 
+import bisect
 import collections
+import json
+import statistics
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -21,6 +24,7 @@ from trtbench.backends.base import Availability, Backend, Check, CpuConfig, Engi
 from trtbench.errors import TrtbenchError
 from trtbench.graphs.inputs import seeded_input
 from trtbench.graphs.precision import graph_for
+from trtbench.measure.profile import Layer, LayerProfile
 from trtbench.store.artifacts import scratch_dir
 
 if TYPE_CHECKING:
@@ -98,6 +102,198 @@ def _read_back(optimized: Path) -> tuple[str | None, str]:
     return executed_from_graph(model)
 
 
+# ONNX Runtime's profile: a kernel's event is named after its node, with this suffix
+_KERNEL_SUFFIX = "_kernel_time"
+#: nodes ONNX Runtime adds to the graph it was given: layout changes and copies between devices
+INSERTED_OPS = ("ReorderInput", "ReorderOutput", "Transpose", "MemcpyToHost", "MemcpyFromHost")
+# ops that ONNX Runtime folds into the node before them: a quantization of its result, an identity,
+# an activation (when the node names it in its "activation" attribute) and a sum (when it takes a
+# fourth input, a convolution's "Sum"/"Z")
+_FOLDED_ACTIVATIONS = ("Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid", "Tanh")
+# element types in the profile's input_type_shape, in trtbench's words
+_PROFILE_TYPES = {"float": "fp32", "float16": "fp16", "bfloat16": "bf16", "int8": "int8", "uint8": "int8"}
+
+
+def _kernel_times(events: Any) -> list[dict[str, float]]:
+    """Per inference (ONNX Runtime's "model_run" events, in order), each node's kernel milliseconds."""
+    if not isinstance(events, list):
+        return []
+    records = [event for event in events if isinstance(event, dict) and _number(event.get("ts"))
+               and _number(event.get("dur")) and isinstance(event.get("name"), str)]
+    windows = sorted((event["ts"], event["ts"] + event["dur"]) for event in records
+                     if event.get("cat") == "Session" and event["name"] == "model_run")
+    starts = [start for start, _ in windows]
+    runs: list[dict[str, float]] = [{} for _ in windows]
+    for event in records:
+        if event.get("cat") != "Node" or not event["name"].endswith(_KERNEL_SUFFIX):
+            continue
+        index = bisect.bisect_right(starts, event["ts"]) - 1  # the last run started before the kernel
+        if index >= 0 and event["ts"] <= windows[index][1]:
+            node = event["name"][: -len(_KERNEL_SUFFIX)]
+            runs[index][node] = runs[index].get(node, 0.0) + event["dur"] / 1000.0
+    return runs
+
+
+def _number(value: Any) -> bool:
+    return type(value) in (int, float)
+
+
+def _kernel_events(events: Any) -> dict[str, dict]:
+    """The args of each node's first kernel event (its op name, provider, input types)."""
+    found: dict[str, dict] = {}
+    for event in events if isinstance(events, list) else []:
+        if isinstance(event, dict) and event.get("cat") == "Node" and isinstance(event.get("name"), str) \
+                and event["name"].endswith(_KERNEL_SUFFIX) and isinstance(event.get("args"), dict):
+            found.setdefault(event["name"][: -len(_KERNEL_SUFFIX)], event["args"])
+    return found
+
+
+def _profile_from(runs: list[dict[str, float]], optimized: onnx.GraphProto, original: onnx.GraphProto,
+                  kernels: dict[str, dict] | None = None) -> LayerProfile:
+    """The layers of ``runs`` (per inference, each node's ms), in the optimized graph's order, each mapped to
+    the nodes of ``original`` it computes."""
+    kernels = kernels or {}
+    mapping = covered_nodes(optimized, original)
+    types = _element_types(optimized)
+    by_name = {node.name: node for node in optimized.node}
+    ran = {name for run in runs for name in run}
+    order = [node.name for node in optimized.node if node.name in ran]
+    order += sorted(ran - set(order))
+    layers, notes = [], []
+    for name in order:
+        node = by_name.get(name)
+        kind = node.op_type if node is not None else str(kernels.get(name, {}).get("op_name") or "unknown")
+        nodes, inserted = mapping.get(name, ((), False))
+        if not nodes and not inserted:
+            notes.append(f"ONNX Runtime kernel {name} ({kind}) maps to no node of the built graph: "
+                         + ("it is not in ONNX Runtime's optimized graph" if node is None else
+                            "its inputs and outputs could not be traced back to the built graph's tensors"))
+        layers.append(Layer(name, kind, statistics.median(run.get(name, 0.0) for run in runs),
+                            _layer_precision(node, types, kernels.get(name)), nodes, inserted))
+    total = statistics.median(sum(run.values()) for run in runs)
+    return LayerProfile("ONNX Runtime profiler", len(runs), layers, total, notes)
+
+
+def _layer_precision(node: onnx.NodeProto | None, types: dict[str, int], kernel: dict | None) -> str | None:
+    """What a kernel computes in: integer kernels int8, a float convolution or product its weight's type,
+    others the type of their first input as the profile saw it."""
+    if node is not None and (node.op_type in INT8_CONVS + INT8_PRODUCTS or node.op_type.startswith("QLinear")):
+        return "int8"
+    if node is not None and node.op_type in FLOAT_CONVS + FLOAT_PRODUCTS and len(node.input) > 1 \
+            and types.get(node.input[1]) in _FLOAT_TYPES:
+        return _FLOAT_TYPES[types[node.input[1]]]
+    shapes = kernel.get("input_type_shape") if isinstance(kernel, dict) else None
+    if isinstance(shapes, list) and shapes and isinstance(shapes[0], dict) and len(shapes[0]) == 1:
+        return _PROFILE_TYPES.get(next(iter(shapes[0])))
+    return None
+
+
+def covered_nodes(optimized: onnx.GraphProto, original: onnx.GraphProto) -> dict[str, tuple[tuple[str, ...], bool]]:
+    """For each node of ONNX Runtime's optimized graph, the names of the ``original`` nodes it computes and
+    whether ONNX Runtime inserted it.
+
+    Fused nodes keep none of the original names, so the mapping goes by tensors: each optimized tensor
+    is first named in the original graph's words (its own name where the original has it; the output
+    of the node a renamed node came from, after the layout transformers' "_nchwc" and "_token_N"
+    renames; a layout change passes its input's name on), and a node covers the original nodes that
+    lie between its inputs and its outputs (a walk backward that stops at those inputs, the graph's
+    inputs and its initializers).
+    """
+    producers = {tensor: node for node in original.node for tensor in node.output}
+    consumers: dict[str, list[onnx.NodeProto]] = collections.defaultdict(list)
+    for node in original.node:
+        for tensor in node.input:
+            consumers[tensor].append(node)
+    by_name = {node.name: node for node in original.node}
+    leaves = {value.name for value in original.input} | {t.name for t in original.initializer} | {""}
+    claimed = {node.name for node in optimized.node} & set(by_name)  # original nodes kept under their name
+    translated: dict[str, str] = {}
+    covered: dict[str, tuple[tuple[str, ...], bool]] = {}
+
+    def original_tensor(tensor: str) -> str | None:
+        if tensor in translated:
+            return translated[tensor]
+        return tensor if tensor in producers or tensor in leaves else None
+
+    for node in optimized.node:  # ONNX Runtime writes the graph in topological order
+        inputs = [original_tensor(tensor) for tensor in node.input]
+        source = _source_node(node.name, by_name, producers)
+        if all(tensor in producers or tensor in leaves for tensor in node.output):
+            outputs: list[str | None] = list(node.output)
+        elif source is not None and len(source.output) >= len(node.output):
+            outputs = [_folded_forward(tensor, node, inputs, consumers, claimed)
+                       for tensor in source.output[: len(node.output)]]
+        elif node.op_type in INSERTED_OPS and inputs and inputs[0] is not None:
+            outputs = [inputs[0]] * len(node.output)  # a layout change or a copy: the same tensor
+        else:
+            outputs = [None] * len(node.output)
+        for tensor, name in zip(node.output, outputs, strict=False):
+            if name is not None:
+                translated[tensor] = name
+        if any(name is None for name in outputs):
+            covered[node.name] = ((), False)
+            continue
+        stops = {tensor for tensor in inputs if tensor is not None} | leaves
+        nodes = _walk_back([name for name in outputs if name is not None], stops, producers)
+        inserted = not nodes and node.op_type in INSERTED_OPS and source is None
+        covered[node.name] = (tuple(n.name for n in original.node if n.name in nodes), inserted)
+    return covered
+
+
+def _source_node(name: str, by_name: dict[str, onnx.NodeProto],
+                 producers: dict[str, onnx.NodeProto]) -> onnx.NodeProto | None:
+    """The original node a node of the optimized graph was made from, by ONNX Runtime's renames: its own
+    name, "NAME_token_N" (the NHWC transformer), "TENSOR_nchwc" (the NCHWc transformer, after the
+    node's first output)."""
+    candidates = [name]
+    stem = name
+    while "_token_" in stem:
+        stem = stem.rsplit("_token_", 1)[0]
+        candidates.append(stem)
+    for candidate in candidates:
+        if candidate in by_name:
+            return by_name[candidate]
+        if candidate.endswith("_nchwc") and candidate[: -len("_nchwc")] in producers:
+            return producers[candidate[: -len("_nchwc")]]
+    return None
+
+
+def _folded_forward(tensor: str, node: onnx.NodeProto, inputs: list[str | None],
+                    consumers: dict[str, list[onnx.NodeProto]], claimed: set[str]) -> str:
+    """The original tensor a renamed node really outputs: ``tensor`` carried through the ops ONNX Runtime
+    folded into the node (each the only consumer of the tensor before it, and kept by no other node)."""
+    activation = next((a.s.decode() for a in node.attribute if a.name == "activation"), None)
+    summed = inputs[3] if node.op_type in FLOAT_CONVS and len(inputs) > 3 else None
+    while len(consumers.get(tensor, [])) == 1:
+        after = consumers[tensor][0]
+        others = [t for t in after.input if t != tensor]
+        folds = (after.op_type in ("QuantizeLinear", "Identity")
+                 or (after.op_type == activation and after.op_type in _FOLDED_ACTIVATIONS)
+                 or (after.op_type == "Add" and summed is not None and others == [summed]))
+        if not folds or after.name in claimed or not after.output:
+            break
+        if after.op_type == "Add":
+            summed = None  # a node sums once
+        tensor = after.output[0]
+    return tensor
+
+
+def _walk_back(outputs: list[str], stops: set[str], producers: dict[str, onnx.NodeProto]) -> set[str]:
+    """Names of the original nodes computing ``outputs`` from ``stops``."""
+    found: set[str] = set()
+    pending = [tensor for tensor in outputs if tensor not in stops]
+    seen: set[str] = set()
+    while pending:
+        tensor = pending.pop()
+        if tensor in seen or tensor in stops or tensor not in producers:
+            continue
+        seen.add(tensor)
+        producer = producers[tensor]
+        found.add(producer.name)
+        pending.extend(producer.input)
+    return found
+
+
 class OnnxRuntimeEngine(Engine):
     """An InferenceSession with its input and output bound once, so the timed loop allocates nothing."""
 
@@ -166,6 +362,50 @@ class OnnxRuntimeEngine(Engine):
     def executed_precision(self) -> tuple[str | None, str]:
         """What most convolutions run in, from the optimized graph ONNX Runtime wrote at build."""
         return self.executed
+
+    def profile_layers(self, iterations: int) -> LayerProfile:
+        """ONNX Runtime's profiler on a second session made like this one: each kernel of the optimized
+        graph, its median time per inference, and the ONNX nodes of the built graph it computes."""
+        import onnx
+        import onnxruntime as ort
+        from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
+
+        self._require_active()
+        if iterations < 1:
+            raise TrtbenchError(f"profiling needs at least 1 iteration, not {iterations}")
+        built = self.session.get_session_options()
+        options = ort.SessionOptions()
+        for setting in ("graph_optimization_level", "intra_op_num_threads", "inter_op_num_threads",
+                        "execution_mode", "log_severity_level"):
+            setattr(options, setting, getattr(built, setting))
+        data = seeded_input(self.batch)
+        with scratch_dir("ort-profile") as work:
+            options.enable_profiling = True
+            options.profile_file_prefix = str(work / "profile")
+            options.optimized_model_filepath = str(work / "optimized.onnx")
+            options.add_session_config_entry("session.optimized_model_external_initializers_file_name",
+                                             "optimized.weights")
+            provider_options = self.session.get_provider_options()
+            providers = [(name, provider_options.get(name, {})) for name in self.session.get_providers()]
+            session = ort.InferenceSession(self.info["graph"], options, providers=providers)
+            # bound like the timed session's (in the provider's memory), so no copy is profiled that it lacks
+            binding = session.io_binding()
+            binding.bind_ortvalue_input(self.input_name, ort.OrtValue.ortvalue_from_numpy(data, self.ort_device, 0))
+            binding.bind_output(self.output.name, self.ort_device)
+            # the first run allocates ONNX Runtime's buffers: it is run, traced and left out
+            for _ in range(iterations + 1):
+                session.run_with_iobinding(binding)
+            trace = Path(session.end_profiling())
+            try:
+                events = json.loads(trace.read_text())
+                optimized = onnx.load(str(work / "optimized.onnx"), load_external_data=False)
+                original = onnx.load(self.info["graph"], load_external_data=False)
+            except (OSError, ValueError, DecodeError) as exc:
+                raise TrtbenchError(f"ONNX Runtime's profile could not be read back: {exc}") from exc
+        runs = _kernel_times(events)[1:]
+        if not runs:
+            raise TrtbenchError("ONNX Runtime's profile holds no timed run")
+        return _profile_from(runs, optimized.graph, original.graph, _kernel_events(events))
 
 
 class OnnxRuntimeBackend(Backend):

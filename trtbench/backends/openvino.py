@@ -29,6 +29,7 @@ from trtbench.errors import TrtbenchError
 from trtbench.graphs.inputs import INPUT_SHAPE, seeded_input
 from trtbench.graphs.precision import graph_for
 from trtbench.measure import cpu
+from trtbench.measure.profile import Layer, LayerProfile
 from trtbench.store import artifacts
 
 CACHE_SUBDIR = "openvino"  # under the session's engines/ folder
@@ -92,9 +93,13 @@ class OpenVinoEngine(Engine):
     request: Any = None
     input_tensor: Any = None
 
-    def __init__(self, compiled: Any, batch: int, build_s: float, info: dict):
+    def __init__(self, compiled: Any, batch: int, build_s: float, info: dict, graph: Path,
+                 settings: dict[str, Any]):
         super().__init__(batch, info=info, build_s=build_s)
         self.compiled = compiled
+        # what it was compiled from and with: a profiled copy is compiled the same way (plus PERF_COUNT)
+        self.graph = graph
+        self.settings = dict(settings)
 
     def activate_impl(self) -> None:
         self.request = self.compiled.create_infer_request()
@@ -137,6 +142,170 @@ class OpenVinoEngine(Engine):
         counts = runtime_precisions(self.compiled.get_runtime_model())
         self.info["runtime_precisions"] = {layer: dict(tally) for layer, tally in sorted(counts.items())}
         return executed_from(counts)
+
+    def profile_layers(self, iterations: int) -> LayerProfile:
+        """OpenVINO's performance counters over ``iterations`` inferences of a copy compiled with the
+        engine's settings plus PERF_COUNT (the engine's own compiled model and request stay as they are)."""
+        import openvino as ov
+
+        self._require_active()
+        if iterations < 1:
+            raise TrtbenchError(f"per-layer profiles need at least one iteration, not {iterations}")
+        graph = onnx_nodes(self.graph)
+        core = ov.Core()
+        try:
+            model = core.read_model(str(self.graph))
+            model.reshape({model.input(0): ov.PartialShape([self.batch, *INPUT_SHAPE])})
+            read = {op.get_friendly_name() for op in model.get_ordered_ops()}
+            compiled = core.compile_model(model, "CPU", {**self.settings, "PERF_COUNT": True})
+        except RuntimeError as exc:  # the graph changed on disk since the engine was built from it
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise TrtbenchError(f"OpenVINO cannot compile {self.graph} again to profile it: {first}") from exc
+        request = compiled.create_infer_request()
+        request.get_input_tensor().data[...] = seeded_input(self.batch)
+        # The first inference also does one-time work (constant reorders), which the timed loop never
+        # sees after its warm-up: it is left out here too.
+        request.infer(share_outputs=True)
+        runs = []
+        for _ in range(iterations):
+            request.infer(share_outputs=True)
+            runs.append([ExecutedNode(info.node_name, info.node_type, info.exec_type,
+                                      info.real_time.total_seconds() * 1e3)
+                         for info in request.get_profiling_info() if info.status == info.Status.EXECUTED])
+        return profile_from(runs, runtime_layers(compiled.get_runtime_model()), graph, read)
+
+
+@dataclass(frozen=True)
+class ExecutedNode:
+    """One executed node of one profiled inference, as OpenVINO's ProfilingInfo says."""
+
+    name: str
+    kind: str  # node_type: Convolution, Reorder, Pooling...
+    exec_type: str  # the kernel: brgconv_avx512_amx_bf16, jit_avx512_f32...
+    ms: float
+
+
+@dataclass(frozen=True)
+class OnnxNode:
+    """What the profile needs of an ONNX node: its name, and the tensors it reads and writes."""
+
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+def runtime_layers(runtime_model: Any) -> dict[str, dict[str, str]]:
+    """Each op of a compiled model's runtime model by name: its rt_info as strings (originalLayersNames,
+    layerType, runtimePrecision, ...)."""
+    found: dict[str, dict[str, str]] = {}
+    for op in runtime_model.get_ordered_ops():
+        rt_info = op.get_rt_info()
+        found[op.get_friendly_name()] = {key: rt_info[key].astype(str) for key in rt_info}
+    return found
+
+
+def onnx_nodes(graph: Path) -> list[OnnxNode]:
+    """The nodes of the ONNX graph at ``graph`` (weights not loaded)."""
+    import onnx
+
+    try:
+        model = onnx.load(str(graph), load_external_data=False)
+    except Exception as exc:  # onnx raises DecodeError and friends for damaged files
+        raise TrtbenchError(f"cannot read the ONNX graph {graph} to map OpenVINO's layers: {exc}") from exc
+    return [OnnxNode(node.name, tuple(node.input), tuple(node.output)) for node in model.graph.node]
+
+
+def profile_from(runs: list[list[ExecutedNode]], runtime: dict[str, dict[str, str]], graph: list[OnnxNode],
+                 read: set[str]) -> LayerProfile:
+    """The per-layer profile of profiled inferences (``runs``: each one's executed nodes), each layer
+    tied to the ONNX nodes it covers through the runtime model's originalLayersNames.
+
+    The ONNX frontend names each OpenVINO node after its ONNX node (some after their output tensor). Some
+    fusions drop a name: a convolution with the batch norm's multiply folded into its weights is called
+    Multiply_N and names the batch norm but not the convolution; an Identity or a flatten before a
+    MatMul leaves no name behind. So an ONNX node no layer names, whose outputs are read only by one
+    layer's nodes, is given to that layer: OpenVINO folded it in.
+
+    Work OpenVINO added is a layer that names nothing (a Reorder), or only nodes it made while compiling
+    (not in ``read``, the model as read from the graph: a Convert to f16 and back) and covers no ONNX node.
+    """
+    by_name = {node.name: node.name for node in graph if node.name}
+    by_output = {output: node.name for node in graph if node.name for output in node.outputs}
+    order: dict[str, ExecutedNode] = {}
+    for run in runs:
+        for executed in run:
+            order.setdefault(executed.name, executed)
+    covered: dict[str, list[str]] = {}
+    originals: dict[str, list[str]] = {}
+    for name in order:
+        names = [part for part in runtime.get(name, {}).get("originalLayersNames", "").split(",") if part]
+        originals[name] = names
+        resolved = [by_name.get(part) or by_output.get(part) for part in names]
+        covered[name] = list(dict.fromkeys(node for node in resolved if node))
+    _give_folded_nodes(covered, graph)
+    per_run: list[dict[str, float]] = [collections.defaultdict(float) for _ in runs]
+    for spent, run in zip(per_run, runs, strict=True):
+        for executed in run:
+            spent[executed.name] += executed.ms
+    notes = []
+    layers = []
+    for name, first in order.items():
+        # 0 ms in an inference where the node did not run
+        times = [spent.get(name, 0.0) for spent in per_run]
+        nodes = tuple(covered[name])
+        inserted = not nodes and not read.intersection(originals[name])
+        if not nodes and not inserted:
+            notes.append(f"{name} ({first.kind}): OpenVINO names {', '.join(originals[name])}, no node of the "
+                         "ONNX graph and none folded into it")
+        rt_info = runtime.get(name, {})
+        layers.append(Layer(name, rt_info.get("layerType") or first.kind, _median(times),
+                            layer_precision(rt_info.get("runtimePrecision"), first.exec_type), nodes, inserted))
+    claimed = {node for layer in layers for node in layer.nodes}
+    missing = [node.name for node in graph if node.name and node.name not in claimed]
+    if missing:
+        notes.append(f"{len(missing)} ONNX nodes are in no executed layer (folded into constants, run as no-ops "
+                     f"or read by several layers): {', '.join(missing[:8])}{', ...' if len(missing) > 8 else ''}")
+    total = _median([sum(node.ms for node in run) for run in runs])
+    return LayerProfile("OpenVINO performance counters", len(runs), layers, total, notes)
+
+
+def _give_folded_nodes(covered: dict[str, list[str]], graph: list[OnnxNode]) -> None:
+    """Give each ONNX node no layer names, whose outputs are all read by one layer's nodes, to that layer
+    (repeated, so a chain folded into one layer is given whole)."""
+    owner = {node: layer for layer, nodes in covered.items() for node in nodes}
+    readers: dict[str, list[str]] = collections.defaultdict(list)
+    for node in graph:
+        for tensor in node.inputs:
+            readers[tensor].append(node.name)
+    changed = True
+    while changed:
+        changed = False
+        for node in graph:
+            if not node.name or node.name in owner:
+                continue
+            # a tensor nothing reads (a graph output) is read by no layer ("")
+            layers = {owner.get(reader) for output in node.outputs for reader in readers.get(output, [""])}
+            if len(layers) == 1 and None not in layers:
+                (layer,) = layers
+                assert layer is not None
+                covered[layer].append(node.name)
+                owner[node.name] = layer
+                changed = True
+
+
+def layer_precision(runtime_precision: str | None, exec_type: str) -> str | None:
+    """What a layer ran in, in trtbench's words: its runtimePrecision, else the kernel's name's last part
+    (jit_avx512_amx_bf16 -> bf16, ..._I8 -> int8); None for anything else (i32 shape arithmetic)."""
+    for said in (runtime_precision, exec_type.rsplit("_", 1)[-1]):
+        if said and said.lower() in RUNTIME_PRECISIONS:
+            return RUNTIME_PRECISIONS[said.lower()]
+    return None
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 class OpenVinoBackend(Backend):
@@ -252,7 +421,8 @@ class OpenVinoBackend(Backend):
         }
         if artifact.made:
             info["cache_reason"] = artifact.reason
-        return OpenVinoEngine(compiled, batch, build_s=time.perf_counter() - started, info=info)
+        return OpenVinoEngine(compiled, batch, build_s=time.perf_counter() - started, info=info, graph=graph,
+                              settings=settings)
 
 
 #: the compiled-model key's fields in the user's words, for the line that says why one was compiled again

@@ -15,7 +15,7 @@ from trtbench.errors import TrtbenchError, one_line
 #: (or help lists them), so `trtbench compare` does not load the exporter or numpy
 COMMANDS = {"models": ("models", "models"), "export": ("export", "export"), "run": ("run", "run"),
             "report": ("report", "report"), "compare": ("compare", "compare"), "doctor": ("doctor", "doctor"),
-            "verify": ("verify", "verify"), "eval": ("eval", "evaluate")}
+            "verify": ("verify", "verify"), "eval": ("eval", "evaluate"), "profile": ("profile", "profile")}
 
 
 class TrtbenchGroup(click.Group):

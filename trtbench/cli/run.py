@@ -11,7 +11,7 @@ from trtbench.cli import options as shared
 from trtbench.cli.app import App, pass_app
 
 #: what --resume takes from the command line; everything else comes from the run's plan
-RESUME_OPTIONS = {"resume", "results_dir", "progress", "no_wait"}
+RESUME_OPTIONS = {"resume", "results_dir", "progress", "no_wait", "top"}
 
 
 @click.command()
@@ -34,6 +34,12 @@ RESUME_OPTIONS = {"resume", "results_dir", "progress", "no_wait"}
 @click.option("--max-duration", type=shared.FiniteFloat(maximum=36_000), default=None, metavar="SECONDS",
               help="The longest a case is timed while its percentiles lack samples or its windows disagree "
                    "(default: 20 x --duration, 60 s with the default --duration).")
+@click.option("--profile", "profile_runs", type=click.IntRange(min=1, max=100_000), is_flag=False, flag_value=30,
+              default=None, metavar="[N]",
+              help="After each case's timing, N profiled inferences (default 30) of the same engine: where the time "
+                   "goes, layer by layer, mapped to the ONNX graph's nodes (saved in the record, shown per case).")
+@click.option("--top", type=click.IntRange(min=0), default=15, show_default=True, metavar="N",
+              help="With --profile: the N groups of ONNX nodes that take longest, the others summed (0: all).")
 @click.option("--verify", "verify_outputs", is_flag=True,
               help="Check each engine's outputs against Paddle's and record the figures.")
 @click.option("--resume", is_flag=False, flag_value="", default=None, metavar="[RUN_ID]",
@@ -57,8 +63,8 @@ RESUME_OPTIONS = {"resume", "results_dir", "progress", "no_wait"}
 @pass_app
 @click.pass_context
 def run(ctx: click.Context, app: App, names, all_, precisions, batches, warmup_ms, duration, iterations,
-        percentiles, stability, max_duration, verify_outputs, resume, ray_address, ray_timeout, per_device_type,
-        devices, **options):
+        percentiles, stability, max_duration, profile_runs, top, verify_outputs, resume, ray_address, ray_timeout,
+        per_device_type, devices, **options):
     """Time NAME... (default: every model exported in --models-dir) and save a run file."""
     from trtbench.executors.case import parse_batches
     from trtbench.graphs.inputs import check_batch_fits
@@ -82,7 +88,7 @@ def run(ctx: click.Context, app: App, names, all_, precisions, batches, warmup_m
         records = run_file.records
     else:
         shared.check_selection(names, all_)
-        policy = timing_policy(warmup_ms, duration, iterations, percentiles, stability, max_duration)
+        policy = timing_policy(warmup_ms, duration, iterations, percentiles, stability, max_duration, profile_runs)
         precision_list, batch_list = parse_precisions(precisions), parse_batches(",".join(batches))
         check_batch_fits(max(batch_list))
         needs = ("time", "infer") if verify_outputs else ("time",)
@@ -91,7 +97,7 @@ def run(ctx: click.Context, app: App, names, all_, precisions, batches, warmup_m
         session = shared.open_session(app, options, needs=needs, precisions=precision_list, executor=executor)
         outcome = session.run(models, batch_list, policy, verify=verify_outputs)
         records = outcome.records
-    terminal.print_report(app.console, contents.terminal_report(records))
+    terminal.print_report(app.console, contents.terminal_report(records, profile_top=top))
     failed = [r for r in records if not r.ok]
     if failed:
         first = failed[0]
@@ -105,7 +111,7 @@ MAX_DURATION_FACTOR = 20
 
 
 def timing_policy(warmup_ms: float, duration: float, iterations: int, percentiles: str, stability: str,
-                  max_duration: float | None):
+                  max_duration: float | None, profile_runs: int | None = None):
     """The timing policy the options describe; a usage error (status 2) for values that make no sense."""
     from trtbench.errors import TrtbenchError
     from trtbench.measure.timing import TimingPolicy
@@ -134,7 +140,8 @@ def timing_policy(warmup_ms: float, duration: float, iterations: int, percentile
         raise click.BadParameter(f"{max_duration:g} s is shorter than --duration ({duration:g} s)",
                                  param_hint="--max-duration")
     return TimingPolicy(warmup_ms=warmup_ms, duration_s=duration, min_iterations=iterations,
-                        percentiles=tuple(dict.fromkeys(asked)), stability=share, max_duration_s=longest)
+                        percentiles=tuple(dict.fromkeys(asked)), stability=share, max_duration_s=longest,
+                        profile_iterations=profile_runs or 0)
 
 
 def _flag(ctx: click.Context, name: str) -> str:

@@ -97,6 +97,10 @@ def run_case(backend: Backend, case: Case, onnx_path: Path, cache_dir: Path, pol
                 _fill_device_use(record, use)
             if verify is not None:
                 record.verify = verify(case, engine)
+            if policy.profile_iterations:
+                built = [path for path in backend.graph_files(onnx_path, case.precision) if path.suffix == ".onnx"]
+                record.profile = _profile(engine, policy.profile_iterations, (built or [onnx_path])[-1],
+                                          record.warnings)
             # described while active: what ran (a CUDA graph, say) is known until the engine is freed
             record.method = {**policy.describe(), "percentile": PERCENTILE_DEFINITION, **STATISTICS,
                              "stopped": timed.stopped, **engine.describe()}
@@ -121,6 +125,20 @@ def run_case(backend: Backend, case: Case, onnx_path: Path, cache_dir: Path, pol
     record.case_s = round(time.perf_counter() - started, 3)
     record.finished_at = timestamp()
     return record
+
+
+def _profile(engine: Engine, iterations: int, graph: Path, warnings: list[str]) -> dict:
+    """The engine's per-layer profile over ``iterations`` profiled inferences, after (never during) its timing,
+    with the nodes of the ONNX graph it was built from (``graph``), which its layers name; {} and a warning
+    where the engine cannot say."""
+    from trtbench.graphs.graph import graph_nodes
+
+    try:
+        profile = engine.profile_layers(iterations)
+    except TrtbenchError as exc:
+        warnings.append(f"no per-layer profile: {exc}")
+        return {}
+    return {**profile.to_json(), "graph": [list(node) for node in graph_nodes(graph)]}
 
 
 class ExportChanged(TrtbenchError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -193,3 +194,9 @@ def drop_unused_initializers(graph: onnx.GraphProto) -> None:
     inputs = [i for i in graph.input if i.name not in dropped]
     del graph.input[:]
     graph.input.extend(inputs)
+
+
+def graph_nodes(path: Path) -> list[tuple[str, str]]:
+    """The nodes of the ONNX graph at ``path`` as (name, op type), in graph order (weights not read)."""
+    model = onnx.load(str(path), load_external_data=False)
+    return [(node.name, node.op_type) for node in model.graph.node]

@@ -39,6 +39,7 @@ class TimingPolicy:
     stability: float | None = None  # e.g. 0.05: windows' medians within 5% of each other
     max_duration_s: float | None = None  # None: no longer than duration_s and min_iterations need
     windows: int = 3
+    profile_iterations: int = 0  # after the timing, a profiled run of this many inferences (0: none)
 
     def __post_init__(self):
         object.__setattr__(self, "percentiles", tuple(float(p) for p in self.percentiles))  # a plan's JSON list

@@ -81,8 +81,16 @@ class Row:
     p_windows: float | None = None  # Welch's t-test on both runs' window medians, where both kept three or more
     tested: bool | None = None  # past the threshold: True if the samples were tested, False if a side had none
     caveats: list[str] = field(default_factory=list)  # 'shared device', 'unstable' (either side)
-    base_interval: tuple[float, float] | None = None  # the metric's interval in BASE, where recorded
-    new_interval: tuple[float, float] | None = None
+    metric: Metric | None = None  # what was compared (the intervals below are the metric's)
+
+    @property
+    def base_interval(self) -> tuple[float, float] | None:
+        """The metric's interval in BASE, where recorded (looked up when shown: 50,000 rows need none)."""
+        return support.interval(self.base, self.metric) if self.base and self.metric else None
+
+    @property
+    def new_interval(self) -> tuple[float, float] | None:
+        return support.interval(self.new, self.metric) if self.new and self.metric else None
 
     @property
     def shown_result(self) -> str:
@@ -223,7 +231,7 @@ def _compare_case(case: tuple, base: LatencyRecord, new: LatencyRecord, metric: 
             row.why = f"{side}'s {metric.label} is not a positive number"
             return row
     assert row.base_value is not None and row.new_value is not None
-    row.base_interval, row.new_interval = support.interval(base, metric), support.interval(new, metric)
+    row.metric = metric
     change = metric.change_pct(row.base_value, row.new_value)
     row.change_pct = change if math.isfinite(change) else None
     worse = metric.worse_pct(row.base_value, row.new_value)

@@ -9,20 +9,35 @@ from trtbench.reporting.pick import Picked
 from trtbench.reporting.tables import accuracy_table, figures_table, models_table
 from trtbench.store.records import Metric, Record
 
+#: the groups of ONNX nodes a terminal's profile table shows, the others summed (the file formats show all)
+PROFILE_TOP = 15
+
 
 def terminal_report(records: list[Record], reference: bool = False, by_device: bool = False,
-                    metric: Metric | None = None, intervals: bool = False, picked: Picked | None = None) -> Report:
-    """The latency tables (and accuracy, where `eval` ran) of `trtbench report`."""
+                    metric: Metric | None = None, intervals: bool = False, picked: Picked | None = None,
+                    profile_top: int = PROFILE_TOP) -> Report:
+    """The latency tables (and accuracy, where `eval` ran; per-layer profiles, where `run --profile` did) of
+    `trtbench report`."""
     accuracy = accuracy_records(records)
     tables = latency_tables(records, reference, by_device, metric, intervals, picked)
-    return Report(tables + ([accuracy_table(accuracy)] if accuracy else []), records=records)
+    tables += [accuracy_table(accuracy)] if accuracy else []
+    return Report(tables + _profiles(records, profile_top), records=records)
+
+
+def _profiles(records: list[Record], top: int) -> list:
+    profiled = [record for record in records if getattr(record, "profile", None)]
+    if not profiled:
+        return []
+    from trtbench.reporting.profile import profile_tables
+
+    return profile_tables(profiled, top)
 
 
 def page_report(records: list[Record], model_rows: list[dict], reference: bool = False, by_device: bool = False,
                 metric: Metric | None = None, intervals: bool = False, picked: Picked | None = None) -> Report:
     """The page again: its models table, a latency section per precision/backend/device (with ``by_device``:
     per precision and batch size, the devices side by side), and accuracy where `eval` ran."""
-    report = terminal_report(records, reference, by_device, metric, intervals, picked)
+    report = terminal_report(records, reference, by_device, metric, intervals, picked, profile_top=0)
     report.tables.insert(0, models_table(model_rows))
     return report
 
@@ -38,6 +53,7 @@ def full_report(records: list[Record], model_rows: list[dict], runs: list[RunInf
               *latency_tables(records, False, True, metric, intervals, picked)]
     tables += [accuracy_table(accuracy)] if accuracy else []
     tables += [figures_table(latency)] if any(r.ok for r in latency) else []
+    tables += _profiles(records, 0)
     figures = []
     if plot_size is not None and any(r.ok for r in latency):
         from trtbench.reporting.plots import caption

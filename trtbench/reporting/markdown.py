@@ -40,6 +40,7 @@ _LAYOUTS = {
     "latency": _Layout(pad=16, notes=True),
     "devices": _Layout(pipes="all", bullets=True),
     "comparison": _Layout(centred=False, pipes="cells", bullets=True, bold_worse=True),
+    "profile": _Layout(centred=False, bullets=True),
 }
 
 

@@ -115,6 +115,9 @@ class LatencyRecord(Record):
     median_interval_ms: list[float] | None = None  # distribution-free, at method.confidence
     # {"stable": bool, "threshold": 0.05, "windows_ms": [each window's median], "window_s": seconds a window}
     stability: dict = field(default_factory=dict)
+    # `run --profile`: where the time went, layer by layer (trtbench.measure.profile.LayerProfile's JSON, with
+    # "graph": the ONNX nodes as [name, op type] in order); {} when not profiled
+    profile: dict = field(default_factory=dict)
 
     @property
     def median_ms(self) -> float | None:
@@ -214,6 +217,9 @@ register_metric(Metric("throughput", "throughput", "images/s", lambda r: r.throu
                        digits=1, kind="throughput", column="throughput_ips"))
 register_metric(Metric("throughput_qps", "throughput", "queries/s", lambda r: r.throughput_qps,
                        higher_is_better=True, digits=1, kind="throughput", column="throughput_qps"))
+register_metric(Metric("profiled_total", "profiled total", "ms",
+                       lambda record: (record.profile or {}).get("total_ms") or None, kind="profile",
+                       column="profiled_total_ms"))
 register_metric(Metric("gpu_power", "median GPU power", "W", _telemetry("power_w"), digits=1, kind="telemetry",
                        column="gpu_power_w"))
 register_metric(Metric("gpu_sm_clock", "median GPU SM clock", "MHz", _telemetry("sm_clock_mhz"),
@@ -328,7 +334,7 @@ def _texts(values) -> bool:
 
 
 _TEXT_FIELDS = ("model", "backend", "device", "precision", "status", "finished_at")
-_TABLE_FIELDS = ("method", "engine", "spans_ms", "figures", "samples", "percentiles", "stability")
+_TABLE_FIELDS = ("method", "engine", "spans_ms", "figures", "samples", "percentiles", "stability", "profile")
 _NUMBER_FIELDS = ("throughput_qps", "throughput_ips", "cov")
 # Each reads its fields in one C call: the types of 50,000 records are checked without a Python loop per field
 _texts_of, _tables_of, _numbers_of = (operator.itemgetter(*names) for names in (_TEXT_FIELDS, _TABLE_FIELDS,

@@ -1,0 +1,39 @@
+"""`trtbench profile` (and `run --profile`): each engine's layers after its timing, on one partition of the
+ONNX graph, for real on this CPU."""
+
+import json
+
+import pytest
+
+from tests.cli.test_run import FAST
+
+
+@pytest.mark.slow
+def test_openvino_and_onnxruntime_are_profiled_on_the_same_groups(invoke, exported, tmp_path):
+    models_dir, _ = exported
+    result = invoke("profile", "ResNet18", "--backend", "openvino-cpu,onnxruntime-cpu", "--precision", "fp32",
+                    "--top", "5", *FAST, "--models-dir", models_dir, "--results-dir", tmp_path / "r",
+                    "--engines-dir", tmp_path / "e")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "FP32 per-layer profile: ResNet18 batch 1 on" in out
+    table = out.split("FP32 per-layer profile")[1]
+    for row in ("Conv.0 .. Relu.0", "the other", "profiled total", "timed median (unprofiled)"):
+        assert row in table, row
+    for engine in ("openvino-cpu: OpenVINO performance counters", "onnxruntime-cpu: ONNX Runtime profiler"):
+        assert f"{engine}, 30 profiled inferences; 100% of the graph's Conv nodes in a mapped group" in table
+    (run_file,) = (tmp_path / "r").glob("*.json")
+    records = json.loads(run_file.read_text())["records"]
+    assert sorted(r["backend"] for r in records) == ["onnxruntime-cpu", "openvino-cpu"]
+    for record in records:
+        assert record["batch"] == 1 and record["method"]["profile_iterations"] == 30
+        profile = record["profile"]
+        assert profile["iterations"] == 30 and profile["total_ms"] > 0 and profile["layers"]
+        assert ["Conv.0", "Conv"] in profile["graph"]
+
+
+def test_run_profile_takes_a_count_and_a_backend_that_cannot_profile_says_so(invoke, tmp_path):
+    result = invoke("run", "ResNet18", "--profile", "0", "--models-dir", tmp_path, "--results-dir", tmp_path)
+    assert result.exit_code == 2 and "--profile" in result.stderr
+    shown = " ".join(invoke("run", "--help").output.split())
+    assert "--profile [N]" in shown and "N profiled inferences (default 30)" in shown

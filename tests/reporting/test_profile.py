@@ -1,0 +1,90 @@
+"""Engines that fuse differently are compared on one partition of the ONNX graph."""
+
+from trtbench.measure.profile import Layer, LayerProfile
+from trtbench.reporting import profile
+
+GRAPH = [("conv1", "Conv"), ("relu1", "Relu"), ("conv2", "Conv"), ("add", "Add"), ("relu2", "Relu"),
+         ("pool", "GlobalAveragePool"), ("fc", "Gemm")]
+
+
+def _profile(*layers):
+    return LayerProfile("test", 10, list(layers), total_ms=sum(layer.median_ms for layer in layers))
+
+
+def test_groups_join_what_any_engine_fused_and_sum_each_engines_layers():
+    ov = _profile(Layer("conv1", "Convolution", 1.0, "bf16", ("conv1", "relu1")),
+                  Layer("conv2", "Convolution", 2.0, "bf16", ("conv2", "add", "relu2")),
+                  Layer("pool", "Reduce", 0.1, "fp32", ("pool",)), Layer("fc", "FullyConnected", 0.2, "fp32", ("fc",)),
+                  Layer("reorder_1", "Reorder", 0.05, "fp32", (), inserted=True))
+    ort = _profile(Layer("fused_conv1", "FusedConv", 1.5, "fp32", ("conv1", "relu1")),
+                   Layer("conv2", "Conv", 2.5, "fp32", ("conv2",)),
+                   Layer("add_relu", "Add", 0.4, "fp32", ("add", "relu2")),
+                   Layer("gap", "GlobalAveragePool", 0.1, "fp32", ("pool",)), Layer("mystery", "X", 0.3, None, ()))
+    rows = profile.groups({"openvino-cpu": ov, "onnxruntime-cpu": ort}, GRAPH)
+    assert [row.label for row in rows] == ["conv1 .. relu1", "conv2 .. relu2", "pool", "fc", "Reorder (inserted)",
+                                          "unmapped time"]
+    block = rows[1]
+    assert block.nodes == ["conv2", "add", "relu2"] and block.ops == ["Conv", "Add", "Relu"]
+    assert block.ms("openvino-cpu") == 2.0 and block.ms("onnxruntime-cpu") == 2.5 + 0.4
+    assert block.shares["onnxruntime-cpu"].layers == ["conv2", "add_relu"]
+    assert rows[0].shares["openvino-cpu"].precisions == {"bf16"}
+    assert rows[3].ms("onnxruntime-cpu") == 0.0 and "onnxruntime-cpu" not in rows[3].shares  # ORT did not run fc
+    assert rows[4].kind == profile.INSERTED and rows[4].ms("openvino-cpu") == 0.05
+    assert rows[5].kind == profile.UNMAPPED and rows[5].ms("onnxruntime-cpu") == 0.3
+    # every engine's time is in exactly one row
+    for engine, measured in (("openvino-cpu", ov), ("onnxruntime-cpu", ort)):
+        assert abs(sum(row.ms(engine) for row in rows) - measured.total_ms) < 1e-9
+
+
+def test_a_chain_of_overlaps_joins_transitively():
+    a = _profile(Layer("x", "A", 1.0, None, ("conv1", "relu1")), Layer("y", "A", 1.0, None, ("conv2", "add")))
+    b = _profile(Layer("z", "B", 1.0, None, ("relu1", "conv2")))
+    rows = profile.groups({"a": a, "b": b}, GRAPH)
+    assert rows[0].nodes == ["conv1", "relu1", "conv2", "add"] and rows[0].ms("a") == 2.0 and rows[0].ms("b") == 1.0
+
+
+def test_nodes_the_graph_lacks_come_after_and_conv_coverage_counts_convs_in_layers():
+    p = _profile(Layer("c1", "Convolution", 1.0, None, ("conv1",)), Layer("odd", "Y", 0.5, None, ("not_in_graph",)))
+    rows = profile.groups({"e": p}, GRAPH)
+    assert [row.label for row in rows] == ["conv1", "not_in_graph"]
+    assert profile.conv_coverage(p, GRAPH) == 0.5
+    assert profile.conv_coverage(p, [("relu", "Relu")]) == 1.0
+
+
+def test_a_profile_reads_back_and_hostile_layers_are_dropped():
+    p = _profile(Layer("c1", "Convolution", 1.0, "fp32", ("conv1",)), Layer("r", "Reorder", 0.1, None, (), True))
+    data = p.to_json()
+    assert LayerProfile.from_json(data) == p
+    data["layers"] += [{"name": 5}, "junk", {"name": "n", "kind": "k", "median_ms": float("nan"), "nodes": []},
+                       {"name": "n", "kind": "k", "median_ms": 1, "nodes": [3]}]
+    assert LayerProfile.from_json(data).layers == p.layers
+    assert LayerProfile.from_json("junk") is None and LayerProfile.from_json({"layers": 3}) is None
+    assert p.mapped_ms == 1.0 and p.unmapped_ms == 0.1
+
+
+def _record(backend, profile_, median=3.0):
+    from trtbench.store.records import LatencyRecord
+
+    return LatencyRecord(model="ResNet18", backend=backend, device="Test CPU", precision="fp32", batch=1,
+                         latency_ms={"median": median}, iterations=100, finished_at="2026-01-01T00:00:00Z",
+                         profile={**profile_.to_json(), "graph": [list(node) for node in GRAPH]})
+
+
+def test_every_report_form_carries_the_profiles_a_terminal_only_the_longest_groups():
+    from trtbench.reporting import contents, markdown
+
+    layers = [Layer(name, "K", ms, "fp32", (name,)) for name, ms in (("conv1", 1.0), ("relu1", 0.1), ("conv2", 2.0),
+                                                                    ("add", 0.2), ("relu2", 0.1))]
+    records = [_record("openvino-cpu", _profile(*layers)), _record("onnxruntime-cpu", _profile(*layers[:3]), 4.0)]
+    terminal = contents.terminal_report(records, profile_top=2)
+    (table,) = [table for table in terminal.tables if table.kind == "profile"]
+    assert table.title == "FP32 per-layer profile: ResNet18 batch 1 on Test CPU"
+    labels = [row.cells[0].text for row in table.rows]
+    assert labels == ["conv1", "conv2", "the other 3 groups", "profiled total", "timed median (unprofiled)"]
+    other = table.rows[2].cells
+    assert other[2].text == "0.400" and other[5].text == "0.100"  # openvino's and onnxruntime's rest
+    assert table.rows[4].cells[2].text == "3.000" and table.rows[4].cells[5].text == "4.000"
+    assert any("100% of the graph's Conv nodes in a mapped group" in note for note in table.notes)
+    page = markdown.report(contents.page_report(records, []))
+    assert "## FP32 per-layer profile: ResNet18 batch 1 on Test CPU" in page
+    assert "| relu2 | Relu | 0.100 | 2.9 | fp32 |" in page  # every group in a file format

@@ -1,0 +1,202 @@
+"""Per-layer profiles side by side: every engine's layers put on one partition of the ONNX graph.
+
+Each engine fuses differently (OpenVINO folds a Conv's Add and Relu into it, ONNX Runtime a Conv and its
+Relu, TensorRT whole blocks), so engines are compared on groups: the ONNX nodes any engine's layer covers
+together are joined (union-find), across all the engines shown, until no layer straddles two groups. A
+group's time in an engine is the sum of its layers' medians there. Work an engine inserted (reorders,
+conversions, copies) is a row of its own; time that maps to no ONNX node is shown, never hidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from trtbench.measure.profile import LayerProfile
+
+INSERTED = "inserted"
+UNMAPPED = "unmapped"
+
+
+@dataclass
+class Share:
+    """One engine's part of a group: its time, the precisions its layers ran in, and their names."""
+
+    ms: float = 0.0
+    precisions: set[str] = field(default_factory=set)
+    layers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Group:
+    """ONNX nodes that every engine shown ran within whole layers of its own (or a row of inserted or
+    unmapped work), and each engine's share."""
+
+    nodes: list[str]  # in graph order; [] for inserted / unmapped rows
+    ops: list[str]  # the ONNX op types of ``nodes``, each once, in order
+    kind: str = ""  # "" for ONNX nodes, INSERTED or UNMAPPED
+    label: str = ""  # what the row is called: "conv1 .. relu1" or "Reorder (inserted)"
+    shares: dict[str, Share] = field(default_factory=dict)  # by engine name (backend, or backend precision)
+
+    def ms(self, engine: str) -> float:
+        share = self.shares.get(engine)
+        return share.ms if share is not None else 0.0
+
+
+class _Partition:
+    """Union-find over node names."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, node: str) -> str:
+        parent = self.parent.setdefault(node, node)
+        while parent != self.parent[parent]:
+            self.parent[parent] = self.parent[self.parent[parent]]  # path halving
+            parent = self.parent[parent]
+        return parent
+
+    def join(self, nodes: Sequence[str]) -> None:
+        if not nodes:
+            return
+        root = self.find(nodes[0])
+        for node in nodes[1:]:
+            other = self.find(node)
+            if other != root:
+                self.parent[other] = root
+
+
+def groups(profiles: dict[str, LayerProfile], graph: Sequence[tuple[str, str]] = ()) -> list[Group]:
+    """The common groups of ``profiles`` (by engine name), in graph order (``graph``: the ONNX nodes as
+    (name, op type) in order; nodes a profile names that the graph lacks come after, by name); then one row
+    per kind of inserted work and one for unmapped time, for the engines that have them."""
+    partition = _Partition()
+    for name, _ in graph:
+        partition.find(name)
+    for profile in profiles.values():
+        for layer in profile.layers:
+            partition.join(layer.nodes)
+    order = {name: index for index, (name, _) in enumerate(graph)}
+    ops = dict(graph)
+    members: dict[str, list[str]] = {}
+    for node in partition.parent:
+        members.setdefault(partition.find(node), []).append(node)
+    by_root: dict[str, Group] = {}
+    for root, nodes in members.items():
+        nodes.sort(key=lambda node: (order.get(node, len(order)), node))
+        kinds = list(dict.fromkeys(ops[node] for node in nodes if node in ops))
+        label = nodes[0] if len(nodes) == 1 else f"{nodes[0]} .. {nodes[-1]}"
+        by_root[root] = Group(nodes, kinds, label=label)
+    extra: dict[str, Group] = {}
+    for engine, profile in profiles.items():
+        for layer in profile.layers:
+            if layer.nodes:
+                group = by_root[partition.find(layer.nodes[0])]
+            else:
+                kind = INSERTED if layer.inserted else UNMAPPED
+                key = f"{layer.kind} ({INSERTED})" if layer.inserted else f"{UNMAPPED} time"
+                group = extra.setdefault(key, Group([], [layer.kind] if layer.inserted else [], kind, key))
+            share = group.shares.setdefault(engine, Share())
+            share.ms += layer.median_ms
+            if layer.precision:
+                share.precisions.add(layer.precision)
+            share.layers.append(layer.name)
+    ordered = sorted(by_root.values(), key=lambda group: (order.get(group.nodes[0], len(order)), group.nodes[0]))
+    # Groups no engine ran (constants folded away, say) are left out: there is no time to show.
+    return [group for group in ordered if group.shares] + sorted(extra.values(), key=lambda g: (g.kind, g.label))
+
+
+def conv_coverage(profile: LayerProfile, graph: Sequence[tuple[str, str]]) -> float:
+    """The share of the graph's Conv nodes that fall in a layer of ``profile`` (1.0 where it has none)."""
+    convs = {name for name, op in graph if op == "Conv"}
+    if not convs:
+        return 1.0
+    covered = {node for layer in profile.layers for node in layer.nodes}
+    return len(convs & covered) / len(convs)
+
+
+def profile_tables(records: Sequence, top: int = 0) -> list:
+    """A table per (model, precision, batch, device) of profiled records: a row per group, for each engine its
+    time (ms), share of its profiled total and the precision it ran in; the profiled total beside the timed
+    (unprofiled) median, and the time that maps to no ONNX node. ``top``: the groups that take longest in any
+    engine, the others summed in one row (0: every group)."""
+    from trtbench.reporting.model import Cell, Column, Table
+
+    cases: dict[tuple, dict[str, tuple]] = {}
+    for record in records:
+        profile = LayerProfile.from_json(getattr(record, "profile", None))
+        if profile is None or not record.ok:
+            continue
+        case = (record.model, record.precision, record.batch, record.device)
+        cases.setdefault(case, {})[record.backend] = (profile, record)
+    tables = []
+    for (model, precision, batch, device), engines in cases.items():
+        graph = _graph(next(iter(engines.values()))[1].profile)
+        rows = groups({name: profile for name, (profile, _) in engines.items()}, graph)
+        columns = [Column("ONNX nodes", numeric=False, no_wrap=True), Column("ops", numeric=False)]
+        for name in engines:
+            columns += [Column(f"{name}\n(ms)"), Column(f"{name}\n(%)"), Column(f"{name}\nran in", numeric=False)]
+        table = Table("profile", f"{precision.upper()} per-layer profile: {model} batch {batch} on {device}", columns)
+        shown, rest = _top(rows, list(engines), top)
+        for group in shown:
+            cells: list[Cell | str] = [group.label, ", ".join(group.ops)]
+            for name, (profile, _) in engines.items():
+                share = group.shares.get(name)
+                cells += _share_cells(share.ms if share else None, profile.total_ms,
+                                      ", ".join(sorted(share.precisions)) if share else "")
+            table.add(*cells)
+        if rest:
+            cells = [f"the other {len(rest)} groups", ""]
+            for name, (profile, _) in engines.items():
+                cells += _share_cells(sum(group.ms(name) for group in rest), profile.total_ms, "")
+            table.add(*cells)
+        for label, value in (("profiled total", lambda p, r: p.total_ms),
+                             ("timed median (unprofiled)", lambda p, r: r.median_ms)):
+            cells = [label, ""]
+            for profile, record in engines.values():
+                cells += [Cell(f"{value(profile, record):.3f}", value(profile, record)), "", ""]
+            table.add(*cells)
+        for name, (profile, _) in engines.items():
+            covered = conv_coverage(profile, graph)
+            unmapped = profile.unmapped_ms / profile.total_ms if profile.total_ms else 0.0
+            table.notes.append(f"{name}: {profile.engine}, {profile.iterations} profiled inferences; "
+                               f"{covered:.0%} of the graph's Conv nodes in a mapped group; {unmapped:.1%} of the "
+                               "profiled total maps to no ONNX node")
+            parts = sum(layer.median_ms for layer in profile.layers)
+            if profile.total_ms and abs(parts - profile.total_ms) > 0.05 * profile.total_ms:
+                table.notes.append(f"{name}: the layers' medians add up to {parts:.3f} ms, "
+                                   f"{parts / profile.total_ms:.0%} of the profiled total (the median of each "
+                                   "inference's sum): something else ran on the device while profiling, stalling a "
+                                   "different layer each time")
+            table.notes += [f"{name}: {note}" for note in profile.notes]
+        tables.append(table)
+    return tables
+
+
+def _graph(profile: dict) -> list[tuple[str, str]]:
+    graph = profile.get("graph") if isinstance(profile, dict) else None
+    if not isinstance(graph, list):
+        return []
+    return [(node[0], node[1]) for node in graph
+            if isinstance(node, list) and len(node) == 2 and all(isinstance(part, str) for part in node)]
+
+
+def _top(rows: list[Group], engines: list[str], top: int) -> tuple[list[Group], list[Group]]:
+    """The ``top`` ONNX groups by their longest time in any engine, in graph order, and the other ONNX groups;
+    inserted and unmapped rows are always shown."""
+    onnx = [group for group in rows if not group.kind]
+    if not top or len(onnx) <= top:
+        return rows, []
+    longest = sorted(onnx, key=lambda group: -max(group.ms(name) for name in engines))[:top]
+    kept = {id(group) for group in longest}
+    return ([group for group in rows if group.kind or id(group) in kept],
+            [group for group in onnx if id(group) not in kept])
+
+
+def _share_cells(ms: float | None, total: float, precisions: str) -> list:
+    from trtbench.reporting.model import Cell
+
+    if ms is None:
+        return [Cell("", state="empty"), Cell("", state="empty"), precisions]
+    percent = 100 * ms / total if total else None
+    return [Cell(f"{ms:.3f}", ms), Cell("" if percent is None else f"{percent:.1f}", percent), precisions]
