@@ -88,3 +88,25 @@ def test_every_report_form_carries_the_profiles_a_terminal_only_the_longest_grou
     page = markdown.report(contents.page_report(records, []))
     assert "## FP32 per-layer profile: ResNet18 batch 1 on Test CPU" in page
     assert "| relu2 | Relu | 0.100 | 2.9 | fp32 |" in page  # every group in a file format
+
+
+def test_by_precision_a_cases_precisions_share_the_groups_and_read_as_ratios_to_fp32():
+    import dataclasses
+
+    from trtbench.reporting.profile import profile_tables
+
+    fp32 = _record("openvino-cpu", _profile(Layer("c", "Convolution", 2.0, "fp32", ("conv1", "relu1")),
+                                            Layer("d", "Convolution", 4.0, "fp32", ("conv2",))))
+    # the INT8 graph adds a quantize node that its first layer also covers
+    int8 = dataclasses.replace(fp32, precision="int8", latency_ms={"median": 1.5},
+                               profile={**_profile(Layer("c", "Convolution", 0.5, "int8", ("conv1", "relu1", "q1")),
+                                                   Layer("d", "Convolution", 1.0, "int8", ("conv2",))).to_json(),
+                                        "graph": [*map(list, GRAPH), ["q1", "QuantizeLinear"]]})
+    (table,) = profile_tables([int8, fp32], across="precision")
+    assert table.title == "Per-layer profile by precision: ResNet18 batch 1, openvino-cpu on Test CPU"
+    headers = [column.header for column in table.columns]
+    assert headers[2:] == ["fp32\n(ms)", "fp32\n(%)", "fp32\nran in", "int8\n(ms)", "int8\n(%)", "int8\nran in",
+                           "int8/fp32"]
+    rows = {row.cells[0].text: [cell.text for cell in row.cells] for row in table.rows}
+    assert rows["conv1 .. q1"][2:] == ["2.000", "33.3", "fp32", "0.500", "33.3", "int8", "0.25x"]
+    assert rows["conv2"][-1] == "0.25x" and rows["timed median (unprofiled)"][-1] == "0.50x"

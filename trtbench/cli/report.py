@@ -35,8 +35,10 @@ class MetricName(click.ParamType):
 @click.option("--html", "html_name", metavar="FILE", type=click.Path(path_type=Path),
               help="Also write one self-contained HTML page: every table, the plot, environment and method.")
 @click.option("--reference", is_flag=True, help="Show the page's 2020 value and the ratio beside each one.")
-@click.option("--by", type=click.Choice(["device"]), help="device: the devices side by side, a table per precision "
-              "and batch size with a column per device and the page's V100 value.")
+@click.option("--by", type=click.Choice(["device", "precision"]),
+              help="device: the devices side by side, a table per precision and batch size with a column per device "
+              "and the page's V100 value; precision: per-layer profiles (run --profile) with a case's precisions side "
+              "by side and each one's ratio to FP32 per group of ONNX nodes.")
 @click.option("--metric", default="median", show_default=True, type=MetricName(),
               help="The figure the tables show: median, p99, throughput, ... (any name `compare --metric` takes).")
 @click.option("--batch", "batches", type=BatchList(), multiple=True, metavar="N[,N...]",
@@ -91,11 +93,12 @@ def _report(app: App, result_files, form, html_name, reference, by, metric, batc
         app.echo(data.csv_text(records, picked), nl=False)
     elif form == "markdown":
         page = contents.page_report(records, _model_rows(models_dir), reference, by == "device", chosen, intervals,
-                                    picked)
+                                    picked, profile_across=_across(by))
         app.echo(markdown.report(page))
     else:
         shown, left_out = limit_report(contents.terminal_report(records, reference, by == "device", chosen,
-                                                                intervals, picked), limit)
+                                                                intervals, picked, profile_across=_across(by)),
+                                       limit)
         terminal.print_report(app.console, shown)
         if left_out:
             app.echo(left_out)
@@ -193,3 +196,9 @@ def _at_batches(app: App, records: list, batches: list[int]) -> list:
         app.abort(f"no records at --batch {','.join(map(str, batches))}: the runs hold batch "
                   f"{', '.join(map(str, timed))}")
     return kept
+
+
+def _across(by: str | None) -> str:
+    """What a per-layer profile table puts side by side: a case's precisions with --by precision, else its
+    backends."""
+    return "precision" if by == "precision" else "backend"

@@ -15,29 +15,31 @@ PROFILE_TOP = 15
 
 def terminal_report(records: list[Record], reference: bool = False, by_device: bool = False,
                     metric: Metric | None = None, intervals: bool = False, picked: Picked | None = None,
-                    profile_top: int = PROFILE_TOP) -> Report:
+                    profile_top: int = PROFILE_TOP, profile_across: str = "backend") -> Report:
     """The latency tables (and accuracy, where `eval` ran; per-layer profiles, where `run --profile` did) of
     `trtbench report`."""
     accuracy = accuracy_records(records)
     tables = latency_tables(records, reference, by_device, metric, intervals, picked)
     tables += [accuracy_table(accuracy)] if accuracy else []
-    return Report(tables + _profiles(records, profile_top), records=records)
+    return Report(tables + _profiles(records, profile_top, profile_across), records=records)
 
 
-def _profiles(records: list[Record], top: int) -> list:
+def _profiles(records: list[Record], top: int, across: str = "backend") -> list:
     profiled = [record for record in records if getattr(record, "profile", None)]
     if not profiled:
         return []
     from trtbench.reporting.profile import profile_tables
 
-    return profile_tables(profiled, top)
+    return profile_tables(profiled, top, across)
 
 
 def page_report(records: list[Record], model_rows: list[dict], reference: bool = False, by_device: bool = False,
-                metric: Metric | None = None, intervals: bool = False, picked: Picked | None = None) -> Report:
+                metric: Metric | None = None, intervals: bool = False, picked: Picked | None = None,
+                profile_across: str = "backend") -> Report:
     """The page again: its models table, a latency section per precision/backend/device (with ``by_device``:
     per precision and batch size, the devices side by side), and accuracy where `eval` ran."""
-    report = terminal_report(records, reference, by_device, metric, intervals, picked, profile_top=0)
+    report = terminal_report(records, reference, by_device, metric, intervals, picked, profile_top=0,
+                             profile_across=profile_across)
     report.tables.insert(0, models_table(model_rows))
     return report
 

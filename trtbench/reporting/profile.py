@@ -115,11 +115,14 @@ def conv_coverage(profile: LayerProfile, graph: Sequence[tuple[str, str]]) -> fl
     return len(convs & covered) / len(convs)
 
 
-def profile_tables(records: Sequence, top: int = 0) -> list:
-    """A table per (model, precision, batch, device) of profiled records: a row per group, for each engine its
-    time (ms), share of its profiled total and the precision it ran in; the profiled total beside the timed
-    (unprofiled) median, and the time that maps to no ONNX node. ``top``: the groups that take longest in any
-    engine, the others summed in one row (0: every group)."""
+def profile_tables(records: Sequence, top: int = 0, across: str = "backend") -> list:
+    """A table per case of profiled records, the engines side by side: ``across`` "backend" puts each
+    (model, precision, batch, device)'s backends side by side; "precision" each (model, batch, device,
+    backend)'s precisions, with each one's ratio to the first (e.g. int8/fp32 per group). A row per group:
+    for each engine its time (ms), share of its profiled total and the precision it ran in; the profiled
+    total beside the timed (unprofiled) median. ``top``: the groups that take longest in any engine, the
+    others summed in one row (0: every group)."""
+    from trtbench.reporting.latency import PRECISION_ORDER
     from trtbench.reporting.model import Cell, Column, Table
 
     cases: dict[tuple, dict[str, tuple]] = {}
@@ -127,16 +130,32 @@ def profile_tables(records: Sequence, top: int = 0) -> list:
         profile = LayerProfile.from_json(getattr(record, "profile", None))
         if profile is None or not record.ok:
             continue
-        case = (record.model, record.precision, record.batch, record.device)
-        cases.setdefault(case, {})[record.backend] = (profile, record)
+        if across == "precision":
+            case, engine = (record.model, record.batch, record.device, record.backend), record.precision
+        else:
+            case, engine = (record.model, record.precision, record.batch, record.device), record.backend
+        cases.setdefault(case, {})[engine] = (profile, record)
     tables = []
-    for (model, precision, batch, device), engines in cases.items():
-        graph = _graph(next(iter(engines.values()))[1].profile)
+    for case, engines in cases.items():
+        if across == "precision":
+            # FP32 first: every other precision's time is read as a ratio to it
+            engines = dict(sorted(engines.items(), key=lambda item: (item[0] != "fp32",
+                                                                      PRECISION_ORDER.get(item[0], 99), item[0])))
+            model, batch, device, backend = case
+            title = f"Per-layer profile by precision: {model} batch {batch}, {backend} on {device}"
+        else:
+            model, precision, batch, device = case
+            title = f"{precision.upper()} per-layer profile: {model} batch {batch} on {device}"
+        graph = _merged_graph([record.profile for _, record in engines.values()])
         rows = groups({name: profile for name, (profile, _) in engines.items()}, graph)
+        first = next(iter(engines))
+        ratios = across == "precision" and len(engines) > 1
         columns = [Column("ONNX nodes", numeric=False, no_wrap=True), Column("ops", numeric=False)]
         for name in engines:
             columns += [Column(f"{name}\n(ms)"), Column(f"{name}\n(%)"), Column(f"{name}\nran in", numeric=False)]
-        table = Table("profile", f"{precision.upper()} per-layer profile: {model} batch {batch} on {device}", columns)
+            if ratios and name != first:
+                columns.append(Column(f"{name}/{first}"))
+        table = Table("profile", title, columns)
         shown, rest = _top(rows, list(engines), top)
         for group in shown:
             cells: list[Cell | str] = [group.label, ", ".join(group.ops)]
@@ -144,17 +163,24 @@ def profile_tables(records: Sequence, top: int = 0) -> list:
                 share = group.shares.get(name)
                 cells += _share_cells(share.ms if share else None, profile.total_ms,
                                       ", ".join(sorted(share.precisions)) if share else "")
+                if ratios and name != first:
+                    cells.append(_ratio(group.ms(name), group.ms(first)))
             table.add(*cells)
         if rest:
             cells = [f"the other {len(rest)} groups", ""]
             for name, (profile, _) in engines.items():
                 cells += _share_cells(sum(group.ms(name) for group in rest), profile.total_ms, "")
+                if ratios and name != first:
+                    cells.append(_ratio(sum(group.ms(name) for group in rest), sum(group.ms(first) for group in rest)))
             table.add(*cells)
         for label, value in (("profiled total", lambda p, r: p.total_ms),
                              ("timed median (unprofiled)", lambda p, r: r.median_ms)):
             cells = [label, ""]
-            for profile, record in engines.values():
+            base = value(*engines[first])
+            for name, (profile, record) in engines.items():
                 cells += [Cell(f"{value(profile, record):.3f}", value(profile, record)), "", ""]
+                if ratios and name != first:
+                    cells.append(_ratio(value(profile, record), base))
             table.add(*cells)
         for name, (profile, _) in engines.items():
             covered = conv_coverage(profile, graph)
@@ -171,6 +197,24 @@ def profile_tables(records: Sequence, top: int = 0) -> list:
             table.notes += [f"{name}: {note}" for note in profile.notes]
         tables.append(table)
     return tables
+
+
+def _merged_graph(profiles: list) -> list[tuple[str, str]]:
+    """The nodes of the graphs the engines were built from, the first's order first (an INT8 graph adds its
+    quantize and dequantize nodes to the FP32 graph's)."""
+    merged: dict[str, str] = {}
+    for profile in profiles:
+        for name, op in _graph(profile):
+            merged.setdefault(name, op)
+    return list(merged.items())
+
+
+def _ratio(value: float | None, base: float | None):
+    from trtbench.reporting.model import Cell
+
+    if not value or not base:
+        return Cell("", state="empty")
+    return Cell(f"{value / base:.2f}x", value / base)
 
 
 def _graph(profile: dict) -> list[tuple[str, str]]:
