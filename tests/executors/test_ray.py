@@ -548,6 +548,11 @@ def test_ctrl_c_while_a_local_cluster_starts_ends_with_130_and_leaves_no_ray_pro
         shutil.rmtree(ray_dir, ignore_errors=True)
 
 
+def _ctrl_c():
+    """Ctrl-C as Python sees it: the SIGINT handler in place is called (the slow test above sends real ones)."""
+    signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+
+
 class _RayStartingAndStopping:
     """Ray's init and shutdown as far as the executor sees them; Ctrl-C comes in the middle of ``when``."""
 
@@ -559,13 +564,13 @@ class _RayStartingAndStopping:
 
     def init(self, **options):
         if self.when == "init":
-            signal.raise_signal(signal.SIGINT)
+            _ctrl_c()
         self.calls.append("init finished")
         self.running = True
 
     def shutdown(self):
         if self.when == "shutdown":
-            signal.raise_signal(signal.SIGINT)
+            _ctrl_c()
         self.calls.append("shutdown finished")
         self.running = False
 

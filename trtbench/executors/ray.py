@@ -383,14 +383,20 @@ def signals_held() -> Iterator[list[int]]:
     def hold(signum: int, frame: Any) -> None:
         held.append(signum)
 
-    before = {signum: signal.signal(signum, hold) for signum in (signal.SIGINT, signal.SIGTERM)}
+    before: dict[int, Any] = {signum: signal.signal(signum, hold) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield held
     finally:
         for signum, handler in before.items():
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
         if held:
-            signal.raise_signal(held[0])
+            # the handler that was there is called as the signal would have called it (a Python handler raises
+            # here, in this frame); a default or ignored disposition gets the signal itself
+            restored = before[held[0]]
+            if callable(restored):
+                restored(held[0], None)
+            else:
+                signal.raise_signal(held[0])
 
 
 def _first_line(exc: BaseException) -> str:
