@@ -37,3 +37,14 @@ def test_run_profile_takes_a_count_and_a_backend_that_cannot_profile_says_so(inv
     assert result.exit_code == 2 and "--profile" in result.stderr
     shown = " ".join(invoke("run", "--help").output.split())
     assert "--profile [N]" in shown and "N profiled inferences (default 30)" in shown
+
+
+def test_profile_speaks_as_itself_in_help_and_errors(invoke, tmp_path):
+    shown = invoke("profile", "--help")
+    assert shown.exit_code == 0 and shown.output.split("\n")[0].endswith(" profile [OPTIONS] [NAMES]...")
+    assert "--profile [N]" in shown.output
+    bad = invoke("profile", "ResNet18", "--batch", "x", "--models-dir", tmp_path, "--results-dir", tmp_path)
+    assert bad.exit_code == 2
+    (line,) = bad.stderr.strip().splitlines()
+    assert line.startswith("error: bad --batch 'x': 'x' is not a positive whole number (e.g. --batch 1,4,8,32)")
+    assert line.endswith(" profile --help`)") and "[ARGS]" not in line

@@ -20,5 +20,6 @@ def profile(ctx: click.Context, args: tuple[str, ...]):
         given += ["--batch", "1"]
     if not any(arg == "--profile" or arg.startswith("--profile=") for arg in given):
         given += ["--profile"]
-    with run.make_context("trtbench profile", given, parent=ctx) as inner:
+    # parsed as `run` under the group itself, so that its errors and --help name `trtbench profile`
+    with run.make_context("profile", given, parent=ctx.parent, help_option_names=["-h", "--help"]) as inner:
         return run.invoke(inner)
