@@ -130,7 +130,7 @@ class Engine:
     def profile_layers(self, iterations: int) -> LayerProfile:
         """Run ``iterations`` profiled inferences (never the timed ones: profiling slows an engine) and say
         where the time went, layer by layer, each layer tied to the ONNX nodes it covers."""
-        raise TrtbenchError(f"{type(self).__name__} cannot report per-layer times")
+        raise TrtbenchError("this backend cannot report per-layer times yet (openvino-cpu and onnxruntime-cpu can)")
 
     def check(self, timed: Timed) -> list[str]:
         """Warnings about a timed result (e.g. the host could not keep the GPU busy)."""
