@@ -233,6 +233,10 @@ def windows_of(samples: list[float], policy: TimingPolicy) -> Windows:
 
 #: the percentiles every record says something about, beside those a run asks for
 SHOWN_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
+#: the statistics given only where the samples support them: the tail percentiles. The median is every
+#: table's number and what compare gates on: given from any count, as the best estimate there is (its
+#: interval, where the record keeps one, says how sure it is).
+JUDGED = ("p90", "p95", "p99")
 
 
 def percentile_name(p: float) -> str:
@@ -257,8 +261,7 @@ def evidence(timed: Timed, policy: TimingPolicy) -> dict:
         bound = stats.early_stopping_estimate(ordered, p) if ordered is not None else None
         interval = stats.quantile_interval(ordered, p / 100) if ordered is not None else None
         supported = has >= needs
-        # the median stays the record's number whatever its support (see reporting.support.unsupported)
-        shown = value if supported or p == 50 else None
+        shown = value if supported or p == 50 else None  # the median whatever its support (see JUDGED)
         percentiles[name] = {"ms": shown, "supported": supported, "has": has,
                              "needs": needs, "bound_ms": bound[0] if bound else None,
                              "interval_ms": list(interval) if interval else None}
@@ -271,5 +274,5 @@ def evidence(timed: Timed, policy: TimingPolicy) -> dict:
 
 def without_unsupported(statistics_ms: dict, has: int) -> dict:
     """A span's statistics with each percentile its ``has`` samples do not support set to None."""
-    return {name: None if name in ("p90", "p95", "p99") and has < stats.min_samples(float(name[1:])) else value
+    return {name: None if name in JUDGED and has < stats.min_samples(float(name[1:])) else value
             for name, value in statistics_ms.items()}

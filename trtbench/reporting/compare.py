@@ -216,7 +216,7 @@ def _compare_case(case: tuple, base: LatencyRecord, new: LatencyRecord, metric: 
         row.why = "; ".join(f"failed in {side}: {_one_line(record.error)}"
                             for side, record in (("BASE", base), ("NEW", new)) if not record.ok)
         return row
-    if metric.name in support.PERCENTILES and metric.name != "median":  # the median is judged from any count
+    if metric.name in support.JUDGED:
         for side, record in (("BASE", base), ("NEW", new)):
             short = support.unsupported(record, metric)
             if short:

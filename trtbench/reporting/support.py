@@ -8,10 +8,13 @@ from __future__ import annotations
 import functools
 import math
 
+from trtbench.measure import timing
 from trtbench.store.records import LatencyRecord, Metric
 
 #: the metrics that are percentiles of the timed span, and the percentile each one is
 PERCENTILES = {"median": 50, "p90": 90, "p95": 95, "p99": 99}
+#: those shown only with their support (the tail percentiles: see trtbench.measure.timing.JUDGED)
+JUDGED = frozenset(timing.JUDGED)
 
 
 @functools.cache
@@ -40,12 +43,9 @@ def unsupported(record: LatencyRecord, metric: Metric | str) -> str:
     they do, when it is the median or not a percentile, or when the record does not say how many samples it
     has."""
     name = metric if isinstance(metric, str) else metric.name
-    percentile = PERCENTILES.get(name)
-    if percentile is None or name == "median":
-        # The median is every table's number and what compare gates on: shown from any count, as the best
-        # estimate there is (its interval, where the record keeps one, says how sure it is); the tail
-        # percentiles, which a few samples cannot reach, are shown only with their support.
+    if name not in JUDGED:
         return ""
+    percentile = PERCENTILES[name]
     entry = _entry(record, name)
     iterations = _count(record.iterations)
     if entry is not None and type(entry.get("supported")) is bool:
@@ -89,9 +89,7 @@ def half_width(pair: tuple[float, float]) -> float:
 def unstable(record: LatencyRecord) -> bool:
     """The '~' mark: the timing windows' medians disagreed, or, for a record timed without windows (older
     files, --stability off), the coefficient of variation was above 2.5%."""
-    if has_windows(record):
-        return record.stability["stable"] is False
-    return record.cov_warning is True
+    return windows_disagree(record) if has_windows(record) else record.cov_warning is True
 
 
 def has_windows(record: LatencyRecord) -> bool:
