@@ -154,3 +154,29 @@ def test_compare_loads_neither_numpy_nor_the_exporter_nor_other_commands(tmp_pat
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.rstrip().endswith("code: 0 heavy: []"), done.stdout[-800:]
+
+
+def test_profiled_cases_show_where_new_got_slower_in_every_form(invoke, tmp_path):
+    from trtbench.measure.profile import Layer, LayerProfile
+
+    def profiled(conv_ms, median):
+        layers = [Layer("conv", "Convolution", conv_ms, "fp16", ("Conv.0", "Relu.0")),
+                  Layer("fc", "Gemm", 0.5, "fp16", ("Gemm.0",))]
+        profile = LayerProfile("TensorRT IProfiler", 30, layers, total_ms=conv_ms + 0.5)
+        return _rec(median=median, profile={**profile.to_json(), "graph": [["Conv.0", "Conv"], ["Relu.0", "Relu"],
+                                                                          ["Gemm.0", "Gemm"]]})
+
+    base = _run(tmp_path / "base", profiled(1.0, 1.5))
+    new = _run(tmp_path / "new", profiled(1.5, 2.0))
+    shown = invoke("compare", base, new)
+    assert shown.exit_code == 1  # the gate reads the compared metric: +33%
+    table = shown.stdout.split("Per-layer profile, NEW against BASE: ResNet18 fp16 batch 1, tensorrt on Test GPU")[1]
+    assert "Conv.0 .. Relu.0" in table and "1.50x" in table
+    assert "NEW: 1 of 2 groups took longer than in BASE by more than 5%: Conv.0 .. Relu.0 (1.50x)" in " ".join(
+        table.split())
+    written = invoke("compare", base, new, "--markdown").stdout
+    assert "| Conv.0 .. Relu.0 | Conv, Relu | 1.000 | 66.7 | fp16 | 1.500 | 75.0 | fp16 | 1.50x |" in written
+    (case,) = json.loads(invoke("compare", base, new, "--json").stdout)["profiles"]
+    assert [(group["label"], group["slower"]) for group in case["groups"]] == [("Conv.0 .. Relu.0", True),
+                                                                              ("Gemm.0", False)]
+    assert json.loads(invoke("compare", base, base, "--json").stdout)["profiles"][0]["groups"][0]["ratio"] == 1.0

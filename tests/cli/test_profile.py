@@ -30,6 +30,15 @@ def test_openvino_and_onnxruntime_are_profiled_on_the_same_groups(invoke, export
         profile = record["profile"]
         assert profile["iterations"] == 30 and profile["total_ms"] > 0 and profile["layers"]
         assert ["Conv.0", "Conv"] in profile["graph"]
+    # the same run against itself: each engine's groups side by side, none past the threshold
+    same = invoke("compare", run_file, run_file)
+    assert same.exit_code == 0, same.output
+    assert same.stdout.count("Per-layer profile, NEW against BASE: ResNet18 fp32 batch 1,") == 2
+    assert same.stdout.count("NEW: no group took longer than in BASE by more than 5%") == 2
+    page = tmp_path / "report.html"
+    assert invoke("report", run_file, "--html", page, "--models-dir", models_dir).exit_code == 0
+    bars = page.read_text().split('class="bars"')[1:]
+    assert len(bars) == 1 and bars[0].count('data-series="openvino-cpu"') > 20  # a bar per group
 
 
 def test_run_profile_takes_a_count_and_a_backend_that_cannot_profile_says_so(invoke, tmp_path):

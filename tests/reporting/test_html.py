@@ -161,3 +161,27 @@ def test_chromium_opens_the_page_from_disk_and_its_dom_holds_the_records(invoke,
     page = Page(dom.stdout.decode("utf-8"))
     _check_tables(page, records)
     assert "svg" in page.tags and "batch size" in page.svg_text
+
+
+def test_chromium_draws_a_profiles_bars_in_each_engines_colour(tmp_path):
+    from PIL import Image
+
+    from tests.reporting.test_profile import _profile, _record
+    from trtbench.measure.profile import Layer
+    from trtbench.reporting import contents, html
+
+    chromium = _chromium()
+    records = [_record("openvino-cpu", _profile(Layer("c1", "K", 3.0, "fp32", ("conv1",)),
+                                                Layer("c2", "K", 2.0, "fp32", ("conv2",)))),
+               _record("onnxruntime-cpu", _profile(Layer("c1", "K", 2.5, "fp32", ("conv1",))))]
+    path = tmp_path / "profile.html"
+    path.write_text(html.page(contents.page_report(records, [])), encoding="utf-8")
+    shot = tmp_path / "shot.png"
+    done = _browser(chromium, tmp_path, f"--screenshot={shot}", "--window-size=1280,1400", path.as_uri())
+    assert shot.is_file(), done.stderr.decode(errors="replace")[-2000:]
+    with Image.open(shot) as image:
+        colours = {colour: count for count, colour in image.convert("RGB").getcolors(maxcolors=1 << 20)}
+    first, second = html.COLOURS[:2]  # onnxruntime-cpu's, openvino-cpu's (engines in name order)
+    for colour in (first, second):
+        rgb = tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+        assert colours.get(rgb, 0) > 500, colour  # bars, not only the key's squares (100 pixels)

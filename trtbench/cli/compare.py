@@ -62,16 +62,27 @@ def _compare(app: App, base: Path, new: Path, threshold: str, metric: str, form:
     if comparison.nothing_compared:
         app.abort(f"nothing to compare: {comparison.nothing_compared}", NO_VERDICT)
     if form == "json":
-        app.echo(json.dumps({"base": str(base), "new": str(new), **comparison.to_json()}, indent=2))
+        from trtbench.reporting.profile import comparison_json
+
+        app.echo(json.dumps({"base": str(base), "new": str(new), **comparison.to_json(),
+                             "profiles": comparison_json(comparison.rows, threshold_pct)}, indent=2))
     else:
+        from trtbench.reporting.contents import PROFILE_TOP
+        from trtbench.reporting.profile import comparison_tables
+
         if form == "markdown":
             app.echo(markdown.section(comparison_table(comparison, str(base), str(new))))
             app.echo("")
+            for table in comparison_tables(comparison.rows, threshold_pct):
+                app.echo(markdown.section(table))
+                app.echo("")
         else:
             shown, left_out = limit_comparison(comparison, limit)
             app.console.print(terminal.table(comparison_table(comparison, str(base), str(new), shown)))
             if left_out:
                 app.echo(left_out)
+            for table in comparison_tables(shown, threshold_pct, PROFILE_TOP):
+                app.console.print(terminal.table(table))
         for line in (comparison.summary(), *comparison.notes):
             app.echo(line)
     regressions = comparison.regressions

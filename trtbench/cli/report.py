@@ -35,10 +35,11 @@ class MetricName(click.ParamType):
 @click.option("--html", "html_name", metavar="FILE", type=click.Path(path_type=Path),
               help="Also write one self-contained HTML page: every table, the plot, environment and method.")
 @click.option("--reference", is_flag=True, help="Show the page's 2020 value and the ratio beside each one.")
-@click.option("--by", type=click.Choice(["device", "precision"]),
+@click.option("--by", type=click.Choice(["device", "precision", "backend"]),
               help="device: the devices side by side, a table per precision and batch size with a column per device "
               "and the page's V100 value; precision: per-layer profiles (run --profile) with a case's precisions side "
-              "by side and each one's ratio to FP32 per group of ONNX nodes.")
+              "by side and each one's ratio to FP32 per group of ONNX nodes; backend (what profiles show without "
+              "--by): a case's backends side by side, each one's ratio to the first per group.")
 @click.option("--metric", default="median", show_default=True, type=MetricName(),
               help="The figure the tables show: median, p99, throughput, ... (any name `compare --metric` takes).")
 @click.option("--batch", "batches", type=BatchList(), multiple=True, metavar="N[,N...]",

@@ -4,6 +4,7 @@ and method, the legends once. Nothing is fetched when it is opened (no scripts, 
 from __future__ import annotations
 
 import json
+import math
 
 from trtbench.reporting.escape import shown as _shown
 from trtbench.reporting.markdown import TRACED
@@ -53,7 +54,60 @@ def table(content: Table, metric: str = "median") -> str:
     # The section's heading is the title unless the table has a heading of its own.
     caption = f"<caption>{escape(content.title)}</caption>" if content.title != content.section else ""
     return (f'<table data-kind="{escape(content.kind)}">{caption}'
-            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{listed}")
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{listed}{bars(content)}")
+
+
+#: the bar chart's series colours (Okabe and Ito's, told apart with colour blindness)
+COLOURS = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000")
+
+
+def bars(content: Table) -> str:
+    """A table's chart as an inline SVG: a band per row, a bar per series that has a value there, the value
+    written after it, a scale in ms and a key of the series ('' where the table has no chart)."""
+    chart = [(label, values) for label, values in content.chart if any(v > 0 for v in values.values())]
+    if not chart:
+        return ""
+    series = list(dict.fromkeys(name for _, values in chart for name in values))
+    most = max(value for _, values in chart for value in values.values())
+    label_w, bar_w, value_w, bar_h, gap, top = 260, 520, 70, 9, 6, 34
+    band = bar_h * len(series) + gap
+    width, height = label_w + bar_w + value_w, top + band * len(chart) + 20
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="bars" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(content.title)}" '
+             'font-family="system-ui, sans-serif" font-size="11">']
+    for index, name in enumerate(series):  # the key
+        key = label_w + index * 150
+        short = name if len(name) <= 22 else name[:21] + "…"
+        parts.append(f'<rect x="{key}" y="6" width="10" height="10" fill="{COLOURS[index % len(COLOURS)]}"/>'
+                     f'<text x="{key + 14}" y="15"><title>{escape(name)}</title>{escape(short)}</text>')
+    for tick in _ticks(most):  # the scale
+        x = label_w + bar_w * tick / most
+        parts.append(f'<line x1="{x:.1f}" y1="{top - 6}" x2="{x:.1f}" y2="{height - 18}" stroke="#ddd"/>'
+                     f'<text x="{x:.1f}" y="{height - 6}" text-anchor="middle" fill="#555">{tick:g} ms</text>')
+    for row, (label, values) in enumerate(chart):
+        y = top + row * band
+        short = label if len(label) <= 40 else label[:39] + "…"
+        parts.append(f'<text x="{label_w - 6}" y="{y + band / 2:.1f}" text-anchor="end" dominant-baseline="middle">'
+                     f"<title>{escape(label)}</title>{escape(short)}</text>")
+        for index, name in enumerate(series):
+            if name not in values:
+                continue  # the engine ran none of the row's nodes
+            value = values[name]
+            length = bar_w * value / most
+            bar_y = y + index * bar_h
+            parts.append(f'<rect x="{label_w}" y="{bar_y}" width="{length:.1f}" height="{bar_h - 1}" '
+                         f'fill="{COLOURS[index % len(COLOURS)]}" data-series="{escape(name)}" '
+                         f'data-value="{value!r}"><title>{escape(name)}: {value:.3f} ms</title></rect>'
+                         f'<text x="{label_w + length + 3:.1f}" y="{bar_y + bar_h - 1}" font-size="8" fill="#333">'
+                         f"{value:.3f}</text>")
+    return "<figure>" + "".join(parts) + "</svg></figure>"
+
+
+def _ticks(most: float) -> list[float]:
+    """Round values from 0 to ``most`` for the scale, at most 8 steps of 1, 2, 2.5 or 5 times a power of ten."""
+    power = 10 ** math.floor(math.log10(most))
+    step = next(power * m for m in (0.1, 0.2, 0.25, 0.5, 1, 2, 2.5, 5, 10) if most / (power * m) <= 8)
+    return [round(step * i, 12) for i in range(int(most / step + 1e-9) + 1)]
 
 
 def _environment(report: Report) -> str:

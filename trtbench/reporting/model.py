@@ -73,6 +73,8 @@ class Table:
     failures: list[str] = field(default_factory=list)  # each failed cell and why
     legend: list[str] = field(default_factory=list)  # keys of LEGENDS
     heading: str = ""  # the section's heading where it differs from the title
+    # bars drawn beside the table where a format can (HTML): (row label, {series: value in ms}) per row
+    chart: list[tuple[str, dict[str, float]]] = field(default_factory=list)
 
     def add(self, *cells: Cell | str, mood: str = "") -> None:
         """Append a row (text becomes a text cell)."""

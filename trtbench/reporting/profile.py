@@ -118,12 +118,10 @@ def conv_coverage(profile: LayerProfile, graph: Sequence[tuple[str, str]]) -> fl
 def profile_tables(records: Sequence, top: int = 0, across: str = "backend") -> list:
     """A table per case of profiled records, the engines side by side: ``across`` "backend" puts each
     (model, precision, batch, device)'s backends side by side; "precision" each (model, batch, device,
-    backend)'s precisions, with each one's ratio to the first (e.g. int8/fp32 per group). A row per group:
-    for each engine its time (ms), share of its profiled total and the precision it ran in; the profiled
-    total beside the timed (unprofiled) median. ``top``: the groups that take longest in any engine, the
-    others summed in one row (0: every group)."""
+    backend)'s precisions, FP32 first. Each engine after the first is also read as a ratio to the first per
+    group (e.g. int8/fp32), and the groups it ran slower than the first are named in a note. ``top``: the
+    groups that take longest in any engine, the others summed in one row (0: every group)."""
     from trtbench.reporting.latency import PRECISION_ORDER
-    from trtbench.reporting.model import Cell, Column, Table
 
     cases: dict[tuple, dict[str, tuple]] = {}
     for record in records:
@@ -144,59 +142,150 @@ def profile_tables(records: Sequence, top: int = 0, across: str = "backend") -> 
             model, batch, device, backend = case
             title = f"Per-layer profile by precision: {model} batch {batch}, {backend} on {device}"
         else:
+            engines = dict(sorted(engines.items()))
             model, precision, batch, device = case
             title = f"{precision.upper()} per-layer profile: {model} batch {batch} on {device}"
-        graph = _merged_graph([record.profile for _, record in engines.values()])
-        rows = groups({name: profile for name, (profile, _) in engines.items()}, graph)
-        first = next(iter(engines))
-        ratios = across == "precision" and len(engines) > 1
-        columns = [Column("ONNX nodes", numeric=False, no_wrap=True), Column("ops", numeric=False)]
-        for name in engines:
-            columns += [Column(f"{name}\n(ms)"), Column(f"{name}\n(%)"), Column(f"{name}\nran in", numeric=False)]
-            if ratios and name != first:
-                columns.append(Column(f"{name}/{first}"))
-        table = Table("profile", title, columns)
-        shown, rest = _top(rows, list(engines), top)
-        for group in shown:
-            cells: list[Cell | str] = [group.label, ", ".join(group.ops)]
-            for name, (profile, _) in engines.items():
-                share = group.shares.get(name)
-                cells += _share_cells(share.ms if share else None, profile.total_ms,
-                                      ", ".join(sorted(share.precisions)) if share else "")
-                if ratios and name != first:
-                    cells.append(_ratio(group.ms(name), group.ms(first)))
-            table.add(*cells)
-        if rest:
-            cells = [f"the other {len(rest)} groups", ""]
-            for name, (profile, _) in engines.items():
-                cells += _share_cells(sum(group.ms(name) for group in rest), profile.total_ms, "")
-                if ratios and name != first:
-                    cells.append(_ratio(sum(group.ms(name) for group in rest), sum(group.ms(first) for group in rest)))
-            table.add(*cells)
-        for label, value in (("profiled total", lambda p, r: p.total_ms),
-                             ("timed median (unprofiled)", lambda p, r: r.median_ms)):
-            cells = [label, ""]
-            base = value(*engines[first])
-            for name, (profile, record) in engines.items():
-                cells += [Cell(f"{value(profile, record):.3f}", value(profile, record)), "", ""]
-                if ratios and name != first:
-                    cells.append(_ratio(value(profile, record), base))
-            table.add(*cells)
+        tables.append(profile_table(title, engines, top))
+    return tables
+
+
+def profile_table(title: str, engines: dict[str, tuple], top: int = 0, slower_pct: float | None = None):
+    """One case's engines (name: (LayerProfile, record)) side by side on their common groups: for each engine
+    a group's time (ms), share of its profiled total and the precision it ran in, and, after the first engine,
+    its ratio to the first; the profiled totals beside the timed (unprofiled) medians. With ``slower_pct``
+    (a comparison: BASE then NEW) a group that took more than that percent longer than in the first is marked
+    worse, one that took that much less better; without it the groups slower than in the first are named in
+    a note."""
+    from trtbench.reporting.model import Cell, Column, Table
+
+    graph = _merged_graph([record.profile for _, record in engines.values()])
+    rows = groups({name: profile for name, (profile, _) in engines.items()}, graph)
+    first = next(iter(engines))
+    columns = [Column("ONNX nodes", numeric=False, no_wrap=True), Column("ops", numeric=False)]
+    for name in engines:
+        columns += [Column(f"{name}\n(ms)"), Column(f"{name}\n(%)"), Column(f"{name}\nran in", numeric=False)]
+        if name != first:
+            columns.append(Column(f"{name}/{first}"))
+    table = Table("profile", title, columns)
+    table.chart = [(group.label, {name: group.ms(name) for name in engines if name in group.shares}) for group in rows]
+    shown, rest = _top(rows, list(engines), top)
+    for group in shown:
+        cells: list[Cell | str] = [group.label, ", ".join(group.ops)]
         for name, (profile, _) in engines.items():
-            covered = conv_coverage(profile, graph)
-            unmapped = profile.unmapped_ms / profile.total_ms if profile.total_ms else 0.0
-            table.notes.append(f"{name}: {profile.engine}, {profile.iterations} profiled inferences; "
-                               f"{covered:.0%} of the graph's Conv nodes in a mapped group; {unmapped:.1%} of the "
-                               "profiled total maps to no ONNX node")
-            parts = sum(layer.median_ms for layer in profile.layers)
-            if profile.total_ms and abs(parts - profile.total_ms) > 0.05 * profile.total_ms:
-                table.notes.append(f"{name}: the layers' medians add up to {parts:.3f} ms, "
-                                   f"{parts / profile.total_ms:.0%} of the profiled total (the median of each "
-                                   "inference's sum): something else ran on the device while profiling, stalling a "
-                                   "different layer each time")
-            table.notes += [f"{name}: {note}" for note in profile.notes]
+            share = group.shares.get(name)
+            cells += _share_cells(share.ms if share else None, profile.total_ms,
+                                  ", ".join(sorted(share.precisions)) if share else "")
+            if name != first:
+                cells.append(_ratio(group.ms(name), group.ms(first)))
+        table.add(*cells, mood=_mood(group, list(engines), slower_pct))
+    if rest:
+        cells = [f"the other {len(rest)} groups", ""]
+        for name, (profile, _) in engines.items():
+            cells += _share_cells(sum(group.ms(name) for group in rest), profile.total_ms, "")
+            if name != first:
+                cells.append(_ratio(sum(group.ms(name) for group in rest), sum(group.ms(first) for group in rest)))
+        table.add(*cells)
+    for label, value in (("profiled total", lambda p, r: p.total_ms),
+                         ("timed median (unprofiled)", lambda p, r: r.median_ms)):
+        cells = [label, ""]
+        base = value(*engines[first])
+        for name, (profile, record) in engines.items():
+            cells += [Cell(f"{value(profile, record):.3f}", value(profile, record)), "", ""]
+            if name != first:
+                cells.append(_ratio(value(profile, record), base))
+        table.add(*cells)
+    for name, (profile, _) in engines.items():
+        covered = conv_coverage(profile, graph)
+        unmapped = profile.unmapped_ms / profile.total_ms if profile.total_ms else 0.0
+        table.notes.append(f"{name}: {profile.engine}, {profile.iterations} profiled inferences; "
+                           f"{covered:.0%} of the graph's Conv nodes in a mapped group; {unmapped:.1%} of the "
+                           "profiled total maps to no ONNX node")
+        parts = sum(layer.median_ms for layer in profile.layers)
+        if profile.total_ms and abs(parts - profile.total_ms) > 0.05 * profile.total_ms:
+            table.notes.append(f"{name}: the layers' medians add up to {parts:.3f} ms, "
+                               f"{parts / profile.total_ms:.0%} of the profiled total (the median of each "
+                               "inference's sum): something else ran on the device while profiling, stalling a "
+                               "different layer each time")
+        table.notes += [f"{name}: {note}" for note in profile.notes]
+        if name != first:
+            table.notes.append(_slower_note(rows, name, first, slower_pct or 0.0))
+    return table
+
+
+def compared(rows: Sequence) -> list[tuple]:
+    """The compared cases (rows of a comparison) whose BASE and NEW both hold a profile: (row, {"BASE": (profile,
+    record), "NEW": (profile, record)})."""
+    found = []
+    for row in rows:
+        if row.base is None or row.new is None or not (row.base.ok and row.new.ok):
+            continue
+        if not (getattr(row.base, "profile", None) and getattr(row.new, "profile", None)):
+            continue
+        sides = {"BASE": LayerProfile.from_json(row.base.profile), "NEW": LayerProfile.from_json(row.new.profile)}
+        if sides["BASE"] is not None and sides["NEW"] is not None:
+            found.append((row, {side: (profile, getattr(row, side.lower())) for side, profile in sides.items()}))
+    return found
+
+
+def comparison_tables(rows: Sequence, threshold_pct: float, top: int = 0) -> list:
+    """A table per compared case that both sides profiled: BASE and NEW on their common groups, NEW's ratio to
+    BASE per group, the groups that took more than ``threshold_pct`` longer marked worse (less: better)."""
+    tables = []
+    for row, sides in compared(rows):
+        model, backend, device, precision, batch = row.case
+        table = profile_table(f"Per-layer profile, NEW against BASE: {model} {precision} batch {batch}, {backend} "
+                              f"on {device}", sides, top, slower_pct=threshold_pct)
+        table.notes.append("per group: the median of each side's profiled inferences, not tested for noise; the "
+                           "gate reads only the compared metric")
         tables.append(table)
     return tables
+
+
+def comparison_json(rows: Sequence, threshold_pct: float) -> list[dict]:
+    """Each compared case that both sides profiled, every group in full: its nodes, ops, BASE and NEW times,
+    NEW's ratio to BASE, and whether it took longer past ``threshold_pct``."""
+    cases = []
+    for row, sides in compared(rows):
+        graph = _merged_graph([record.profile for _, record in sides.values()])
+        found = groups({side: profile for side, (profile, _) in sides.items()}, graph)
+        slower_ones = {id(group) for group, _ in slower(found, "NEW", "BASE", threshold_pct)}
+        cases.append({"case": row.label, "base_total_ms": sides["BASE"][0].total_ms,
+                      "new_total_ms": sides["NEW"][0].total_ms,
+                      "groups": [{"label": group.label, "kind": group.kind or "onnx", "nodes": group.nodes,
+                                  "ops": group.ops, "base_ms": group.ms("BASE") if "BASE" in group.shares else None,
+                                  "new_ms": group.ms("NEW") if "NEW" in group.shares else None,
+                                  "ratio": (group.ms("NEW") / group.ms("BASE")
+                                            if group.ms("BASE") > 0 and "NEW" in group.shares else None),
+                                  "slower": id(group) in slower_ones} for group in found]})
+    return cases
+
+
+def slower(rows: list[Group], name: str, first: str, pct: float = 0.0) -> list[tuple[Group, float]]:
+    """The groups ``name`` ran more than ``pct`` percent longer than ``first`` did (both ran them), longest
+    first, with the ratio."""
+    found = [(group, group.ms(name) / group.ms(first)) for group in rows
+             if group.ms(first) > 0 and group.ms(name) > group.ms(first) * (1 + pct / 100)]
+    return sorted(found, key=lambda item: -item[1])
+
+
+def _slower_note(rows: list[Group], name: str, first: str, pct: float, shown: int = 5) -> str:
+    found = slower(rows, name, first, pct)
+    past = f" by more than {pct:g}%" if pct else ""
+    if not found:
+        return f"{name}: no group took longer than in {first}{past}"
+    named = ", ".join(f"{group.label} ({ratio:.2f}x)" for group, ratio in found[:shown])
+    more = f" and {len(found) - shown} more" if len(found) > shown else ""
+    return f"{name}: {len(found)} of {len(rows)} groups took longer than in {first}{past}: {named}{more}"
+
+
+def _mood(group: Group, engines: list[str], pct: float | None) -> str:
+    """A comparison's verdict on a group (worse or better past ``pct``); '' outside a comparison."""
+    if pct is None or len(engines) < 2:
+        return ""
+    base, new = group.ms(engines[0]), group.ms(engines[1])
+    if base <= 0 or new <= 0:
+        return ""
+    return "worse" if new > base * (1 + pct / 100) else "better" if new < base * (1 - pct / 100) else ""
 
 
 def _merged_graph(profiles: list) -> list[tuple[str, str]]:
