@@ -113,7 +113,7 @@ def test_by_precision_a_cases_precisions_share_the_groups_and_read_as_ratios_to_
     assert headers[2:] == ["fp32\n(ms)", "fp32\n(%)", "fp32\nran in", "int8\n(ms)", "int8\n(%)", "int8\nran in",
                            "int8/fp32"]
     rows = {row.cells[0].text: [cell.text for cell in row.cells] for row in table.rows}
-    assert rows["conv1 .. q1"][2:] == ["2.000", "33.3", "fp32", "0.500", "33.3", "int8", "0.25x"]
+    assert rows["conv1 .. relu1"][2:] == ["2.000", "33.3", "fp32", "0.500", "33.3", "int8", "0.25x"]
     assert rows["conv2"][-1] == "0.25x" and rows["timed median (unprofiled)"][-1] == "0.50x"
 
 

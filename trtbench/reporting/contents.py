@@ -28,9 +28,10 @@ def _profiles(records: list[Record], top: int, across: str = "backend") -> list:
     profiled = [record for record in records if getattr(record, "profile", None)]
     if not profiled:
         return []
-    from trtbench.reporting.profile import profile_tables
+    from trtbench.reporting.profile import precision_stage_tables, profile_tables
 
-    return profile_tables(profiled, top, across)
+    # a sweep of precisions also reads as each one's ratio to FP32 per stage (with --by precision it is already)
+    return profile_tables(profiled, top, across) + (precision_stage_tables(profiled) if across == "backend" else [])
 
 
 def page_report(records: list[Record], model_rows: list[dict], reference: bool = False, by_device: bool = False,

@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from trtbench.measure.profile import LayerProfile
+from trtbench.reporting.stages import QDQ
 
 INSERTED = "inserted"
+FILE_FORMATS = ("markdown", "html")  # the formats that show every column
 UNMAPPED = "unmapped"
 
 
@@ -85,7 +87,9 @@ def groups(profiles: dict[str, LayerProfile], graph: Sequence[tuple[str, str]] =
     for root, nodes in members.items():
         nodes.sort(key=lambda node: (order.get(node, len(order)), node))
         kinds = list(dict.fromkeys(ops[node] for node in nodes if node in ops))
-        label = nodes[0] if len(nodes) == 1 else f"{nodes[0]} .. {nodes[-1]}"
+        # named by its first and last nodes that compute (an INT8 graph's quantize nodes join every group)
+        named = [node for node in nodes if ops.get(node) not in QDQ] or nodes
+        label = named[0] if len(named) == 1 else f"{named[0]} .. {named[-1]}"
         by_root[root] = Group(nodes, kinds, label=label)
     extra: dict[str, Group] = {}
     for engine, profile in profiles.items():
@@ -116,11 +120,28 @@ def conv_coverage(profile: LayerProfile, graph: Sequence[tuple[str, str]]) -> fl
 
 
 def profile_tables(records: Sequence, top: int = 0, across: str = "backend") -> list:
-    """A table per case of profiled records, the engines side by side: ``across`` "backend" puts each
-    (model, precision, batch, device)'s backends side by side; "precision" each (model, batch, device,
-    backend)'s precisions, FP32 first. Each engine after the first is also read as a ratio to the first per
-    group (e.g. int8/fp32), and the groups it ran slower than the first are named in a note. ``top``: the
-    groups that take longest in any engine, the others summed in one row (0: every group)."""
+    """A table per case of profiled records, the engines side by side, and its sums per stage of the model:
+    ``across`` "backend" puts each (model, precision, batch, device)'s backends side by side; "precision" each
+    (model, batch, device, backend)'s precisions, FP32 first. Each engine after the first is also read as a ratio
+    to the first per group (e.g. int8/fp32), and the groups it ran slower than the first are named in a note.
+    ``top``: the groups that take longest in any engine, the others summed in one row (0: every group)."""
+    tables = []
+    for title, engines, model in _cases(records, across):
+        tables.append(profile_table(title, engines, top))
+        tables += stage_tables(title, engines, model)
+    return tables
+
+
+def precision_stage_tables(records: Sequence) -> list:
+    """Per stage, the precisions of each (model, batch, device, backend) that profiled more than one side by
+    side, each one's ratio to FP32: what a sweep of precisions reads first."""
+    return [table for title, engines, model in _cases(records, "precision") if len(engines) > 1
+            for table in stage_tables(title, engines, model)]
+
+
+def _cases(records: Sequence, across: str) -> list[tuple[str, dict[str, tuple], str]]:
+    """(title, {engine: (profile, record)}, model) per case of the profiled records: a case's backends side by
+    side (``across`` "backend"), in name order, or its precisions ("precision"), FP32 first."""
     from trtbench.reporting.latency import PRECISION_ORDER
 
     cases: dict[tuple, dict[str, tuple]] = {}
@@ -133,7 +154,7 @@ def profile_tables(records: Sequence, top: int = 0, across: str = "backend") -> 
         else:
             case, engine = (record.model, record.precision, record.batch, record.device), record.backend
         cases.setdefault(case, {})[engine] = (profile, record)
-    tables = []
+    found = []
     for case, engines in cases.items():
         if across == "precision":
             # FP32 first: every other precision's time is read as a ratio to it
@@ -145,8 +166,66 @@ def profile_tables(records: Sequence, top: int = 0, across: str = "backend") -> 
             engines = dict(sorted(engines.items()))
             model, precision, batch, device = case
             title = f"{precision.upper()} per-layer profile: {model} batch {batch} on {device}"
-        tables.append(profile_table(title, engines, top))
-    return tables
+        found.append((title, engines, model))
+    return found
+
+
+def stage_tables(title: str, engines: dict[str, tuple], model: str, slower_pct: float | None = None) -> list:
+    """The case's groups summed per stage of the model (stem, its four stages, head; inserted and unmapped work
+    as rows of their own), each engine after the first as a ratio to the first: [] where the model's stages
+    cannot be found in its graph (a model outside the zoo, a graph of other blocks)."""
+    from trtbench.models import zoo
+    from trtbench.reporting import stages
+    from trtbench.reporting.model import Cell, Column, Table
+
+    try:
+        depths = zoo.get_variant(model).block_depths
+    except Exception:  # a name from a hostile or foreign file: no stages to show
+        return []
+    placed: dict[str, str] = {}
+    ops: dict[str, str] = {}
+    for _, record in engines.values():
+        graph = _graph(record.profile)
+        ops.update(graph)
+        for node, stage in (stages.node_stages(graph, depths) or {}).items():
+            placed.setdefault(node, stage)
+    if not placed:
+        return []
+    rows = groups({name: profile for name, (profile, _) in engines.items()},
+                  _merged_graph([record.profile for _, record in engines.values()]))
+    order = stages.names(depths)
+    sums: dict[str, dict[str, float]] = {}
+    for group in rows:
+        where = group.label if group.kind else stages.group_stage(group.nodes, ops, placed) or "outside the stages"
+        for name in engines:
+            if name in group.shares:
+                sums.setdefault(where, {}).setdefault(name, 0.0)
+                sums[where][name] += group.ms(name)
+    first = next(iter(engines))
+    columns = [Column("stage", numeric=False, no_wrap=True)]
+    for name in engines:
+        columns += [Column(f"{name}\n(ms)"), Column(f"{name}\n(%)")]
+        if name != first:
+            columns.append(_ratio_column(name, first))
+    table = Table("profile", f"{title}, per stage", columns)
+    table.chart = [(where, times) for where, times in _in_stage_order(sums, order)]
+    for where, times in _in_stage_order(sums, order):
+        cells: list[Cell | str] = [where]
+        for name, (profile, _) in engines.items():
+            ms = times.get(name)
+            cells += _share_cells(ms, profile.total_ms, "")[:2]
+            if name != first:
+                cells.append(_ratio(times.get(name), times.get(first)))
+        table.add(*cells, mood=_mood(times, list(engines), slower_pct))
+    table.notes.append(f"{model}'s stages found in its graph: the stem ends at its max-pool, a stage at the Add of "
+                       "its last block, the head begins at the global pool; a group is counted in the stage of its "
+                       "first node")
+    return [table]
+
+
+def _in_stage_order(sums: dict[str, dict[str, float]], order: list[str]) -> list[tuple[str, dict[str, float]]]:
+    rank = {name: index for index, name in enumerate(order)}
+    return sorted(sums.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
 
 
 def profile_table(title: str, engines: dict[str, tuple], top: int = 0, slower_pct: float | None = None):
@@ -161,11 +240,13 @@ def profile_table(title: str, engines: dict[str, tuple], top: int = 0, slower_pc
     graph = _merged_graph([record.profile for _, record in engines.values()])
     rows = groups({name: profile for name, (profile, _) in engines.items()}, graph)
     first = next(iter(engines))
-    columns = [Column("ONNX nodes", numeric=False, no_wrap=True), Column("ops", numeric=False)]
+    columns = [Column("ONNX nodes", numeric=False, no_wrap=True), Column("ops", numeric=False, formats=FILE_FORMATS)]
     for name in engines:
-        columns += [Column(f"{name}\n(ms)"), Column(f"{name}\n(%)"), Column(f"{name}\nran in", numeric=False)]
+        # a terminal leaves out the shares (the file formats keep them), so that two engines fit 120 columns
+        columns += [Column(f"{name}\n(ms)"), Column(f"{name}\n(%)", formats=FILE_FORMATS),
+                    Column(f"{name}\nran in", numeric=False)]
         if name != first:
-            columns.append(Column(f"{name}/{first}"))
+            columns.append(_ratio_column(name, first))
     table = Table("profile", title, columns)
     table.chart = [(group.label, {name: group.ms(name) for name in engines if name in group.shares}) for group in rows]
     shown, rest = _top(rows, list(engines), top)
@@ -177,7 +258,7 @@ def profile_table(title: str, engines: dict[str, tuple], top: int = 0, slower_pc
                                   ", ".join(sorted(share.precisions)) if share else "")
             if name != first:
                 cells.append(_ratio(group.ms(name), group.ms(first)))
-        table.add(*cells, mood=_mood(group, list(engines), slower_pct))
+        table.add(*cells, mood=_mood({name: group.ms(name) for name in group.shares}, list(engines), slower_pct))
     if rest:
         cells = [f"the other {len(rest)} groups", ""]
         for name, (profile, _) in engines.items():
@@ -238,6 +319,7 @@ def comparison_tables(rows: Sequence, threshold_pct: float, top: int = 0) -> lis
         table.notes.append("per group: the median of each side's profiled inferences, not tested for noise; the "
                            "gate reads only the compared metric")
         tables.append(table)
+        tables += stage_tables(table.title, sides, model, threshold_pct)
     return tables
 
 
@@ -278,11 +360,12 @@ def _slower_note(rows: list[Group], name: str, first: str, pct: float, shown: in
     return f"{name}: {len(found)} of {len(rows)} groups took longer than in {first}{past}: {named}{more}"
 
 
-def _mood(group: Group, engines: list[str], pct: float | None) -> str:
-    """A comparison's verdict on a group (worse or better past ``pct``); '' outside a comparison."""
-    if pct is None or len(engines) < 2:
+def _mood(times: dict[str, float], engines: list[str], pct: float | None) -> str:
+    """A comparison's verdict on a row (``times`` by engine: BASE's, then NEW's): worse or better past ``pct``;
+    '' outside a comparison, or where a side did not run it."""
+    if pct is None or len(engines) != 2:
         return ""
-    base, new = group.ms(engines[0]), group.ms(engines[1])
+    base, new = times.get(engines[0], 0.0), times.get(engines[1], 0.0)
     if base <= 0 or new <= 0:
         return ""
     return "worse" if new > base * (1 + pct / 100) else "better" if new < base * (1 - pct / 100) else ""
@@ -296,6 +379,13 @@ def _merged_graph(profiles: list) -> list[tuple[str, str]]:
         for name, op in _graph(profile):
             merged.setdefault(name, op)
     return list(merged.items())
+
+
+def _ratio_column(name: str, first: str):
+    """The column of ``name``'s time as a ratio to ``first``'s ('int8/fp32'; a terminal's header breaks)."""
+    from trtbench.reporting.model import Column
+
+    return Column(f"{name}/{first}", terminal=f"{name} / {first}")
 
 
 def _ratio(value: float | None, base: float | None):
