@@ -259,6 +259,10 @@ class Walker:
             self.block(node.body, inner, guards, None)
         elif isinstance(node, ast.ClassDef):
             self.self_attributes.setdefault(node.name, {})
+            for base in node.bases:
+                found = self.expr(base, env, guards)
+                if found is not None and found.kind == "class":
+                    self.overrides(node, found.name, guards)
             self.block(node.body, dict(env), guards, node.name)
         elif isinstance(node, ast.Assign):
             value = self.expr(node.value, env, guards)
@@ -298,6 +302,21 @@ class Walker:
                     self.expr(child.context_expr, env, guards)
                     if child.optional_vars is not None:
                         self.bind(child.optional_vars, None, env, guards)
+
+    def overrides(self, node: ast.ClassDef, base: str, guards: frozenset) -> None:
+        """A Python subclass of a TensorRT class (an IProfiler): each method TensorRT calls back, checked
+        against the call pybind11 makes (every argument of the real overload, by position)."""
+        methods = self.real["classes"][base]["methods"]
+        for item in node.body:
+            if not isinstance(item, ast.FunctionDef) or item.name == "__init__" or item.name not in methods:
+                continue
+            positional = [*item.args.posonlyargs, *item.args.args][1:]
+            least = len(positional) - len(item.args.defaults)
+            wanted = [len([p for p in overload["params"] if p["name"] != "self"]) for overload in methods[item.name]]
+            fits = any(least <= count and (count <= len(positional) or item.args.vararg) for count in wanted)
+            self.record(item, f"{base}.{item.name}", guards,
+                        "" if fits else f"{base}.{item.name} is called with {wanted[0]} arguments, the override "
+                                        f"takes {least}..{len(positional)}")
 
     def bind(self, target: ast.expr, value: Value | None, env: dict, guards: frozenset) -> None:
         """Assign ``value`` to a name, tuple, attribute of `self`, or property of a TensorRT object."""
@@ -687,6 +706,13 @@ def double_offers(major: int) -> list[tuple[str, str, object]]:
         elif isinstance(value, fake.LoggerFactory):
             offers.append((name, "constructor", (type(value).__call__, True)))
             offers += [(f"Logger.{attr}", "attribute", None) for attr in _instance_attributes(type(value))]
+    for name, value in vars(fake).items():
+        # a class Python subclasses (IProfiler): offered as the module's attribute of the same name
+        if inspect.isclass(value) and not issubclass(value, fake.Logged) and value.__module__ == fake.__name__ \
+                and hasattr(module, name):
+            offers.append((name, "class", None))
+            offers += [(f"{name}.{method}", "method", (member, True)) for method, member in vars(value).items()
+                       if callable(member) and (not method.startswith("_") or method == "__init__")]
     for name, member in vars(fake.FakeTensorRT).items():
         if not name.startswith("_") and name not in DOUBLE_ONLY and name != "api_name":
             offers.append((name, "function", (member, True)))
@@ -790,3 +816,44 @@ def test_the_double_check_catches_a_missing_member_and_a_wrong_signature(both):
     what, how = double_problem(real, "ICudaEngine.create_execution_context", "method",
                                (create_execution_context, True))
     assert what == "signature" and how == "returns ['ITensor'], TensorRT returns ['IExecutionContext']"
+
+
+# --- the profiler: a TensorRT class Python subclasses ----------------------------------------------
+
+PROFILERS = '''
+def timer(trt, context):
+    class Good(trt.IProfiler):
+        def __init__(self):
+            trt.IProfiler.__init__(self)
+
+        def report_layer_time(self, layer_name, ms):
+            pass
+
+    class Short(trt.IProfiler):
+        def report_layer_time(self, layer_name):
+            pass
+
+    context.profiler = Good()
+'''
+
+
+def test_the_walker_checks_what_a_profiler_overrides(both):
+    for module in both.values():
+        uses = {(use.line, use.name): use.problem for use in uses_of(PROFILERS, module)}
+        assert uses[(5, "IProfiler.__init__")] == "" and uses[(7, "IProfiler.report_layer_time")] == ""
+        assert "called with 2 arguments, the override takes 1..1" in uses[(11, "IProfiler.report_layer_time")]
+
+
+def test_the_backend_profiles_through_the_real_profiler_api(both):
+    """The profile's calls are among those checked above, on both majors: a profiler, and reports on demand."""
+    for module in both.values():
+        names = {use.name for use in _backend_uses(module) if not use.problem}
+        assert {"IProfiler", "IProfiler.__init__", "IProfiler.report_layer_time", "IExecutionContext.profiler",
+                "IExecutionContext.enqueue_emits_profile", "IExecutionContext.report_to_profiler"} <= names
+
+
+def test_the_double_offers_the_profiler_class_for_checking():
+    offered = {name: kind for name, kind, _ in double_offers(11)}
+    assert offered["IProfiler"] == "class" and offered["IProfiler.report_layer_time"] == "method"
+    assert offered["IExecutionContext.profiler"] == offered["IExecutionContext.enqueue_emits_profile"] == "property"
+    assert offered["IExecutionContext.report_to_profiler"] == "method"

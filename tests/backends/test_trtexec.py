@@ -264,12 +264,15 @@ class FakeTrtexec:
     there was none) and, when it succeeds, writes it back with its own timings added (a '+'). Given
     --exportTimes, a run that succeeds writes one entry per timed query its summary counts, in
     trtexec's format (``times``: the GPU compute times; by default 1.5, 1.55 and 1.6 ms in turn;
-    ``times_text``: the file's text instead, e.g. a damaged one).
+    ``times_text``: the file's text instead, e.g. a damaged one). Given --exportProfile and --exportLayerInfo,
+    a run that succeeds writes ``profile`` and ``layer_info`` there (text, or JSON-ready values; None: no file).
     """
 
-    def __init__(self, help=HELP_10, run=None, returncode=0, help_timeout=False, times=None, times_text=None):
+    def __init__(self, help=HELP_10, run=None, returncode=0, help_timeout=False, times=None, times_text=None,
+                 profile=None, layer_info=None):
         self.help, self.run, self.returncode, self.help_timeout = help, run, returncode, help_timeout
         self.times, self.times_text = times, times_text
+        self.profile, self.layer_info = profile, layer_info
         self.commands = []
         self.processes = []
         self.offered = []
@@ -282,6 +285,8 @@ class FakeTrtexec:
             process = FakeProcess(self.run or "", self.returncode)
             self._timing_cache(command)
             self._export_times(command)
+            self._export("--exportProfile=", self.profile, command)
+            self._export("--exportLayerInfo=", self.layer_info, command)
         self.processes.append(process)
         return process
 
@@ -313,6 +318,12 @@ class FakeTrtexec:
                             "latencyMs": 0.1 + compute})
             start += compute
         Path(given[0]).write_text(json.dumps(entries))
+
+    def _export(self, flag, content, command):
+        given = [arg[len(flag):] for arg in command if arg.startswith(flag)]
+        if not given or content is None or self.returncode != 0:
+            return
+        Path(given[0]).write_text(content if isinstance(content, str) else json.dumps(content))
 
     @property
     def runs(self):

@@ -7,8 +7,15 @@ double has no BuilderFlag.FP16 and no EXPLICIT_BATCH, like the real bindings.
 
 It fails the way TensorRT does, by return value, when a test asks: put a step's name in
 ``FakeTensorRT.failing`` ("build", "deserialize", "context", "shape", "address", "enqueue",
-"enqueue_in_capture", "timing_cache", "get_timing_cache", "inspector"). A timing cache whose bytes
-start with ``FOREIGN_CACHE`` is refused as one made on another GPU.
+"enqueue_in_capture", "timing_cache", "get_timing_cache", "inspector", "report": report_to_profiler).
+A timing cache whose bytes start with ``FOREIGN_CACHE`` is refused as one made on another GPU.
+
+A context with a profiler reports a time for each layer of the engine's inspector (the inference's
+compute time split among them in fixed shares), at each enqueue or on ``report_to_profiler()`` as
+``enqueue_emits_profile`` says. ``reformats`` gives the engine a Reformat layer before its first layer
+and after its last, as TensorRT inserts where formats differ; ``myelin`` ("listed" or "unlisted")
+runs the graph's tail from its first pooling or matrix product as one Myelin layer,
+``{ForeignNode[first...last]}``, whose Metadata lists its ONNX nodes or not.
 """
 
 from __future__ import annotations
@@ -41,6 +48,27 @@ class Logged:
         if not name.startswith("_"):
             self._log.add(f"{type(self).api_name}.{name}")
         object.__setattr__(self, name, value)
+
+
+class _Bound(type):
+    """pybind11's check on a class Python may subclass: the base's __init__ must have run."""
+
+    def __call__(cls, *args, **kwargs):
+        made = super().__call__(*args, **kwargs)
+        if not made.__dict__.get("_bound"):
+            # pybind11 names the bound class, not the subclass
+            raise TypeError("tensorrt.IProfiler.__init__() must be called when overriding __init__")
+        return made
+
+
+class IProfiler(metaclass=_Bound):
+    """trt.IProfiler: a Python subclass overrides report_layer_time."""
+
+    def __init__(self):
+        self._bound = True
+
+    def report_layer_time(self, layer_name, ms):
+        raise RuntimeError('Tried to call pure virtual function "IProfiler::report_layer_time"')
 
 
 class Enum(Logged):
@@ -302,6 +330,18 @@ class Engine(Logged):
     def create_engine_inspector(self):
         return EngineInspector(self._log, self)
 
+    def _entries(self) -> list[dict]:
+        """The inspector's detailed entry of each layer (worked out once)."""
+        if "_layer_entries" not in self.__dict__:
+            object.__setattr__(self, "_layer_entries", inspector_entries(self._module, self._plan))
+        return self.__dict__["_layer_entries"]
+
+    def _layer_times(self, compute_ms: float) -> list[tuple[str, float]]:
+        """Each layer's part of one inference's ``compute_ms``: shares 1, 2, 3, 1, 2, 3... of the whole."""
+        names = [entry["Name"] for entry in self._entries()]
+        shares = [index % 3 + 1 for index in range(len(names))]
+        return [(name, compute_ms * share / sum(shares)) for name, share in zip(names, shares, strict=True)]
+
 
 #: (TensorRT DataType name, the 10.x format string, the 11.x format string) by ONNX element type; the
 #: strings as TensorRT's inspector writes them (NVIDIA's "Migrating IEngineInspector Usage from TensorRT
@@ -340,42 +380,81 @@ class EngineInspector(Logged):
         if "inspector" in engine._module.failing:
             return ""
         major = engine._module._major
-        model = _without_identities(onnx.shape_inference.infer_shapes(onnx.load(engine._plan["onnx"])))
-        layers = _layers(model)
+        entries = engine._entries()
         if not engine._plan.get("detailed"):
-            names = [" + ".join(node.name for node in nodes) for nodes in layers]
-            return json.dumps({"Layers": names, **_io(engine, major, model)})
-        graph = model.graph
-        types = {v.name: v.type.tensor_type.elem_type for v in [*graph.value_info, *graph.input, *graph.output]}
-        types.update({t.name: t.data_type for t in graph.initializer})
-        producers = {out: node for node in graph.node for out in node.output}
-        readers: dict[str, list] = {}
-        for node in graph.node:
-            for name in node.input:
-                readers.setdefault(name, []).append(node)
-        dequantized = {out for node in graph.node if node.op_type == "DequantizeLinear" for out in node.output}
-        entries = []
-        for nodes in layers:
-            first, last = nodes[0], nodes[-1]
-            written_to = readers.get(last.output[0], [])
-            if first.input and first.input[0] in dequantized and written_to \
-                    and all(reader.op_type == "QuantizeLinear" for reader in written_to):
-                kind = "Int8"
-            elif engine._plan["fp16_flag"]:
-                kind = "Half"
-            else:
-                kind = ELEMENT_TYPES.get(types.get(last.output[0]), "Float")
-            inputs = [name for name in first.input[:1] if name]
-            entries.append({
-                "Name": " + ".join(node.name for node in nodes),
-                "LayerType": {"Conv": "CaskConvolution", "MatMul": "CaskGemmMatrixMultiply"}.get(first.op_type,
-                                                                                                   first.op_type),
-                "Inputs": [_tensor(major, name, _kind_of(name, types, dequantized, producers)) for name in inputs],
-                "Outputs": [_tensor(major, last.output[0], kind)],
-                "Metadata": "\x1f".join(f"[ONNX Layer: {node.name}]" for node in nodes),
-                "TacticName": "fake_tactic", "StreamId": 0,
-            })
-        return json.dumps({"Layers": entries, **_io(engine, major, model)})
+            return json.dumps({"Layers": [entry["Name"] for entry in entries], **_io(engine, major)})
+        return json.dumps({"Layers": entries, **_io(engine, major)})
+
+
+#: the ops the double's Myelin runs, from the first of them to the graph's end, as one layer
+MYELIN_OPS = ("GlobalAveragePool", "Flatten", "Reshape", "Gemm", "MatMul")
+
+
+def inspector_entries(module, plan: dict) -> list[dict]:
+    """The detailed inspector entry of each layer of the engine ``plan`` describes, in engine order."""
+    major = module._major
+    model = _without_identities(onnx.shape_inference.infer_shapes(onnx.load(plan["onnx"])))
+    layers = _layers(model)
+    graph = model.graph
+    types = {v.name: v.type.tensor_type.elem_type for v in [*graph.value_info, *graph.input, *graph.output]}
+    types.update({t.name: t.data_type for t in graph.initializer})
+    producers = {out: node for node in graph.node for out in node.output}
+    readers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    dequantized = {out for node in graph.node if node.op_type == "DequantizeLinear" for out in node.output}
+    foreign_at = None
+    if module._myelin is not None:
+        foreign_at = next((index for index, nodes in enumerate(layers) if nodes[0].op_type in MYELIN_OPS), None)
+        if foreign_at is not None:
+            layers[foreign_at:] = [[node for nodes in layers[foreign_at:] for node in nodes]]
+    entries = []
+    for index, nodes in enumerate(layers):
+        first, last = nodes[0], nodes[-1]
+        written_to = readers.get(last.output[0], [])
+        if first.input and first.input[0] in dequantized and written_to \
+                and all(reader.op_type == "QuantizeLinear" for reader in written_to):
+            kind = "Int8"
+        elif plan["fp16_flag"]:
+            kind = "Half"
+        else:
+            kind = ELEMENT_TYPES.get(types.get(last.output[0]), "Float")
+        inputs = [name for name in first.input[:1] if name]
+        foreign = index == foreign_at
+        metadata = "\x1f".join(f"[ONNX Layer: {node.name}]" for node in nodes)
+        entries.append({
+            "Name": f"{{ForeignNode[{first.name}...{last.name}]}}" if foreign else " + ".join(n.name for n in nodes),
+            "LayerType": "Myelin" if foreign else {"Conv": "CaskConvolution",
+                                                   "MatMul": "CaskGemmMatrixMultiply"}.get(first.op_type,
+                                                                                           first.op_type),
+            "Inputs": [_tensor(major, name, _kind_of(name, types, dequantized, producers)) for name in inputs],
+            "Outputs": [_tensor(major, last.output[0], kind)],
+            "Metadata": "" if foreign and module._myelin == "unlisted" else metadata,
+            "TacticName": "fake_tactic", "StreamId": 0,
+        })
+    if module._reformats and entries:
+        first, last = entries[0], entries[-1]
+        entries.insert(0, _reformat(major, f"Reformatting CopyNode for Input Tensor 0 to {first['Name']}",
+                                    first["Inputs"][0]["Name"], "Float", _entry_kind(first)))
+        entries.append(_reformat(major, f"Reformatting CopyNode for Output Tensor 0 to {last['Name']}",
+                                 last["Outputs"][0]["Name"], _entry_kind(last), "Float"))
+    return entries
+
+
+def _entry_kind(entry: dict) -> str:
+    """The DataType name a layer entry writes."""
+    tensor = entry["Outputs"][0]
+    if "Datatype" in tensor:
+        return tensor["Datatype"]
+    return next(kind for kind, (legacy, _) in FORMATS.items() if legacy == tensor["Format/Datatype"])
+
+
+def _reformat(major: int, name: str, tensor: str, source: str, target: str) -> dict:
+    """A copy TensorRT inserted between two formats: it names no ONNX node."""
+    return {"Name": name, "LayerType": "Reformat", "Inputs": [_tensor(major, tensor, source)],
+            "Outputs": [_tensor(major, f"{tensor} copy", target)], "Metadata": "", "TacticName": "fake_tactic",
+            "StreamId": 0}
 
 
 def _layers(model) -> list[list]:
@@ -440,7 +519,7 @@ def _tensor(major: int, name: str, kind: str) -> dict:
     return entry
 
 
-def _io(engine, major: int, model) -> dict:
+def _io(engine, major: int) -> dict:
     """The engine's inputs and outputs: 10.x "Bindings" (names), 11.x "I/O Tensors" (objects)."""
     if major < 11:
         return {"Bindings": list(engine._names)}
@@ -465,6 +544,51 @@ class Context(Logged):
         object.__setattr__(self, "_engine", engine)
         object.__setattr__(self, "_shape", None)
         object.__setattr__(self, "_addresses", {})
+        object.__setattr__(self, "_profiler", None)
+        object.__setattr__(self, "_emits", True)
+        #: (stream handle, layer times) of the last enqueue made with a profiler that did not report
+        object.__setattr__(self, "_unreported", None)
+
+    @property
+    def profiler(self):
+        return self._profiler
+
+    @profiler.setter
+    def profiler(self, value):
+        if value is not None and not isinstance(value, IProfiler):
+            # pybind11's words for an argument of the wrong type
+            raise TypeError("(): incompatible function arguments. The following argument types are supported:\n"
+                            "    1. (self: tensorrt.IExecutionContext, arg0: tensorrt.IProfiler) -> None")
+        object.__setattr__(self, "_profiler", value)
+        object.__setattr__(self, "_unreported", None)
+
+    @property
+    def enqueue_emits_profile(self):
+        return self._emits
+
+    @enqueue_emits_profile.setter
+    def enqueue_emits_profile(self, value):
+        object.__setattr__(self, "_emits", bool(value))
+
+    def report_to_profiler(self):
+        """TensorRT's reportToProfiler: the last enqueue's layer times to the profiler, once its work is done;
+        False without a profiler, or with nothing enqueued since; True and nothing more when enqueue emits."""
+        if self._profiler is None or "report" in self._engine._module.failing:
+            return False
+        if self._emits:
+            return True
+        if self._unreported is None:
+            return False
+        handle, times = self._unreported
+        gpu = self._engine._module._gpu
+        stream = gpu.streams[handle]
+        if stream.capture is not None:
+            return False
+        gpu.synchronize(stream)  # its timing events are read: the inference must have finished
+        object.__setattr__(self, "_unreported", None)
+        for name, ms in times:
+            self._profiler.report_layer_time(name, ms)
+        return True
 
     def set_input_shape(self, name, shape):
         if tuple(shape)[0] != self._engine._plan["batch"] or "shape" in self._engine._module.failing:
@@ -497,10 +621,22 @@ class Context(Logged):
             out = engine._session.run(None, {in_name: data})[0].astype(np.float32)
             gpu.memory[addresses[out_name]][: out.nbytes] = out.view(np.uint8).reshape(-1)
 
+        profiler = self._profiler
+        if profiler is not None and self._emits and capturing:
+            return False  # an enqueue that emits its profile waits for the GPU, which a capture forbids
         if not capturing:
             gpu.host_work(gpu.launch_gap_ms)  # the enqueue's host time before its kernel is queued
-        gpu.enqueue(stream_handle, run, gpu.next_compute_ms())
+        compute_ms = gpu.next_compute_ms()
+        gpu.enqueue(stream_handle, run, compute_ms)
         engine._module._enqueues += 1
+        if profiler is not None and not capturing:
+            times = engine._layer_times(compute_ms)
+            if self._emits:  # synchronous: the layer times are reported before enqueue returns
+                gpu.synchronize(gpu.streams[stream_handle])
+                for name, ms in times:
+                    profiler.report_layer_time(name, ms)
+            else:
+                object.__setattr__(self, "_unreported", (stream_handle, times))
         return True
 
 
@@ -526,11 +662,14 @@ class FakeTensorRT(Logged):
 
     api_name = "tensorrt"
 
-    def __init__(self, major: int, gpu, version: str | None = None):
+    def __init__(self, major: int, gpu, version: str | None = None, reformats: bool = False,
+                 myelin: str | None = None):
         log: set = set()
         super().__init__(log)
         set_ = object.__setattr__
         set_(self, "_major", major)
+        set_(self, "_reformats", reformats)
+        set_(self, "_myelin", myelin)
         set_(self, "_gpu", gpu)
         set_(self, "_builds", [])
         set_(self, "_enqueues", 0)
@@ -549,6 +688,7 @@ class FakeTensorRT(Logged):
         set_(self, "ProfilingVerbosity", Enum(log, "ProfilingVerbosity",
                                               {"LAYER_NAMES_ONLY": 0, "NONE": 1, "DETAILED": 2}))
         set_(self, "LayerInformationFormat", Enum(log, "LayerInformationFormat", {"ONELINE": 0, "JSON": 1}))
+        set_(self, "IProfiler", IProfiler)
         set_(self, "Logger", LoggerFactory(log))
         set_(self, "Builder", Factory(log, "Builder", lambda logger: Builder(log, self, logger)))
         set_(self, "OnnxParser", Factory(log, "OnnxParser", lambda network, logger: Parser(log, network, logger)))

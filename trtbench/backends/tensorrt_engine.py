@@ -19,6 +19,7 @@ from trtbench.measure.timing import Timed, TimingPolicy
 
 if TYPE_CHECKING:
     from trtbench.backends.tensorrt import EngineBuildConfig
+    from trtbench.measure.profile import LayerProfile
 
 ENQUEUE_BOUND = 0.8  # median enqueue / median compute above which the host limits the GPU (trtexec's rule)
 
@@ -29,11 +30,13 @@ class Inspected:
 
     ``layers``: (layer name, data type, ONNX nodes it runs) per layer; ``schema``: '10.x' (``Bindings``,
     each tensor's ``Format/Datatype`` one string) or '11.x' (``I/O Tensors``, ``Format`` and the data type
-    separate fields), per NVIDIA's "Migrating IEngineInspector Usage from TensorRT 10.x to 11.x".
+    separate fields), per NVIDIA's "Migrating IEngineInspector Usage from TensorRT 10.x to 11.x";
+    ``layer_types``: each layer's LayerType (CaskConvolution, Reformat, Myelin...), "" where not given.
     """
 
     layers: tuple[tuple[str, str, tuple[str, ...]], ...]
     schema: str
+    layer_types: tuple[str, ...] = ()
 
     def counts(self) -> dict[str, int]:
         """How many layers write each data type."""
@@ -60,13 +63,15 @@ def read_engine_information(text: str | None) -> Inspected | None:
     if not isinstance(layers, list) or not layers or not all(isinstance(layer, dict) for layer in layers):
         return None  # names only: built without detailed profiling verbosity
     schema = "11.x" if "I/O Tensors" in information else "10.x"
-    read = []
+    read, types = [], []
     for layer in layers:
         outputs = layer.get("Outputs")
         first = outputs[0] if isinstance(outputs, list) and outputs and isinstance(outputs[0], dict) else {}
         nodes = tuple(_onnx_nodes(layer.get("Metadata")))
         read.append((str(layer.get("Name", "")), tensor_datatype(first), nodes))
-    return Inspected(tuple(read), schema)
+        kind = layer.get("LayerType")
+        types.append(kind if isinstance(kind, str) else "")
+    return Inspected(tuple(read), schema, tuple(types))
 
 
 def tensor_datatype(tensor: dict) -> str:
@@ -98,6 +103,26 @@ def _datatype(text: str) -> str:
         if word in lowered:
             return kind
     return "other"
+
+
+def layer_timer(trt):
+    """A TensorRT profiler (an IProfiler) that keeps the layer times reported since it was last emptied."""
+
+    class LayerTimes(trt.IProfiler):
+        def __init__(self) -> None:
+            trt.IProfiler.__init__(self)  # pybind11 refuses a subclass whose base was not initialized
+            self.reported: dict[str, float] = {}
+
+        def report_layer_time(self, layer_name: str, ms: float) -> None:
+            # never raise here: TensorRT calls this from C++ and cannot pass an exception on
+            self.reported[layer_name] = self.reported.get(layer_name, 0.0) + float(ms)
+
+        def take(self) -> dict[str, float]:
+            """The times reported since the last call, by layer, in the order reported."""
+            reported, self.reported = self.reported, {}
+            return reported
+
+    return LayerTimes()
 
 
 @dataclass
@@ -336,6 +361,38 @@ class TensorRTEngine(Engine):
         cuda.copy_to_device(device_in, host_in, self.stream)
         cuda.synchronize(self.stream)
         return result
+
+    def profile_layers(self, iterations: int) -> LayerProfile:
+        """TensorRT's profiler on this engine's context, as trtexec's profile run: ``iterations`` plain enqueues
+        (never the CUDA graph timed), each one's layer times reported once it has finished, after one left
+        out as warm-up. The context is given back as the timing had it."""
+        from trtbench.backends.tensorrt_profile import graph_order, profile_of_runs
+
+        self._require_active()
+        if iterations < 1:
+            raise TrtbenchError(f"profiling needs at least 1 iteration, not {iterations}")
+        self._drain()
+        context = self.context
+        times = layer_timer(self.trt)
+        before = context.profiler, context.enqueue_emits_profile
+        context.profiler = times
+        # as trtexec: the enqueue only records the layers' events; report_to_profiler reads them
+        context.enqueue_emits_profile = False
+        runs = []
+        try:
+            for index in range(iterations + 1):
+                self._execute()
+                self.cuda.synchronize(self.stream)
+                if not context.report_to_profiler():
+                    raise TrtbenchError("TensorRT reported no layer times (report_to_profiler returned False); "
+                                        "its log above says why")
+                run = times.take()
+                if index:
+                    runs.append(run)
+        finally:
+            context.enqueue_emits_profile = before[1]
+            context.profiler = before[0]
+        return profile_of_runs(runs, self.inspected, graph_order(self.info.get("graph")))
 
     def executed_precision(self) -> tuple[str | None, str]:
         """The data type most of the engine's layers output, from TensorRT's engine inspector."""

@@ -10,6 +10,7 @@ table (``TRTEXEC_DEFAULTS``, ``TRTEXEC_FLAGS``) rather than left to whichever tr
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import shutil
@@ -30,6 +31,7 @@ from trtbench.backends.tensorrt import (
 from trtbench.errors import TrtbenchError
 from trtbench.graphs.inputs import INPUT_SHAPE
 from trtbench.graphs.precision import Calibration
+from trtbench.measure.profile import LayerProfile
 from trtbench.measure.timing import Latency, Timed, TimingPolicy, windows_of
 from trtbench.store import artifacts
 
@@ -99,6 +101,15 @@ BUILD_TOGGLES = ("typing", "tf32")
 # than block; trtexec is asked to wait the same way so the two backends' numbers compare.
 SPIN_WAIT = True
 
+#: What a profile run adds to the timed run's flags, by major: layer details in the engine it builds, and
+#: the profile taken in a run of its own after the timing (10.x: --separateProfileRun; 11.x always does,
+#: and warns that the flag is a no-op).
+PROFILE_FLAGS: dict[int, tuple[str, ...]] = {
+    10: ("--profilingVerbosity=detailed", "--separateProfileRun"),
+    11: ("--profilingVerbosity=detailed",),
+}
+PROFILE_ENGINE = "trtexec --exportProfile"
+
 HELP_TIMEOUT_S = 60  # `trtexec --help` prints and exits; longer means it is stuck (a driver or loader hang)
 
 Popen = Callable[..., Any]  # subprocess.Popen or a stand-in: called alike, a context manager with stdout,
@@ -153,6 +164,64 @@ def device_facts(text: str) -> dict | None:
     facts: dict[str, Any] = {name: match["v"] for name, match in found.items() if match}
     facts["multiprocessors"] = int(facts["multiprocessors"])
     return facts
+
+
+def read_exported_profile(path: Path) -> tuple[list[tuple[str, float]], int | None, list[str]]:
+    """The layers of trtexec's --exportProfile file, ``[{"count": N}, {"name", "timeMs", "averageMs", "medianMs",
+    "percentage"}, ...]`` (samples/common/sampleReporting.cpp, Profiler::exportJSONProfile), as (name, median ms),
+    the inferences it counts, and notes; a one-line error for a file that is missing or not such a profile."""
+    try:
+        with artifacts.open_regular(path) as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise TrtbenchError(f"trtexec wrote no per-layer profile (--exportProfile): {exc.strerror or exc}") from None
+    try:
+        entries = _profile_json(data)
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise TrtbenchError(f"trtexec's per-layer profile {path.name} is not JSON: "
+                            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    if not isinstance(entries, list) or not entries or not isinstance(entries[0], dict) or "count" not in entries[0]:
+        raise TrtbenchError(f"trtexec's per-layer profile {path.name} is not a list that begins with its count")
+    count = entries[0]["count"]
+    layers: list[tuple[str, float]] = []
+    averaged = 0
+    for index, entry in enumerate(entries[1:], start=1):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        median = entry.get("medianMs") if isinstance(entry, dict) else None
+        if not _time(median) and isinstance(entry, dict):
+            median = entry.get("averageMs")
+            averaged += 1
+        if not isinstance(name, str) or not isinstance(median, int | float) or not _time(median):
+            raise TrtbenchError(f"trtexec's per-layer profile {path.name}: entry {index} is not a layer with a name "
+                                "and a time in ms")
+        layers.append((name, float(median)))
+    if not layers:
+        raise TrtbenchError(f"trtexec's per-layer profile {path.name} holds no layer")
+    notes = []
+    if averaged:
+        notes.append(f"trtexec gave no median for {averaged} of {len(layers)} layers (no medianMs): their time is "
+                     "their mean (averageMs)")
+    return layers, count if type(count) is int and count > 0 else None, notes
+
+
+def _profile_json(data: bytes) -> Any:
+    """JSON, where trtexec's own writer may have put C++'s nan or inf (a percentage of a total of 0)."""
+    try:
+        return artifacts.parse_json(data)
+    except ValueError:
+        text = data.decode("utf-8")
+        return json.loads(re.sub(r"(:\s*)-?(?:nan|inf)\b", r"\1null", text))
+
+
+def _check_exit(output: str, returncode: int, failed: str) -> None:
+    """A one-line error, ``failed`` and trtexec's last error line, unless trtexec exited with 0."""
+    if returncode != 0:
+        errors = [line for line in output.splitlines() if "[E]" in line]
+        raise TrtbenchError(f"{failed}: {errors[-1].strip() if errors else f'exit status {returncode}'}")
+
+
+def _time(value: Any) -> bool:
+    return type(value) in (int, float) and math.isfinite(value) and value >= 0
 
 
 class TimingCache:
@@ -339,9 +408,36 @@ class TrtexecEngine(Engine):
         command = command + [f"--warmUp={policy.warmup_ms:g}", f"--duration={policy.duration_s:g}",
                              f"--iterations={iterations}", "--percentile=90,95,99"]
         self.full_command = command
-        lines: list[str] = []
         queries: int | None = None
         echoed: dict[str, Any] = {}
+
+        def read(line: str) -> None:
+            nonlocal queries
+            echo = _ECHO.search(line)
+            if echo and echo["key"] in ECHOED:
+                toggle, value = ECHOED[echo["key"]]
+                echoed.setdefault(toggle, value(echo["value"]))
+            counted = _QUERIES.search(line)
+            if counted:
+                queries = int(counted["n"])
+            stats = _STATS.search(line)
+            if progress is not None and stats and stats["name"] == "GPU Compute Time" and queries:
+                progress(queries, float(stats["median"]))
+
+        self.output, returncode = self._invoke(command, read)
+        self.version = tensorrt_version(self.output) or self.version
+        _check_exit(self.output, returncode, "trtexec failed")
+        self._check_echo(echoed)
+        if self.mode.settings["cuda_graph"]:
+            self.graph_captured = _GRAPH_FAILED not in self.output
+            if not self.graph_captured:
+                self.warnings.append("trtexec could not capture a CUDA graph (the engine has operations a capture "
+                                     "does not permit); it timed plain enqueues instead")
+        return parse_summary(self.output)
+
+    def _invoke(self, command: list[str], read: Callable[[str], None] | None) -> tuple[str, int]:
+        """Run trtexec, handing each line of its output to ``read`` as it comes; its whole output and exit status."""
+        lines: list[str] = []
         try:
             process = self.popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                  errors="replace", bufsize=1)
@@ -351,34 +447,49 @@ class TrtexecEngine(Engine):
             try:
                 for line in process.stdout:
                     lines.append(line)
-                    echo = _ECHO.search(line)
-                    if echo and echo["key"] in ECHOED:
-                        toggle, read = ECHOED[echo["key"]]
-                        echoed.setdefault(toggle, read(echo["value"]))
-                    counted = _QUERIES.search(line)
-                    if counted:
-                        queries = int(counted["n"])
-                    stats = _STATS.search(line)
-                    if progress is not None and stats and stats["name"] == "GPU Compute Time" and queries:
-                        progress(queries, float(stats["median"]))
+                    if read is not None:
+                        read(line)
             except BaseException:
                 # Ctrl-C or a failing callback must not leave trtexec holding the GPU
                 process.kill()
                 raise
             returncode = process.wait()
-        self.output = "".join(lines)
-        self.version = tensorrt_version(self.output) or self.version
-        if returncode != 0:
-            failed = [line for line in self.output.splitlines() if "[E]" in line]
-            detail = failed[-1].strip() if failed else f"exit status {returncode}"
-            raise TrtbenchError(f"trtexec failed: {detail}")
-        self._check_echo(echoed)
-        if self.mode.settings["cuda_graph"]:
-            self.graph_captured = _GRAPH_FAILED not in self.output
-            if not self.graph_captured:
-                self.warnings.append("trtexec could not capture a CUDA graph (the engine has operations a capture "
-                                     "does not permit); it timed plain enqueues instead")
-        return parse_summary(self.output)
+        return "".join(lines), returncode
+
+    def profile_layers(self, iterations: int) -> LayerProfile:
+        """trtexec's own per-layer profile, in a run of its own after the timed one: the engine built again as
+        the timed run built it (same graph, flags and timing cache) with detailed layer information, and
+        ``iterations`` inferences profiled after its timing; each layer tied to ONNX nodes through the layer
+        information it exports."""
+        from trtbench.backends.tensorrt_engine import read_engine_information
+        from trtbench.backends.tensorrt_profile import NOT_DETAILED, graph_order, tensorrt_layers
+
+        self._require_active()
+        if iterations < 1:
+            raise TrtbenchError(f"profiling needs at least 1 iteration, not {iterations}")
+        with artifacts.scratch_dir("trtexec-profile") as work:
+            profile_file, layer_file = work / "profile.json", work / "layers.json"
+            command = [*self.command, *PROFILE_FLAGS[self.mode.major]]
+            if self.timing_cache is not None:
+                private = work / "timing.cache"
+                self.timing_cache.offer(private, [])  # read only: the timed run keeps what it learned
+                command.append(f"--timingCacheFile={private}")
+            command += [f"--exportProfile={profile_file}", f"--exportLayerInfo={layer_file}", "--warmUp=0",
+                        "--duration=0", f"--iterations={iterations}"]
+            _check_exit(*self._invoke(command, None), "trtexec's profile run failed")
+            timed, count, notes = read_exported_profile(profile_file)
+            try:
+                with artifacts.open_regular(layer_file) as handle:
+                    inspected = read_engine_information(handle.read().decode("utf-8", errors="replace"))
+                why = NOT_DETAILED
+            except OSError:
+                inspected, why = None, "trtexec wrote no layer information (--exportLayerInfo)"
+        layers, tied = tensorrt_layers(timed, inspected, graph_order(self.info.get("graph")), why)
+        notes = [*notes, *tied,
+                 "trtexec reports no per-inference sums: the total is the sum of the layers' medians",
+                 "trtexec built the engine again for the profile, as the timed run built it (same graph, flags and "
+                 "timing cache)"]
+        return LayerProfile(PROFILE_ENGINE, count or iterations, layers, sum(ms for _, ms in timed), notes)
 
     def _check_echo(self, echoed: dict[str, Any]) -> None:
         """Fail when trtexec's echo of its options contradicts the mode its flags were chosen for: a
