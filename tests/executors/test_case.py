@@ -377,5 +377,6 @@ def test_a_profile_follows_the_timing_and_is_kept_with_the_graph_it_maps_to(tmp_
     assert record.value("profiled_total") == 2.0
     unprofiled = run_case(ProfilingBackend(), Case("ResNet18", "fp32", 2), model, tmp_path, policy)
     assert unprofiled.ok and unprofiled.profile == {}
-    assert unprofiled.warnings[-1] == ("no per-layer profile: this backend cannot report per-layer times yet "
-                                       "(openvino-cpu and onnxruntime-cpu can)")
+    assert unprofiled.warnings[-1] == ("no per-layer profile: this backend cannot report per-layer times "
+                                       "(tensorrt, trtexec, onnxruntime-cpu, onnxruntime-cuda, openvino-cpu and "
+                                       "paddle-inference on the CPU can)")

@@ -130,7 +130,8 @@ class Engine:
     def profile_layers(self, iterations: int) -> LayerProfile:
         """Run ``iterations`` profiled inferences (never the timed ones: profiling slows an engine) and say
         where the time went, layer by layer, each layer tied to the ONNX nodes it covers."""
-        raise TrtbenchError("this backend cannot report per-layer times yet (openvino-cpu and onnxruntime-cpu can)")
+        raise TrtbenchError("this backend cannot report per-layer times (tensorrt, trtexec, onnxruntime-cpu, "
+                            "onnxruntime-cuda, openvino-cpu and paddle-inference on the CPU can)")
 
     def check(self, timed: Timed) -> list[str]:
         """Warnings about a timed result (e.g. the host could not keep the GPU busy)."""

@@ -13,7 +13,9 @@ Paddle's own program through Paddle's own passes.
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
+import io
 import json
 import time
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from trtbench.backends.base import Availability, Backend, CpuConfig, Engine
 from trtbench.errors import MissingDependency, TrtbenchError
 from trtbench.graphs.inputs import INPUT_SHAPE, seeded_input
 from trtbench.graphs.precision import Calibration
+from trtbench.measure.profile import LayerProfile
 from trtbench.store import artifacts
 
 #: the file Paddle writes the optimized program to under its optim cache dir (analysis_predictor.cc)
@@ -44,6 +47,8 @@ TRT_PRECISION_MODES = {"fp32": "Float32", "fp16": "Half", "int8": "Int8"}
 #: the TensorRT subgraph settings of the GPU route; a subgraph of fewer ops stays on Paddle's kernels
 TRT_WORKSPACE_BYTES = 1 << 30
 TRT_MIN_SUBGRAPH_SIZE = 3
+#: Paddle's flag that runs a predictor's ops one after another in program order
+SEQUENTIAL_RUN = "FLAGS_new_executor_sequential_run"
 #: the input name the export gives the Paddle program (trtbench.models.export's InputSpec)
 INPUT_NAME = "x"
 #: ops whose kernel precision decides the speed: convolutions and fully connected / matmul ops
@@ -133,12 +138,14 @@ class PaddleInferenceEngine(Engine):
 
     spans = ("latency",)
 
-    def __init__(self, predictor, config, batch: int, build_s: float, info: dict, program: dict):
+    def __init__(self, predictor, config, batch: int, build_s: float, info: dict, program: dict,
+                 graph: Path | None = None):
         super().__init__(batch, info=info, build_s=build_s)
         self.predictor = predictor
         self.config = config
         self.bf16 = bool(info.get("bf16"))
         self.program = program  # what the optimized program says about its kernels' precision
+        self.graph = graph  # the ONNX export the Paddle model belongs to: profiles name its nodes
 
     input_handle: Any = None
     output_handle: Any = None
@@ -197,6 +204,83 @@ class PaddleInferenceEngine(Engine):
         evidence = (f"Paddle's optimized program (after its oneDNN passes): {total} conv/fc ops, {parts} "
                     "(their oneDNN data type)")
         return (next(iter(counts)) if len(counts) == 1 else "mixed"), evidence
+
+    def profile_layers(self, iterations: int) -> LayerProfile:
+        """paddle.profiler on a second predictor made like this one from the same checked files: each op
+        of the program Paddle optimized, its median time per inference, and the ONNX nodes it computes."""
+        import onnx
+        from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
+
+        from trtbench.backends import paddle_profile
+
+        self._require_active()
+        if iterations < 1:
+            raise TrtbenchError(f"per-layer profiles need at least one iteration, not {iterations}")
+        with artifacts.scratch_dir("paddle-profile") as work:
+            model = (work / "model.json", work / "model.pdiparams")
+            for source, key, copy in zip(("program", "params"), ("program_sha256", "params_sha256"), model,
+                                         strict=True):
+                if not artifacts.copy_matching(Path(self.info[source]), str(self.info[key]), copy):
+                    raise TrtbenchError(f"the Paddle model {Path(self.info[source]).name} changed after it was "
+                                        "timed, so it cannot be profiled: run again when nothing else writes to "
+                                        "the models folder")
+            trace, optimized = self._profiled_run(model, work, iterations)
+            try:
+                program = paddle_profile.read_program(json.loads(optimized.read_text(encoding="utf-8")),
+                                                      known_precision)
+                runs = paddle_profile.operator_runs(json.loads(trace.read_text(encoding="utf-8")))
+            except (OSError, ValueError) as exc:
+                raise TrtbenchError(f"Paddle's profile could not be read back: {type(exc).__name__}: {exc}") \
+                    from None
+        if not runs:
+            raise TrtbenchError("Paddle's profile holds no operator of a profiled inference")
+        graph = None
+        if self.graph is not None:
+            try:
+                graph = onnx.load(str(self.graph), load_external_data=False).graph
+            except (OSError, DecodeError) as exc:
+                raise TrtbenchError(f"the ONNX graph {self.graph.name} could not be read to name the profile's "
+                                    f"nodes: {exc}") from None
+        return paddle_profile.profile_from(runs, program, graph)
+
+    def _profiled_run(self, model: tuple[Path, Path], work: Path, iterations: int) -> tuple[Path, Path]:
+        """Run a predictor made like this one once, then ``iterations`` times under paddle.profiler; the
+        chrome trace and the optimized program it wrote."""
+        from trtbench.models.export import captured_native_output, last_error_line
+
+        inference = _inference()  # paddle imported quietly first
+        import paddle
+        import paddle.profiler
+
+        optim, trace = work / "optim", work / "trace.json"
+        config = cpu_config(inference, model, self.config.cpu_math_library_num_threads(), self.bf16, optim)
+        # one op after another in program order, so that the n-th event of an inference is the n-th op
+        saved = paddle.get_flags([SEQUENTIAL_RUN])[SEQUENTIAL_RUN]
+        # the profiler prints its own summary when it stops
+        with captured_native_output() as log, contextlib.redirect_stdout(io.StringIO()):
+            try:
+                paddle.set_flags({SEQUENTIAL_RUN: True})
+                predictor = inference.create_predictor(config)
+                handle = predictor.get_input_handle(predictor.get_input_names()[0])
+                handle.copy_from_cpu(seeded_input(self.batch))
+                predictor.run()  # the first run allocates and computes what depends on parameters only
+                # exported below into the scratch folder (by default it writes ./profiler_log)
+                profiler = paddle.profiler.Profiler(targets=[paddle.profiler.ProfilerTarget.CPU],
+                                                    on_trace_ready=lambda _: None)
+                profiler.start()
+                try:
+                    for _ in range(iterations):
+                        predictor.run()
+                        profiler.step()
+                finally:
+                    profiler.stop()
+                profiler.export(str(trace), "json")
+            except Exception as exc:  # Paddle raises many types; its native log says more
+                detail = last_error_line(log()) or f"{type(exc).__name__}: {exc}"
+                raise TrtbenchError(f"Paddle Inference could not be profiled: {detail}") from None
+            finally:
+                paddle.set_flags({SEQUENTIAL_RUN: saved})
+        return trace, optim / OPTIMIZED_PROGRAM
 
 
 class PaddleInferenceBackend(Backend):
@@ -294,19 +378,9 @@ class PaddleInferenceBackend(Backend):
         # the recorded sha256 as they were copied, so what it loads is what was checked.
         with artifacts.scratch_dir("paddle-model") as work:
             program, params, checked = _checked_model(Path(onnx_path), work)
-            config = inference.Config(str(checked[0]), str(checked[1]))
-            config.disable_gpu()
-            config.enable_mkldnn()
-            config.set_cpu_math_library_num_threads(self.config.thread_count())
-            if precision == "bf16":
-                config.enable_mkldnn_bfloat16()
-            config.switch_ir_optim(True)
-            config.disable_glog_info()
             # Paddle saves the program its passes produced; read once, it says which kernels run in BF16.
             optim = work / "optim"
-            optim.mkdir()
-            config.set_optim_cache_dir(str(optim))
-            config.enable_save_optim_model(True)
+            config = cpu_config(inference, checked, self.config.thread_count(), precision == "bf16", optim)
             with captured_native_output() as log:
                 try:
                     predictor = inference.create_predictor(config)
@@ -317,7 +391,8 @@ class PaddleInferenceBackend(Backend):
         info = {"program": str(program.path), "program_sha256": program.sha256,
                 "params": str(params.path), "params_sha256": params.sha256, "bf16": precision == "bf16",
                 "paddlepaddle": envinfo.package_version("paddlepaddle"), **found}
-        return PaddleInferenceEngine(predictor, config, batch, time.perf_counter() - started, info, found)
+        return PaddleInferenceEngine(predictor, config, batch, time.perf_counter() - started, info, found,
+                                     graph=Path(onnx_path))
 
     def _build_tensorrt(self, onnx_path: Path, precision: str, batch: int, cache_dir: Path) -> Engine:
         """A predictor whose TensorRT subgraphs run in ``precision``'s mode, the shape fixed to ``batch``.
@@ -395,6 +470,24 @@ class PaddleInferenceBackend(Backend):
                 raise TrtbenchError(f"Paddle Inference with TensorRT could not load {program.name}: {detail}") \
                     from None
         return (config, predictor) if keep_config else predictor
+
+
+def cpu_config(inference, model: tuple[Path, Path], threads: int, bf16: bool, optim: Path):
+    """The CPU route's predictor config for the Paddle model ``model`` (program, parameters): oneDNN,
+    ``threads`` threads, oneDNN BF16 where asked, Paddle's passes on, and the program they produce saved
+    under ``optim``."""
+    config = inference.Config(str(model[0]), str(model[1]))
+    config.disable_gpu()
+    config.enable_mkldnn()
+    config.set_cpu_math_library_num_threads(threads)
+    if bf16:
+        config.enable_mkldnn_bfloat16()
+    config.switch_ir_optim(True)
+    config.disable_glog_info()
+    Path(optim).mkdir(parents=True, exist_ok=True)
+    config.set_optim_cache_dir(str(optim))
+    config.enable_save_optim_model(True)
+    return config
 
 
 def _checked_model(onnx_path: Path, folder: Path) -> tuple[artifacts.Artifact, artifacts.Artifact, tuple[Path, Path]]:
@@ -501,6 +594,12 @@ class PaddleTensorRTEngine(PaddleInferenceEngine):
             "ir_optim": self.config.ir_optim(),
         }
 
+    def profile_layers(self, iterations: int) -> LayerProfile:
+        """Not on this route: each TensorRT subgraph runs as one Paddle op, whose layers Paddle does not time."""
+        raise TrtbenchError("paddle-inference cannot report per-layer times on its gpu-tensorrt route (each "
+                            "TensorRT subgraph is one op to Paddle's profiler): the tensorrt backend profiles "
+                            "TensorRT's layers, and paddle-inference's cpu route Paddle's ops")
+
     def executed_precision(self) -> tuple[str | None, str]:
         """The precision mode the TensorRT subgraphs were configured with: Paddle does not say which
         precision TensorRT picked per layer. Where the optimized program shows no TensorRT engine op,
@@ -543,6 +642,12 @@ def program_precision(path: Path) -> dict:
     if not counts:
         return {"error": "no convolution or fc op found in it"}
     return {"compute_ops": dict(counts)}
+
+
+def known_precision(op: dict) -> str | None:
+    """An op's precision as _op_precision reads it; None where it cannot say."""
+    precision = _op_precision(op)
+    return None if precision == "unknown" else precision
 
 
 def _ops(node: dict):
