@@ -180,3 +180,20 @@ def test_profiled_cases_show_where_new_got_slower_in_every_form(invoke, tmp_path
     assert [(group["label"], group["slower"]) for group in case["groups"]] == [("Conv.0 .. Relu.0", True),
                                                                               ("Gemm.0", False)]
     assert json.loads(invoke("compare", base, base, "--json").stdout)["profiles"][0]["groups"][0]["ratio"] == 1.0
+
+
+def test_compare_gates_on_peak_memory_as_it_does_on_latency(invoke, tmp_path):
+    def measured(peak_mib, batch=8):
+        return _rec(batch=batch, memory={"peak_rss_bytes": peak_mib * 2**20, "how": "VmHWM reset per case"})
+
+    base = _run(tmp_path / "base", measured(400), measured(900, batch=32))
+    new = _run(tmp_path / "new", measured(480), measured(905, batch=32))
+    shown = invoke("compare", base, new, "--metric", "peak_rss")
+    assert shown.exit_code == 1, shown.output
+    assert any(line.split()[:7] == ["ResNet18", "fp16", "8", "400", "480", "+20.0%", "regressed"]
+               for line in shown.stdout.splitlines()), shown.stdout
+    assert shown.stderr.startswith("error: 1 of 2 compared cases regressed (threshold 5%, peak_rss)")
+    assert invoke("compare", base, new, "--metric", "peak_rss", "--threshold", "25").exit_code == 0
+    old = _run(tmp_path / "old", _rec(batch=8), _rec(batch=32))  # written before memory was measured
+    nothing = invoke("compare", old, new, "--metric", "peak_rss")
+    assert nothing.exit_code == 2 and "peak resident memory while timed" in nothing.stderr

@@ -96,6 +96,9 @@ class Engine:
         self.batch = batch
         self.active = False
         self.build_s = build_s
+        # seconds from the built (or cached) artifact to an engine ready to run: deserializing, compiling from
+        # a cache, making a session; None where the backend cannot tell it from the build
+        self.load_s: float | None = None
         self.info: dict = dict(info or {})  # which artifact: cached or built, its path and sha256
         self.warnings: list[str] = []
 
@@ -151,6 +154,11 @@ class Engine:
 
     def describe(self) -> dict:
         """How this engine runs and is timed, for the record's ``method``."""
+        return {}
+
+    def memory_facts(self) -> dict:
+        """What the engine itself says it holds, in bytes (while active): e.g. TensorRT's serialized plan, its
+        device memory for activations and its weights; {} where the engine says nothing."""
         return {}
 
     def executed_precision(self) -> tuple[str | None, str]:

@@ -22,7 +22,9 @@ NO_VERDICT = 2  # nothing compared: no matching case, unreadable inputs, bad opt
               help="How much worse a case may get before it counts as a regression, in percent: 5% or 5.")
 @click.option("--metric", type=MetricName(), default="median", show_default=True,
               help="A registered metric: a latency statistic (median, mean, p90, p95, p99, min, max; ms, lower is "
-              "better), throughput (images/s, higher is better), throughput_qps, or GPU telemetry.")
+              "better), throughput (images/s, higher is better), throughput_qps, memory (peak_rss, build_peak_rss, "
+              "device_memory, engine_device_memory, engine_size; MiB), energy (energy_per_image, images_per_joule), "
+              "cold start (first_inference, load_time), profiled_total, or GPU telemetry.")
 @click.option("--markdown", "form", flag_value="markdown", help="A markdown table, e.g. for a CI summary.")
 @click.option("--json", "form", flag_value="json", help="A JSON object: every case and the verdict.")
 @click.option("--limit", type=click.IntRange(min=0), default=DEFAULT_LIMIT, show_default=True, metavar="N",

@@ -16,12 +16,20 @@ PROFILE_TOP = 15
 def terminal_report(records: list[Record], reference: bool = False, by_device: bool = False,
                     metric: Metric | None = None, intervals: bool = False, picked: Picked | None = None,
                     profile_top: int = PROFILE_TOP, profile_across: str = "backend") -> Report:
-    """The latency tables (and accuracy, where `eval` ran; per-layer profiles, where `run --profile` did) of
-    `trtbench report`."""
+    """The latency tables (and accuracy, where `eval` ran; memory, cold start and energy, where the run measured
+    them; per-layer profiles, where `run --profile` did) of `trtbench report`."""
     accuracy = accuracy_records(records)
     tables = latency_tables(records, reference, by_device, metric, intervals, picked)
     tables += [accuracy_table(accuracy)] if accuracy else []
-    return Report(tables + _profiles(records, profile_top, profile_across), records=records)
+    return Report(tables + _costs(records) + _profiles(records, profile_top, profile_across), records=records)
+
+
+def _costs(records: list[Record]) -> list:
+    """The memory, cold start and energy table, where a record measured them."""
+    from trtbench.reporting.costs import costs_table
+
+    table = costs_table(records)
+    return [table] if table is not None else []
 
 
 def _profiles(records: list[Record], top: int, across: str = "backend") -> list:
@@ -56,7 +64,7 @@ def full_report(records: list[Record], model_rows: list[dict], runs: list[RunInf
               *latency_tables(records, False, True, metric, intervals, picked)]
     tables += [accuracy_table(accuracy)] if accuracy else []
     tables += [figures_table(latency)] if any(r.ok for r in latency) else []
-    tables += _profiles(records, 0)
+    tables += _costs(records) + _profiles(records, 0)
     figures = []
     if plot_size is not None and any(r.ok for r in latency):
         from trtbench.reporting.plots import caption

@@ -118,6 +118,18 @@ class LatencyRecord(Record):
     # `run --profile`: where the time went, layer by layer (trtbench.measure.profile.LayerProfile's JSON, with
     # "graph": the ONNX nodes as [name, op type] in order); {} when not profiled
     profile: dict = field(default_factory=dict)
+    # What the case cost besides time ({} where not measured, as in older files):
+    # memory: {"peak_rss_bytes": the process's peak resident memory while timed, "build_peak_rss_bytes": while
+    # built or loaded, "rss_before_bytes": before the build, "how": how the peaks were read, "engine": what the
+    # engine says it holds (Engine.memory_facts), "gpu_process_peak_bytes": this process's GPU memory at its
+    # peak (NVML), "gpu_how"}
+    memory: dict = field(default_factory=dict)
+    # energy: {"joules", "seconds": of the timed window, "idle_watts": the baseline read before it, "net_joules",
+    # "joules_per_image", "images_per_joule", "source"}, or {"unreadable": why} where the machine does not say
+    energy: dict = field(default_factory=dict)
+    # cold_start: {"load_s": artifact to ready engine, "first_inference_ms": the first call after loading, timed
+    # on its own before the warm-up}
+    cold_start: dict = field(default_factory=dict)
 
     @property
     def median_ms(self) -> float | None:
@@ -169,7 +181,7 @@ class Metric:
         """The record's figure (a float, maybe not finite), or None when it has none or holds no number."""
         try:
             value = self.read(record) if self.read is not None else (record.figures or {}).get(self.name)
-        except (AttributeError, KeyError, TypeError):
+        except (AttributeError, KeyError, TypeError, OverflowError):  # a hostile file: no figure
             return None
         if type(value) is float:
             return value
@@ -220,6 +232,38 @@ register_metric(Metric("throughput_qps", "throughput", "queries/s", lambda r: r.
 register_metric(Metric("profiled_total", "profiled total", "ms",
                        lambda record: (record.profile or {}).get("total_ms") or None, kind="profile",
                        column="profiled_total_ms"))
+def _mib(table: str, key: str, inner: str = "") -> Callable[[LatencyRecord], Any]:
+    """A byte count of a record's table (``inner``: a table within it) in MiB; None where it has none."""
+    def read(record: LatencyRecord) -> Any:
+        found = getattr(record, table) or {}
+        value = (found.get(inner) or {}).get(key) if inner else found.get(key)
+        return value / 2**20 if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return read
+
+
+def _of(table: str, key: str) -> Callable[[LatencyRecord], Any]:
+    return lambda record: (getattr(record, table) or {}).get(key)
+
+
+register_metric(Metric("peak_rss", "peak resident memory while timed", "MiB", _mib("memory", "peak_rss_bytes"),
+                       digits=0, kind="memory", column="peak_rss_mib"))
+register_metric(Metric("build_peak_rss", "peak resident memory while built", "MiB",
+                       _mib("memory", "build_peak_rss_bytes"), digits=0, kind="memory", column="build_peak_rss_mib"))
+register_metric(Metric("device_memory", "peak GPU memory of the process", "MiB",
+                       _mib("memory", "gpu_process_peak_bytes"), digits=0, kind="memory", column="device_memory_mib"))
+register_metric(Metric("engine_device_memory", "the engine's device memory", "MiB",
+                       _mib("memory", "device_memory_bytes", "engine"), digits=1, kind="memory",
+                       column="engine_device_memory_mib"))
+register_metric(Metric("engine_size", "the engine's serialized size", "MiB", _mib("memory", "plan_bytes", "engine"),
+                       digits=1, kind="memory", column="engine_size_mib"))
+register_metric(Metric("energy_per_image", "energy per image (less the idle baseline)", "J/image",
+                       _of("energy", "joules_per_image"), digits=4, kind="energy", column="joules_per_image"))
+register_metric(Metric("images_per_joule", "images per joule", "images/J", _of("energy", "images_per_joule"),
+                       higher_is_better=True, digits=2, kind="energy", column="images_per_joule"))
+register_metric(Metric("first_inference", "first inference after loading", "ms",
+                       _of("cold_start", "first_inference_ms"), kind="cold start", column="first_inference_ms"))
+register_metric(Metric("load_time", "load time (artifact to a ready engine)", "s", _of("cold_start", "load_s"),
+                       kind="cold start", column="load_s"))
 register_metric(Metric("gpu_power", "median GPU power", "W", _telemetry("power_w"), digits=1, kind="telemetry",
                        column="gpu_power_w"))
 register_metric(Metric("gpu_sm_clock", "median GPU SM clock", "MHz", _telemetry("sm_clock_mhz"),
@@ -334,7 +378,8 @@ def _texts(values) -> bool:
 
 
 _TEXT_FIELDS = ("model", "backend", "device", "precision", "status", "finished_at")
-_TABLE_FIELDS = ("method", "engine", "spans_ms", "figures", "samples", "percentiles", "stability", "profile")
+_TABLE_FIELDS = ("method", "engine", "spans_ms", "figures", "samples", "percentiles", "stability", "profile", "memory",
+                 "energy", "cold_start")
 _NUMBER_FIELDS = ("throughput_qps", "throughput_ips", "cov")
 # Each reads its fields in one C call: the types of 50,000 records are checked without a Python loop per field
 _texts_of, _tables_of, _numbers_of = (operator.itemgetter(*names) for names in (_TEXT_FIELDS, _TABLE_FIELDS,
