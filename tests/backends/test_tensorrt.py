@@ -281,7 +281,8 @@ def test_statistics_come_from_the_event_times(model, tmp_path):
     backend, trt, _ = backend_for(10, gpu=gpu)
     record = run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "engines", QUICK)
     assert record.status == "ok", record.error
-    # two in flight: the warm-up call queues 1.0 and 2.0 and reads 1.0; the 8 timed calls read 2,3,4,1,2,3,4,1
+    # two in flight: the first inference (timed on its own) queues 1.0 and 2.0 and reads 1.0, the warm-up call reads
+    # 2.0; the 8 timed calls read 3,4,1,2,3,4,1,2
     spans = record.spans_ms
     assert record.latency_ms == spans["compute"]
     assert spans["compute"]["median"] == 2.5 and spans["compute"]["min"] == 1.0 and spans["compute"]["max"] == 4.0
@@ -291,14 +292,16 @@ def test_statistics_come_from_the_event_times(model, tmp_path):
         "ms": None, "supported": False, "has": 8, "needs": 64, "bound_ms": None, "interval_ms": None}
     from trtbench.measure.stats import decode_samples
 
-    assert decode_samples(record.samples) == [2.0, 3.0, 4.0, 1.0, 2.0, 3.0, 4.0, 1.0]  # in the order timed
+    assert decode_samples(record.samples) == [3.0, 4.0, 1.0, 2.0, 3.0, 4.0, 1.0, 2.0]  # in the order timed
+    assert record.cold_start["first_inference_ms"] > 0
     assert spans["h2d"]["median"] == 0.25 and spans["d2h"]["median"] == 0.125
     assert spans["end_to_end"]["median"] == pytest.approx(2.5 + 0.375)
     assert record.iterations == 8 and record.cov == pytest.approx(np.std([1, 2, 3, 4]) / 2.5)
     assert record.method["data_transfers"] is True and record.method["cuda_graph"] is False
     assert record.method["typing"] == "weak" and record.engine["cached"] is False
-    # the first call fills the queue; one is still in flight at the end; one more checks the outputs
-    assert trt._enqueues == 2 + 8 + 1
+    # the first inference fills the queue, the warm-up and timed calls each queue one more; one is still in flight
+    # at the end; one more checks the outputs
+    assert trt._enqueues == 2 + 1 + 8 + 1
     assert not (trt.used - _declared(10))
 
 
@@ -337,7 +340,8 @@ def test_cuda_graph_is_replayed(model, tmp_path):
     backend, trt, _ = backend_for(11, gpu=gpu, cuda_graph=True)
     record = run_case(backend, Case("ResNet18", "fp32", 1), model, tmp_path / "e", QUICK)
     assert record.method["cuda_graph"] is True and not record.warnings
-    assert gpu.launches == 2 + 8 + 1  # warm-up (filling the queue) + timed iterations + output check, all replays
+    # the first inference (filling the queue) + warm-up + timed iterations + output check, all replays
+    assert gpu.launches == 2 + 1 + 8 + 1
     assert trt._enqueues == 2  # one plain enqueue before capture, one captured
     assert not (trt.used - _declared(11))
 

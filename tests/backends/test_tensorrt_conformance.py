@@ -25,7 +25,7 @@ from trtbench.backends import tensorrt_engine
 #: the builder (loader) and the engine (runner): every TensorRT name either uses is checked
 BACKEND_SOURCES = (Path(backend.__file__), Path(tensorrt_engine.__file__))
 #: the string each route's code is guarded by (`if typing == "weak" ...`)
-ROUTE_GUARDS = {"weak_fp16": "weak", "weak_int8": "weak", "strong": "strong"}
+ROUTE_GUARDS = {"weak_fp16": "weak", "weak_int8": "weak", "strong": "strong", "engine_stat": "EngineStat"}
 #: names the double offers for tests only, not as TensorRT API
 DOUBLE_ONLY = {"used"}
 
@@ -173,13 +173,18 @@ def fit_call(overloads: list, args: list, keywords: dict, real: dict, bound: boo
 
 
 def guard_strings(test: ast.AST) -> set:
-    """String constants an if-test compares against with == or in (typing == "weak" -> {"weak"})."""
+    """String constants an if-test compares against with == or in (typing == "weak" -> {"weak"}), and the names
+    it asks hasattr about (hasattr(trt, "EngineStat") -> {"EngineStat"})."""
     found = set()
     for node in ast.walk(test):
         if isinstance(node, ast.Compare) and all(isinstance(op, ast.Eq | ast.In) for op in node.ops):
             for side in (node.left, *node.comparators):
                 if isinstance(side, ast.Constant) and isinstance(side.value, str):
                     found.add(side.value)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "hasattr" \
+                and len(node.args) == 2 and isinstance(node.args[1], ast.Constant) \
+                and isinstance(node.args[1].value, str):
+            found.add(node.args[1].value)
     return found
 
 
@@ -722,7 +727,7 @@ def double_offers(major: int) -> list[tuple[str, str, object]]:
             continue
         offers.append((cls.api_name, "class", None))
         for name, member in vars(cls).items():
-            if name.startswith("_") or name == "api_name":
+            if name.startswith("_") or name == "api_name" or major < fake.FROM_MAJOR.get(f"{cls.api_name}.{name}", 0):
                 continue
             if isinstance(member, property):
                 offers.append((f"{cls.api_name}.{name}", "property", None))
@@ -857,3 +862,47 @@ def test_the_double_offers_the_profiler_class_for_checking():
     assert offered["IProfiler"] == "class" and offered["IProfiler.report_layer_time"] == "method"
     assert offered["IExecutionContext.profiler"] == offered["IExecutionContext.enqueue_emits_profile"] == "property"
     assert offered["IExecutionContext.report_to_profiler"] == "method"
+
+
+# --- what the engine says it holds -------------------------------------------------------------------
+
+
+def test_the_backend_reads_engine_memory_through_each_majors_real_api(both):
+    fits = {major: {use.name for use in _backend_uses(module) if not use.problem} for major, module in both.items()}
+    for names in fits.values():
+        assert {"ICudaEngine.device_memory_size_v2", "ICudaEngine.get_device_memory_size_for_profile_v2"} <= names
+    assert {"EngineStat", "EngineStat.TOTAL_WEIGHTS_SIZE", "ICudaEngine.get_engine_stat"} <= fits[11]
+    # 10.13 has no EngineStat: the code that reads it is there, guarded, and checked against 11 only
+    unfit = {use.name: use.problem for use in _backend_uses(both[10]) if use.problem}
+    assert "has no 'get_engine_stat'" in unfit["ICudaEngine.get_engine_stat"]
+    assert not _reached_on("ICudaEngine.get_engine_stat", 10) and _reached_on("ICudaEngine.get_engine_stat", 11)
+
+
+def test_the_majors_differ_in_what_an_engine_says_it_holds(both):
+    v10, v11 = both[10]["classes"], both[11]["classes"]
+    assert "device_memory_size" in v10["ICudaEngine"]["properties"]  # gone in 11: never read
+    assert "device_memory_size" not in v11["ICudaEngine"]["properties"]
+    assert "EngineStat" not in v10 and v11["EngineStat"]["enum_members"]["TOTAL_WEIGHTS_SIZE"] == 0
+    assert "get_engine_stat" not in v10["ICudaEngine"]["methods"]
+
+
+def test_a_hasattr_guard_is_a_route_guard_and_its_absence_is_found(both):
+    source = """
+def weights(trt):
+    engine = trt.Runtime(trt.Logger()).deserialize_cuda_engine(b"")
+    if hasattr(trt, "EngineStat"):
+        engine.get_engine_stat(trt.EngineStat.TOTAL_WEIGHTS_SIZE)
+    engine.get_engine_stat(trt.EngineStat.TOTAL_WEIGHTS_SIZE)
+"""
+    found = {(use.line, use.name) for use in unguarded_uses(source, both[10])}
+    # (10.13 has no EngineStat class, so its member is not followed further)
+    assert found == {(6, "ICudaEngine.get_engine_stat"), (6, "EngineStat")}
+
+
+def test_the_double_of_10_lacks_what_10_13_lacks():
+    offered = {name for name, _, _ in double_offers(10)}
+    assert "ICudaEngine.get_engine_stat" not in offered and "EngineStat" not in offered
+    offered = {name for name, _, _ in double_offers(11)}
+    assert {"ICudaEngine.get_engine_stat", "EngineStat.TOTAL_WEIGHTS_SIZE"} <= offered
+    trt = fake.FakeTensorRT(10, gpu=None)
+    assert not hasattr(trt, "EngineStat") and "EngineStat" not in trt.used

@@ -91,6 +91,11 @@ RUN_10 = """\
 [11/29/2026-10:00:00] [I] Start parsing network model.
 [11/29/2026-10:00:00] [I] Finished parsing network model. Parse time: 0.0969
 [11/29/2026-10:00:25] [I] Engine built in 25.1 sec.
+[11/29/2026-10:00:25] [I] Created engine with size: 98.4521 MiB
+[11/29/2026-10:00:25] [I] [TRT] Loaded engine size: 98 MiB
+[11/29/2026-10:00:25] [I] Engine deserialized in 0.0523104 sec.
+[11/29/2026-10:00:25] [I] [TRT] [MemUsageChange] TensorRT-managed allocation in IExecutionContext creation: CPU +0, GPU +25, now: CPU 0, GPU 123 (MiB)
+[11/29/2026-10:00:25] [I] Setting persistentCacheLimit to 0 bytes.
 [11/29/2026-10:00:25] [I] Created execution context with device memory size: 24.5 MiB
 [11/29/2026-10:00:25] [I] Using random values for input x
 [11/29/2026-10:00:25] [I] Input binding for x with dimensions 8x3x224x224 is created.
@@ -149,6 +154,9 @@ RUN_11 = """\
 [11/29/2026-10:00:00] [I] Start parsing network model.
 [11/29/2026-10:00:00] [I] Finished parsing network model. Parse time: 0.0712
 [11/29/2026-10:00:19] [I] Engine built in 18.7 sec.
+[11/29/2026-10:00:19] [I] Created engine with size: 49.3172 MiB
+[11/29/2026-10:00:19] [I] [TRT] Loaded engine size: 49 MiB
+[11/29/2026-10:00:19] [I] Engine deserialized in 0.0311 sec.
 [11/29/2026-10:00:19] [I] Created execution context with device memory size: 12.3 MiB
 [11/29/2026-10:00:19] [I] Using random values for input x
 [11/29/2026-10:00:19] [I] Input binding for x with dimensions 8x3x224x224 is created.
@@ -652,6 +660,31 @@ def test_a_real_process_is_read_line_by_line(tmp_path):
     timed = engine.timed(TimingPolicy(), lambda count, median: reported.append((count, median)))
     assert reported == [(2000, 1.55)] and timed.iterations == 2000
     assert engine.describe()["tensorrt"] == "10.13.3" and engine.output == run_log(10)
+
+
+@pytest.mark.parametrize("major,plan_mib,context_mib,load_s", [(10, 98.4521, 24.5, 0.0523104),
+                                                                 (11, 49.3172, 12.3, 0.0311)])
+def test_what_trtexec_says_of_its_engine_is_kept(graphs, major, plan_mib, context_mib, load_s):
+    trt, fake = backend(major)
+    fake.run = run_log(major, typing="weak" if major == 10 else "strong")  # the options trtbench passes by default
+    engine = trt.build(graphs, "fp32", 8, graphs.parent)
+    assert engine.memory_facts() == {} and engine.load_s is None  # trtexec has not run
+    engine.timed(TimingPolicy())
+    # its sizes are MiB to 6 significant digits: the bytes are as near as they tell
+    assert engine.memory_facts() == {"plan_bytes": round(plan_mib * 2**20),
+                                     "device_memory_bytes": round(context_mib * 2**20)}
+    assert engine.load_s == load_s
+    assert "does not time the context" in engine.describe()["load"]
+
+
+@pytest.mark.parametrize("lines,facts,load_s", [
+    ("", {}, None),
+    ("[I] Created engine with size: 0 MiB\n[I] Engine deserialized in nan sec.\n", {}, None),
+    ("[I] Created engine with size: 1e MiB\n[I] Engine deserialized in -1 sec.\n", {}, None),
+    ("[I] Created execution context with device memory size: 0.5 MiB\n", {"device_memory_bytes": 2**19}, None),
+])
+def test_engine_facts_trtexec_did_not_print_are_left_out(lines, facts, load_s):
+    assert trtexec.engine_facts(lines) == (facts, load_s)
 
 
 def test_missing_trtexec_is_unavailable():

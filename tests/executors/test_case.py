@@ -1,6 +1,7 @@
 import contextlib
 import dataclasses
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -162,7 +163,7 @@ def test_a_case_that_ran_another_precision_is_failed_with_its_evidence_and_timin
     assert record.status == "failed" and not record.ok
     assert record.error == ("asked fp16, the engine ran f32: OpenVINO runtime model: 21 of 21 Convolution ops in "
                             "f32; not counted as fp16 (its timings stay in the run file)")
-    assert record.median_ms == 2.0 and record.iterations == 3 and record.throughput_ips > 0  # kept to look at
+    assert record.median_ms == 2.01 and record.iterations == 3 and record.throughput_ips > 0  # kept to look at
     assert (record.precision_executed, record.traceback) == ("f32", None)
 
 
@@ -182,7 +183,7 @@ def test_outputs_that_are_not_finite_fail_the_case(poison, tmp_path):
 
     backend = ReportingBackend(executed="fp16", outputs=outputs)
     record = _one(backend, tmp_path)
-    assert record.status == "failed" and record.median_ms == 2.0
+    assert record.status == "failed" and record.median_ms == 2.01
     assert record.error.startswith("7 of 1000 output values are NaN or Inf on the seeded input: ")
     assert backend.engines[0].inferred == 1
 
@@ -380,3 +381,235 @@ def test_a_profile_follows_the_timing_and_is_kept_with_the_graph_it_maps_to(tmp_
     assert unprofiled.warnings[-1] == ("no per-layer profile: this backend cannot report per-layer times "
                                        "(tensorrt, trtexec, onnxruntime-cpu, onnxruntime-cuda, openvino-cpu and "
                                        "paddle-inference on the CPU can)")
+
+
+# --- memory and cold start per case -------------------------------------------------------------------
+
+MIB = 2**20
+SIZE = 200 * MIB
+linux = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc (Linux)")
+
+
+def _resident(size):
+    return np.ones(size // 8, np.float64)  # every page written: all of it resident
+
+
+class AllocatingEngine(CountingEngine):
+    """Takes ``size`` bytes at its first inference and holds them until it is deactivated, each inference
+    lasting 10 ms (long enough for a sampler to see); an output check (``infer``) takes twice ``SIZE`` for a
+    moment, after the timing."""
+
+    def __init__(self, batch, size=SIZE, fail=False):
+        super().__init__(batch, fail=False)
+        self.size, self.failing, self.held = size, fail, None
+
+    def iterate_impl(self):
+        if self.held is None and self.size:
+            self.held = _resident(self.size)
+        time.sleep(0.01)
+        if self.failing:
+            raise MemoryError("out of memory")
+        return super().iterate_impl()
+
+    def infer_impl(self, data):
+        _resident(2 * SIZE)
+        return super().infer_impl(data)
+
+    def deactivate_impl(self):
+        self.held = None
+
+    def memory_facts(self):
+        return {"weights_bytes": 1234}
+
+
+class AllocatingBackend(FlakyBackend):
+    name = "allocating"
+
+    def __init__(self, build_bytes=0, **engine):
+        super().__init__()
+        self.build_bytes, self.engine = build_bytes, engine
+
+    def build(self, onnx_path, precision, batch, cache_dir):
+        if self.build_bytes:
+            scratch = _resident(self.build_bytes)  # what a compile uses and frees before it returns
+            time.sleep(0.05)
+            del scratch
+        return AllocatingEngine(batch, **self.engine)
+
+
+@linux
+def test_the_timing_peak_is_the_engines_allocation_and_not_the_output_check_after_it(tmp_path):
+    _resident(400 * MIB)  # the process's lifetime peak is higher than any of the case's
+    record = _one(AllocatingBackend(), tmp_path, "fp32", verify=lambda case, engine: {"checked": engine.infer(
+        np.zeros((1, 3, 224, 224), np.float32)).shape[0]})
+    assert record.ok, record.error
+    memory = record.memory
+    assert memory["peak_rss_bytes"] - memory["rss_before_bytes"] == pytest.approx(SIZE, rel=0.1)
+    assert memory["build_peak_rss_bytes"] - memory["rss_before_bytes"] < 0.1 * SIZE
+    assert memory["engine"] == {"weights_bytes": 1234} and record.verify == {"checked": 1}
+    assert memory["how"].startswith(("VmHWM reset at the phase's start", "VmRSS sampled every 5 ms"))
+
+
+@linux
+def test_memory_a_build_takes_and_frees_is_the_builds_peak_not_the_timings(tmp_path):
+    _resident(400 * MIB)
+    record = _one(AllocatingBackend(build_bytes=SIZE, size=0), tmp_path, "fp32")
+    assert record.ok, record.error
+    memory = record.memory
+    assert memory["build_peak_rss_bytes"] - memory["rss_before_bytes"] == pytest.approx(SIZE, rel=0.1)
+    assert memory["peak_rss_bytes"] - memory["rss_before_bytes"] < 0.1 * SIZE  # given back before the timing
+
+
+@linux
+def test_where_the_peak_reset_is_refused_the_case_samples_and_says_so(tmp_path, monkeypatch):
+    import errno
+
+    from trtbench.measure import memory as tracker
+
+    def refused(path):
+        raise OSError(errno.EACCES, os.strerror(errno.EACCES), str(path))  # a PermissionError, as os.open raises
+
+    monkeypatch.setattr(tracker, "reset_peak", refused)
+    _resident(400 * MIB)  # above the case's peaks: only the samples can see them
+    record = _one(AllocatingBackend(), tmp_path, "fp32")  # held over 50 ms: ten samples' worth
+    assert record.ok, record.error
+    memory = record.memory
+    assert memory["how"] == ("VmRSS sampled every 5 ms, or VmHWM where the phase raised it (the peak reset was "
+                             "refused: /proc/self/clear_refs: Permission denied (EACCES))")
+    assert memory["peak_rss_bytes"] - memory["rss_before_bytes"] == pytest.approx(SIZE, rel=0.1)
+
+
+@linux
+def test_a_case_that_runs_out_of_memory_keeps_its_peaks(tmp_path):
+    _resident(400 * MIB)
+    record = _one(AllocatingBackend(fail=True), tmp_path, "fp32")
+    assert record.status == "failed" and record.error == "MemoryError: out of memory"
+    memory = record.memory
+    assert memory["peak_rss_bytes"] - memory["rss_before_bytes"] == pytest.approx(SIZE, rel=0.1)
+    assert "engine" not in memory and record.cold_start == {}
+
+
+class ColdEngine(CountingEngine):
+    """Its first inference takes 50 ms (buffers allocated, kernels chosen), every later one 1 ms."""
+
+    def __init__(self, batch):
+        super().__init__(batch, fail=False)
+        self.load_s = 0.25
+
+    def iterate_impl(self):
+        self.calls += 1
+        if self.calls == 1:
+            time.sleep(0.05)
+            return {"latency": 50.0}
+        return {"latency": 1.0}
+
+
+class ColdBackend(FlakyBackend):
+    name = "cold"
+
+    def build(self, onnx_path, precision, batch, cache_dir):
+        self.engine = ColdEngine(batch)
+        return self.engine
+
+
+def test_the_first_inference_is_timed_on_its_own_before_the_warm_up_and_not_among_the_samples(tmp_path):
+    from trtbench.measure.stats import decode_samples
+
+    backend = ColdBackend()
+    record = _one(backend, tmp_path, "fp32")
+    assert record.ok, record.error
+    assert 50 <= record.cold_start["first_inference_ms"] < 1000 and record.cold_start["load_s"] == 0.25
+    assert backend.engine.calls == 1 + 1 + 3  # the first inference, one warm-up (warmup_ms=0), three timed
+    assert decode_samples(record.samples) == [1.0, 1.0, 1.0] and record.latency_ms["max"] == 1.0
+
+
+def test_a_backend_whose_engines_run_in_a_process_of_their_own_is_not_measured_here(tmp_path):
+    backend = ReportingBackend(executed="fp16", can_infer=False)  # as trtexec: it times its engines itself
+    record = _one(backend, tmp_path)
+    assert record.ok and record.iterations == 3 and backend.engines[0].calls == 1 + 3  # no first inference
+    assert record.cold_start == {}
+    assert record.memory == {"how": "not read: reporting runs its engines in a process of its own", "engine": {}}
+
+
+def test_an_engine_that_cannot_tell_its_memory_leaves_a_warning_not_a_failed_case(tmp_path):
+    class Unsure(CountingEngine):
+        def memory_facts(self):
+            raise RuntimeError("no such property")
+
+    class UnsureBackend(FlakyBackend):
+        def build(self, onnx_path, precision, batch, cache_dir):
+            return Unsure(batch, fail=False)
+
+    record = _one(UnsureBackend(), tmp_path, "fp32")
+    assert record.ok and record.memory["engine"] == {}
+    assert "engine memory not read: RuntimeError: no such property" in record.warnings
+
+
+from trtbench.measure.energy import Meter  # noqa: E402
+
+
+class WattMeter(Meter):
+    """A device that draws 2 W idle and 0.5 J more per inference."""
+
+    source, scope = "a test meter", "the test device"
+
+    def __init__(self, clock):
+        self.clock, self.inferences = clock, 0
+
+    def read_joules(self):
+        return 2.0 * self.clock() + 0.5 * self.inferences
+
+
+def test_a_cases_energy_is_its_timed_window_less_the_idle_baseline_read_before_it(tmp_path, monkeypatch):
+    import time
+
+    from trtbench.measure.energy import CaseEnergy
+
+    meter = WattMeter(time.perf_counter)
+    backend = ReportingBackend(executed="fp16")
+    built = backend.build
+
+    def counting(*args):
+        engine = built(*args)
+        iterate = engine.iterate_impl
+
+        def counted():
+            time.sleep(0.005)  # an inference takes time: the device works at one pace through the window
+            meter.inferences += 1
+            return iterate()
+
+        engine.iterate_impl = counted
+        return engine
+
+    monkeypatch.setattr(backend, "build", counting)
+    monkeypatch.setattr(backend, "energy", lambda: CaseEnergy(meter))
+    monkeypatch.setattr("trtbench.executors.case.IDLE_BASELINE_S", 0.05)
+    policy = TimingPolicy(warmup_ms=0, duration_s=0, min_iterations=20)
+    record = run_case(backend, Case("ResNet18", "fp16", 4), tmp_path / "m.onnx", tmp_path, policy)
+    assert record.ok, record.traceback
+    energy = record.energy
+    assert energy["source"] == "a test meter" and energy["idle_watts"] == pytest.approx(2.0, rel=0.01)
+    # 0.5 J an inference of 4 images (the window's power above idle, over the timed part of it)
+    assert energy["joules_per_image"] == pytest.approx(0.125, rel=0.2)
+    assert energy["images_per_joule"] == pytest.approx(1 / energy["joules_per_image"], rel=1e-3)
+    assert record.value("energy_per_image") == energy["joules_per_image"]
+
+
+def test_energy_this_machine_cannot_read_is_said_never_zero(tmp_path, monkeypatch):
+    from trtbench.measure import energy
+
+    monkeypatch.setattr(energy, "meter_for", lambda gpu, bus=None: energy.rapl_meter(tmp_path / "no-powercap"))
+    record = _one(ReportingBackend(executed="fp16"), tmp_path)
+    assert record.ok and set(record.energy) == {"unreadable"} and "powercap" in record.energy["unreadable"]
+    assert record.value("energy_per_image") is None
+
+
+def test_a_gpu_backends_process_memory_is_read_from_nvml_at_its_peak(nvml, tmp_path, monkeypatch):
+    monkeypatch.setattr("trtbench.executors.case.IDLE_BASELINE_S", 0.0)
+    record = _one(GpuBackend(executed="fp16"), tmp_path)
+    assert record.ok, record.error
+    assert record.memory["gpu_process_peak_bytes"] == 600 * 2**20 and record.value("device_memory") == 600.0
+    assert record.memory["gpu_how"].startswith("NVML usedGpuMemory of this process, sampled every")
+    assert "peak_rss_bytes" in record.memory  # the host side too
+    # the fake board's counter does not move: said so, not a zero
+    assert "unreadable" in record.energy and "did not advance" in record.energy["unreadable"]

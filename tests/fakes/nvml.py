@@ -11,7 +11,13 @@ with ``inspect.signature``), and it fails where NVML fails, with the real error 
 - an index NVML does not have, a malformed bus id, a handle that is not a device, or a clock or
   sensor that is not one: NVMLError_InvalidArgument; a bus id or UUID of no GPU: NVMLError_NotFound;
 - strings go in as str or bytes and come back as str, as pynvml's ``convertStrBytes`` does; memory
-  comes back as the real ``c_nvmlMemory_t`` and processes as the real ``nvmlFriendlyObject``.
+  comes back as the real ``c_nvmlMemory_t`` and processes as the real ``nvmlFriendlyObject``, a
+  process's memory None where NVML says NVML_VALUE_NOT_AVAILABLE (pynvml turns that value into None);
+- the total energy counter (mJ since the driver loaded) raises NVMLError_NotSupported on a board that
+  does not count it (before Volta).
+
+By default this process is on both GPUs with a CUDA context (``PROCESS_BYTES`` of memory on each), as a
+process timing a case there is.
 
 A test makes any call fail with ``failing[NAME] = <an NVMLError subclass instance>``.
 """
@@ -19,10 +25,14 @@ A test makes any call fail with ``failing[NAME] = <an NVMLError subclass instanc
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from dataclasses import dataclass, field
 
 import pynvml as real
+
+#: what this process holds on each default GPU
+PROCESS_BYTES = 600 * 2**20
 
 
 @dataclass
@@ -35,9 +45,12 @@ class VirtualGpu:
     power_mw: int = 650_000
     temperature_c: int = 40
     memory_bytes: int = 141 * 2**30
-    #: (pid, used bytes) of the compute and graphics processes on it
-    compute: list[tuple[int, int]] = field(default_factory=list)
-    graphics: list[tuple[int, int]] = field(default_factory=list)
+    #: (pid, used bytes) of the compute and graphics processes on it; None bytes: NVML_VALUE_NOT_AVAILABLE
+    compute: list[tuple[int, int | None]] = field(default_factory=list)
+    graphics: list[tuple[int, int | None]] = field(default_factory=list)
+    #: the total energy counter, mJ since the driver loaded; counts_energy False: a board before Volta
+    energy_mj: int = 86_400_000_000
+    counts_energy: bool = True
 
     @property
     def uuid(self) -> str:
@@ -84,8 +97,10 @@ class FakeNvml:
             if name.startswith(("NVMLError", "NVML_")):
                 setattr(self, name, getattr(real, name))
         self.gpus = list(gpus if gpus is not None else [
-            VirtualGpu("00000000:17:00.0", sm_clock_mhz=1980, power_mw=650_000, temperature_c=40),
-            VirtualGpu("00000000:3B:00.0", sm_clock_mhz=1410, power_mw=700_000, temperature_c=71),
+            VirtualGpu("00000000:17:00.0", sm_clock_mhz=1980, power_mw=650_000, temperature_c=40,
+                       compute=[(os.getpid(), PROCESS_BYTES)]),
+            VirtualGpu("00000000:3B:00.0", sm_clock_mhz=1410, power_mw=700_000, temperature_c=71,
+                       compute=[(os.getpid(), PROCESS_BYTES)]),
         ])
         self.driver = driver
         #: "loaded"; "no library" (no libnvidia-ml: no driver installed); "not loaded" (no kernel module)
@@ -161,7 +176,7 @@ class FakeNvml:
     @_api
     def nvmlDeviceGetMemoryInfo(self, handle, version=None):
         total = self._device(handle).memory_bytes
-        used = sum(used for _, used in handle.compute + handle.graphics)
+        used = sum(used or 0 for _, used in handle.compute + handle.graphics)
         return real.c_nvmlMemory_t(total=total, free=total - used, used=used)
 
     @_api
@@ -183,6 +198,13 @@ class FakeNvml:
         return gpu.temperature_c
 
     @_api
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle):
+        gpu = self._device(handle)
+        if not gpu.counts_energy:
+            raise real.NVMLError_NotSupported()
+        return gpu.energy_mj
+
+    @_api
     def nvmlDeviceGetComputeRunningProcesses(self, handle):
         return [_process(pid, used) for pid, used in self._device(handle).compute]
 
@@ -191,7 +213,7 @@ class FakeNvml:
         return [_process(pid, used) for pid, used in self._device(handle).graphics]
 
 
-def _process(pid: int, used: int):
+def _process(pid: int, used: int | None):
     return real.nvmlFriendlyObject({"pid": pid, "usedGpuMemory": used, "gpuInstanceId": 0xFFFFFFFF,
                                     "computeInstanceId": 0xFFFFFFFF})
 

@@ -10,6 +10,13 @@ It fails the way TensorRT does, by return value, when a test asks: put a step's 
 "enqueue_in_capture", "timing_cache", "get_timing_cache", "inspector", "report": report_to_profiler).
 A timing cache whose bytes start with ``FOREIGN_CACHE`` is refused as one made on another GPU.
 
+An engine says what it holds as TensorRT does: ``device_memory_size_v2`` and the one profile's
+``get_device_memory_size_for_profile_v2(0)`` (the two largest activations of one image, one layer reading
+one while it writes the other, times the batch), and on 11.x (as on 10.14 and later, not 10.13)
+``get_engine_stat(EngineStat.TOTAL_WEIGHTS_SIZE)``: the graph's initializers, FP32 ones halved where
+BuilderFlag.FP16 lets TensorRT keep them in FP16. On 10.x, ``EngineStat`` and ``get_engine_stat`` are
+missing as they are from the real 10.13 bindings (AttributeError).
+
 A context with a profiler reports a time for each layer of the engine's inspector (the inference's
 compute time split among them in fixed shares), at each enqueue or on ``report_to_profiler()`` as
 ``enqueue_emits_profile`` says. ``reformats`` gives the engine a Reformat layer before its first layer
@@ -24,6 +31,7 @@ import json
 
 import numpy as np
 import onnx
+import onnx.numpy_helper
 
 FOREIGN_CACHE = b"made-on-another-gpu"
 SUPPORTED_OPS = {"Conv", "BatchNormalization", "Relu", "Add", "MaxPool", "AveragePool", "GlobalAveragePool",
@@ -287,8 +295,18 @@ class Builder(Logged):
         return bytes(json.dumps(plan), "utf-8")
 
 
+#: members the double's classes have from a major on ("Class.member": major), as the real bindings do
+FROM_MAJOR = {"ICudaEngine.get_engine_stat": 11}
+
+
 class Engine(Logged):
     api_name = "ICudaEngine"
+
+    def __getattribute__(self, name):
+        since = FROM_MAJOR.get(f"ICudaEngine.{name}")
+        if since is not None and object.__getattribute__(self, "_module")._major < since:
+            raise AttributeError(f"'tensorrt_bindings.tensorrt.ICudaEngine' object has no attribute '{name}'")
+        return super().__getattribute__(name)
 
     def __init__(self, log, module, plan):
         super().__init__(log)
@@ -330,6 +348,24 @@ class Engine(Logged):
     def create_engine_inspector(self):
         return EngineInspector(self._log, self)
 
+    @property
+    def device_memory_size_v2(self):
+        return self._sizes()["device"]
+
+    def get_device_memory_size_for_profile_v2(self, profile_index):
+        assert profile_index == 0, "trtbench builds one optimization profile"
+        return self._sizes()["device"]
+
+    def get_engine_stat(self, stat=0):
+        assert int(stat) == 0, "trtbench reads EngineStat.TOTAL_WEIGHTS_SIZE only"
+        return self._sizes()["weights"]
+
+    def _sizes(self) -> dict:
+        """The engine's device memory and weights in bytes (worked out once)."""
+        if "_sizes_bytes" not in self.__dict__:
+            object.__setattr__(self, "_sizes_bytes", engine_sizes(self._plan))
+        return self.__dict__["_sizes_bytes"]
+
     def _entries(self) -> list[dict]:
         """The inspector's detailed entry of each layer (worked out once)."""
         if "_layer_entries" not in self.__dict__:
@@ -341,6 +377,23 @@ class Engine(Logged):
         names = [entry["Name"] for entry in self._entries()]
         shares = [index % 3 + 1 for index in range(len(names))]
         return [(name, compute_ms * share / sum(shares)) for name, share in zip(names, shares, strict=True)]
+
+
+def engine_sizes(plan: dict) -> dict:
+    """The double's device memory and weights of the engine ``plan`` describes, in bytes (see the module's
+    docstring)."""
+    model = onnx.shape_inference.infer_shapes(onnx.load(plan["onnx"]))
+    weights = 0
+    for tensor in model.graph.initializer:
+        nbytes = onnx.numpy_helper.to_array(tensor).nbytes
+        halved = plan["fp16_flag"] and tensor.data_type == onnx.TensorProto.FLOAT
+        weights += nbytes // 2 if halved else nbytes
+    per_image = []
+    for value in model.graph.value_info:
+        kind = value.type.tensor_type
+        itemsize = onnx.helper.tensor_dtype_to_np_dtype(kind.elem_type).itemsize
+        per_image.append(itemsize * int(np.prod([dim.dim_value or 1 for dim in kind.shape.dim])))
+    return {"device": plan["batch"] * sum(sorted(per_image)[-2:]), "weights": weights}
 
 
 #: (TensorRT DataType name, the 10.x format string, the 11.x format string) by ONNX element type; the
@@ -688,6 +741,8 @@ class FakeTensorRT(Logged):
         set_(self, "ProfilingVerbosity", Enum(log, "ProfilingVerbosity",
                                               {"LAYER_NAMES_ONLY": 0, "NONE": 1, "DETAILED": 2}))
         set_(self, "LayerInformationFormat", Enum(log, "LayerInformationFormat", {"ONELINE": 0, "JSON": 1}))
+        if major >= 11:
+            set_(self, "EngineStat", Enum(log, "EngineStat", {"TOTAL_WEIGHTS_SIZE": 0, "STRIPPED_WEIGHTS_SIZE": 1}))
         set_(self, "IProfiler", IProfiler)
         set_(self, "Logger", LoggerFactory(log))
         set_(self, "Builder", Factory(log, "Builder", lambda logger: Builder(log, self, logger)))
@@ -698,9 +753,10 @@ class FakeTensorRT(Logged):
         if name == "__version__":
             object.__getattribute__(self, "_log").add("__version__")
             return object.__getattribute__(self, "_version")
+        value = object.__getattribute__(self, name)  # a name the module lacks raises before it is logged
         if not name.startswith("_") and name not in ("used", "failing"):
             object.__getattribute__(self, "_log").add(name)
-        return object.__getattribute__(self, name)
+        return value
 
     def nptype(self, trt_type):
         return {0: np.float32, 1: np.float16, 2: np.int8, 3: np.int32}[int(trt_type)]

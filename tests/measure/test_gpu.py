@@ -90,6 +90,51 @@ def test_any_other_nvml_error_is_a_warning_and_retried(nvml):
     assert nvml.calls.count("nvmlDeviceGetTemperature") == 2
 
 
+def test_this_processs_gpu_memory_is_sampled_at_its_peak(nvml):
+    second = nvml.gpus[1]
+    second.compute = [(4242, 2**34), (os.getpid(), 2**30)]
+    with Telemetry.for_device("0000:3B:00.0") as sampler:
+        sampler.period_s = 3600
+        second.compute = [(4242, 2**34), (os.getpid(), 3 * 2**30)]  # the engine's buffers, allocated
+    summary = sampler.summary()
+    assert summary["process_memory_bytes"] == {"min": 2**30, "median": 2 * 2**30, "max": 3 * 2**30}
+    assert "warnings" not in summary
+
+
+def test_per_process_memory_nvml_cannot_give_is_a_warning_not_a_number(nvml):
+    # pynvml gives None where NVML says NVML_VALUE_NOT_AVAILABLE (WDDM, some containers and vGPUs)
+    nvml.gpus[1].compute = [(os.getpid(), None)]
+    summary = sampled(Telemetry.for_device("0000:3B:00.0"))
+    assert "process_memory_bytes" not in summary and summary["sm_clock_mhz"]["max"] == 1410
+    assert summary["warnings"] == ["GPU telemetry: process_memory_bytes not read (NVML gives no per-process "
+                                   "memory on this GPU (NVML_VALUE_NOT_AVAILABLE))"]
+    assert nvml.calls.count("nvmlDeviceGetComputeRunningProcesses") == 1, "a value NVML never gives was asked again"
+
+
+def test_processes_nvml_cannot_list_are_a_warning(nvml):
+    nvml.failing["nvmlDeviceGetComputeRunningProcesses"] = nvml.NVMLError_NotSupported()
+    summary = sampled(Telemetry.for_device("0000:3B:00.0"))
+    assert "process_memory_bytes" not in summary
+    assert summary["warnings"] == ["GPU telemetry: process_memory_bytes not read (NVMLError_NotSupported: Not "
+                                   "Supported)"]
+
+
+def test_a_process_nvml_does_not_list_is_a_warning_only_if_never_listed(nvml):
+    second = nvml.gpus[1]
+    second.compute = [(4242, 2**30)]  # inside a container, NVML lists the host's pid of this process
+    summary = sampled(Telemetry.for_device("0000:3B:00.0"))
+    assert "process_memory_bytes" not in summary
+    assert summary["warnings"] == [f"GPU telemetry: process_memory_bytes not read (NVML lists no compute process "
+                                   f"of pid {os.getpid()} on this GPU: inside a container NVML may list host pids "
+                                   "only)"]
+    # listed once its CUDA context exists: the samples before it are no reason to warn
+    with Telemetry.for_device("0000:3B:00.0") as sampler:
+        sampler.period_s = 3600
+        second.compute = [(os.getpid(), 2**29)]
+    summary = sampler.summary()
+    assert summary["process_memory_bytes"]["max"] == 2**29 and "warnings" not in summary
+
+
 def test_a_bus_id_nvml_does_not_know_is_a_warning(nvml):
     summary = sampled(Telemetry.for_device("0000:99:00.0"))
     assert summary["samples"] == 0
@@ -257,7 +302,8 @@ def test_every_nvml_name_trtbench_uses_is_in_pynvml_and_in_the_double():
 
     used = _nvml_names_trtbench_uses()
     assert {"nvmlInit", "nvmlDeviceGetHandleByPciBusId", "nvmlDeviceGetHandleByUUID",
-            "nvmlDeviceGetComputeRunningProcesses", "NVMLError_NotSupported", "NVML_CLOCK_SM"} <= used
+            "nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetTotalEnergyConsumption", "NVMLError_NotSupported",
+            "NVML_CLOCK_SM"} <= used
     double = fake_nvml.FakeNvml()
     for name in sorted(used):
         assert hasattr(pynvml, name), f"trtbench calls pynvml.{name}, which nvidia-ml-py does not have"
@@ -298,6 +344,16 @@ def test_the_double_raises_pynvmls_own_errors_with_their_codes():
     handle = double.nvmlDeviceGetHandleByPciBusId("0000:3b:00.0")
     assert double.nvmlDeviceGetHandleByUUID(double.nvmlDeviceGetUUID(handle).encode()) is handle
     assert isinstance(double.nvmlDeviceGetMemoryInfo(handle), pynvml.c_nvmlMemory_t)
+    # a process as pynvml's v3 struct gives it, its fields those of c_nvmlProcessInfo_v3_t
+    (process,) = double.nvmlDeviceGetComputeRunningProcesses(handle)
+    assert isinstance(process, pynvml.nvmlFriendlyObject)
+    assert set(vars(process)) == {name for name, _ in pynvml.c_nvmlProcessInfo_v3_t._fields_}
+    assert process.pid == os.getpid() and process.usedGpuMemory == fake_nvml.PROCESS_BYTES
+    assert isinstance(double.nvmlDeviceGetTotalEnergyConsumption(handle), int)  # mJ, as c_uint64's value
+    handle.counts_energy = False
+    with pytest.raises(pynvml.NVMLError_NotSupported) as unsupported:
+        double.nvmlDeviceGetTotalEnergyConsumption(handle)
+    assert unsupported.value.value == pynvml.NVML_ERROR_NOT_SUPPORTED
     double.nvmlShutdown()
     with pytest.raises(pynvml.NVMLError_Uninitialized):  # the last shutdown undid the one init
         double.nvmlShutdown()

@@ -10,13 +10,13 @@ import pytest
 from trtbench.store.records import METRICS, LatencyRecord, Metric, record_from_json, register_metric
 from trtbench.store.results import RunFile
 
-ENERGY = "energy_per_image"
+ENERGY = "carbon_per_image"  # a figure trtbench does not measure
 
 
 @pytest.fixture
 def energy():
-    """A metric no trtbench module knows: energy per image, read from ``record.figures``."""
-    metric = register_metric(Metric(ENERGY, "energy per image", "mJ", kind="energy"))
+    """A metric no trtbench module knows: carbon per image, read from ``record.figures``."""
+    metric = register_metric(Metric(ENERGY, "carbon per image", "mg", kind="carbon"))
     yield metric
     del METRICS[ENERGY]
 
@@ -74,17 +74,17 @@ def test_a_registered_metric_is_in_every_report_format(invoke, tmp_path, energy)
     rows = list(csv.DictReader(io.StringIO(invoke("report", "--csv", run).stdout)))
     assert [float(row[ENERGY]) for row in rows] == [3.5, 12.25]
     markdown = invoke("report", "--markdown", "--metric", ENERGY, run, "--models-dir", tmp_path).stdout.splitlines()
-    title = markdown.index("## FP32 energy per image (mJ): onnxruntime-cpu on Test CPU")
-    assert markdown[title + 2:title + 5] == ["| Models           | batch_size=1<br>(mJ) | batch_size=4<br>(mJ) |",
+    title = markdown.index("## FP32 carbon per image (mg): onnxruntime-cpu on Test CPU")
+    assert markdown[title + 2:title + 5] == ["| Models           | batch_size=1<br>(mg) | batch_size=4<br>(mg) |",
                                              "|:--:|:--:|:--:|", "| ResNet18         | 3.500[^1] | 12.250[^1] |"]
     shown = invoke("report", "--metric", ENERGY, run)
     assert shown.exit_code == 0, shown.output
-    assert "FP32 energy per image (mJ): onnxruntime-cpu on Test CPU" in shown.stdout
+    assert "FP32 carbon per image (mg): onnxruntime-cpu on Test CPU" in shown.stdout
     assert ["ResNet18", "3.500", "12.250"] in [line.split() for line in shown.stdout.splitlines()]
     page = tmp_path / "page.html"
     assert invoke("report", "--html", page, "--metric", ENERGY, run, "--models-dir", tmp_path).exit_code == 0
     html = page.read_text()
-    assert "energy per image<br>(mJ, lower is better)" in html and 'data-value="12.25">12.250<' in html
+    assert "carbon per image<br>(mg, lower is better)" in html and 'data-value="12.25">12.250<' in html
 
 
 def test_compare_reads_a_registered_metric(invoke, tmp_path, energy):
@@ -93,12 +93,12 @@ def test_compare_reads_a_registered_metric(invoke, tmp_path, energy):
     result = invoke("compare", base, new, "--metric", ENERGY, "--json")
     assert result.exit_code == 1, result.output
     verdict = json.loads(result.stdout)
-    assert (verdict["metric"], verdict["unit"], verdict["higher_is_better"]) == (ENERGY, "mJ", False)
+    assert (verdict["metric"], verdict["unit"], verdict["higher_is_better"]) == (ENERGY, "mg", False)
     (case,) = verdict["cases"]
     assert (case["base"], case["new"], case["result"]) == (3.5, 4.0, "regressed")
     assert case["change_pct"] == pytest.approx(100 * (4.0 / 3.5 - 1))
     table = invoke("compare", base, new, "--metric", ENERGY).stdout
-    assert "energy per image (mJ), onnxruntime-cpu on Test CPU" in " ".join(table.split())
+    assert "carbon per image (mg), onnxruntime-cpu on Test CPU" in " ".join(table.split())
 
 
 def test_an_unknown_metric_is_one_line_naming_the_registered_ones(invoke, tmp_path):

@@ -275,6 +275,19 @@ class Backend:
             return Telemetry.unavailable(f"{self.name} could not name its GPU ({type(exc).__name__}: {exc})")
         return Telemetry.for_device(bus_id) if bus_id else Telemetry.for_visible_gpu()
 
+    def energy(self):
+        """A case's energy meter (``trtbench.measure.energy.CaseEnergy``): NVML's energy counter on this backend's
+        GPU, RAPL's package counters on a CPU; where neither can be read it says why in the record, never 0."""
+        from trtbench.measure.energy import CaseEnergy, Unreadable, meter_for
+
+        if not self.gpu:
+            return CaseEnergy(meter_for(False))
+        try:
+            bus_id = self.gpu_pci_bus_id()
+        except Exception as exc:  # energy describes a case, it never fails one
+            return CaseEnergy(Unreadable(f"{self.name} could not name its GPU ({type(exc).__name__}: {exc})"))
+        return CaseEnergy(meter_for(True, bus_id))
+
     def graph_files(self, onnx_path: Path, precision: str) -> list[Path]:
         """The files ``build`` makes an engine of ``precision`` from, made here where missing: what a
         cluster node receives instead of making them (the FP16 or INT8 graph, Paddle's model)."""

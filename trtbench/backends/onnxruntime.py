@@ -483,10 +483,14 @@ class OnnxRuntimeBackend(Backend):
             options.optimized_model_filepath = str(optimized)
             options.add_session_config_entry("session.optimized_model_external_initializers_file_name",
                                              "optimized.weights")
+            loading = time.perf_counter()
             session = ort.InferenceSession(str(graph), options, providers=[self.provider])
+            load_s = time.perf_counter() - loading  # its graph optimizations included, and writing the graph out
             executed = _read_back(optimized)
-        return OnnxRuntimeEngine(session, batch, self.ort_device, build_s=time.perf_counter() - started, graph=graph,
-                                 precision=precision, executed=executed)
+        engine = OnnxRuntimeEngine(session, batch, self.ort_device, build_s=time.perf_counter() - started, graph=graph,
+                                   precision=precision, executed=executed)
+        engine.load_s = load_s
+        return engine
 
 
 class OnnxRuntimeCudaBackend(OnnxRuntimeBackend):

@@ -382,6 +382,7 @@ class OpenVinoBackend(Backend):
             raise TrtbenchError(f"{path} is a folder where trtbench keeps a compiled model: remove it")
         core = ov.Core()
         compiled_here: dict[str, Any] = {}
+        imported: dict[str, float] = {}  # seconds import_model took, where the compiled model came from the cache
 
         def make(tmp: Path) -> dict:
             model = core.read_model(str(graph))
@@ -401,10 +402,10 @@ class OpenVinoBackend(Backend):
         compiled = None
         if meta is not None and meta["key"] == key:
             artifact = artifacts.Artifact(path, meta)
-            compiled = _imported(core, artifact, settings)
+            compiled = _imported(core, artifact, settings, imported)
         if compiled is None:
             artifact = artifacts.ensure(path, COMPILED_KIND, key, make, labels=_KEY_LABELS)
-            compiled = compiled_here["model"] if artifact.made else _imported(core, artifact, settings)
+            compiled = compiled_here["model"] if artifact.made else _imported(core, artifact, settings, imported)
         if compiled is None:
             # Changed between the check and the read, or refused by OpenVINO: compiled again, never
             # loaded from bytes that were not checked.
@@ -421,8 +422,11 @@ class OpenVinoBackend(Backend):
         }
         if artifact.made:
             info["cache_reason"] = artifact.reason
-        return OpenVinoEngine(compiled, batch, build_s=time.perf_counter() - started, info=info, graph=graph,
-                              settings=settings)
+        engine = OpenVinoEngine(compiled, batch, build_s=time.perf_counter() - started, info=info, graph=graph,
+                                settings=settings)
+        # to a compiled model ready to run: imported from the cache (info's loaded_from_cache), or compiled here
+        engine.load_s = compiled_here["compile_s"] if artifact.made else imported["import_s"]
+        return engine
 
 
 #: the compiled-model key's fields in the user's words, for the line that says why one was compiled again
@@ -457,16 +461,19 @@ def compiled_model_path(cache_dir: Path, graph: Path, precision: str, batch: int
     return Path(cache_dir) / CACHE_SUBDIR / f"{Path(graph).stem}.{precision}.b{batch}.t{threads}.blob"
 
 
-def _imported(core: Any, artifact: artifacts.Artifact, settings: dict[str, Any]) -> Any:
-    """The compiled model in ``artifact``, imported from bytes that match its recorded sha256; None
-    when they no longer match or OpenVINO refuses them."""
+def _imported(core: Any, artifact: artifacts.Artifact, settings: dict[str, Any], took: dict[str, float]) -> Any:
+    """The compiled model in ``artifact``, imported from bytes that match its recorded sha256 (the seconds
+    import_model took go in ``took["import_s"]``); None when they no longer match or OpenVINO refuses them."""
     data = artifacts.read_matching(artifact.path, artifact.sha256)
     if data is None:
         return None
+    started = time.perf_counter()
     try:
-        return core.import_model(data, "CPU", settings)
+        compiled = core.import_model(data, "CPU", settings)
     except RuntimeError:
         return None
+    took["import_s"] = time.perf_counter() - started
+    return compiled
 
 
 def probe(precision: str) -> tuple[str | None, str]:

@@ -60,14 +60,17 @@ TENSORRT_API = {
         "ProfilingVerbosity.DETAILED", "ICudaEngine.create_engine_inspector", "EngineInspector.get_engine_information",
         "LayerInformationFormat.JSON", "IProfiler", "IProfiler.__init__", "IProfiler.report_layer_time",
         "IExecutionContext.profiler", "IExecutionContext.enqueue_emits_profile",
-        "IExecutionContext.report_to_profiler",
+        "IExecutionContext.report_to_profiler", "ICudaEngine.device_memory_size_v2",
+        "ICudaEngine.get_device_memory_size_for_profile_v2",
     ],
+    # guarded by hasattr(trt, "EngineStat"): TensorRT 10.14 and later
+    "engine_stat": ["EngineStat.TOTAL_WEIGHTS_SIZE", "ICudaEngine.get_engine_stat"],
     "strong": ["NetworkDefinitionCreationFlag.STRONGLY_TYPED"],
     "weak_fp16": ["IBuilderConfig.set_flag", "BuilderFlag.FP16"],
     "weak_int8": ["IBuilderConfig.set_flag", "BuilderFlag.INT8"],
 }
-#: which routes each major may take
-ROUTES_BY_MAJOR = {10: ("common", "strong", "weak_fp16", "weak_int8"), 11: ("common", "strong")}
+#: which routes each major may take (10.x as of 10.13, the 10.x checked against: EngineStat came in 10.14)
+ROUTES_BY_MAJOR = {10: ("common", "strong", "weak_fp16", "weak_int8"), 11: ("common", "strong", "engine_stat")}
 #: the INT8 graph each typing builds from (precision.INT8_FORMS): the weak build picks FP16 or FP32 per
 #: layer itself, so it reads the FP32 rest; a strongly typed one runs the rest in the graph's FP16
 INT8_FORM_BY_TYPING = {"weak": "tensorrt", "strong": "tensorrt-fp16"}

@@ -166,6 +166,7 @@ class TensorRTEngine(Engine):
         self.plan = plan
         self.host_clock = time.perf_counter_ns
         self.capture_error: str | None = None
+        self.memory: dict = {}  # read once the plan is deserialized: facts of the plan, kept after deactivation
         self._clear()
 
     def _clear(self) -> None:
@@ -183,17 +184,25 @@ class TensorRTEngine(Engine):
 
     def activate_impl(self) -> None:
         trt, cuda = self.trt, self.cuda
+        # load_s: the runtime, the deserialization and the context, as trtexec's "Engine deserialized in" times
+        # the first two; the inspector read between them is not counted
+        started = self.host_clock()
         self.runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         self.engine = self.runtime.deserialize_cuda_engine(self.plan)
+        deserialized = self.host_clock()
         if self.engine is None:
             raise TrtbenchError("TensorRT could not deserialize the engine (out of memory, or a plan from another "
                                 "TensorRT or GPU): delete it from engines/ to rebuild it")
+        self.memory = self._read_memory()
         self.inspected = inspect_engine(trt, self.engine)
         self.info["layer_precisions"] = self.inspected.counts() if self.inspected is not None else None
         self.info["inspector_schema"] = self.inspected.schema if self.inspected is not None else None
+        making = self.host_clock()
         self.context = self.engine.create_execution_context()
+        made = self.host_clock()
         if self.context is None:
             raise TrtbenchError("TensorRT could not create an execution context (likely out of device memory)")
+        self.load_s = (deserialized - started + made - making) / 1e9
         # the compute stream; copies have streams of their own, as trtexec's
         self.stream = cuda.stream()
         self.handle = cuda.stream_handle(self.stream)
@@ -223,6 +232,24 @@ class TensorRTEngine(Engine):
         cuda.synchronize(self.stream)
         if self.options.cuda_graph:
             self._capture()
+
+    def _read_memory(self) -> dict:
+        """What the deserialized engine says it holds, in bytes: see memory_facts."""
+        trt, engine = self.trt, self.engine
+        facts = {"plan_bytes": len(self.plan),
+                 "device_memory_bytes": int(engine.device_memory_size_v2),
+                 "profile_device_memory_bytes": int(engine.get_device_memory_size_for_profile_v2(0))}
+        if hasattr(trt, "EngineStat"):  # 10.14 and later
+            facts["weights_bytes"] = int(engine.get_engine_stat(trt.EngineStat.TOTAL_WEIGHTS_SIZE))
+        return facts
+
+    def memory_facts(self) -> dict:
+        """What TensorRT says the engine holds, in bytes: ``plan_bytes`` (the serialized plan),
+        ``device_memory_bytes`` (``device_memory_size_v2``: what a context needs for activations and scratch,
+        over every profile), ``profile_device_memory_bytes`` (the same for the one profile trtbench builds) and,
+        where TensorRT has ``EngineStat`` (10.14 and later), ``weights_bytes`` (``TOTAL_WEIGHTS_SIZE``); a fact
+        the TensorRT in use does not give is left out. Known once the engine was activated."""
+        return dict(self.memory)
 
     def _execute(self) -> None:
         """One plain enqueue; TensorRT's False (enqueueV3 failed) is an error, never timed as no work."""
@@ -435,6 +462,8 @@ class TensorRTEngine(Engine):
             "tf32": self.options.tf32,
             "sync": "cudaEventSynchronize on the oldest inference's last event (default scheduling: spin)",
             "pinned_host_memory": True,
+            "load": "the host clock around the runtime and deserialize_cuda_engine, and around "
+                    "create_execution_context",
             "cuda_bindings": self.cuda.name,
             "tensorrt": str(self.trt.__version__),
             **{k: v for k, v in self.info.items() if k in ("typing", "fp16_build", "workspace_mib", "opt_level")},

@@ -70,6 +70,11 @@ ECHOED: dict[str, tuple[str, Callable[[str], Any]]] = {
 _DEVICE_LINES = {"gpu": re.compile(r"\[I\] Selected Device: (?P<v>.+?)\s*$", re.M),
                  "compute_capability": re.compile(r"\[I\] Compute Capability: (?P<v>\d+\.\d+)\s*$", re.M),
                  "multiprocessors": re.compile(r"\[I\] SMs: (?P<v>\d+)\s*$", re.M)}
+# What trtexec says of the engine it built and loaded (samples/common/sampleEngines.cpp, sampleInference.cpp):
+# sizes in MiB to 6 significant digits, the deserialization (runtime and deserializeCudaEngine) in seconds
+_ENGINE_SIZE = re.compile(r"\[I\] Created engine with size: (?P<mib>[\d.eE+-]+) MiB")
+_CONTEXT_MEMORY = re.compile(r"\[I\] Created execution context with device memory size: (?P<mib>[\d.eE+-]+) MiB")
+_DESERIALIZED = re.compile(r"\[I\] Engine deserialized in (?P<s>[\d.eE+-]+) sec")
 TIMING_CACHE_KIND = "trtexec-timing-cache"
 TIMING_CACHE_FILE = "trtexec.timing.cache"
 # trtexec's warning when the engine cannot be captured; it then times plain enqueues (10.x and 11.x)
@@ -211,6 +216,26 @@ def _profile_json(data: bytes) -> Any:
     except ValueError:
         text = data.decode("utf-8")
         return json.loads(re.sub(r"(:\s*)-?(?:nan|inf)\b", r"\1null", text))
+
+
+def engine_facts(text: str) -> tuple[dict, float | None]:
+    """What trtexec's output says of its engine: ``plan_bytes`` ("Created engine with size") and
+    ``device_memory_bytes`` ("Created execution context with device memory size", device_memory_size_v2), each
+    from MiB to 6 significant digits; and the seconds "Engine deserialized in" (None where not printed)."""
+    def number(pattern: re.Pattern, group: str) -> float | None:
+        found = pattern.search(text)
+        try:
+            value = float(found[group]) if found else None
+        except ValueError:  # "1e" and the like: the pattern's characters, not a number
+            return None
+        return value if _time(value) else None
+
+    facts = {}
+    for key, pattern in (("plan_bytes", _ENGINE_SIZE), ("device_memory_bytes", _CONTEXT_MEMORY)):
+        mib = number(pattern, "mib")
+        if mib:  # "Created engine with size: 0 MiB" comes of a failed build
+            facts[key] = round(mib * 2**20)
+    return facts, number(_DESERIALIZED, "s")
 
 
 def _check_exit(output: str, returncode: int, failed: str) -> None:
@@ -362,6 +387,7 @@ class TrtexecEngine(Engine):
         self.version = version
         self.full_command: list[str] = []
         self.graph_captured: bool | None = None  # None until a run with a CUDA graph requested says
+        self.memory: dict = {}  # what trtexec's output said of the engine, once it has run
 
     def timed(self, policy: TimingPolicy, progress=None) -> Timed:
         """Run trtexec with ``policy``, reading its output as it comes, and parse its summary.
@@ -427,6 +453,7 @@ class TrtexecEngine(Engine):
         self.output, returncode = self._invoke(command, read)
         self.version = tensorrt_version(self.output) or self.version
         _check_exit(self.output, returncode, "trtexec failed")
+        self.memory, self.load_s = engine_facts(self.output)
         self._check_echo(echoed)
         if self.mode.settings["cuda_graph"]:
             self.graph_captured = _GRAPH_FAILED not in self.output
@@ -491,6 +518,11 @@ class TrtexecEngine(Engine):
                  "timing cache)"]
         return LayerProfile(PROFILE_ENGINE, count or iterations, layers, sum(ms for _, ms in timed), notes)
 
+    def memory_facts(self) -> dict:
+        """What trtexec said of the engine it ran (``plan_bytes``, ``device_memory_bytes``; from MiB to 6
+        significant digits); {} until it has run. trtexec prints no weights size and no per-profile memory."""
+        return dict(self.memory)
+
     def _check_echo(self, echoed: dict[str, Any]) -> None:
         """Fail when trtexec's echo of its options contradicts the mode its flags were chosen for: a
         trtexec whose defaults are not the ones in TRTEXEC_DEFAULTS would otherwise be mislabelled."""
@@ -505,6 +537,8 @@ class TrtexecEngine(Engine):
         """What trtexec ran: its command, TensorRT version and every toggle as set for this run."""
         described = {"timer": "trtexec's own (CUDA events)", "command": " ".join(self.full_command or self.command),
                      "tensorrt": self.version, "percentile": "trtexec's nearest-rank percentiles",
+                     "load": "trtexec's 'Engine deserialized in' (the runtime and the deserialization; trtexec "
+                             "does not time the context)",
                      **self.mode.describe()}
         # as the tensorrt backend records it: what ran, and what was asked for
         described["cuda_graph_requested"] = self.mode.settings["cuda_graph"]
@@ -593,6 +627,13 @@ class TrtexecBackend(Backend):
                                                    "fp16_build": fp16_build(mode.settings["typing"], precision),
                                                    "tensorrt": version},
                              mode=mode, version=version, popen=self.popen, timing_cache=cache)
+
+    def energy(self):
+        """Not read: trtexec builds and times in one process of its own, so its timed window cannot be told apart
+        from its build."""
+        from trtbench.measure.energy import CaseEnergy, Unreadable
+
+        return CaseEnergy(Unreadable("trtexec builds and times in one run: its timed window cannot be read apart"))
 
     def gpu_facts(self) -> dict | None:
         """The GPU trtexec will run on (name, compute capability, SM count), before it runs: as an earlier

@@ -19,6 +19,7 @@ from trtbench.backends.base import Backend, Engine
 from trtbench.errors import TrtbenchError
 from trtbench.graphs.inputs import seeded_input
 from trtbench.measure.devicelock import DeviceBusy, DeviceUse
+from trtbench.measure.memory import PeakMemory
 from trtbench.measure.timing import (
     COV_WARNING,
     PERCENTILE_DEFINITION,
@@ -62,6 +63,8 @@ def parse_batches(text: str) -> list[int]:
 
 
 Exclusive = Callable[[Backend], AbstractContextManager[DeviceUse]]
+#: seconds of an idle device read before each case whose energy can be read: the baseline its energy is net of
+IDLE_BASELINE_S = 1.0
 
 
 def run_case(backend: Backend, case: Case, onnx_path: Path, cache_dir: Path, policy: TimingPolicy,
@@ -72,6 +75,8 @@ def run_case(backend: Backend, case: Case, onnx_path: Path, cache_dir: Path, pol
 
     With ``exclusive``, the timing (only it: not the build, not the output check) holds the
     device's lock and measures what else used the device meanwhile (see trtbench.measure.devicelock).
+    The first inference after loading is timed on its own, before the warm-up; the process's peak memory is
+    read over the build and over the timing (from the engine's activation to the end of its timed run).
     A device that is busy under ``--no-wait`` (DeviceBusy) and Ctrl-C end the sweep instead.
     With ``export_sha256`` (the run's plan), an export that is no longer that one is not built from.
     A case that ran another precision than asked, or whose outputs are not finite, is failed with
@@ -80,19 +85,36 @@ def run_case(backend: Backend, case: Case, onnx_path: Path, cache_dir: Path, pol
     record = LatencyRecord(model=case.model, precision=case.precision, batch=case.batch, backend=backend.name,
                            device=backend.device(), metric=backend.metric, node=platform.node())
     started = time.perf_counter()
+    # the build's peak memory, then the timing's: from the engine's activation to the end of its timed run
+    building, timing = PeakMemory(), PeakMemory()
+    here = _runs_here(backend)
+    engine_memory: dict | None = None
     try:
         if export_sha256 is not None:
             _same_export(case, onnx_path, export_sha256)
-        engine = backend.build(onnx_path, case.precision, case.batch, cache_dir)
+        with building if here else contextlib.nullcontext():
+            engine = backend.build(onnx_path, case.precision, case.batch, cache_dir)
+        if engine.load_s is not None:
+            record.cold_start["load_s"] = round(engine.load_s, 4)
         if export_sha256 is not None:
             # again once the build has read it: an export replaced during the build may be what was built
             _same_export(case, onnx_path, export_sha256)
-        with engine:
+        with timing if here else contextlib.nullcontext(), engine:
             with exclusive(backend) if exclusive is not None else contextlib.nullcontext() as use:
-                with backend.telemetry() as sampler:
+                energy = backend.energy()
+                # the device as the case leaves it idle, before anything runs on it
+                energy.idle(IDLE_BASELINE_S if here else 0.0)
+                if here:
+                    record.cold_start["first_inference_ms"] = _first_inference_ms(engine)
+                with backend.telemetry() as sampler, energy:
                     timing_began = timestamp()
                     timed = engine.timed(policy, progress)
                     record.timed_between = [timing_began, timestamp()]
+            timing.stop()  # the peak is read now: what follows (outputs check, profile) is not the timing's
+            record.energy = energy.result(images=timed.iterations * case.batch, timed_s=timed.wall_s)
+            engine_memory = _engine_memory(engine, record.warnings)
+            if engine.load_s is not None:  # an engine timed in a process of its own says so only once it ran
+                record.cold_start["load_s"] = round(engine.load_s, 4)
             if use is not None:
                 _fill_device_use(record, use)
             if verify is not None:
@@ -113,6 +135,11 @@ def run_case(backend: Backend, case: Case, onnx_path: Path, cache_dir: Path, pol
         if sampler is not None:
             record.gpu_telemetry = sampler.summary()
             record.warnings += list(record.gpu_telemetry.get("warnings", []))  # each begins "GPU telemetry"
+            gpu_memory = record.gpu_telemetry.get("process_memory_bytes")
+            if gpu_memory:
+                record.memory["gpu_process_peak_bytes"] = gpu_memory["max"]
+                record.memory["gpu_how"] = (f"NVML usedGpuMemory of this process, sampled every "
+                                            f"{sampler.period_s:g} s while timed")
         problems = [why for why in (not_finite, record.precision_mismatch()) if why]
         if problems:
             record.failed("; ".join(problems))
@@ -122,9 +149,55 @@ def run_case(backend: Backend, case: Case, onnx_path: Path, cache_dir: Path, pol
         record.failed(str(exc))
     except Exception as exc:  # a failing case (out of memory, backend error) must not end the sweep
         record.failed(f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=8))
+    # kept for a failed case too: the peak before an out-of-memory says how far it got
+    record.memory = {**_memory(backend, building, timing, engine_memory), **record.memory}
     record.case_s = round(time.perf_counter() - started, 3)
     record.finished_at = timestamp()
     return record
+
+
+def _runs_here(backend: Backend) -> bool:
+    """Whether the backend's engines run in this process (a backend that cannot run inferences for trtbench,
+    trtexec, builds and times them in a process of its own)."""
+    return backend.can_infer
+
+
+def _first_inference_ms(engine: Engine) -> float:
+    """The first inference after loading, timed on its own (host wall time: ``iterate`` returns once the work
+    is done): the cold start a deployment sees, never counted as warm-up or among the samples."""
+    started = time.perf_counter()
+    engine.iterate()
+    return round((time.perf_counter() - started) * 1000.0, 4)
+
+
+def _engine_memory(engine: Engine, warnings: list[str]) -> dict:
+    """What the engine says it holds (while active); {} and a warning where asking it fails."""
+    try:
+        return dict(engine.memory_facts())
+    except Exception as exc:  # it describes a case, it never fails one
+        warnings.append(f"engine memory not read: {type(exc).__name__}: {exc}")
+        return {}
+
+
+def _memory(backend: Backend, building: PeakMemory, timing: PeakMemory, engine: dict | None) -> dict:
+    """The record's memory: the process's peaks while built and while timed, its resident size before the
+    build, how they were read, and what the engine says it holds."""
+    memory: dict = {}
+    if building.before_bytes is not None:
+        memory["rss_before_bytes"] = building.before_bytes
+    if building.peak_bytes is not None:
+        memory["build_peak_rss_bytes"] = building.peak_bytes
+    if timing.peak_bytes is not None:
+        memory["peak_rss_bytes"] = timing.peak_bytes
+    if not _runs_here(backend):
+        memory["how"] = f"not read: {backend.name} runs its engines in a process of its own"
+    elif building.how and timing.how and building.how != timing.how:
+        memory["how"] = f"build: {building.how}; timing: {timing.how}"
+    elif building.how or timing.how:
+        memory["how"] = building.how or timing.how
+    if engine is not None:
+        memory["engine"] = engine
+    return memory
 
 
 def _profile(engine: Engine, iterations: int, graph: Path, warnings: list[str]) -> dict:

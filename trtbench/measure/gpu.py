@@ -275,8 +275,46 @@ def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+class NoGpu(Exception):
+    """NVML is there but has no GPU by the name asked for; the message says which and why."""
+
+
+def nvml_device(pci_bus_id: str | None = None):
+    """(pynvml, handle) of the GPU at ``pci_bus_id``, or of the GPU CUDA calls device 0 (by its UUID) when
+    None; None when NVML is not there (no nvidia-ml-py, no driver). Raises NoGpu when NVML has no such GPU.
+
+    A PCI bus id names the same GPU for CUDA and NVML; an index does not, since NVML counts every GPU
+    and CUDA only those CUDA_VISIBLE_DEVICES leaves.
+    """
+    import os
+
+    pynvml = _NVML.get()
+    if pynvml is None:
+        return None
+    if pci_bus_id:
+        try:
+            # bytes: older nvidia-ml-py passes the argument to ctypes as it is
+            return pynvml, pynvml.nvmlDeviceGetHandleByPciBusId(pci_bus_id.encode())
+        except Exception as exc:  # NVMLError_NotFound and the like
+            raise NoGpu(f"NVML has no GPU at PCI bus id {pci_bus_id} ({_error_text(exc)})") from None
+    uuid = visible_gpu_uuid()
+    if uuid is None:
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        where = f" (CUDA_VISIBLE_DEVICES={visible})" if visible is not None else ""
+        raise NoGpu(f"NVML lists no GPU that CUDA calls device 0{where}")
+    return pynvml, _handle_by_uuid(pynvml, uuid)
+
+
+def _handle_by_uuid(pynvml, uuid: str):
+    try:
+        return pynvml.nvmlDeviceGetHandleByUUID(uuid)
+    except Exception as exc:  # NVMLError_NotFound: a GPU gone since it was listed
+        raise NoGpu(f"NVML has no GPU {uuid} ({_error_text(exc)})") from None
+
+
 class Telemetry:
-    """Samples a GPU's actual SM clock, power and temperature in a thread while a case is timed.
+    """Samples a GPU's actual SM clock, power and temperature, and this process's memory on it
+    (``process_memory_bytes``, from NVML's compute processes), in a thread while a case is timed.
 
     Application clocks say what the GPU may run at; the sampled SM clock says what it did, so a
     throttled case shows in its record. A quantity that cannot be read (NVML's "not supported" on
@@ -300,17 +338,7 @@ class Telemetry:
         every GPU and CUDA only those CUDA_VISIBLE_DEVICES leaves. A null context when NVML is not
         there (no nvidia-ml-py, no driver).
         """
-        import contextlib
-
-        pynvml = _NVML.get()
-        if pynvml is None:
-            return contextlib.nullcontext(None)
-        try:
-            # bytes: older nvidia-ml-py passes the argument to ctypes as it is
-            handle = pynvml.nvmlDeviceGetHandleByPciBusId(pci_bus_id.encode())
-        except Exception as exc:  # NVMLError_NotFound and the like: sample nothing, say why
-            return cls.unavailable(f"NVML has no GPU at PCI bus id {pci_bus_id} ({_error_text(exc)})")
-        return cls._over_nvml(pynvml, handle)
+        return cls._over_device(pci_bus_id)
 
     @classmethod
     def for_gpu(cls, index: int):
@@ -340,26 +368,26 @@ class Telemetry:
         if pynvml is None:
             return contextlib.nullcontext(None)
         try:
-            handle = pynvml.nvmlDeviceGetHandleByUUID(uuid)
-        except Exception as exc:  # NVMLError_NotFound: a GPU gone since it was listed
-            return cls.unavailable(f"NVML has no GPU {uuid} ({_error_text(exc)})")
+            handle = _handle_by_uuid(pynvml, uuid)
+        except NoGpu as exc:
+            return cls.unavailable(str(exc))
         return cls._over_nvml(pynvml, handle)
 
     @classmethod
     def for_visible_gpu(cls):
         """A sampler over NVML for the GPU CUDA calls device 0 (the first of CUDA_VISIBLE_DEVICES), found by
         its UUID; a null context when NVML is not there."""
-        import contextlib
-        import os
+        return cls._over_device(None)
 
-        if _NVML.get() is None:
-            return contextlib.nullcontext(None)
-        uuid = visible_gpu_uuid()
-        if uuid is None:
-            visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-            where = f" (CUDA_VISIBLE_DEVICES={visible})" if visible is not None else ""
-            return cls.unavailable(f"NVML lists no GPU that CUDA calls device 0{where}")
-        return cls.for_uuid(uuid)
+    @classmethod
+    def _over_device(cls, pci_bus_id: str | None):
+        import contextlib
+
+        try:
+            found = nvml_device(pci_bus_id)
+        except NoGpu as exc:  # sample nothing, say why
+            return cls.unavailable(str(exc))
+        return contextlib.nullcontext(None) if found is None else cls._over_nvml(*found)
 
     @classmethod
     def unavailable(cls, reason: str) -> Telemetry:
@@ -407,6 +435,9 @@ class Telemetry:
         self._stop.set()
         self._thread.join()
         self._sample()
+        finish = getattr(self.read, "finish", None)
+        if finish is not None:
+            finish()
 
     def summary(self) -> dict:
         """min / median / max of each sampled quantity, the sample count, and any warnings."""
@@ -422,17 +453,22 @@ class Telemetry:
 
 
 class _NvmlReader:
-    """Reads one GPU's SM clock, power and temperature; a failed read is a warning, not an error."""
+    """Reads one GPU's SM clock, power and temperature, and this process's GPU memory; a failed read is a
+    warning, not an error."""
 
     QUANTITIES = {
         "sm_clock_mhz": lambda nvml, handle: nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_SM),
         "power_w": lambda nvml, handle: nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0,
         "temperature_c": lambda nvml, handle: nvml.nvmlDeviceGetTemperature(handle, nvml.NVML_TEMPERATURE_GPU),
+        "process_memory_bytes": lambda nvml, handle: _process_memory(nvml, handle),
     }
 
     def __init__(self, pynvml, handle, warn) -> None:
         self.pynvml, self.handle, self.warn = pynvml, handle, warn
         self.unsupported: set[str] = set()
+        self.sampled: set[str] = set()
+        #: why a quantity was not in a sample, said at the end only if no sample had it
+        self.missing: dict[str, str] = {}
 
     def __call__(self) -> dict:
         sample = {}
@@ -441,13 +477,51 @@ class _NvmlReader:
                 continue
             try:
                 sample[key] = read(self.pynvml, self.handle)
+                self.sampled.add(key)
             except self.pynvml.NVMLError_NotSupported as exc:
                 # The board cannot report it (power on some, clocks on MIG slices): no retry.
                 self.unsupported.add(key)
                 self.warn(f"GPU telemetry: {key} not read ({_error_text(exc)})")
             except self.pynvml.NVMLError as exc:  # possibly transient: try again next sample
                 self.warn(f"GPU telemetry: {key} not read ({_error_text(exc)})")
+            except _NoValue as exc:  # NVML will not give this process's number: no retry
+                self.unsupported.add(key)
+                self.warn(f"GPU telemetry: {key} not read ({exc})")
+            except _NotListed as exc:  # not yet, perhaps: a process is listed once it has a CUDA context
+                self.missing.setdefault(key, str(exc))
         return sample
+
+    def finish(self) -> None:
+        """Warn of each quantity no sample had, for want of this process in NVML's list."""
+        for key, why in self.missing.items():
+            if key not in self.sampled:
+                self.warn(f"GPU telemetry: {key} not read ({why})")
+
+
+class _NotListed(Exception):
+    """NVML's list of the GPU's compute processes does not hold this one."""
+
+
+class _NoValue(Exception):
+    """NVML lists this process without its memory."""
+
+
+def _process_memory(pynvml, handle) -> int:
+    """This process's GPU memory in bytes, as NVML lists the GPU's compute processes."""
+    import os
+
+    pid = os.getpid()
+    listed = pynvml.nvmlDeviceGetComputeRunningProcesses(handle)
+    mine = [process for process in listed if process.pid == pid]
+    if not mine:
+        # NVML lists host pids: inside a container's own pid namespace this process has another
+        raise _NotListed(f"NVML lists no compute process of pid {pid} on this GPU: inside a container NVML "
+                         "may list host pids only")
+    used = [process.usedGpuMemory for process in mine]
+    if any(value is None for value in used):
+        # pynvml gives None for NVML_VALUE_NOT_AVAILABLE (Windows WDDM, some containers and vGPUs)
+        raise _NoValue("NVML gives no per-process memory on this GPU (NVML_VALUE_NOT_AVAILABLE)")
+    return int(sum(used))
 
 
 def _error_text(exc: BaseException) -> str:
