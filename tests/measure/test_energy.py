@@ -120,7 +120,7 @@ def test_a_window_reads_often_enough_to_see_every_wrap(powercap, monkeypatch):
 
 def test_no_powercap_is_a_reason_not_zero(tmp_path):
     found = rapl_meter(tmp_path / "absent")
-    assert found == Unreadable(f"no {tmp_path / 'absent'} on this machine (RAPL is not exposed here: a container "
+    assert found == Unreadable(f"no {tmp_path / 'absent'} on this machine: RAPL is not exposed to it (a container "
                                "or VM)")
     assert found.record() == {"unreadable": found.reason}
     assert CaseEnergy(found).result(images=10) == {"unreadable": found.reason}
@@ -134,8 +134,8 @@ def test_powercap_without_rapl_is_a_reason(tmp_path):
 
 @pytest.mark.skipif(Path("/sys/class/powercap").exists(), reason="this machine has /sys/class/powercap")
 def test_this_machine_says_why_it_has_no_cpu_energy():
-    assert meter_for(gpu=False) == Unreadable("no /sys/class/powercap on this machine (RAPL is not exposed here: "
-                                              "a container or VM)")
+    assert meter_for(gpu=False) == Unreadable("no /sys/class/powercap on this machine: RAPL is not exposed to it "
+                                              "(a container or VM)")
 
 
 def _denied(path: Path):

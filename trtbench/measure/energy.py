@@ -118,7 +118,7 @@ def rapl_meter(root: Path = POWERCAP) -> RaplMeter | Unreadable:
     """A meter over the CPU packages' RAPL counters under ``root``, or why there is none."""
     root = Path(root)
     if not root.is_dir():
-        return Unreadable(f"no {root} on this machine (RAPL is not exposed here: a container or VM)")
+        return Unreadable(f"no {root} on this machine: RAPL is not exposed to it (a container or VM)")
     zones = []
     for folder in sorted(root.iterdir(), key=lambda path: _zone_order(path.name)):
         if not _PACKAGE_ZONE.fullmatch(folder.name):
