@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -86,6 +87,18 @@ class Check:
         return bool(self.found)
 
 
+@dataclass
+class Concurrent:
+    """Requests served at once by one engine: a runner per request in flight, and how the engine serves them."""
+
+    #: each runs one inference of the engine's bound input and returns when it is done; each may be called from a
+    #: thread of its own at the same time as the others (never one runner from two threads at once)
+    runners: list[Callable[[], None]]
+    #: for the record: {"requests": in flight, "streams": the engine's parallel streams, "threads_per_stream",
+    #: "how": the mechanism in the engine's words}
+    facts: dict = field(default_factory=dict)
+
+
 class Engine:
     """A model built for one precision and batch size, ready to be run and timed."""
 
@@ -155,6 +168,13 @@ class Engine:
     def describe(self) -> dict:
         """How this engine runs and is timed, for the record's ``method``."""
         return {}
+
+    def concurrent(self, requests: int):
+        """A context manager giving ``Concurrent``: ``requests`` runners, each running one inference of the bound
+        input on resources of its own, through the engine's own mechanism for serving several requests at once
+        (TensorRT execution contexts on their own streams, OpenVINO infer requests of a throughput-compiled
+        model, parallel runs of one ONNX Runtime session, Paddle predictor clones); freed at its end."""
+        raise TrtbenchError(f"this backend cannot run requests concurrently yet (asked for {requests})")
 
     def memory_facts(self) -> dict:
         """What the engine itself says it holds, in bytes (while active): e.g. TensorRT's serialized plan, its

@@ -106,7 +106,22 @@ def _report(app: App, result_files, form, html_name, reference, by, metric, batc
     if html_name is not None:
         _write_html(app, html_name, records, runs, chosen, size, models_dir, intervals, picked)
     if plot_path is not None:
-        _write(app, "plot", plot_path, lambda: plots.plot(records, plot_path, size))
+        _write_plots(app, records, plot_path, size)
+
+
+def _write_plots(app: App, records, path: Path, size) -> None:
+    """The page's plot at ``path``; where cases were timed under load, their throughput-against-latency curves too
+    (at ``path`` itself when there is nothing single-stream to plot, else beside it as NAME-load.EXT)."""
+    from trtbench.reporting import load, plots
+    from trtbench.reporting.latency import latency_records
+
+    single = any(record.ok for record in latency_records(records))
+    if single or not load.curves(records):
+        _write(app, "plot", path, lambda: plots.plot(records, path, size))
+    curve = load.curve_figure(records, size)
+    if curve is not None:
+        target = path.with_name(f"{path.stem}-load{path.suffix}") if single else path
+        _write(app, "load curves", target, lambda: plots.save(curve, target))
 
 
 def _load(app: App, result_files, results_dir: Path, pick: str = DEFAULT_PICK):
@@ -152,14 +167,15 @@ def _write_html(app: App, path: Path, records, runs, metric, size, models_dir: P
                 picked=None) -> None:
     """The HTML page, its plot inline as SVG (left out, with a note, where matplotlib is missing)."""
     from trtbench.errors import MissingDependency
-    from trtbench.reporting import contents, html, plots
+    from trtbench.reporting import contents, html, load, plots
 
     page = contents.full_report(records, _model_rows(models_dir), [r for r in runs if _holds(r, records)], metric,
                                 size, intervals, picked)
     svgs = []
     for figure in page.figures:
         try:
-            svgs.append(plots.svg_text(figure.records, figure.size))
+            svgs.append(load.curve_svg(figure.records, figure.size) or "" if figure.kind == "load"
+                        else plots.svg_text(figure.records, figure.size))
         except MissingDependency as exc:
             app.note(f"html: no plot ({exc})")
             page.figures = []

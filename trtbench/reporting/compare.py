@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 import trtbench.reporting.support as support
 from trtbench.errors import TrtbenchError
 from trtbench.models.zoo import model_order_key
-from trtbench.store.records import METRICS, LatencyRecord, Metric, Record
+from trtbench.store.records import METRICS, SINGLE_STREAM, LatencyRecord, Metric, Record
 
-CASE_FIELDS = ("model", "backend", "device", "precision", "batch")
+CASE_FIELDS = ("model", "backend", "device", "precision", "batch", "scenario")
 DEFAULT_THRESHOLD_PCT = 5.0
 MAX_THRESHOLD_PCT = 1000.0
 #: a change past the threshold counts when the rank test's p-value is below this (99% confidence)
@@ -99,8 +99,9 @@ class Row:
 
     @property
     def label(self) -> str:
-        model, backend, device, precision, batch = self.case
-        return f"{model} {precision} batch {batch} on {backend}"
+        model, backend, device, precision, batch, scenario = self.case
+        under = f", {scenario}" if scenario != SINGLE_STREAM else ""
+        return f"{model} {precision} batch {batch} on {backend}{under}"
 
     @property
     def precision_executed(self) -> tuple[str | None, str | None]:

@@ -21,7 +21,19 @@ def terminal_report(records: list[Record], reference: bool = False, by_device: b
     accuracy = accuracy_records(records)
     tables = latency_tables(records, reference, by_device, metric, intervals, picked)
     tables += [accuracy_table(accuracy)] if accuracy else []
-    return Report(tables + _costs(records) + _profiles(records, profile_top, profile_across), records=records)
+    return Report(tables + _load(records) + _costs(records) + _profiles(records, profile_top, profile_across),
+                  records=records)
+
+
+def _load(records: list[Record]) -> list:
+    """The offline and server tables, where cases were timed under load."""
+    from trtbench.reporting.latency import load_records
+
+    if not load_records(records):
+        return []
+    from trtbench.reporting.load import load_tables
+
+    return load_tables(records)
 
 
 def _costs(records: list[Record]) -> list:
@@ -64,12 +76,19 @@ def full_report(records: list[Record], model_rows: list[dict], runs: list[RunInf
               *latency_tables(records, False, True, metric, intervals, picked)]
     tables += [accuracy_table(accuracy)] if accuracy else []
     tables += [figures_table(latency)] if any(r.ok for r in latency) else []
-    tables += _costs(records) + _profiles(records, 0)
+    tables += _load(records) + _costs(records) + _profiles(records, 0)
     figures = []
     if plot_size is not None and any(r.ok for r in latency):
         from trtbench.reporting.plots import caption
 
         figures.append(Figure(caption(records), records, plot_size))
+    if plot_size is not None and _load(records):
+        from trtbench.reporting.load import curves
+
+        if curves(records):
+            figures.append(Figure("Throughput against latency per request under load: each point a number of "
+                                  "requests in flight (offline) or an arrival rate (server); the latency bound "
+                                  "dashed", records, plot_size, kind="load"))
     return Report(tables, runs=runs, figures=figures, method=method(records), records=records)
 
 

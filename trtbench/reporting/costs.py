@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from trtbench.reporting.latency import sort_records
 from trtbench.reporting.model import Cell, Column, Table
+from trtbench.reporting.tables import where
 from trtbench.store.records import METRICS, LatencyRecord, Metric, Record
 
 #: the kinds of registered metric this table shows, in its column order
@@ -40,7 +41,7 @@ def costs_table(records: Sequence[Record]) -> Table | None:
           for metric in metrics)])
     for record in shown:
         cells: list[Cell | str] = [record.model, record.precision, Cell(str(record.batch), record.batch),
-                                   f"{record.backend} on {record.device}"]
+                                   where(record)]
         for metric in metrics:
             value = metric.value(record)
             cells.append(Cell(metric.text(value), value, "empty" if value is None else ""))

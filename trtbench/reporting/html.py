@@ -131,7 +131,8 @@ def page(report: Report, title: str = "trtbench report", svgs: list[str] | None 
     for content in report.tables:
         body.append(f"<section><h2>{escape(content.section)}</h2>{table(content, metric)}</section>")
     for figure, svg in zip(report.figures, svgs or [], strict=False):
-        body.append(f"<section><h2>Plot</h2><figure>{svg}<figcaption>{escape(figure.caption)}</figcaption>"
+        heading = "Throughput against latency" if figure.kind == "load" else "Plot"
+        body.append(f"<section><h2>{heading}</h2><figure>{svg}<figcaption>{escape(figure.caption)}</figcaption>"
                     "</figure></section>")
     if report.legend:
         body.append("<section><h2>Legend</h2><ul class=\"notes\">" + "".join(

@@ -11,7 +11,7 @@ import trtbench.reporting.support as support
 from trtbench.models.zoo import VARIANTS, model_order_key
 from trtbench.reporting.model import Cell, Column, Table
 from trtbench.reporting.pick import Picked
-from trtbench.store.records import METRICS, AccuracyRecord, LatencyRecord, Metric, Record
+from trtbench.store.records import METRICS, SINGLE_STREAM, AccuracyRecord, LatencyRecord, Metric, Record
 
 SECTION_TITLES = {"fp16": "FP16", "fp32": "FP32", "bf16": "BF16", "int8": "INT8"}
 PRECISION_ORDER = {"fp16": 0, "fp32": 1, "bf16": 2, "int8": 3}  # the page's order, then what it lacks
@@ -23,8 +23,14 @@ GroupKey = tuple[str, str, str]  # (precision, backend, device)
 
 
 def latency_records(records: list[Record]) -> list[LatencyRecord]:
-    """The timing records (not accuracy ones)."""
-    return [r for r in records if isinstance(r, LatencyRecord)]
+    """The timing records of one inference at a time (not accuracy ones, nor those timed under a load scenario,
+    which have tables of their own: trtbench.reporting.load)."""
+    return [r for r in records if isinstance(r, LatencyRecord) and r.scenario == SINGLE_STREAM]
+
+
+def load_records(records: list[Record]) -> list[LatencyRecord]:
+    """The records timed under a load scenario (`run --scenario offline|server`)."""
+    return [r for r in records if isinstance(r, LatencyRecord) and r.scenario != SINGLE_STREAM]
 
 
 def accuracy_records(records: list[Record]) -> list[AccuracyRecord]:

@@ -93,6 +93,7 @@ class Figure:
     caption: str
     records: list = field(default_factory=list)
     size: tuple[float, float] = (7.0, 4.5)  # inches, per precision
+    kind: str = "latency"  # latency: the page's plot; load: throughput against latency (trtbench.reporting.load)
 
 
 @dataclass

@@ -84,7 +84,11 @@ def parse_size(text: str) -> tuple[float, float]:
 def plot(records: list[Record], path, size: tuple[float, float] = DEFAULT_SIZE) -> None:
     """Write the plot (``plot_figure``) to ``path``, in the format its extension names, making its folder;
     SVG text stays text (editable)."""
-    figure = plot_figure(records, size)
+    save(plot_figure(records, size), path)
+
+
+def save(figure, path) -> None:
+    """Write a matplotlib figure to ``path``, in the format its extension names, making its folder."""
     import matplotlib
 
     path = Path(path)

@@ -313,7 +313,7 @@ def comparison_tables(rows: Sequence, threshold_pct: float, top: int = 0) -> lis
     BASE per group, the groups that took more than ``threshold_pct`` longer marked worse (less: better)."""
     tables = []
     for row, sides in compared(rows):
-        model, backend, device, precision, batch = row.case
+        model, backend, device, precision, batch, _ = row.case
         table = profile_table(f"Per-layer profile, NEW against BASE: {model} {precision} batch {batch}, {backend} "
                               f"on {device}", sides, top, slower_pct=threshold_pct)
         table.notes.append("per group: the median of each side's profiled inferences, not tested for noise; the "

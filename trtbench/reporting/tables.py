@@ -23,7 +23,7 @@ from trtbench.reporting.compare import (
 )
 from trtbench.reporting.latency import PRECISION_ORDER, sort_records
 from trtbench.reporting.model import Cell, Column, Table
-from trtbench.store.records import METRICS, AccuracyRecord, LatencyRecord, Metric, Record
+from trtbench.store.records import METRICS, SINGLE_STREAM, AccuracyRecord, LatencyRecord, Metric, Record
 
 
 def _fmt(value, digits=3) -> str:
@@ -109,10 +109,15 @@ def figures_table(records: Sequence[Record]) -> Table:
         *(Column(f"{m.label}\n({m.unit}, {m.direction})", terminal=f"{m.name} ({m.unit})") for m in metrics)])
     table.notes = [f"{m.name}: {m.label} ({m.unit}), {m.direction}" for m in metrics]
     for record in ok:
-        table.add(record.model, record.precision, Cell(str(record.batch), record.batch),
-                  f"{record.backend} on {record.device}",
+        table.add(record.model, record.precision, Cell(str(record.batch), record.batch), where(record),
                   *(_metric_cell(m, record) for m in metrics))
     return table
+
+
+def where(record: LatencyRecord) -> str:
+    """'backend on device', and the load scenario where it is not one inference at a time."""
+    under = f", {record.scenario}" if record.scenario != SINGLE_STREAM else ""
+    return f"{record.backend} on {record.device}{under}"
 
 
 def _metric_cell(metric: Metric, record: LatencyRecord) -> Cell:
@@ -151,7 +156,9 @@ def comparison_notes(comparison: Comparison) -> list[str]:
 
 def _compare_cells(row: Row, metric: Metric, where: str) -> list[Cell | str]:
     """Model, precision (with what really ran where the sides differ), batch, [where], values, change, result."""
-    model, backend, device, precision, batch = row.case
+    model, backend, device, precision, batch, scenario = row.case
+    if scenario != SINGLE_STREAM:
+        model += f" ({scenario})"
     if row.precision_changed:
         precision += f" (ran {row.precision_executed[0]} -> {row.precision_executed[1]})"
     change = "" if row.change_pct is None else f"{row.change_pct:+.1f}%"

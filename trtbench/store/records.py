@@ -19,7 +19,9 @@ from trtbench.errors import TrtbenchError
 
 SCHEMA_VERSION = 2
 #: what makes two records the same case: the newer one replaces the older in reports
-RECORD_KEY = ("kind", "model", "backend", "device", "precision", "batch")
+RECORD_KEY = ("kind", "model", "backend", "device", "precision", "batch", "scenario")
+#: the scenario of today's timing, and of every record written before there were others: one inference at a time
+SINGLE_STREAM = "single-stream"
 
 _ATTACHED = {"saved": False}  # fields filled in when a run file is loaded, never written into one
 
@@ -52,7 +54,7 @@ class Record:
 
     def key(self) -> tuple:
         """The case this record measures (see RECORD_KEY)."""
-        return tuple(getattr(self, name) for name in RECORD_KEY)
+        return tuple(getattr(self, name, None) for name in RECORD_KEY)  # an accuracy record has no scenario
 
     def label(self) -> str:
         """How a person names the case: 'ResNet50 fp16 batch 8'."""
@@ -130,6 +132,19 @@ class LatencyRecord(Record):
     # cold_start: {"load_s": artifact to ready engine, "first_inference_ms": the first call after loading, timed
     # on its own before the warm-up}
     cold_start: dict = field(default_factory=dict)
+    # The load the case was measured under (`run --scenario`): "single-stream" (one inference at a time: the page's
+    # and every older record's), "offline" (every request available at once), "server 40 qps" (Poisson arrivals at
+    # a rate) or "server p99 <= 50 ms" (the highest rate that held the bound); part of the case, so only like is
+    # compared with like
+    scenario: str = SINGLE_STREAM
+    # its parameters and evidence: {"concurrency": requests in flight, "streams", "threads_per_stream", "how",
+    # "rate_qps", "achieved_qps", "latency_bound_ms", "percentile", "held", "peak_qps", "sweep": [each point
+    # measured: concurrency or rate, images/s, the percentile's ms, held]}; {} for single-stream
+    load: dict = field(default_factory=dict)
+
+    @property
+    def single_stream(self) -> bool:
+        return self.scenario == SINGLE_STREAM
 
     @property
     def median_ms(self) -> float | None:
@@ -264,6 +279,8 @@ register_metric(Metric("first_inference", "first inference after loading", "ms",
                        _of("cold_start", "first_inference_ms"), kind="cold start", column="first_inference_ms"))
 register_metric(Metric("load_time", "load time (artifact to a ready engine)", "s", _of("cold_start", "load_s"),
                        kind="cold start", column="load_s"))
+register_metric(Metric("peak_rate", "highest rate within the latency bound", "queries/s", _of("load", "peak_qps"),
+                       higher_is_better=True, digits=1, kind="load", column="peak_rate_qps"))
 register_metric(Metric("gpu_power", "median GPU power", "W", _telemetry("power_w"), digits=1, kind="telemetry",
                        column="gpu_power_w"))
 register_metric(Metric("gpu_sm_clock", "median GPU SM clock", "MHz", _telemetry("sm_clock_mhz"),
@@ -379,7 +396,7 @@ def _texts(values) -> bool:
 
 _TEXT_FIELDS = ("model", "backend", "device", "precision", "status", "finished_at")
 _TABLE_FIELDS = ("method", "engine", "spans_ms", "figures", "samples", "percentiles", "stability", "profile", "memory",
-                 "energy", "cold_start")
+                 "energy", "cold_start", "load")
 _NUMBER_FIELDS = ("throughput_qps", "throughput_ips", "cov")
 # Each reads its fields in one C call: the types of 50,000 records are checked without a Python loop per field
 _texts_of, _tables_of, _numbers_of = (operator.itemgetter(*names) for names in (_TEXT_FIELDS, _TABLE_FIELDS,
@@ -399,6 +416,8 @@ def _malformed(record: Record) -> str:
     if not _texts(record.warnings):
         return "warnings is not a list of text"
     if isinstance(record, LatencyRecord):
+        if type(state["scenario"]) is not str:
+            return "scenario is not text"
         if record.latency_ms is not None and (not isinstance(record.latency_ms, dict) or
                                               not _numbers_or_none(record.latency_ms.values())):
             return "latency_ms is not a table of numbers"
