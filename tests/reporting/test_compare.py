@@ -176,7 +176,8 @@ def test_the_json_form_holds_every_case_and_the_verdict():
         "regressed": 1, "compared": 1, "only_in_base": 1, "only_in_new": 1}
     first = data["cases"][0]
     assert first == {"model": "ResNet18", "backend": "tensorrt", "device": "GPU A", "precision": "fp16", "batch": 1,
-                     "scenario": "single-stream", "result": "regressed", "base": 1.0, "new": 2.0, "change_pct": 100.0, "base_status": "ok",
+                     "scenario": "single-stream",
+                     "result": "regressed", "base": 1.0, "new": 2.0, "change_pct": 100.0, "base_status": "ok",
                      "new_status": "ok", "base_precision_executed": None, "new_precision_executed": None, "why": "",
                      # past the threshold, but neither side kept samples: judged on the medians alone
                      "p_value": None, "p_windows": None, "tested": False, "caveats": [], "base_interval_ms": None,

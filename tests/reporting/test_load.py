@@ -57,7 +57,8 @@ def test_each_sweep_is_a_curve_with_its_bound_and_the_html_page_draws_it():
     records = [_record("offline", 250.0, load=OFFLINE), _record("server p99 <= 50 ms", 231.0, load=SERVER)]
     offline, server = curves(records)
     assert offline["points"][0] == (190.0, 5.6, None, "n=1") and offline["bound_ms"] is None
-    assert server["bound_ms"] == 50.0 and server["points"][1] == (250.0, 900.0, False, "300 qps")  # served less than offered
+    # served less than offered
+    assert server["bound_ms"] == 50.0 and server["points"][1] == (250.0, 900.0, False, "300 qps")
     report = contents.full_report(records, [], [], plot_size=(7.0, 4.5))
     (figure,) = report.figures
     assert figure.kind == "load"

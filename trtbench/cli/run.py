@@ -34,6 +34,19 @@ RESUME_OPTIONS = {"resume", "results_dir", "progress", "no_wait", "top"}
 @click.option("--max-duration", type=shared.FiniteFloat(maximum=36_000), default=None, metavar="SECONDS",
               help="The longest a case is timed while its percentiles lack samples or its windows disagree "
                    "(default: 20 x --duration, 60 s with the default --duration).")
+@click.option("--scenario", type=click.Choice(["single-stream", "offline", "server"]), default="single-stream",
+              show_default=True,
+              help="The load: single-stream (one inference at a time, the page's); offline (every request available "
+                   "at once: the most images/s over --concurrency); server (requests arriving at random at --rate, "
+                   "or with --latency-bound the highest rate whose p99 holds it).")
+@click.option("--concurrency", default=None, metavar="N,N...",
+              help="With --scenario offline or server: requests in flight (offline: each one tried, the best kept; "
+                   "server: the largest). Default: 1, 2, 4, ... up to twice the CPU cores.")
+@click.option("--rate", "rate_qps", type=shared.FiniteFloat(maximum=1_000_000), default=None, metavar="QPS",
+              help="With --scenario server: the arrival rate, in queries (batches) per second.")
+@click.option("--latency-bound", "latency_bound_ms", type=shared.FiniteFloat(maximum=3_600_000), default=None,
+              metavar="MS", help="With --scenario server: find the highest rate whose p99 latency (queueing "
+              "included) holds this many ms, by bisection as MLPerf LoadGen's FindPeakPerformance.")
 @click.option("--profile", "profile_runs", type=click.IntRange(min=1, max=100_000), is_flag=False, flag_value=30,
               default=None, metavar="[N]",
               help="After each case's timing, N profiled inferences (default 30) of the same engine: where the time "
@@ -63,8 +76,8 @@ RESUME_OPTIONS = {"resume", "results_dir", "progress", "no_wait", "top"}
 @pass_app
 @click.pass_context
 def run(ctx: click.Context, app: App, names, all_, precisions, batches, warmup_ms, duration, iterations,
-        percentiles, stability, max_duration, profile_runs, top, verify_outputs, resume, ray_address, ray_timeout,
-        per_device_type, devices, **options):
+        percentiles, stability, max_duration, scenario, concurrency, rate_qps, latency_bound_ms, profile_runs, top,
+        verify_outputs, resume, ray_address, ray_timeout, per_device_type, devices, **options):
     """Time NAME... (default: every model exported in --models-dir) and save a run file."""
     from trtbench.executors.case import parse_batches
     from trtbench.graphs.inputs import check_batch_fits
@@ -89,6 +102,7 @@ def run(ctx: click.Context, app: App, names, all_, precisions, batches, warmup_m
     else:
         shared.check_selection(names, all_)
         policy = timing_policy(warmup_ms, duration, iterations, percentiles, stability, max_duration, profile_runs)
+        policy = load_policy(policy, scenario, concurrency, rate_qps, latency_bound_ms)
         precision_list, batch_list = parse_precisions(precisions), parse_batches(",".join(batches))
         check_batch_fits(max(batch_list))
         needs = ("time", "infer") if verify_outputs else ("time",)
@@ -142,6 +156,36 @@ def timing_policy(warmup_ms: float, duration: float, iterations: int, percentile
     return TimingPolicy(warmup_ms=warmup_ms, duration_s=duration, min_iterations=iterations,
                         percentiles=tuple(dict.fromkeys(asked)), stability=share, max_duration_s=longest,
                         profile_iterations=profile_runs or 0)
+
+
+def load_policy(policy, scenario: str, concurrency: str | None, rate_qps: float | None,
+                latency_bound_ms: float | None):
+    """``policy`` under the load the options describe; a usage error (status 2) for options that do not fit it."""
+    import dataclasses
+
+    if scenario != "server" and (rate_qps is not None or latency_bound_ms is not None):
+        raise click.UsageError("--rate and --latency-bound are for --scenario server")
+    if scenario == "single-stream" and concurrency is not None:
+        raise click.UsageError("--concurrency is for --scenario offline or server")
+    if scenario == "server" and rate_qps is None and latency_bound_ms is None:
+        raise click.UsageError("--scenario server needs --rate QPS (an arrival rate) or --latency-bound MS (the "
+                               "highest rate that holds it is found)")
+    for value, flag in ((rate_qps, "--rate"), (latency_bound_ms, "--latency-bound")):
+        if value is not None and value <= 0:
+            raise click.BadParameter(f"{value:g} is not more than 0", param_hint=flag)
+    counts: list[int] = []
+    for item in (concurrency.split(",") if concurrency is not None else []):
+        item = item.strip()
+        if not item.isascii() or not item.isdigit() or not 1 <= int(item) <= MAX_CONCURRENCY:
+            raise click.BadParameter(f"'{item}' is not a number of requests from 1 to {MAX_CONCURRENCY} (e.g. 1,2,4)",
+                                     param_hint="--concurrency")
+        counts.append(int(item))
+    return dataclasses.replace(policy, scenario=scenario, concurrency=tuple(dict.fromkeys(counts)), rate_qps=rate_qps,
+                               latency_bound_ms=latency_bound_ms)
+
+
+#: the most requests in flight --concurrency takes (each holds an engine's buffers)
+MAX_CONCURRENCY = 256
 
 
 def _flag(ctx: click.Context, name: str) -> str:

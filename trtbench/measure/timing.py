@@ -40,14 +40,26 @@ class TimingPolicy:
     max_duration_s: float | None = None  # None: no longer than duration_s and min_iterations need
     windows: int = 3
     profile_iterations: int = 0  # after the timing, a profiled run of this many inferences (0: none)
+    # The load (`run --scenario`, trtbench.measure.scenarios): "single-stream" (one inference at a time), "offline"
+    # (every request available at once, over ``concurrency``: requests in flight) or "server" (Poisson arrivals at
+    # ``rate_qps``, or with ``latency_bound_ms`` the highest rate whose p99 holds it)
+    scenario: str = "single-stream"
+    concurrency: tuple[int, ...] = ()  # () : the engine's own choice (e.g. OpenVINO's optimal number of requests)
+    rate_qps: float | None = None
+    latency_bound_ms: float | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "percentiles", tuple(float(p) for p in self.percentiles))  # a plan's JSON list
+        object.__setattr__(self, "concurrency", tuple(int(n) for n in self.concurrency))
 
     def describe(self) -> dict:
-        """The policy as it goes into every record."""
+        """The policy as it goes into every record (a single-stream one without the load's settings)."""
         described = asdict(self)
         described["percentiles"] = list(self.percentiles)
+        described["concurrency"] = list(self.concurrency)
+        if self.scenario == "single-stream":
+            for name in ("scenario", "concurrency", "rate_qps", "latency_bound_ms"):
+                del described[name]
         return described
 
     @property
