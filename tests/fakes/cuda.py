@@ -7,6 +7,9 @@ when its stream is free, the host has queued it and any event its stream waits f
 and takes a duration the test sets; events stamp that clock, so timing statistics are exactly
 computable.
 
+Like the CUDA runtime it may be called from several host threads at once (each call is atomic; the
+work of streams still runs on the virtual clock, each stream on its own timeline).
+
 It fails where CUDA fails, so code that works only on the double is caught here: a capturing
 stream refuses to synchronize (and invalidates its capture) and events cannot be read while a
 capture is open; an async copy reads host memory when it runs, not when it is queued.
@@ -14,7 +17,9 @@ capture is open; an async copy reads host memory when it runs, not when it is qu
 
 from __future__ import annotations
 
+import functools
 import itertools
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -107,6 +112,7 @@ class FakeCuda(Cuda):
         self.freed: list = []
         self.launches = 0
         self._next_ptr = 0x10000
+        self._lock = threading.RLock()
 
     # --- the timeline ------------------------------------------------------------------------
 
@@ -283,3 +289,20 @@ class FakeCuda(Cuda):
     @staticmethod
     def _duration(value) -> float:
         return float(value)
+
+
+def _locked(method):
+    """``method`` made atomic: host threads calling the double at once each see it whole."""
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return call
+
+
+for _name in ("enqueue", "next_compute_ms", "host_work", "stream", "synchronize", "record", "stream_wait_event",
+              "elapsed_ms", "device_alloc", "copy_to_device", "copy_to_host", "begin_capture", "end_capture",
+              "abort_capture", "launch", "free", "read"):
+    setattr(FakeCuda, _name, _locked(getattr(FakeCuda, _name)))

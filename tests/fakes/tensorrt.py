@@ -17,6 +17,10 @@ one while it writes the other, times the batch), and on 11.x (as on 10.14 and la
 BuilderFlag.FP16 lets TensorRT keep them in FP16. On 10.x, ``EngineStat`` and ``get_engine_stat`` are
 missing as they are from the real 10.13 bindings (AttributeError).
 
+``contexts_alive`` counts the execution contexts not yet destroyed. A context enqueued on one stream while
+its last enqueue on another has not run refuses the enqueue (False): TensorRT leaves that undefined, and
+code relying on it would corrupt its buffers on a GPU.
+
 A context with a profiler reports a time for each layer of the engine's inspector (the inference's
 compute time split among them in fixed shares), at each enqueue or on ``report_to_profiler()`` as
 ``enqueue_emits_profile`` says. ``reformats`` gives the engine a Reformat layer before its first layer
@@ -343,6 +347,8 @@ class Engine(Logged):
     def create_execution_context(self):
         if "context" in self._module.failing:
             return None
+        module = self._module
+        object.__setattr__(module, "contexts_alive", module.contexts_alive + 1)
         return Context(self._log, self)
 
     def create_engine_inspector(self):
@@ -595,6 +601,8 @@ class Context(Logged):
     def __init__(self, log, engine):
         super().__init__(log)
         object.__setattr__(self, "_engine", engine)
+        #: (stream handle, [done]) of the last enqueue
+        object.__setattr__(self, "_last", None)
         object.__setattr__(self, "_shape", None)
         object.__setattr__(self, "_addresses", {})
         object.__setattr__(self, "_profiler", None)
@@ -660,19 +668,27 @@ class Context(Logged):
         self._addresses[name] = memory
         return True
 
+    def __del__(self):
+        module = self.__dict__["_engine"]._module
+        object.__setattr__(module, "contexts_alive", object.__getattribute__(module, "contexts_alive") - 1)
+
     def execute_async_v3(self, stream_handle):
         engine, gpu = self._engine, self._engine._module._gpu
         failing = engine._module.failing
         capturing = gpu.streams[stream_handle].capture is not None
         if "enqueue" in failing or ("enqueue_in_capture" in failing and capturing):
             return False  # enqueueV3 failed: nothing was queued
+        if self._last is not None and self._last[0] != stream_handle and not self._last[1]:
+            return False  # still running on another stream: one context serves one inference at a time
         in_name, out_name = engine._names
         shape, addresses = self._shape, dict(self._addresses)
+        done: list = []
 
         def run():
             data = gpu.read(addresses[in_name], shape, np.float32)
             out = engine._session.run(None, {in_name: data})[0].astype(np.float32)
             gpu.memory[addresses[out_name]][: out.nbytes] = out.view(np.uint8).reshape(-1)
+            done.append(True)
 
         profiler = self._profiler
         if profiler is not None and self._emits and capturing:
@@ -681,6 +697,7 @@ class Context(Logged):
             gpu.host_work(gpu.launch_gap_ms)  # the enqueue's host time before its kernel is queued
         compute_ms = gpu.next_compute_ms()
         gpu.enqueue(stream_handle, run, compute_ms)
+        object.__setattr__(self, "_last", (stream_handle, done))
         engine._module._enqueues += 1
         if profiler is not None and not capturing:
             times = engine._layer_times(compute_ms)
@@ -726,6 +743,7 @@ class FakeTensorRT(Logged):
         set_(self, "_gpu", gpu)
         set_(self, "_builds", [])
         set_(self, "_enqueues", 0)
+        set_(self, "contexts_alive", 0)
         set_(self, "failing", set())
         set_(self, "_version", version or {10: "10.13.3.9", 11: "11.4.0.106"}[major])
         # Members and values as the real bindings of each major have them (checked by the conformance test).
@@ -754,7 +772,7 @@ class FakeTensorRT(Logged):
             object.__getattribute__(self, "_log").add("__version__")
             return object.__getattribute__(self, "_version")
         value = object.__getattribute__(self, name)  # a name the module lacks raises before it is logged
-        if not name.startswith("_") and name not in ("used", "failing"):
+        if not name.startswith("_") and name not in ("used", "failing", "contexts_alive"):
             object.__getattribute__(self, "_log").add(name)
         return value
 

@@ -99,6 +99,14 @@ class Concurrent:
     facts: dict = field(default_factory=dict)
 
 
+def checked_requests(requests: int) -> int:
+    """``requests`` where it is a count of requests this machine can serve at once; else a one-line error."""
+    limit = 4 * (os.cpu_count() or 1)
+    if isinstance(requests, bool) or not isinstance(requests, int) or not 1 <= requests <= limit:
+        raise TrtbenchError(f"{requests!r} concurrent requests: give 1 to {limit} (4 per logical CPU here)")
+    return requests
+
+
 class Engine:
     """A model built for one precision and batch size, ready to be run and timed."""
 
@@ -173,7 +181,8 @@ class Engine:
         """A context manager giving ``Concurrent``: ``requests`` runners, each running one inference of the bound
         input on resources of its own, through the engine's own mechanism for serving several requests at once
         (TensorRT execution contexts on their own streams, OpenVINO infer requests of a throughput-compiled
-        model, parallel runs of one ONNX Runtime session, Paddle predictor clones); freed at its end."""
+        model, parallel runs of one ONNX Runtime session, Paddle predictor clones: whose runs do not overlap, since
+        Paddle's Python run() holds the GIL); freed at its end."""
         raise TrtbenchError(f"this backend cannot run requests concurrently yet (asked for {requests})")
 
     def memory_facts(self) -> dict:

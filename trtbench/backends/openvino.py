@@ -16,7 +16,10 @@ precision asked for (``cpu.probed``: once per machine, cached).
 from __future__ import annotations
 
 import collections
+import contextlib
+import functools
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from trtbench import envinfo
-from trtbench.backends.base import Availability, Backend, CpuConfig, Engine
+from trtbench.backends.base import Availability, Backend, Concurrent, CpuConfig, Engine, checked_requests
 from trtbench.errors import TrtbenchError
 from trtbench.graphs.inputs import INPUT_SHAPE, seeded_input
 from trtbench.graphs.precision import graph_for
@@ -36,6 +39,8 @@ CACHE_SUBDIR = "openvino"  # under the session's engines/ folder
 COMPILED_KIND = "openvino compiled model"
 #: the settings every engine is compiled with besides threads and the precision hint
 PERFORMANCE_HINT = "LATENCY"
+#: the hint a second compile of the same model serves concurrent requests with (OpenVINO picks its streams)
+THROUGHPUT_HINT = "THROUGHPUT"
 #: OpenVINO's INFERENCE_PRECISION_HINT per trtbench precision; INT8 keeps OpenVINO's default, so the
 #: layers left unquantized run in the best precision the CPU has (bf16 where it has BF16 instructions)
 PRECISION_HINTS = {"fp32": "f32", "fp16": "f16", "bf16": "bf16"}
@@ -136,6 +141,52 @@ class OpenVinoEngine(Engine):
             "streams": int(compiled.get_property("NUM_STREAMS")),
             "openvino": _openvino_version(),
         }
+
+    @contextlib.contextmanager
+    def concurrent(self, requests: int) -> Iterator[Concurrent]:
+        """``requests`` infer requests of the model compiled again with the THROUGHPUT hint for that many
+        requests (OpenVINO splits the same threads into streams), each with the timing input written in."""
+        import openvino as ov
+
+        self._require_active()
+        checked_requests(requests)
+        settings = {**self.settings, "PERFORMANCE_HINT": THROUGHPUT_HINT, "PERFORMANCE_HINT_NUM_REQUESTS": requests}
+        core = ov.Core()
+        try:
+            # compiled from the graph, never through a cache: OpenVINO's cache key leaves out the hints
+            model = core.read_model(str(self.graph))
+            model.reshape({model.input(0): ov.PartialShape([self.batch, *INPUT_SHAPE])})
+            compiled = core.compile_model(model, "CPU", settings)
+        except RuntimeError as exc:  # the graph changed on disk since the engine was built from it
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise TrtbenchError(f"OpenVINO cannot compile {self.graph} for throughput: {first}") from exc
+        executed, _ = executed_from(runtime_precisions(compiled.get_runtime_model()))
+        timed, _ = executed_from(runtime_precisions(self.compiled.get_runtime_model()))
+        if executed != timed:
+            raise TrtbenchError(f"OpenVINO compiled for throughput runs {executed or 'an unknown precision'} where "
+                                f"the engine runs {timed or 'an unknown precision'}: its numbers would not be "
+                                "this precision's")
+        infer_requests = []
+        for _ in range(requests):
+            request = compiled.create_infer_request()
+            request.get_input_tensor().data[...] = seeded_input(self.batch)
+            infer_requests.append(request)
+        streams = int(compiled.get_property("NUM_STREAMS"))
+        threads = int(compiled.get_property("INFERENCE_NUM_THREADS"))
+        optimal = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        facts = {"requests": requests, "streams": streams, "threads_per_stream": max(1, threads // max(1, streams)),
+                 "how": f"OpenVINO infer requests of the model compiled with PERFORMANCE_HINT THROUGHPUT and "
+                        f"PERFORMANCE_HINT_NUM_REQUESTS {requests}, each called from a thread of its own; "
+                        f"NUM_STREAMS {streams}, INFERENCE_NUM_THREADS {threads}, OPTIMAL_NUMBER_OF_INFER_REQUESTS "
+                        f"{optimal}"}
+        # infer() releases the GIL while the request runs, so requests called from threads run at once
+        serving = Concurrent([functools.partial(request.infer, share_outputs=True) for request in infer_requests],
+                             facts)
+        infer_requests.clear()
+        try:
+            yield serving
+        finally:
+            serving.runners.clear()  # the requests and their compiled model go with the last reference
 
     def executed_precision(self) -> tuple[str | None, str]:
         """What most convolutions of the compiled model run in, as OpenVINO's runtime model says."""

@@ -18,6 +18,7 @@ import functools
 import io
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from trtbench import envinfo
-from trtbench.backends.base import Availability, Backend, CpuConfig, Engine
+from trtbench.backends.base import Availability, Backend, Concurrent, CpuConfig, Engine, checked_requests
 from trtbench.errors import MissingDependency, TrtbenchError
 from trtbench.graphs.inputs import INPUT_SHAPE, seeded_input
 from trtbench.graphs.precision import Calibration
@@ -189,6 +190,50 @@ class PaddleInferenceEngine(Engine):
             "paddlepaddle": self.info.get("paddlepaddle"),
         }
 
+    @contextlib.contextmanager
+    def concurrent(self, requests: int) -> Iterator[Concurrent]:
+        """``requests`` predictors sharing their weights: one made like the engine's from the same checked files,
+        and clones of it (Paddle reads the model's files again to clone, and the engine's copies are gone), each
+        with input and output tensors of its own and the timing input copied in.
+
+        Paddle's Python ``run()`` holds the GIL while it computes, so clones called from Python threads run one at
+        a time (2-core Xeon, ResNet50: 30 images/s from one predictor, 24 from 2 or 4 clones at once): each keeps
+        the engine's threads, since a clone with fewer only runs slower (12 to 16 images/s on 1 thread)."""
+        from trtbench.models.export import captured_native_output, last_error_line
+
+        self._require_active()
+        checked_requests(requests)
+        inference = _inference()
+        threads = self.config.cpu_math_library_num_threads()
+        with artifacts.scratch_dir("paddle-clones") as work:
+            model = self._model_copy(work, "served concurrently")
+            optim = work / "optim"
+            with captured_native_output() as log:
+                try:
+                    first = inference.create_predictor(cpu_config(inference, model, threads, self.bf16, optim))
+                    predictors = [first] + [first.clone() for _ in range(requests - 1)]
+                except Exception as exc:  # Paddle raises many types; its native log says more
+                    detail = last_error_line(log()) or f"{type(exc).__name__}: {exc}"
+                    raise TrtbenchError(f"Paddle Inference could not make {requests} predictors: {detail}") from None
+            found = program_precision(optim / OPTIMIZED_PROGRAM)
+        if found.get("compute_ops") != self.program.get("compute_ops"):
+            raise TrtbenchError(f"Paddle's program for concurrent requests runs {found.get('compute_ops')} where the "
+                                f"engine runs {self.program.get('compute_ops')}: its numbers would not be this "
+                                "precision's")
+        for predictor in predictors:
+            predictor.get_input_handle(predictor.get_input_names()[0]).copy_from_cpu(seeded_input(self.batch))
+        facts = {"requests": requests, "streams": 1, "threads_per_stream": threads,
+                 "how": "Paddle Inference predictors sharing their weights (one made like the engine's, the others "
+                        f"clones of it), {requests} in all, each with its own input and output tensors and {threads} "
+                        "threads, called from a thread per request; Paddle's Python run() holds the GIL, so they run "
+                        "one at a time"}
+        serving = Concurrent([predictor.run for predictor in predictors], facts)
+        del predictors, first
+        try:
+            yield serving
+        finally:
+            serving.runners.clear()  # the predictors go with the last reference
+
     def executed_precision(self) -> tuple[str | None, str]:
         """Read from the optimized program Paddle saved after its passes: the oneDNN data type of
         each convolution and fully connected op. Where it could not be read, only the config speaks,
@@ -217,13 +262,7 @@ class PaddleInferenceEngine(Engine):
         if iterations < 1:
             raise TrtbenchError(f"per-layer profiles need at least one iteration, not {iterations}")
         with artifacts.scratch_dir("paddle-profile") as work:
-            model = (work / "model.json", work / "model.pdiparams")
-            for source, key, copy in zip(("program", "params"), ("program_sha256", "params_sha256"), model,
-                                         strict=True):
-                if not artifacts.copy_matching(Path(self.info[source]), str(self.info[key]), copy):
-                    raise TrtbenchError(f"the Paddle model {Path(self.info[source]).name} changed after it was "
-                                        "timed, so it cannot be profiled: run again when nothing else writes to "
-                                        "the models folder")
+            model = self._model_copy(work, "profiled")
             trace, optimized = self._profiled_run(model, work, iterations)
             try:
                 program = paddle_profile.read_program(json.loads(optimized.read_text(encoding="utf-8")),
@@ -242,6 +281,16 @@ class PaddleInferenceEngine(Engine):
                 raise TrtbenchError(f"the ONNX graph {self.graph.name} could not be read to name the profile's "
                                     f"nodes: {exc}") from None
         return paddle_profile.profile_from(runs, program, graph)
+
+    def _model_copy(self, work: Path, purpose: str) -> tuple[Path, Path]:
+        """Copies in ``work`` of the Paddle model this engine was built from, their bytes checked against the
+        sha256 recorded at build."""
+        model = (work / "model.json", work / "model.pdiparams")
+        for source, key, copy in zip(("program", "params"), ("program_sha256", "params_sha256"), model, strict=True):
+            if not artifacts.copy_matching(Path(self.info[source]), str(self.info[key]), copy):
+                raise TrtbenchError(f"the Paddle model {Path(self.info[source]).name} changed after it was timed, so "
+                                    f"it cannot be {purpose}: run again when nothing else writes to the models folder")
+        return model
 
     def _profiled_run(self, model: tuple[Path, Path], work: Path, iterations: int) -> tuple[Path, Path]:
         """Run a predictor made like this one once, then ``iterations`` times under paddle.profiler; the
@@ -597,6 +646,11 @@ class PaddleTensorRTEngine(PaddleInferenceEngine):
             "calibration": "Paddle's calibration mode" if self.info.get("precision_mode") == "Int8" else None,
             "ir_optim": self.config.ir_optim(),
         }
+
+    def concurrent(self, requests: int):
+        """Not on this route yet: only the CPU route's clones are wired."""
+        raise TrtbenchError("paddle-inference runs requests concurrently on its cpu route only so far: use "
+                            "--backend tensorrt (execution contexts on streams of their own) on the GPU")
 
     def profile_layers(self, iterations: int) -> LayerProfile:
         """Not on this route: each TensorRT subgraph runs as one Paddle op, whose layers Paddle does not time."""

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import json
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from trtbench.backends.base import Engine
+from trtbench.backends.base import Concurrent, Engine
 from trtbench.errors import TrtbenchError
 from trtbench.graphs.inputs import INPUT_SHAPE, seeded_input
 from trtbench.measure.timing import Timed, TimingPolicy
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     from trtbench.measure.profile import LayerProfile
 
 ENQUEUE_BOUND = 0.8  # median enqueue / median compute above which the host limits the GPU (trtexec's rule)
+#: the most execution contexts one engine serves requests with at once
+MAX_REQUESTS = 64
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,20 @@ class _InFlight:
 
     events: list
     enqueue_ms: float = 0.0
+
+
+@dataclass
+class _Request:
+    """One request served alongside others: an execution context of the engine with its own stream and buffers."""
+
+    context: Any = None
+    stream: Any = None
+    handle: Any = None
+    device_buffers: list = field(default_factory=list)
+    host_buffers: list = field(default_factory=list)
+    #: (host, device) of each input and each output
+    inputs: list = field(default_factory=list)
+    outputs: list = field(default_factory=list)
 
 
 #: the events of one inference in flight, in the order they are recorded
@@ -388,6 +406,85 @@ class TensorRTEngine(Engine):
         cuda.copy_to_device(device_in, host_in, self.stream)
         cuda.synchronize(self.stream)
         return result
+
+    @contextlib.contextmanager
+    def concurrent(self, requests: int) -> Iterator[Concurrent]:
+        """``requests`` execution contexts of this engine (its weights shared), each with a stream and device
+        buffers of its own and the timing input copied in; a runner enqueues on its stream (its copies too where
+        data transfers are timed) and waits for that stream. Plain enqueues: no CUDA graph is captured."""
+        self._require_active()
+        if isinstance(requests, bool) or not isinstance(requests, int) or not 1 <= requests <= MAX_REQUESTS:
+            raise TrtbenchError(f"{requests!r} concurrent requests: give 1 to {MAX_REQUESTS} execution contexts")
+        self._drain()
+        made: list[_Request] = []
+        serving = Concurrent([])
+        try:
+            for _ in range(requests):
+                made.append(_Request())
+                self._prepare(made[-1])
+            copies = " between its H2D and D2H copies" if self.options.data_transfers else ""
+            serving.facts = {"requests": requests, "streams": requests, "threads_per_stream": 1,
+                             "how": f"{requests} TensorRT execution contexts of one engine (weights shared), each "
+                                    f"enqueuing (execute_async_v3) on a CUDA stream of its own{copies} and waiting "
+                                    "for that stream, one host thread each; plain enqueues, no CUDA graph"}
+            serving.runners += [functools.partial(self._run_request, request) for request in made]
+            yield serving
+        finally:
+            serving.runners.clear()  # what the caller holds no longer reaches the contexts
+            for request in made:
+                if request.stream is not None:
+                    with contextlib.suppress(Exception):  # freeing goes on even if a stream is broken
+                        self.cuda.synchronize(request.stream)
+            self.cuda.free(*(buffer for request in made for buffer in request.device_buffers),
+                           *(buffer for request in made for buffer in request.host_buffers),
+                           *(request.stream for request in made if request.stream is not None))
+            for request in made:
+                request.context = None
+
+    def _prepare(self, request: _Request) -> None:
+        """Give ``request`` an execution context, a stream and buffers, the timing input copied in; what a failed
+        step leaves made is in ``request``, for the caller to free."""
+        trt, cuda = self.trt, self.cuda
+        request.context = self.engine.create_execution_context()
+        if request.context is None:
+            raise TrtbenchError("TensorRT could not create another execution context (likely out of device memory): "
+                                "ask for fewer concurrent requests")
+        request.stream = cuda.stream()
+        request.handle = cuda.stream_handle(request.stream)
+        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
+        for name in names:
+            if self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
+                shape = (self.batch, *INPUT_SHAPE)
+                if not request.context.set_input_shape(name, shape):
+                    raise TrtbenchError(f"TensorRT refused input shape {shape} for '{name}' (set_input_shape)")
+        for name in names:
+            shape = tuple(request.context.get_tensor_shape(name))
+            host = cuda.host_array(shape, trt.nptype(self.engine.get_tensor_dtype(name)))
+            request.host_buffers.append(host)
+            device = cuda.device_alloc(max(host.nbytes, 1))
+            request.device_buffers.append(device)
+            if not request.context.set_tensor_address(name, cuda.device_ptr(device)):
+                raise TrtbenchError(f"TensorRT refused the device address of '{name}' (set_tensor_address)")
+            is_input = self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
+            (request.inputs if is_input else request.outputs).append((host, device))
+        for host, device in request.inputs:
+            host[...] = seeded_input(self.batch)
+            cuda.copy_to_device(device, host, request.stream)
+        cuda.synchronize(request.stream)
+
+    def _run_request(self, request: _Request) -> None:
+        """One inference on ``request``'s context and stream, finished when it returns."""
+        cuda = self.cuda
+        if self.options.data_transfers:
+            for host, device in request.inputs:
+                cuda.copy_to_device(device, host, request.stream)
+        if not request.context.execute_async_v3(request.handle):
+            raise TrtbenchError("TensorRT could not enqueue the inference (execute_async_v3 returned False); "
+                                "its log above says why")
+        if self.options.data_transfers:
+            for host, device in request.outputs:
+                cuda.copy_to_host(host, device, request.stream)
+        cuda.synchronize(request.stream)
 
     def profile_layers(self, iterations: int) -> LayerProfile:
         """TensorRT's profiler on this engine's context, as trtexec's profile run: ``iterations`` plain enqueues

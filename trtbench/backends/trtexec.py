@@ -518,6 +518,12 @@ class TrtexecEngine(Engine):
                  "timing cache)"]
         return LayerProfile(PROFILE_ENGINE, count or iterations, layers, sum(ms for _, ms in timed), notes)
 
+    def concurrent(self, requests: int):
+        """Not through runners: trtexec times itself in its own process, so trtbench cannot call its inferences."""
+        raise TrtbenchError(f"trtexec times itself, so trtbench cannot run {requests!r} of its requests at once; "
+                            "trtexec's own --infStreams is not wired yet: use --backend tensorrt (execution contexts "
+                            "on streams of their own)")
+
     def memory_facts(self) -> dict:
         """What trtexec said of the engine it ran (``plan_bytes``, ``device_memory_bytes``; from MiB to 6
         significant digits); {} until it has run. trtexec prints no weights size and no per-profile memory."""
