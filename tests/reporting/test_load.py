@@ -57,8 +57,9 @@ def test_each_sweep_is_a_curve_with_its_bound_and_the_html_page_draws_it():
     records = [_record("offline", 250.0, load=OFFLINE), _record("server p99 <= 50 ms", 231.0, load=SERVER)]
     offline, server = curves(records)
     assert offline["points"][0] == (190.0, 5.6, None, "n=1") and offline["bound_ms"] is None
-    # served less than offered
-    assert server["bound_ms"] == 50.0 and server["points"][1] == (250.0, 900.0, False, "300 qps")
+    # in the order of the rates tried; at 300 qps the engine served less than was offered
+    assert server["bound_ms"] == 50.0 and [point[3] for point in server["points"]] == ["150 qps", "231 qps", "300 qps"]
+    assert server["points"][2] == (250.0, 900.0, False, "300 qps") and server["label"].endswith("server (p99)")
     report = contents.full_report(records, [], [], plot_size=(7.0, 4.5))
     (figure,) = report.figures
     assert figure.kind == "load"

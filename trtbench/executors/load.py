@@ -72,6 +72,9 @@ def _server(engine: Engine, batch: int, policy: TimingPolicy, record: LatencyRec
             record.load = {**result.facts(), **facts, "held": result.kept_up, "percentile": _name(BOUND_PERCENTILE),
                            "sweep": [{"rate_qps": policy.rate_qps, **_point(result), "held": result.kept_up}]}
             return result.timed()
+        # each probe runs until its p99 has the samples to be judged on (within the maximum duration)
+        if BOUND_PERCENTILE not in policy.percentiles:
+            policy = dataclasses.replace(policy, percentiles=(*policy.percentiles, BOUND_PERCENTILE))
         # sized by a short offline run: the search starts at half of what the engine serves flat out, and no
         # rate past that is ever asked for
         sizing = dataclasses.replace(policy, duration_s=min(policy.duration_s, SIZING_S), percentiles=(),

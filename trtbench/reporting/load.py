@@ -100,29 +100,35 @@ def server_table(records: list[LatencyRecord]) -> Table:
 
 def curves(records: Sequence[Record]) -> list[dict]:
     """The throughput-versus-latency curve of each load record with a sweep: {"label", "bound_ms", "percentile",
-    "points": [(images/s, latency ms, held or None, what the point is: 'n=4' or '40 qps')]}."""
+    "points": [(images/s, latency ms, held or None, what the point is: 'n=4' or '40 qps')]}, the points in the
+    order of what was varied, the latency the highest percentile every point has the samples for."""
     found = []
     for record in _loaded(records):
         load = record.load if isinstance(record.load, dict) else {}
         sweep = load.get("sweep")
         if not isinstance(sweep, list):
             continue
-        percentile = load.get("percentile") if isinstance(load.get("percentile"), str) else "p99"
+        asked = load.get("percentile") if isinstance(load.get("percentile"), str) else "p99"
+        swept = [point for point in sweep if isinstance(point, dict) and _positive(point.get("images_per_s"))]
+        # in the order of what was varied: requests in flight (offline), the arrival rate (server)
+        swept.sort(key=lambda point: _order(point.get("rate_qps", point.get("concurrency"))))
+        # the highest percentile every point has the samples for (a short offline point may lack a p99's)
+        percentile = next((name for name in (asked, "p90", "p50")
+                           if swept and all(_positive(point.get(f"{name}_ms")) for point in swept)), asked)
         points = []
-        for point in sweep:
-            if not isinstance(point, dict):
-                continue
-            ips, ms = point.get("images_per_s"), point.get(f"{percentile}_ms")
-            if not (_positive(ips) and _positive(ms)):
+        for point in swept:
+            ms = point.get(f"{percentile}_ms")
+            if not _positive(ms):
                 continue
             what = f"n={point['concurrency']}" if "concurrency" in point and "rate_qps" not in point else \
                 f"{point.get('rate_qps', 0):.0f} qps"
             held = point.get("held") if isinstance(point.get("held"), bool) else None
-            points.append((ips, ms, held, what))
+            points.append((point["images_per_s"], ms, held, what))
         if points:
             bound = load.get("latency_bound_ms")
             found.append({"label": f"{record.model} {record.precision} batch {record.batch}, {record.backend}, "
-                                   f"{scenario_name(record)}", "percentile": percentile, "points": points,
+                                   f"{scenario_name(record)} ({percentile})", "percentile": percentile,
+                          "points": points,
                           "bound_ms": bound if _positive(bound) else None})
     return found
 
@@ -145,7 +151,7 @@ def curve_figure(records: Sequence[Record], size: tuple[float, float] = (7.0, 4.
     axes = figure.add_subplot()
     bounds = set()
     for curve in found:
-        points = sorted(curve["points"])
+        points = curve["points"]
         xs, ys = [p[0] for p in points], [p[1] for p in points]
         line, = axes.plot(xs, ys, marker="o", label=curve["label"])
         for x, y, held, what in points:
@@ -189,6 +195,10 @@ def _loaded(records: Sequence[Record]) -> list[LatencyRecord]:
             and record.scenario != SINGLE_STREAM]
 
 
+def _order(value) -> float:
+    return float(value) if _positive(value) else 0.0
+
+
 def _percentile(record: LatencyRecord, name: str) -> Cell:
     """A per-request percentile, or what it needs where its samples do not support it."""
     if not record.ok:
@@ -196,7 +206,7 @@ def _percentile(record: LatencyRecord, name: str) -> Cell:
     short = support.unsupported(record, name)
     if short:
         return Cell(short, state="empty")
-    value = (record.latency_ms or {}).get(name)
+    value = (record.latency_ms or {}).get("median" if name == "p50" else name)
     return _number(value, 3)
 
 
