@@ -229,4 +229,6 @@ def install(monkeypatch, nvml: FakeNvml | None = None) -> FakeNvml:
     monkeypatch.setattr(gpu.atexit, "register", nvml.exit_hooks.append)
     monkeypatch.setattr(gpu.atexit, "unregister", nvml.exit_hooks.remove)
     gpu.gpus.cache_clear()  # type: ignore[attr-defined]
+    # the fake GPUs are read into a cache of their own, gone with the test: later tests see this machine's
+    monkeypatch.setattr(gpu, "_inventory", functools.lru_cache(maxsize=1)(gpu._inventory.__wrapped__))
     return nvml
