@@ -72,6 +72,7 @@ def _server(engine: Engine, batch: int, policy: TimingPolicy, record: LatencyRec
             record.load = {**result.facts(), **facts, "held": result.kept_up, "percentile": _name(BOUND_PERCENTILE),
                            "sweep": [{"rate_qps": policy.rate_qps, **_point(result), "held": result.kept_up}]}
             return result.timed()
+        bound = policy.latency_bound_ms
         # each probe runs until its p99 has the samples to be judged on (within the maximum duration)
         if BOUND_PERCENTILE not in policy.percentiles:
             policy = dataclasses.replace(policy, percentiles=(*policy.percentiles, BOUND_PERCENTILE))
@@ -84,16 +85,16 @@ def _server(engine: Engine, batch: int, policy: TimingPolicy, record: LatencyRec
         low = policy.rate_qps or START_SHARE * capacity
         peak, probes = scenarios.find_peak(
             lambda rate: scenarios.server(served.runners, batch, rate, policy, seed=next(seeds), progress=progress),
-            policy.latency_bound_ms, low, max(capacity, low), percentile=BOUND_PERCENTILE)
+            bound, low, max(capacity, low), percentile=BOUND_PERCENTILE)
     shown = next((probe for probe in probes if probe.held and probe.rate_qps == peak), probes[-1])
-    record.scenario = f"server {_name(BOUND_PERCENTILE)} <= {policy.latency_bound_ms:g} ms"
+    record.scenario = f"server {_name(BOUND_PERCENTILE)} <= {bound:g} ms"
     record.load = {**(shown.result.facts() if shown.result is not None else {}), **facts,
-                   "latency_bound_ms": policy.latency_bound_ms, "percentile": _name(BOUND_PERCENTILE),
+                   "latency_bound_ms": bound, "percentile": _name(BOUND_PERCENTILE),
                    "peak_qps": peak, "held": peak is not None, "offline_qps": capacity,
                    "sweep": [{**probe.to_json(), **(_point(probe.result) if probe.result is not None else {})}
                              for probe in probes]}
     if shown.result is None or not shown.result.latencies_ms:
-        raise TrtbenchError(f"no rate held p99 <= {policy.latency_bound_ms:g} ms: the lowest tried, "
+        raise TrtbenchError(f"no rate held p99 <= {bound:g} ms: the lowest tried, "
                                       f"{probes[-1].rate_qps:.3g}/s, gave {probes[-1].why}")
     return shown.result.timed()
 
