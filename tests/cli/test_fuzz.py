@@ -5,6 +5,7 @@ examples stay fast; `report` and `compare` have their own fuzz tests beside thei
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 
@@ -121,7 +122,10 @@ def _check(args, files, tmp):
     previous = signal.signal(signal.SIGALRM, _on_alarm)
     signal.alarm(30)
     try:
-        result = runner.invoke(main, real, catch_exceptions=True)
+        # a relative folder an example names (a hostile --results-dir, say) is made in the example's folder,
+        # never in the working tree
+        with contextlib.chdir(tmp):
+            result = runner.invoke(main, real, catch_exceptions=True)
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
