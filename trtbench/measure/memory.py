@@ -56,6 +56,10 @@ def _lifetime_peak() -> int | None:
     return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, kB on Linux
 
 
+#: how far above the resident size a peak may read just after its reset: the pages a process touches between two
+#: reads of its status (a peak that did not come down reads as the phase's whole lifetime, far above)
+RESET_SLACK_BYTES = 1 << 20
+
 class PeakMemory:
     """The process's peak resident memory from ``start`` (or entering ``with``) to ``stop`` (or leaving it).
 
@@ -99,8 +103,11 @@ class PeakMemory:
         except OSError as exc:
             refused = f"{self.clear_refs}: {_why(exc)}"
         else:
-            # a peak already at the resident size has nothing to lower; any other must have come down
-            if before["VmHWM"] <= before["VmRSS"] or after.get("VmHWM", before["VmHWM"]) < before["VmHWM"]:
+            # a peak already at the resident size has nothing to lower; any other must have come down, to the
+            # resident size give or take what the process touched between the reads
+            peak = after.get("VmHWM", before["VmHWM"])
+            near = peak <= after.get("VmRSS", 0) + RESET_SLACK_BYTES
+            if before["VmHWM"] <= before["VmRSS"] + RESET_SLACK_BYTES or peak < before["VmHWM"] or near:
                 self._mode, self.how = "reset", f"VmHWM reset at the phase's start ({self.clear_refs})"
                 return self
             refused = f"{self.clear_refs} took the write but VmHWM stayed up"
