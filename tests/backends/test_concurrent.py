@@ -300,7 +300,7 @@ def test_tensorrt_serves_execution_contexts_on_streams_of_their_own(tiny_graph, 
             requests = [runner.args[0] for runner in serving.runners]
             assert len({request.handle for request in requests} | {engine.handle}) == 4
             assert len({request.context for request in requests} | {engine.context}) == 4
-            outputs = [request.outputs[0][0] if transfers else gpu.read(request.outputs[0][1], expected.shape,
+            outputs = [request.outputs[0][1] if transfers else gpu.read(request.outputs[0][2], expected.shape,
                                                                         np.float32) for request in requests]
             assert_own_outputs(outputs, expected)
             assert len({buffer for request in requests for buffer in request.device_buffers}) == 6

@@ -146,7 +146,7 @@ class _Request:
     handle: Any = None
     device_buffers: list = field(default_factory=list)
     host_buffers: list = field(default_factory=list)
-    #: (host, device) of each input and each output
+    #: (name, host, device) of each input and each output
     inputs: list = field(default_factory=list)
     outputs: list = field(default_factory=list)
 
@@ -227,27 +227,7 @@ class TensorRTEngine(Engine):
         self.input_stream = cuda.stream()
         self.output_stream = cuda.stream()
         self.slots = [[cuda.event() for _ in SLOT_EVENTS] for _ in range(self.options.inflight)]
-        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
-        for name in names:
-            if self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
-                shape = (self.batch, *INPUT_SHAPE)
-                if not self.context.set_input_shape(name, shape):
-                    raise TrtbenchError(f"TensorRT refused input shape {shape} for '{name}' (set_input_shape)")
-        for name in names:
-            shape = tuple(self.context.get_tensor_shape(name))
-            dtype = trt.nptype(self.engine.get_tensor_dtype(name))
-            host = cuda.host_array(shape, dtype)
-            self.host_buffers.append(host)
-            device = cuda.device_alloc(max(host.nbytes, 1))
-            self.device_buffers.append(device)
-            if not self.context.set_tensor_address(name, cuda.device_ptr(device)):
-                raise TrtbenchError(f"TensorRT refused the device address of '{name}' (set_tensor_address)")
-            is_input = self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
-            (self.inputs if is_input else self.outputs).append((name, host, device))
-        for _, host, device in self.inputs:
-            host[...] = seeded_input(self.batch)
-            cuda.copy_to_device(device, host, self.stream)
-        cuda.synchronize(self.stream)
+        self.inputs, self.outputs = self._bind(self.context, self.stream, self.host_buffers, self.device_buffers)
         if self.options.cuda_graph:
             self._capture()
 
@@ -444,45 +424,57 @@ class TensorRTEngine(Engine):
     def _prepare(self, request: _Request) -> None:
         """Give ``request`` an execution context, a stream and buffers, the timing input copied in; what a failed
         step leaves made is in ``request``, for the caller to free."""
-        trt, cuda = self.trt, self.cuda
+        cuda = self.cuda
         request.context = self.engine.create_execution_context()
         if request.context is None:
             raise TrtbenchError("TensorRT could not create another execution context (likely out of device memory): "
                                 "ask for fewer concurrent requests")
         request.stream = cuda.stream()
         request.handle = cuda.stream_handle(request.stream)
+        request.inputs, request.outputs = self._bind(request.context, request.stream, request.host_buffers,
+                                                     request.device_buffers)
+
+    def _bind(self, context, stream, host_buffers: list, device_buffers: list) -> tuple[list, list]:
+        """Set ``context``'s input shapes and give each of its tensors a pinned host buffer and a device buffer
+        (appended to ``host_buffers`` and ``device_buffers`` as they are made, so that the caller frees them after
+        a failed step too), the timing input copied in on ``stream``: the (name, host, device) of its inputs and
+        of its outputs."""
+        trt, cuda = self.trt, self.cuda
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         for name in names:
             if self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
                 shape = (self.batch, *INPUT_SHAPE)
-                if not request.context.set_input_shape(name, shape):
+                if not context.set_input_shape(name, shape):
                     raise TrtbenchError(f"TensorRT refused input shape {shape} for '{name}' (set_input_shape)")
+        inputs: list = []
+        outputs: list = []
         for name in names:
-            shape = tuple(request.context.get_tensor_shape(name))
+            shape = tuple(context.get_tensor_shape(name))
             host = cuda.host_array(shape, trt.nptype(self.engine.get_tensor_dtype(name)))
-            request.host_buffers.append(host)
+            host_buffers.append(host)
             device = cuda.device_alloc(max(host.nbytes, 1))
-            request.device_buffers.append(device)
-            if not request.context.set_tensor_address(name, cuda.device_ptr(device)):
+            device_buffers.append(device)
+            if not context.set_tensor_address(name, cuda.device_ptr(device)):
                 raise TrtbenchError(f"TensorRT refused the device address of '{name}' (set_tensor_address)")
             is_input = self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
-            (request.inputs if is_input else request.outputs).append((host, device))
-        for host, device in request.inputs:
+            (inputs if is_input else outputs).append((name, host, device))
+        for _, host, device in inputs:
             host[...] = seeded_input(self.batch)
-            cuda.copy_to_device(device, host, request.stream)
-        cuda.synchronize(request.stream)
+            cuda.copy_to_device(device, host, stream)
+        cuda.synchronize(stream)
+        return inputs, outputs
 
     def _run_request(self, request: _Request) -> None:
         """One inference on ``request``'s context and stream, finished when it returns."""
         cuda = self.cuda
         if self.options.data_transfers:
-            for host, device in request.inputs:
+            for _, host, device in request.inputs:
                 cuda.copy_to_device(device, host, request.stream)
         if not request.context.execute_async_v3(request.handle):
             raise TrtbenchError("TensorRT could not enqueue the inference (execute_async_v3 returned False); "
                                 "its log above says why")
         if self.options.data_transfers:
-            for host, device in request.outputs:
+            for _, host, device in request.outputs:
                 cuda.copy_to_host(host, device, request.stream)
         cuda.synchronize(request.stream)
 
