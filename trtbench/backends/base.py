@@ -297,11 +297,9 @@ class Backend:
             return contextlib.nullcontext(None)
         from trtbench.measure.gpu import Telemetry
 
-        try:
-            # A PCI bus id names one GPU for CUDA and NVML alike; NVML's index ignores CUDA_VISIBLE_DEVICES.
-            bus_id = self.gpu_pci_bus_id()
-        except Exception as exc:  # telemetry describes a case, it never fails one
-            return Telemetry.unavailable(f"{self.name} could not name its GPU ({type(exc).__name__}: {exc})")
+        bus_id, why = self._gpu_bus_id()
+        if why:
+            return Telemetry.unavailable(why)
         return Telemetry.for_device(bus_id) if bus_id else Telemetry.for_visible_gpu()
 
     def energy(self):
@@ -311,11 +309,17 @@ class Backend:
 
         if not self.gpu:
             return CaseEnergy(meter_for(False))
+        bus_id, why = self._gpu_bus_id()
+        return CaseEnergy(Unreadable(why) if why else meter_for(True, bus_id))
+
+    def _gpu_bus_id(self) -> tuple[str | None, str]:
+        """The PCI bus id of this backend's GPU (None: the GPU CUDA calls device 0), and '' or why it could not
+        be named: telemetry and energy describe a case, they never fail one. A PCI bus id names one GPU for CUDA
+        and NVML alike; NVML's index ignores CUDA_VISIBLE_DEVICES."""
         try:
-            bus_id = self.gpu_pci_bus_id()
-        except Exception as exc:  # energy describes a case, it never fails one
-            return CaseEnergy(Unreadable(f"{self.name} could not name its GPU ({type(exc).__name__}: {exc})"))
-        return CaseEnergy(meter_for(True, bus_id))
+            return self.gpu_pci_bus_id(), ""
+        except Exception as exc:
+            return None, f"{self.name} could not name its GPU ({type(exc).__name__}: {exc})"
 
     def graph_files(self, onnx_path: Path, precision: str) -> list[Path]:
         """The files ``build`` makes an engine of ``precision`` from, made here where missing: what a
