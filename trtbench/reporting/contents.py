@@ -76,13 +76,14 @@ def full_report(records: list[Record], model_rows: list[dict], runs: list[RunInf
               *latency_tables(records, False, True, metric, intervals, picked)]
     tables += [accuracy_table(accuracy)] if accuracy else []
     tables += [figures_table(latency)] if any(r.ok for r in latency) else []
-    tables += _load(records) + _costs(records) + _profiles(records, 0)
+    load = _load(records)
+    tables += load + _costs(records) + _profiles(records, 0)
     figures = []
     if plot_size is not None and any(r.ok for r in latency):
         from trtbench.reporting.plots import caption
 
         figures.append(Figure(caption(records), records, plot_size))
-    if plot_size is not None and _load(records):
+    if plot_size is not None and load:
         from trtbench.reporting.load import curves
 
         if curves(records):

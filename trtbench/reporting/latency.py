@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import trtbench.reporting.support as support
 from trtbench.models.zoo import VARIANTS, model_order_key
 from trtbench.reporting.model import Cell, Column, Table
 from trtbench.reporting.pick import Picked
 from trtbench.store.records import METRICS, SINGLE_STREAM, AccuracyRecord, LatencyRecord, Metric, Record
+
+RecordT = TypeVar("RecordT", bound=Record)
 
 SECTION_TITLES = {"fp16": "FP16", "fp32": "FP32", "bf16": "BF16", "int8": "INT8"}
 PRECISION_ORDER = {"fp16": 0, "fp32": 1, "bf16": 2, "int8": 3}  # the page's order, then what it lacks
@@ -48,7 +51,7 @@ def report_order(precision: str, backend: str, device: str) -> tuple:
     return (PRECISION_ORDER.get(precision, 9), precision, device, backend)
 
 
-def sort_records(records: list[Record]) -> list[Record]:
+def sort_records(records: Sequence[RecordT]) -> list[RecordT]:
     """Records in report order: precision, device, backend, page model order, batch."""
     return sorted(records, key=lambda r: (*report_order(r.precision, r.backend, r.device),
                                           model_order_key(r.model), r.batch))

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import trtbench.reporting.support as support
-from trtbench.reporting.latency import latency_records, sort_records
+from trtbench.reporting.latency import latency_records, load_records, sort_records
 from trtbench.reporting.model import Cell, Column, Table
-from trtbench.store.records import SINGLE_STREAM, LatencyRecord, Record
+from trtbench.store.records import LatencyRecord, Record
 
 OFFLINE = "offline"
 SERVER = "server"
@@ -191,8 +191,7 @@ def curve_svg(records: Sequence[Record], size: tuple[float, float] = (7.0, 4.5))
 
 def _loaded(records: Sequence[Record]) -> list[LatencyRecord]:
     """The load records in the page's order."""
-    return [record for record in sort_records(list(records)) if isinstance(record, LatencyRecord)
-            and record.scenario != SINGLE_STREAM]
+    return sort_records(load_records(list(records)))
 
 
 def _order(value) -> float:
