@@ -60,6 +60,7 @@ def _lifetime_peak() -> int | None:
 #: reads of its status (a peak that did not come down reads as the phase's whole lifetime, far above)
 RESET_SLACK_BYTES = 1 << 20
 
+
 class PeakMemory:
     """The process's peak resident memory from ``start`` (or entering ``with``) to ``stop`` (or leaving it).
 
